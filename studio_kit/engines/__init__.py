@@ -1,0 +1,1 @@
+"""Video engines: the interface (base), the embedded local renderer, cloud adapters."""

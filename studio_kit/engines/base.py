@@ -1,0 +1,146 @@
+"""The engine interface: a request -> a result (a video in the vault, metadata, cost).
+
+Every engine (the embedded local renderer, cloud adapters, a self-hosted ComfyUI) is an
+``Engine`` registered in ``studio_kit.registry.ENGINES`` and declares its capabilities.
+Engines are async: cloud engines spend their time waiting on HTTP.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..errors import EngineError
+from ..hashing import stable_hash
+from ..models import Character, Garment, Scene, Shot
+from ..vault import Vault
+
+
+class EngineCapabilities(BaseModel):
+    max_duration_s: float
+    max_width: int = 3840
+    max_height: int = 2160
+    fps: list[float] = Field(default_factory=lambda: [24.0, 25.0, 30.0])
+    reference_images: bool = False
+    lora: bool = False
+    price_per_second: float = 0.0
+    currency: str = "USD"
+    paid: bool = False
+
+
+class ResolvedCharacter(BaseModel):
+    """A character as it appears in one shot: bible entry, outfit, set mark."""
+
+    character: Character
+    outfit_id: str
+    garments: list[Garment]
+    mark: str | None = None
+
+
+class ShotSpec(BaseModel):
+    """A shot with everything it refers to resolved, so an engine needs no project."""
+
+    episode: str
+    shot: Shot
+    scene: Scene
+    characters: list[ResolvedCharacter] = Field(default_factory=list)
+    bible_version: str = Field("", description="Hash of the characters and scene used.")
+
+
+class RenderFormat(BaseModel):
+    width: int = 1280
+    height: int = 720
+    fps: float = 24.0
+
+
+class Drift(BaseModel):
+    """Deliberate perturbation of identity and continuity, for testing quality checks.
+
+    ``amount`` 0 = faithful, 1 = very visible. The local engine applies it; cloud engines
+    ignore it (they drift on their own).
+    """
+
+    amount: float = Field(0.0, ge=0, le=1)
+    kinds: list[str] = Field(
+        default_factory=lambda: ["hair_hue", "garment_hue", "face", "light_direction",
+                                 "colour_temperature"])
+
+
+class EngineRequest(BaseModel):
+    spec: ShotSpec
+    prompt: str = ""
+    negative_prompt: str = ""
+    references: list[str] = Field(default_factory=list, description="Vault hashes of images.")
+    seed: int = 0
+    format: RenderFormat = Field(default_factory=RenderFormat)
+    duration_s: float | None = Field(default=None, description="Defaults to the shot's.")
+    drift: Drift = Field(default_factory=Drift)
+    visemes: list[tuple[float, str]] | None = Field(
+        default=None, description="(time s, viseme) for the mouth, from the audio stage.")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return self.duration_s if self.duration_s is not None else self.spec.shot.duration_s
+
+    def request_hash(self, engine: str, model: str = "") -> str:
+        """Identity of a paid request: the same hash is never paid for twice."""
+        return stable_hash("engine-request", engine, model, self.model_dump(mode="json"))
+
+
+class EngineResult(BaseModel):
+    asset: str = Field(description="Vault hash of the video file.")
+    engine: str
+    model: str = ""
+    duration_s: float
+    width: int
+    height: int
+    fps: float
+    cost: float = 0.0
+    currency: str = "USD"
+    request_hash: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+ProgressFn = Callable[[float], None]
+
+
+class Engine(ABC):
+    """Base class: subclasses set ``name``, ``model``, ``capabilities`` and ``generate``."""
+
+    name: str = ""
+    model: str = ""
+    capabilities: EngineCapabilities
+
+    def check(self, request: EngineRequest) -> None:
+        """Raise EngineError if the request is outside this engine's capabilities."""
+        caps = self.capabilities
+        d = request.duration
+        sid = request.spec.shot.id
+        if d <= 0:
+            raise EngineError(f"shot {sid}: duration {d:g}s must be positive",
+                              field="duration_s", hint="set duration_s above 0")
+        if d > caps.max_duration_s:
+            raise EngineError(
+                f"shot {sid}: {d:g}s is longer than {self.name}'s maximum {caps.max_duration_s:g}s",
+                field="duration_s", hint="split the shot or route it to another engine")
+        f = request.format
+        if not (16 <= f.width <= caps.max_width and 16 <= f.height <= caps.max_height) \
+                or f.width % 2 or f.height % 2:
+            raise EngineError(
+                f"{f.width}x{f.height} is not a resolution {self.name} can render",
+                field="format", hint=f"use even sizes up to {caps.max_width}x{caps.max_height}")
+        if f.fps not in caps.fps:
+            raise EngineError(f"{f.fps:g} fps not supported by {self.name}", field="format.fps",
+                              hint=f"use one of {caps.fps}")
+
+    def estimate_cost(self, request: EngineRequest) -> float:
+        return self.capabilities.price_per_second * request.duration
+
+    @abstractmethod
+    async def generate(self, request: EngineRequest, vault: Vault,
+                       progress: ProgressFn | None = None) -> EngineResult:
+        """Produce the clip, store it in the vault, return the result."""

@@ -1,0 +1,104 @@
+"""User-facing errors: every mistake a user can make is reported as a StudioError.
+
+A StudioError names the file, the line or field, what was expected and how to fix it.
+The CLI and the surfaces print ``str(err)``; they never show a traceback for one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Problem:
+    """One thing wrong with one place in one file."""
+
+    file: str | None
+    message: str
+    line: int | None = None
+    field: str | None = None
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+        parts = [where]
+        if self.field:
+            parts.append(f"[{self.field}]")
+        text = " ".join(parts) + f": {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+
+class StudioError(Exception):
+    """Base class for errors caused by user input or configuration, never by a bug."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+        problems: list[Problem] | None = None,
+    ) -> None:
+        self.problems: list[Problem] = problems or [
+            Problem(str(file) if file else None, message, line, field, hint)
+        ]
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+    @property
+    def file(self) -> str | None:
+        return self.problems[0].file if self.problems else None
+
+    @property
+    def line(self) -> int | None:
+        return self.problems[0].line if self.problems else None
+
+    @property
+    def hint(self) -> str | None:
+        return self.problems[0].hint if self.problems else None
+
+
+class ValidationFailed(StudioError):
+    """A project file does not match the schema."""
+
+
+class ScriptError(StudioError):
+    """A screenplay cannot be imported."""
+
+
+class VaultError(StudioError):
+    """The asset vault is missing an object or an object is corrupt."""
+
+
+class EngineError(StudioError):
+    """An engine rejected or failed a request (subclassed per failure kind by adapters)."""
+
+
+class BudgetError(StudioError):
+    """Spending was attempted without the budget gate's approval, or over budget."""
+
+
+@dataclass
+class ProblemList:
+    """Collects problems across many files (``studio validate``) before raising once."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+    def extend(self, err: StudioError) -> None:
+        self.problems.extend(err.problems)
+
+    def raise_if_any(self, message: str = "validation failed") -> None:
+        if self.problems:
+            raise ValidationFailed(message, problems=self.problems)
