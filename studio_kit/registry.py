@@ -1,13 +1,14 @@
 """One registry for every kind of plugin: engines, TTS voices, scorers, exporters.
 
 Plugins register by name with a decorator; callers look them up by name. Built-in plugins
-live in modules listed in ``_BUILTINS`` and are imported on first lookup, so importing
-studio_kit stays cheap.
+live in the packages listed in ``_BUILTINS``; every module in them is imported on the first
+lookup (so importing studio_kit stays cheap, and adding a plugin is adding a module).
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -15,12 +16,24 @@ from .errors import StudioError
 
 T = TypeVar("T")
 
-_BUILTINS: dict[str, list[str]] = {
-    "engine": ["studio_kit.engines.local"],
-    "tts": [],
-    "scorer": [],
-    "exporter": [],
+_BUILTINS: dict[str, str] = {
+    "engine": "studio_kit.engines",
+    "tts": "studio_kit.audio.tts",
+    "scorer": "studio_kit.qc",
+    "exporter": "studio_kit.exporters",
 }
+
+
+def _import_package(name: str) -> None:
+    """Import a package and all its modules (they register themselves on import)."""
+    try:
+        pkg = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            return  # the package does not exist (yet): nothing built in of this kind
+        raise
+    for info in pkgutil.walk_packages(getattr(pkg, "__path__", []), prefix=name + "."):
+        importlib.import_module(info.name)
 
 
 class Registry(Generic[T]):
@@ -41,8 +54,8 @@ class Registry(Generic[T]):
     def _load_builtins(self) -> None:
         if not self._loaded:
             self._loaded = True
-            for module in _BUILTINS.get(self.kind, []):
-                importlib.import_module(module)
+            if self.kind in _BUILTINS:
+                _import_package(_BUILTINS[self.kind])
 
     def get(self, name: str) -> T:
         self._load_builtins()

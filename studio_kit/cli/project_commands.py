@@ -1,0 +1,67 @@
+"""Project commands: new, validate, storyboard, status."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..errors import StudioError
+from ..project import Project
+from . import app, console
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "lighthouse"
+
+
+@app.command()
+def validate(project: Path = typer.Argument(Path("."), help="Series folder")) -> None:
+    """Check every file of a series: schema, cross-references, reference images."""
+    p = Project.load(project)
+    n_shots = sum(len(e.storyboard.shots) for e in p.episodes.values() if e.storyboard)
+    console.print(f"[green]ok[/] {p.series.title}: {len(p.characters)} characters, "
+                  f"{len(p.scenes)} scenes, {len(p.episodes)} episodes, {n_shots} shots")
+
+
+@app.command()
+def storyboard(project: Path = typer.Argument(Path(".")),
+               episode: str = typer.Argument("01")) -> None:
+    """Print an episode's storyboard as a table: acts, shots, camera, duration."""
+    p = Project.load(project)
+    sb = p.storyboard(episode)
+    table = Table(title=f"{p.series.title} - episode {sb.episode}: {sb.title}")
+    for col in ("act", "shot", "scene", "camera", "move", "s", "characters", "dialogue", "to next"):
+        table.add_column(col)
+    for act in sb.acts:
+        for shot in act.shots:
+            mv = shot.camera.movement
+            table.add_row(act.id, shot.id, shot.scene, shot.camera.angle.value,
+                          mv.type.value + (f" {mv.direction.value}" if mv.direction else ""),
+                          f"{shot.duration_s:.1f}", ", ".join(shot.character_ids),
+                          " / ".join(f"{d.character}: {d.text}" for d in shot.dialogue)[:60],
+                          shot.transition.kind.value)
+    from rich.console import Console
+
+    Console().print(table)
+    Console().print(f"{len(sb.shots)} shots, {sb.duration_s:.1f} s")
+
+
+@app.command()
+def new(folder: Path, title: str = typer.Option(None, help="Series title"),
+        sample: bool = typer.Option(False, help="Copy the sample series instead")) -> None:
+    """Create a series folder (empty, or a copy of the sample series)."""
+    if folder.exists() and any(folder.iterdir()):
+        raise StudioError("folder is not empty", file=folder,
+                          hint="choose a new folder name")
+    if sample:
+        shutil.copytree(SAMPLE, folder, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".studio"))
+    else:
+        from ..models import Series
+        from ..yamlio import save_model
+
+        for sub in ("characters", "scenes", "episodes"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        save_model(folder / "series.yaml", Series(title=title or folder.name))
+    console.print(f"[green]created[/] {folder}")

@@ -1,0 +1,42 @@
+"""Shared fixtures: a fresh copy of the sample series per test, seeded randomness."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "lighthouse"
+CORPUS = ROOT.parent / "shared" / "corpus" / "screenplays"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    random.seed(1234)
+    np.random.seed(1234)
+
+
+@pytest.fixture
+def sample_dir(tmp_path: Path) -> Path:
+    """A writable copy of the sample series."""
+    dest = tmp_path / "lighthouse"
+    shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns(".studio"))
+    return dest
+
+
+@pytest.fixture
+def sample_project(sample_dir: Path):
+    from studio_kit.project import Project
+
+    return Project.load(sample_dir)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
