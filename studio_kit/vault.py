@@ -94,7 +94,11 @@ class Vault:
                 shutil.move(str(src), tmp)
                 os.replace(tmp, dest)
                 return digest
-            self._commit(digest, lambda out: shutil.copyfileobj(open(src, "rb"), out))
+            def copy(out) -> None:
+                with open(src, "rb") as fh_in:
+                    shutil.copyfileobj(fh_in, out)
+
+            self._commit(digest, copy)
         if move and src.exists():
             src.unlink()
         return digest

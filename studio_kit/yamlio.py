@@ -20,6 +20,8 @@ from pydantic import ValidationError as PydanticValidationError
 from .errors import Problem, ValidationFailed
 
 LineMap = dict[tuple[Any, ...], int]
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -33,6 +35,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp creates 0600; give the file the mode a plain open() would (umask applies)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

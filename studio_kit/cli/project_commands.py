@@ -65,3 +65,39 @@ def new(folder: Path, title: str = typer.Option(None, help="Series title"),
             (folder / sub).mkdir(parents=True, exist_ok=True)
         save_model(folder / "series.yaml", Series(title=title or folder.name))
     console.print(f"[green]created[/] {folder}")
+
+
+@app.command()
+def schema(out: Path = typer.Option(Path("schema"), help="Folder for <kind>.schema.json"),
+           check: bool = typer.Option(False, help="Only check that the files are current")
+           ) -> None:
+    """Export the JSON Schema of every project file, for editors (YAML language server)."""
+    from ..schema import export, stale
+
+    if check:
+        old = stale(out)
+        if old:
+            raise StudioError(f"schema files out of date: {', '.join(old)}", file=out,
+                              hint=f"run 'studio schema --out {out}'")
+        console.print(f"[green]ok[/] schema files in {out} are current")
+        return
+    for path in export(out):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def status(project: Path = typer.Argument(Path("."), help="Series folder")) -> None:
+    """The series at a glance: episodes, shots, last run, spend against budget, gates."""
+    from ..status import project_status
+
+    st = project_status(Project.load(project))
+    table = Table(title=f"{st.title} - spend {st.spent:.2f} / {st.budget:.2f} {st.currency}")
+    for col in ("episode", "title", "shots", "s", "stage", "last run", "cache hits", "spend"):
+        table.add_column(col)
+    for ep in st.episodes:
+        table.add_row(ep.episode, ep.title, str(ep.shots), f"{ep.duration_s:.1f}", ep.stage,
+                      ep.last_run or "-", f"{ep.cache_hits}/{ep.stages_run}",
+                      f"{ep.spent:.2f}")
+    from rich.console import Console
+
+    Console().print(table)
