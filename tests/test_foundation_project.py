@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -106,8 +107,9 @@ def test_unknown_episode_lists_known(sample_project):
 
 
 def _studio(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "studio_kit.cli", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_cli_validate_ok_and_error_without_traceback(sample_dir):
@@ -132,7 +134,8 @@ def test_cli_new_creates_a_valid_series(tmp_path):
 def test_cli_status(sample_dir):
     res = _studio("status", str(sample_dir))
     assert res.returncode == 0, res.stderr
-    assert "│ 01" in res.stdout and "script" in res.stdout
+    assert "The Lighthouse at Kerbrat" in res.stdout
+    assert "storyboard" in res.stdout and "script" in res.stdout
 
 
 def test_json_schema_is_current_and_validates_sample(tmp_path):

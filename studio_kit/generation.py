@@ -1,0 +1,184 @@
+"""THE idempotent entry point for generating a shot on an engine.
+
+``generate_shot`` is what the pipeline and QC regeneration call. For a request it:
+
+1. hashes the request (``EngineRequest.request_hash(engine, model)``);
+2. returns the stored result if that hash was already paid for (vault stage record
+   ``generation/<hash>``, or the ledger's succeeded call) - no engine call at all;
+3. refuses a PAID engine unless Gate A was approved for the episode (``BudgetError``);
+4. resumes a call that a previous process left submitted (the ledger holds its remote job
+   id) by polling that job instead of submitting again;
+5. otherwise records ``begin_call`` before submitting, stores the remote id the moment the
+   engine returns it, and ``update_call`` with the cost and the asset on completion.
+
+The same request is therefore never paid twice, across restarts too. The one window left
+is a process killed between the engine accepting a submission and our storing its id (a
+single HTTP round trip); such a call is marked ``orphaned`` and reported, and the request is
+submitted again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+from .engines.base import Engine, EngineRequest, EngineResult, ProgressFn
+from .errors import BudgetError, EngineError
+from .ledger import Ledger
+from .registry import ENGINES
+from .vault import Vault
+
+STAGE = "generation"
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = \
+    weakref.WeakKeyDictionary()
+
+
+def get_engine(name: str, **config: Any) -> Engine:
+    """An engine instance from the registry (classes are instantiated with ``config``)."""
+    obj = ENGINES.get(name)
+    if isinstance(obj, Engine):
+        return obj
+    if isinstance(obj, type):
+        try:
+            return obj(**config)
+        except TypeError:
+            return obj()
+    if callable(obj):
+        return obj(**config) if config else obj()
+    raise EngineError(f"engine {name!r} is registered as {type(obj).__name__}, not an Engine")
+
+
+def is_paid(engine: Engine) -> bool:
+    return bool(engine.capabilities.paid)
+
+
+def gate_a_approved(ledger: Ledger, episode: str) -> bool:
+    d = ledger.latest_decision(episode, "A", "budget")
+    return bool(d and d["decision"] == "approved")
+
+
+def require_gate_a(ledger: Ledger, episode: str | None, engine_name: str,
+                   estimate_hash: str | None = None) -> None:
+    """BudgetError unless Gate A is approved for ``episode`` (and matches the estimate)."""
+    if not episode:
+        raise BudgetError(f"{engine_name} is a paid engine and the request names no episode",
+                          hint="pass episode= so Gate A can be checked")
+    d = ledger.latest_decision(episode, "A", "budget")
+    if not d or d["decision"] != "approved":
+        raise BudgetError(
+            f"episode {episode}: Gate A (budget) is not approved; {engine_name} is paid",
+            field="gate A",
+            hint=f"review 'studio estimate PROJECT {episode}' then "
+                 f"'studio approve PROJECT {episode} --gate A --who NAME'")
+    if estimate_hash and d.get("subject_hash") and d["subject_hash"] != estimate_hash:
+        raise BudgetError(
+            f"episode {episode}: the routes or costs changed since Gate A was approved",
+            field="gate A", hint="re-run 'studio estimate' and approve again")
+
+
+def cached_result(request_hash: str, vault: Vault, ledger: Ledger) -> EngineResult | None:
+    """The result already produced for this hash, if its asset is still in the vault."""
+    rec = vault.lookup(STAGE, request_hash)
+    if rec is not None:
+        result = EngineResult.model_validate(rec.meta["result"])
+        pending = ledger.pending_call(request_hash)
+        if pending and not ledger.paid_asset(request_hash):
+            # the process died after storing the asset but before the ledger update
+            ledger.update_call(pending["id"], status="succeeded", cost=result.cost,
+                               currency=result.currency, asset=result.asset)
+        return result
+    rows = ledger.query("SELECT * FROM engine_calls WHERE request_hash=? AND status="
+                        "'succeeded' AND asset IS NOT NULL ORDER BY id DESC LIMIT 1",
+                        (request_hash,))
+    if rows and vault.has(rows[0]["asset"]):
+        # paid and stored, but the stage record is gone (e.g. stages/ was cleaned): rebuild
+        from .engines.adapters.http import probe_video
+
+        row = rows[0]
+        try:
+            info = probe_video(vault.get(row["asset"]), row["engine"], row["remote_id"])
+        except EngineError:
+            return None
+        result = EngineResult(asset=row["asset"], engine=row["engine"], model=row["model"] or "",
+                              duration_s=info["duration_s"], width=info["width"],
+                              height=info["height"], fps=info["fps"], cost=row["cost"],
+                              currency=row["currency"], request_hash=request_hash,
+                              metadata={"remote_id": row["remote_id"], "rebuilt": True})
+        vault.remember(STAGE, request_hash, {"video": result.asset},
+                       meta={"result": result.model_dump(mode="json"), "shot": row["shot_id"]})
+        return result
+    return None
+
+
+def _status_for(err: EngineError) -> str:
+    from .engines.adapters.errors import EngineTimeout, ModerationRefused
+
+    if isinstance(err, ModerationRefused):
+        return "refused"
+    if isinstance(err, EngineTimeout):
+        return "timeout"
+    return "failed"
+
+
+async def generate_shot(request: EngineRequest, engine_name: str, *, vault: Vault,
+                        ledger: Ledger, episode: str | None = None, run_id: int | None = None,
+                        progress: ProgressFn | None = None, engine: Engine | None = None,
+                        attempt: int = 1) -> EngineResult:
+    """Generate (or re-use) the clip for ``request`` on ``engine_name``; see module doc."""
+    eng = engine or get_engine(engine_name)
+    eng.check(request)
+    model = getattr(eng, "model", "") or ""
+    h = request.request_hash(engine_name, model)
+    episode = episode or request.spec.episode
+    shot_id = request.spec.shot.id
+    locks = _LOCKS.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.setdefault(h, asyncio.Lock())
+    async with lock:  # two tasks of one process never submit the same request
+        hit = cached_result(h, vault, ledger)
+        if hit is not None:
+            return hit
+        paid = is_paid(eng)
+        if paid:
+            require_gate_a(ledger, episode, engine_name)
+        remote_id: str | None = None
+        pending = ledger.pending_call(h)
+        if pending and pending.get("remote_id") and hasattr(eng, "run_job"):
+            call_id = int(pending["id"])
+            remote_id = str(pending["remote_id"])
+            ledger.update_call(call_id, status="running")
+        else:
+            if pending:
+                ledger.update_call(int(pending["id"]), status="orphaned",
+                                   error="the process stopped before the engine returned a "
+                                         "job id; submitted again")
+            call_id = ledger.begin_call(engine=engine_name, request_hash=h, run_id=run_id,
+                                        model=model, shot_id=shot_id, attempt=attempt)
+
+        def submitted(rid: str) -> None:
+            ledger.update_call(call_id, status="submitted", remote_id=rid)
+
+        try:
+            if hasattr(eng, "run_job"):
+                result = await eng.run_job(request, vault, progress, remote_id=remote_id,
+                                           on_submitted=submitted)
+            else:
+                result = await eng.generate(request, vault, progress)
+        except EngineError as err:
+            ledger.update_call(call_id, status=_status_for(err), error=str(err)[:500],
+                               cost=float(getattr(err, "cost", 0.0) or 0.0),
+                               **({"remote_id": err.remote_id}
+                                  if getattr(err, "remote_id", None) else {}))
+            raise
+        except Exception as exc:
+            ledger.update_call(call_id, status="failed", error=repr(exc)[:500])
+            raise
+        result = result.model_copy(update={"request_hash": h})
+        vault.remember(STAGE, h, {"video": result.asset},
+                       meta={"result": result.model_dump(mode="json"), "shot": shot_id,
+                             "episode": episode})
+        ledger.update_call(call_id, status="succeeded", cost=result.cost,
+                           currency=result.currency, asset=result.asset,
+                           **({"remote_id": str(result.metadata["remote_id"])}
+                              if result.metadata.get("remote_id") else {}))
+        return result
