@@ -135,7 +135,7 @@ def test_cli_status(sample_dir):
     res = _studio("status", str(sample_dir))
     assert res.returncode == 0, res.stderr
     assert "The Lighthouse at Kerbrat" in res.stdout
-    assert "storyboard" in res.stdout and "script" in res.stdout
+    assert "storyboard" in res.stdout and "│ 01" in res.stdout
 
 
 def test_json_schema_is_current_and_validates_sample(tmp_path):
