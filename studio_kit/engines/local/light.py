@@ -1,0 +1,93 @@
+"""Light colour and level: Kelvin -> RGB white balance, time of day, atmosphere colours."""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+
+import numpy as np
+
+from ...models import AtmosphereKind, TimeOfDay, hex_to_rgb
+
+#: How far the virtual camera's white balance lets a light's colour through: 1 = the
+#: camera is fixed at D65 (a 3200 K lamp renders deep orange), 0 = perfect adaptation
+#: (every temperature renders neutral). 0.5 looks like a camera balanced for daylight
+#: with some auto white balance.
+WB_STRENGTH = 0.5
+
+
+@lru_cache(maxsize=512)
+def kelvin_gains(kelvin: int) -> tuple[float, float, float]:
+    """RGB multipliers for a light of colour temperature ``kelvin`` seen by a D65 camera.
+
+    Planckian chromaticity (Kang et al. 2002, valid 1667-25000 K) from colour-science ->
+    XYZ -> linear sRGB, divided by the same for 6500 K so daylight is neutral, normalised
+    to unit luminance (so temperature changes hue, not exposure).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import colour  # heavy import (about 1.5 s): only when a temperature is first used
+
+        def rgb(k: float) -> np.ndarray:
+            xy = colour.temperature.CCT_to_xy(float(max(1667, min(25000, k))),
+                                              method="Kang 2002")
+            return np.asarray(colour.XYZ_to_sRGB(colour.xy_to_XYZ(xy),
+                                                 apply_cctf_encoding=False), dtype=float)
+
+        g = np.clip(rgb(kelvin) / rgb(6500), 0.02, None)
+    g = g ** WB_STRENGTH
+    g = g / (0.2126 * g[0] + 0.7152 * g[1] + 0.0722 * g[2])
+    return float(g[0]), float(g[1]), float(g[2])
+
+
+def rgbf(hex_colour: str) -> np.ndarray:
+    """'#rrggbb' -> float32 RGB in 0..1."""
+    return np.asarray(hex_to_rgb(hex_colour), dtype=np.float32) / 255.0
+
+
+# (sky top, sky at the horizon, light level) per time of day.
+_SKY: dict[TimeOfDay, tuple[str, str, float]] = {
+    TimeOfDay.dawn: ("#3a4a7a", "#f0a878", 0.72),
+    TimeOfDay.morning: ("#6fa0d8", "#cfe2f0", 0.92),
+    TimeOfDay.day: ("#4a86d0", "#bcd8f0", 1.0),
+    TimeOfDay.afternoon: ("#5a8ed0", "#e8d8b0", 0.95),
+    TimeOfDay.dusk: ("#2e3a66", "#f08850", 0.66),
+    TimeOfDay.evening: ("#1c2448", "#6a4a70", 0.5),
+    TimeOfDay.night: ("#05070f", "#1a2238", 0.32),
+}
+
+
+def sky_colours(tod: TimeOfDay) -> tuple[np.ndarray, np.ndarray]:
+    top, horizon, _ = _SKY[tod]
+    return rgbf(top), rgbf(horizon)
+
+
+def light_level(tod: TimeOfDay, interior: bool) -> float:
+    level = _SKY[tod][2]
+    # interiors are lit by practicals: never as dark as the night outside
+    return max(0.78, level) if interior else level
+
+
+def atmosphere_colour(kind: AtmosphereKind, tod: TimeOfDay, level: float) -> np.ndarray:
+    _, horizon = sky_colours(tod)
+    base = {
+        AtmosphereKind.clear: np.array([0.8, 0.82, 0.85]),
+        AtmosphereKind.haze: np.array([0.82, 0.82, 0.84]),
+        AtmosphereKind.fog: np.array([0.78, 0.8, 0.82]),
+        AtmosphereKind.rain: np.array([0.55, 0.58, 0.62]),
+        AtmosphereKind.snow: np.array([0.88, 0.9, 0.94]),
+        AtmosphereKind.smoke: np.array([0.5, 0.49, 0.47]),
+        AtmosphereKind.dust: np.array([0.76, 0.64, 0.46]),
+    }[kind]
+    col = 0.7 * base + 0.3 * horizon
+    return (col * (0.35 + 0.65 * level)).astype(np.float32)
+
+
+def fog_per_metre(kind: AtmosphereKind, density: float) -> float:
+    """Extinction coefficient: the fraction of contrast lost grows as 1 - exp(-k d)."""
+    scale = {
+        AtmosphereKind.clear: 0.0, AtmosphereKind.haze: 0.09, AtmosphereKind.fog: 0.3,
+        AtmosphereKind.rain: 0.06, AtmosphereKind.snow: 0.07, AtmosphereKind.smoke: 0.08,
+        AtmosphereKind.dust: 0.07,
+    }[kind]
+    return scale * density
