@@ -20,6 +20,9 @@ from pydantic import ValidationError as PydanticValidationError
 from .errors import Problem, ValidationFailed
 
 LineMap = dict[tuple[Any, ...], int]
+#: libyaml's parser when PyYAML was built with it (same marks and errors, ~10x faster on
+#: feature-length storyboards); the pure-Python one otherwise.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 M = TypeVar("M", bound=BaseModel)
@@ -73,8 +76,12 @@ def load_yaml(path: str | Path) -> tuple[Any, LineMap]:
     except FileNotFoundError as exc:
         raise ValidationFailed("file not found", file=path) from exc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = _LOADER(text)  # parse once: nodes for line numbers, then the data
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise ValidationFailed(

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import Field, model_validator
 
 from .common import SCHEMA_VERSION, Identifier, LanguageCode, StudioModel
+from .scene import TimeOfDay
 
 
 class CameraAngle(StrEnum):
@@ -160,6 +161,10 @@ class Shot(StudioModel):
     engine: str | None = Field(default=None, description="Engine preference (overrides routing).")
     seed: int | None = Field(default=None, ge=0)
     notes: str = ""
+    time_of_day: TimeOfDay | None = Field(
+        default=None, description="From the scene heading; overrides the scene's time of day "
+        "(one location, lit for day or night)."
+    )
     source: ShotSource | None = None
 
     @property
