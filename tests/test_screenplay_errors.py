@@ -132,6 +132,8 @@ def test_cli_import_errors_exit_2_with_a_clear_message(tmp_path: Path):
 
 def test_cli_import_new_series_then_validate(tmp_path: Path):
     script = ROOT.parent / "shared" / "corpus" / "screenplays" / "Brick-and-Steel.fountain"
+    if not script.is_file():
+        pytest.skip(f"no corpus at {script.parent}")
     proc = subprocess.run([str(STUDIO), "import-script", str(tmp_path / "bs"), str(script),
                            "--episode", "1", "--new", "--genre", "action"],
                           capture_output=True, text=True, timeout=120)
