@@ -1,0 +1,132 @@
+"""Dialogue: each line spoken in its character's voice and language, with visemes.
+
+A line's language is ``DialogueLine.language`` or the character's voice language. A dub
+in language L speaks ``translations[L]`` (or the line itself when it is already in L);
+a line with no translation keeps its original text and language, and the result says so
+(``fallback=True``) so that the caller can warn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from ..errors import StudioError
+from ..models import Character, DialogueLine, Storyboard, VoiceProfile
+from ..visemes import VisemeTrack
+from . import SAMPLE_RATE
+from .tts.base import Speech, clean_text, get_tts
+
+
+@dataclass
+class SpokenLine:
+    shot_id: str
+    index: int
+    character: str
+    language: str
+    text: str
+    samples: np.ndarray  # mono float32 at SAMPLE_RATE
+    visemes: VisemeTrack
+    voice: str
+    engine: str
+    dual: bool = False
+    fallback: bool = False  # dub requested but no translation: original kept
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+
+_CACHE: dict[tuple, Speech] = {}
+
+
+def line_language(line: DialogueLine, character: Character) -> str:
+    return line.language or character.voice.language
+
+
+def text_for(line: DialogueLine, character: Character,
+             language: str | None) -> tuple[str, str, bool]:
+    """(text, language, fallback) for the original (language None) or a dub language."""
+    own = line_language(line, character)
+    if language is None or language.lower() == own.lower():
+        return line.text, own, False
+    for lang, text in line.translations.items():
+        if lang.lower() == language.lower():
+            return text, lang, False
+    return line.text, own, True
+
+
+def to_rate(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Resample mono float samples to SAMPLE_RATE (polyphase FIR, scipy)."""
+    if rate == SAMPLE_RATE:
+        return samples.astype(np.float32)
+    from math import gcd
+
+    g = gcd(SAMPLE_RATE, rate)
+    return resample_poly(samples, SAMPLE_RATE // g, rate // g).astype(np.float32)
+
+
+def synthesize(text: str, profile: VoiceProfile, language: str, *,
+               where: str = "line") -> Speech:
+    """Speak (cached per engine, profile, language and text)."""
+    spoken = clean_text(text, where=where)
+    key = (profile.engine, profile.model_dump_json(), language, spoken)
+    if key not in _CACHE:
+        if len(_CACHE) >= 4096:  # bound memory in long sessions
+            _CACHE.clear()
+        _CACHE[key] = get_tts(profile.engine).synthesize(spoken, profile, language=language)
+    return _CACHE[key]
+
+
+def speak_line(characters: dict[str, Character], line: DialogueLine, *, shot_id: str,
+               index: int, language: str | None = None,
+               rate_scale: float = 1.0) -> SpokenLine:
+    ch = characters.get(line.character)
+    where = f"shot {shot_id} line {index + 1}"
+    if ch is None:
+        raise StudioError(f"{where}: unknown speaker {line.character!r}",
+                          field="dialogue.character",
+                          hint=f"known characters: {', '.join(sorted(characters))}")
+    text, lang, fallback = text_for(line, ch, language)
+    profile = ch.voice
+    if rate_scale != 1.0:
+        profile = profile.model_copy(update={"rate": int(min(450, profile.rate * rate_scale))})
+    try:
+        speech = synthesize(text, profile, lang, where=where)
+    except StudioError as err:
+        for p in err.problems:
+            p.message = f"{where} ({ch.id}): {p.message}" if where not in p.message \
+                else p.message
+            if line.language and p.field == "voice.language":
+                p.field = "dialogue.language"  # the line, not the character, set it
+            elif p.field and p.field.startswith("voice"):
+                p.file = p.file or f"characters/{ch.id}.yaml"
+        raise
+    return SpokenLine(shot_id=shot_id, index=index, character=ch.id, language=lang, text=text,
+                      samples=to_rate(speech.samples, speech.sample_rate),
+                      visemes=speech.visemes, voice=speech.voice, engine=speech.engine,
+                      dual=line.dual, fallback=fallback)
+
+
+def speak_storyboard(characters: dict[str, Character], storyboard: Storyboard, *,
+                     language: str | None = None,
+                     progress: Callable[[float], None] | None = None
+                     ) -> dict[str, list[SpokenLine]]:
+    """Every line of every shot, per shot id (shots without dialogue map to [])."""
+    shots = storyboard.shots
+    total = sum(len(s.dialogue) for s in shots) or 1
+    out: dict[str, list[SpokenLine]] = {}
+    done = 0
+    for shot in shots:
+        lines = []
+        for i, line in enumerate(shot.dialogue):
+            lines.append(speak_line(characters, line, shot_id=shot.id, index=i,
+                                    language=language))
+            done += 1
+            if progress:
+                progress(done / total)
+        out[shot.id] = lines
+    return out
