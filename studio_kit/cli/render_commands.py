@@ -1,0 +1,113 @@
+"""Render commands: ``studio render`` (one episode, with progress bars) and ``studio demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from ..errors import StudioError
+from . import app, console
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "lighthouse"
+
+
+class RichProgress:
+    """Adapts pipeline ProgressEvents to rich bars: one overall bar plus the current stage."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.p = progress
+        self.tasks: dict[str, TaskID] = {}
+        self.overall = progress.add_task("episode", total=None)
+        self.counts = {"hit": 0, "done": 0, "skipped": 0}
+
+    def __call__(self, event) -> None:
+        key = escape(event.label)  # "grade[s01]" is not rich markup
+        if event.status == "start":
+            self.tasks[key] = self.p.add_task(key, total=1.0)
+        task = self.tasks.get(key)
+        if event.status == "progress" and task is not None:
+            self.p.update(task, completed=event.fraction)
+        elif event.status in ("hit", "done", "failed", "skipped"):
+            if event.status in self.counts:
+                self.counts[event.status] += 1
+            if task is not None:
+                self.p.remove_task(task)
+                self.tasks.pop(key, None)
+            tag = {"hit": "[dim]cached[/]", "done": "[green]done[/]",
+                   "failed": "[red]failed[/]", "skipped": "[yellow]skipped[/]"}[event.status]
+            extra = f" {event.seconds:.1f}s" if event.seconds and event.status == "done" else ""
+            msg = f" ({escape(event.message)})" if event.message and event.status != "done" \
+                else ""
+            self.p.console.print(f"  {tag} {key}{extra}{msg}", highlight=False)
+            self.p.update(self.overall, advance=1,
+                          description=f"episode: {self.counts['done']} run, "
+                                      f"{self.counts['hit']} cached")
+
+
+def _render(project: Path, episode: str, *, engine: str | None, tier: str | None,
+            out: Path | None, notebook: bool, width: int | None, height: int | None,
+            force: bool) -> None:
+    from pydantic import ValidationError
+
+    from ..pipeline import RenderOptions, render_episode, run_notebook
+
+    try:
+        opts = RenderOptions(engine=engine, tier=tier, width=width, height=height, force=force)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise StudioError(f"--{first['loc'][0]}: {first['msg']}", field=str(first["loc"][0]),
+                          hint="tiers: draft, standard, premium") from None
+    if notebook:
+        nb = run_notebook(project, episode, opts, out_dir=out)
+        console.print(f"[green]executed notebook[/] {nb}")
+        return
+    err = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        result = render_episode(project, episode, options=opts, out_dir=out,
+                                progress=RichProgress(progress))
+    s = result.stage_summary
+    console.print(f"[green]rendered[/] episode {result.episode} in {result.seconds:.1f}s "
+                  f"({s.get('misses', 0)} stages run, {s.get('hits', 0)} cached)")
+    for skip in result.skipped:
+        console.print(f"[yellow]skipped[/] {skip}")
+    if result.master:
+        console.print(f"master: {result.master}")
+    if result.provenance_report:
+        console.print(f"provenance: {result.provenance_report}")
+
+
+@app.command()
+def render(project: Path = typer.Argument(..., help="Series folder"),
+           episode: str = typer.Argument(..., help="Episode number, e.g. 01"),
+           engine: str = typer.Option(None, help="Engine for every shot (default: routing)"),
+           tier: str = typer.Option(None, help="draft | standard | premium"),
+           out: Path = typer.Option(None, help="Output folder (default: <project>/out)"),
+           notebook: bool = typer.Option(False, help="Run through the papermill notebook"),
+           width: int = typer.Option(None, help="Override the delivery width"),
+           height: int = typer.Option(None, help="Override the delivery height"),
+           force: bool = typer.Option(False, help="Ignore the stage cache")) -> None:
+    """Render one episode: audio, shots, grade, assembly, mux, captions, masters, C2PA."""
+    if not project.is_dir():
+        raise StudioError("project folder not found", file=project,
+                          hint="pass a series folder (with series.yaml)")
+    _render(project, episode, engine=engine, tier=tier, out=out, notebook=notebook,
+            width=width, height=height, force=force)
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("out"), help="Where the episode goes"),
+         notebook: bool = typer.Option(False, help="Run through the papermill notebook")
+         ) -> None:
+    """Render the sample series' episode 01 on the local engine and print where it is."""
+    import shutil
+
+    work = out / "lighthouse"
+    # sync the sample's files each time (its .studio cache stays: a re-run is warm)
+    shutil.copytree(SAMPLE, work, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".studio"))
+    _render(work, "01", engine="local", tier=None, out=out, notebook=notebook, width=None,
+            height=None, force=False)

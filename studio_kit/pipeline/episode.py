@@ -1,0 +1,967 @@
+"""One episode, end to end, as cached stages.
+
+Per shot (keyed by that shot's own inputs, so editing one shot redoes only that shot)::
+
+    dialogue[shot] -> prompt[shot] -> generate[shot] -> sign[shot] -> grade[shot] -> qc[shot]
+
+Per episode::
+
+    mix -> assemble -> captions -> mux -> prores -> certify -> summary
+
+``dialogue`` speaks the shot's lines (eSpeak NG by default) for their lengths and mouth
+shapes; the shot's effective duration (storyboard duration, longer when the dialogue needs
+it) and its viseme track go into the picture request. ``generate`` calls the engine (or the
+idempotent ledger-backed ``studio_kit.generation.generate`` when present); ``sign`` embeds a
+C2PA manifest in the generated clip; ``grade`` matches it to its scene's look.
+
+Outputs are copied from the vault into the output folder; ``render.json`` there lists
+everything the run made, the stage results, and anything skipped (with the reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..engines.base import EngineRequest, EngineResult, RenderFormat
+from ..errors import StudioError
+from ..hashing import file_hash, stable_hash
+from ..models import Tier
+from ..project import Project
+from ..yamlio import atomic_write_text
+from .runner import ProgressCallback, StageContext, StageProduct, StageRunner
+
+PIPELINE_VERSION = "1"
+
+
+class StageUnavailable(StudioError):
+    """A stage's module is not installed in this build; the stage is skipped, not faked."""
+
+
+class RenderOptions(BaseModel):
+    engine: str | None = Field(None, description="Engine for every shot (else routing).")
+    tier: Tier | None = None
+    width: int | None = Field(None, description="Override the series' delivery width.")
+    height: int | None = None
+    languages: list[str] | None = Field(None, description="Caption/dub languages.")
+    sign: bool = True
+    prores: bool = True
+    force: bool = Field(False, description="Ignore the cache (every stage runs).")
+
+
+class ShotRecord(BaseModel):
+    shot_id: str
+    act: str
+    scene: str
+    start_s: float = 0.0
+    duration_s: float
+    engine: str = ""
+    model: str = ""
+    seed: int = 0
+    prompt_hash: str = ""
+    cost: float = 0.0
+    asset: str = ""
+    signed: str | None = None
+    graded: str | None = None
+    qc_passed: bool | None = None
+    qc: dict[str, float] = Field(default_factory=dict)
+
+
+class StageRow(BaseModel):
+    stage: str
+    subject: str | None = None
+    cache_hit: bool
+    seconds: float
+
+
+class RenderResult(BaseModel):
+    project: str
+    series: str
+    episode: str
+    run_id: int
+    out_dir: str
+    format: RenderFormat
+    engine: str | None = None
+    tier: str
+    master: str | None = None
+    prores: str | None = None
+    mix: str | None = None
+    captions: dict[str, dict[str, str]] = Field(default_factory=dict)
+    provenance_report: str | None = None
+    shot_reports: dict[str, str] = Field(default_factory=dict)
+    shots: list[ShotRecord] = Field(default_factory=list)
+    stages: list[StageRow] = Field(default_factory=list)
+    stage_summary: dict[str, int] = Field(default_factory=dict)
+    skipped: list[str] = Field(default_factory=list)
+    loudness: dict[str, float] = Field(default_factory=dict)
+    duration_s: float = 0.0
+    total_cost: float = 0.0
+    seconds: float = 0.0
+
+
+# -- optional modules -------------------------------------------------------------------
+def _optional(module: str, attr: str | None = None) -> Any:
+    """Import ``module`` (and ``attr``) or raise StageUnavailable naming what is missing."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            raise StageUnavailable(f"{module} is not part of this build",
+                                   hint="install the module or skip this stage") from None
+        raise
+    if attr is None:
+        return mod
+    if not hasattr(mod, attr):
+        raise StageUnavailable(f"{module}.{attr} is not part of this build")
+    return getattr(mod, attr)
+
+
+def _available(module: str, attr: str | None = None) -> bool:
+    try:
+        _optional(module, attr)
+        return True
+    except StageUnavailable:
+        return False
+
+
+def shot_seed(episode: str, shot_id: str, explicit: int | None) -> int:
+    """The shot's seed: explicit in the storyboard, else derived from its identity."""
+    if explicit is not None:
+        return explicit
+    return int(stable_hash("seed", episode, shot_id)[:8], 16)
+
+
+# -- the render -----------------------------------------------------------------------------
+class _Render:
+    def __init__(self, project: Project, episode: str, options: RenderOptions, out_dir: Path,
+                 progress: ProgressCallback | None) -> None:
+        self.project = project
+        self.sb = project.storyboard(episode)
+        self.episode = self.sb.episode
+        self.options = options
+        self.out_dir = out_dir
+        series = project.series
+        fmt = series.format
+        width, height = options.width or fmt.width, options.height or fmt.height
+        if width % 2 or height % 2 or width < 16 or height < 16:
+            raise StudioError(f"{width}x{height} is not a render size", field="width/height",
+                              hint="use even sizes of at least 16")
+        self.format = RenderFormat(width=width, height=height, fps=float(fmt.fps))
+        self.tier = options.tier or series.tier
+        self.languages = options.languages or list(series.languages)
+        self.vault = project.vault()
+        self.ledger = project.ledger()
+        self.run_id = self.ledger.start_run("render", self.episode, {
+            "engine": options.engine, "tier": self.tier.value,
+            "format": self.format.model_dump(), "languages": self.languages,
+            "pipeline": PIPELINE_VERSION})
+        self.runner = StageRunner(self.vault, self.ledger, self.run_id, progress,
+                                  force=options.force)
+        self.skipped: list[str] = []
+        self.progress = progress
+        self.shot_reports: dict[str, str] = {}
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+        self.mix_future = None
+
+    def skip(self, stage: str, exc: StudioError, subject: str | None = None) -> None:
+        reason = str(exc).splitlines()[0]
+        self.skipped.append(f"{stage}{f'[{subject}]' if subject else ''}: {reason}")
+        self.runner.skipped(stage, reason, subject=subject)
+
+    # -- per-shot stages -----------------------------------------------------------------
+    def dialogue(self, shot) -> dict[str, Any]:
+        """Speak the shot's lines: their durations and viseme tracks (shot-local times)."""
+        speakers = {d.character: self.project.characters[d.character].voice
+                    for d in shot.dialogue if d.character in self.project.characters}
+        inputs = {"dialogue": [d.model_dump(mode="json") for d in shot.dialogue],
+                  "voices": speakers, "shot": shot.id}
+
+        def fn(ctx: StageContext) -> StageProduct:
+            import soundfile as sf
+
+            from ..audio import SAMPLE_RATE
+            from ..audio.dialogue import speak_line
+
+            lines, files = [], {}
+            for i, line in enumerate(shot.dialogue):
+                spoken = speak_line(self.project.characters, line, shot_id=shot.id, index=i)
+                wav = ctx.file(f"line{i}.wav")
+                sf.write(wav, spoken.samples, SAMPLE_RATE, subtype="PCM_16")
+                files[f"line{i}"] = wav
+                lines.append({"index": i, "character": spoken.character,
+                              "language": spoken.language, "text": spoken.text,
+                              "duration_s": spoken.duration_s, "dual": line.dual,
+                              "visemes": [(round(t, 4), str(v)) for t, v in spoken.visemes]})
+                ctx.progress((i + 1) / max(1, len(shot.dialogue)))
+            return StageProduct(files=files, meta={"lines": lines})
+
+        if not shot.dialogue:
+            return {"lines": []}
+        try:
+            out = self.runner.run("dialogue", inputs, fn, subject=shot.id)
+        except StageUnavailable as exc:
+            self.skip("dialogue", exc, shot.id)
+            return {"lines": []}
+        return out.meta
+
+    def engine_for(self, shot) -> str:
+        if self.options.engine:
+            return self.options.engine
+        if shot.engine:
+            return shot.engine
+        if _available("studio_kit.routing", "route_shot"):
+            route = _optional("studio_kit.routing", "route_shot")
+            try:
+                return str(route(self.project, self.episode, shot.id, tier=self.tier))
+            except TypeError:
+                pass
+        return self.project.series.default_engine
+
+    def prompt(self, spec, engine: str) -> dict[str, Any]:
+        inputs = {"spec": spec.model_dump(mode="json"), "engine": engine}
+
+        def fn(ctx: StageContext) -> StageProduct:
+            compiler = _optional("studio_kit.prompts.compiler")
+            policy = compiler.PromptPolicy.for_project(self.project.root)
+            compiled = compiler.compile_prompt(spec, engine, policy=policy)
+            path = ctx.file("prompt.json")
+            path.write_text(compiled.model_dump_json(indent=1), encoding="utf-8")
+            return StageProduct(files={"prompt": path}, meta={
+                "prompt": compiled.prompt, "negative_prompt": compiled.negative_prompt,
+                "compiler": "studio_kit.prompts", "version": compiled.compiler_version})
+
+        try:
+            return self.runner.run("prompt", inputs, fn, subject=spec.shot.id).meta
+        except StageUnavailable as exc:
+            self.skip("prompt", exc, spec.shot.id)
+            # no compiler in this build: the engine gets the storyboard's action text as is
+            return {"prompt": spec.shot.action, "negative_prompt": "", "compiler": "none"}
+
+    def generate(self, request: EngineRequest, engine_name: str, shot_id: str
+                 ) -> tuple[EngineResult, bool]:
+        """The shot's clip: ``studio_kit.generation.generate_shot`` (idempotent, ledger-backed,
+        Gate A for paid engines) when present, else the engine directly (recorded likewise)."""
+        from ..registry import ENGINES
+
+        if _available("studio_kit.generation", "generate_shot"):
+            engine = _optional("studio_kit.generation", "get_engine")(engine_name)
+        else:
+            obj = ENGINES.get(engine_name)
+            engine = obj() if isinstance(obj, type) else obj
+        model = getattr(engine, "model", "") or ""
+        key = request.request_hash(engine_name, model)
+
+        def fn(ctx: StageContext) -> StageProduct:
+            def report(f: float) -> None:
+                ctx.progress(f)
+
+            if _available("studio_kit.generation", "generate_shot"):
+                gen = _optional("studio_kit.generation", "generate_shot")
+                result = asyncio.run(gen(request, engine_name, vault=self.vault,
+                                         ledger=self.ledger, episode=self.episode,
+                                         run_id=self.run_id, progress=report, engine=engine))
+            else:
+                engine.check(request)
+                call = self.ledger.begin_call(engine=engine_name, request_hash=key,
+                                              run_id=self.run_id, model=model, shot_id=shot_id)
+                try:
+                    result = asyncio.run(engine.generate(request, self.vault, report))
+                except BaseException as exc:
+                    self.ledger.update_call(call, status="failed",
+                                            error=(str(exc) or type(exc).__name__)[:500])
+                    raise
+                self.ledger.update_call(call, status="succeeded", cost=result.cost,
+                                        currency=result.currency, asset=result.asset)
+                result = result.model_copy(update={"request_hash": key})
+            return StageProduct(digests={"clip": result.asset},
+                                meta={"result": result.model_dump(mode="json")})
+
+        out = self.runner.run("generate", {"request": key}, fn, subject=shot_id)
+        return EngineResult.model_validate(out.meta["result"]), out.cache_hit
+
+    def sign_shot(self, shot_id: str, clip_digest: str, info) -> str | None:
+        if not self.options.sign:
+            return None
+        from .. import provenance as pv
+
+        creds = self.credentials()
+        inputs = {"clip": clip_digest, "info": info.model_dump(mode="json"),
+                  "cert": file_hash(creds.cert_chain), "alg": creds.alg}
+
+        def fn(ctx: StageContext) -> StageProduct:
+            dst = ctx.file(f"{shot_id}.mp4")
+            pv.sign_shot(self.vault.get(clip_digest), dst, info, creds)
+            report = pv.write_report(pv.verify(dst, development=creds.development),
+                                     ctx.file(f"{shot_id}.mp4.c2pa.json"))
+            return StageProduct(files={"signed": dst, "report": report})
+
+        out = self.runner.run("sign", inputs, fn, subject=shot_id, version="2")
+        self.shot_reports[shot_id] = out.digest("report")
+        return out.digest("signed")
+
+    def grade(self, shot, clip_digest: str, reference, keyframes: list[float]) -> str:
+        """Match the clip to its scene's reference look and the series look (one LUT)."""
+        lut = self.project.series.look_lut
+        lut_path = self.project.root / lut if lut else None
+        if lut_path is not None and not lut_path.is_file():
+            raise StudioError("series look LUT not found", file=self.project.root / lut,
+                              field="look_lut", hint="fix the path or remove look_lut")
+        inputs = {"clip": clip_digest, "reference": reference.model_dump(mode="json"),
+                  "look": file_hash(lut_path) if lut_path else None,
+                  "keyframes": [round(k, 6) for k in keyframes]}
+
+        def fn(ctx: StageContext) -> StageProduct:
+            g = _optional("studio_kit.edit.grade")
+            src = self.vault.get(clip_digest)
+            before = g.measure_clip(src)
+            look = g.read_lut(lut_path) if lut_path else None
+            cube = g.transfer_lut(before, reference, look=look, name=f"{shot.id} grade")
+            cube_path = g.write_lut(cube, ctx.file(f"{shot.id}.cube"))
+            dst = ctx.file(f"{shot.id}.graded.mp4")
+            g.grade_clip(src, dst, cube_path, force_keyframes_s=keyframes)
+            return StageProduct(files={"graded": dst, "lut": cube_path},
+                                meta={"before": before.model_dump(mode="json")})
+
+        try:
+            return self.runner.run("grade", inputs, fn, subject=shot.id,
+                                   version=_h264_tag()).digest("graded")
+        except StageUnavailable as exc:
+            self.skip("grade", exc, shot.id)
+            return clip_digest  # ungraded: the generated clip goes to assembly as it is
+
+    def scene_references(self, clips: dict[str, str]) -> dict[str, Any]:
+        """Each scene's reference look: its reference_frame image, else its first shot
+        (one cached ``reference`` stage per scene, keyed by that image or clip)."""
+        firsts: dict[str, str] = {}
+        for s in self.sb.shots:
+            if s.id in clips:
+                firsts.setdefault(s.scene, s.id)
+        refs: dict[str, Any] = {}
+        for scene_id, first in firsts.items():
+            scene = self.project.scenes[scene_id]
+            image = self._reference_image(scene)
+            inputs = {"image": file_hash(image)} if image else {"clip": clips[first]}
+
+            def fn(ctx: StageContext, image=image, first=first) -> StageProduct:
+                g = _optional("studio_kit.edit.grade")
+                stats = g.measure_image(image) if image else \
+                    g.measure_clip(self.vault.get(clips[first]))
+                return StageProduct(meta={"lab": stats.model_dump(mode="json")})
+
+            out = self.runner.run("reference", inputs, fn, subject=scene_id)
+            lab_stats = _optional("studio_kit.edit.grade", "LabStats")
+            refs[scene_id] = lab_stats.model_validate(out.meta["lab"])
+        return refs
+
+    def _reference_image(self, scene) -> Path | None:
+        ref = scene.reference_frame
+        if not ref:
+            return None
+        path = self.project.root / ref
+        if not path.is_file() and len(ref) == 64 and self.vault.has(ref):
+            path = self.vault.get(ref)
+        if not path.is_file():
+            raise StudioError(f"scene {scene.id}: reference frame {ref!r} not found",
+                              file=self.project.root / "scenes" / f"{scene.id}.yaml",
+                              field="reference_frame",
+                              hint="a project-relative image path or a vault hash")
+        return path
+
+    def qc(self, spec, request: EngineRequest, digest: str) -> dict[str, Any] | None:
+        inputs = {"clip": digest, "tier": self.tier.value,
+                  "spec": spec.model_dump(mode="json")}
+
+        def fn(ctx: StageContext) -> StageProduct:
+            base = _optional("studio_kit.qc.base")
+            media = base.load_media(self.vault.get(digest))
+            qctx = base.QCContext(spec=spec, media=media, tier=self.tier, request=request,
+                                  asset=digest)
+            report = base.run_scorers(qctx)
+            path = ctx.file("qc.json")
+            path.write_text(report.model_dump_json(indent=1), encoding="utf-8")
+            return StageProduct(files={"report": path},
+                                meta={"report": report.model_dump(mode="json")})
+
+        try:
+            out = self.runner.run("qc", inputs, fn, subject=spec.shot.id)
+        except StageUnavailable as exc:
+            self.skip("qc", exc, spec.shot.id)
+            return None
+        base = _optional("studio_kit.qc.base")
+        report = base.QCReport.model_validate(out.meta["report"])
+        base.record_report(report, self.ledger, run_id=self.run_id)
+        return out.meta["report"]
+
+    # -- credentials ---------------------------------------------------------------------
+    _creds = None
+
+    def credentials(self):
+        if self._creds is None:
+            from ..provenance import load_credentials
+
+            self._creds = load_credentials(self.project.root)
+        return self._creds
+
+
+def _in_thread(r: _Render, fn, *args):
+    """Run ``fn(r, *args, runner=...)`` on a worker thread with its own ledger connection
+    (a SQLite connection must not interleave two threads' transactions)."""
+    from ..ledger import Ledger
+
+    def work():
+        ledger = Ledger(r.ledger.path)
+        runner = StageRunner(r.vault, ledger, r.run_id, r.progress, force=r.options.force)
+        try:
+            return fn(r, *args, runner=runner), runner.results
+        finally:
+            ledger.close()
+
+    return r.pool.submit(work)
+
+
+def _joined(r: _Render, future):
+    """The worker's result; its stage rows join the run's."""
+    value, results = future.result()
+    r.runner.results.extend(results)
+    return value
+
+
+def _h264_tag() -> str:
+    """Stages whose output is an H.264 encode re-run when the canonical parameters change."""
+    try:
+        from ..edit.encoding import H264_PARAMS
+    except ImportError:
+        return "1"
+    return "1-" + stable_hash(repr(H264_PARAMS))[:8]
+
+
+def _timings(sb, dialogue: dict[str, dict[str, Any]], fps: float):
+    from ..audio.timing import plan_timing
+
+    durations = {sid: [(ln["duration_s"], ln["dual"]) for ln in d["lines"]]
+                 for sid, d in dialogue.items()}
+    return plan_timing(sb, durations, fps=fps)
+
+
+def _shot_visemes(lines: list[dict[str, Any]], starts: dict[tuple[str, int], float],
+                  shot_id: str, shot_start: float) -> list[tuple[float, str]]:
+    track: list[tuple[float, str]] = []
+    for ln in lines:
+        offset = starts.get((shot_id, ln["index"]), shot_start) - shot_start
+        track += [(round(max(0.0, offset + t), 4), v) for t, v in ln["visemes"]]
+    track.sort(key=lambda x: x[0])
+    return track
+
+
+def render_episode(project: str | Path | Project, episode: str, *,
+                   options: RenderOptions | None = None, out_dir: str | Path | None = None,
+                   progress: ProgressCallback | None = None) -> RenderResult:
+    """Render one episode into ``out_dir`` (default ``<project>/out``); see module doc."""
+    t_start = time.perf_counter()
+    options = options or RenderOptions()
+    proj = project if isinstance(project, Project) else Project.load(project)
+    out = Path(out_dir) if out_dir is not None else proj.root / "out"
+    r = _Render(proj, episode, options, out, progress)
+    try:
+        result = _run(r)
+    except BaseException:
+        r.pool.shutdown(wait=True, cancel_futures=True)
+        r.ledger.finish_run(r.run_id, status="failed")
+        r.ledger.close()
+        raise
+    r.pool.shutdown(wait=True)
+    result.seconds = round(time.perf_counter() - t_start, 3)
+    record = Path(result.out_dir) / "render.json"
+    atomic_write_text(record, result.model_dump_json(indent=2))
+    r.ledger.finish_run(r.run_id, status="ok", record=str(record))
+    r.ledger.close()
+    return result
+
+
+def _run(r: _Render) -> RenderResult:
+    from .. import provenance as pv
+
+    sb, proj = r.sb, r.project
+    ep_dir = r.out_dir / f"episode-{r.episode}"
+    ep_dir.mkdir(parents=True, exist_ok=True)
+    result = RenderResult(project=str(proj.root), series=proj.series.title, episode=r.episode,
+                          run_id=r.run_id, out_dir=str(ep_dir), format=r.format,
+                          engine=r.options.engine, tier=r.tier.value)
+
+    # 1. dialogue per shot -> effective durations and mouth shapes
+    dialogue = {shot.id: r.dialogue(shot) for shot in sb.shots}
+    # the mix needs only the storyboard: it runs on a second core while pictures render
+    # (after the dialogue stages: eSpeak is one synthesizer per process)
+    r.mix_future = _in_thread(r, _mix, r.languages[0])
+    timings, starts = _timings(sb, dialogue, r.format.fps)
+    timing_of = {t.shot_id: t for t in timings}
+    plan = PicturePlan(r, timings)
+
+    # 2. pictures per shot: prompt -> generate -> sign
+    generated: dict[str, str] = {}
+    signed: dict[str, str] = {}
+    requests: dict[str, tuple[Any, EngineRequest]] = {}
+    for shot in sb.shots:
+        t = timing_of[shot.id]
+        spec = proj.resolve_shot(r.episode, shot.id)
+        engine = r.engine_for(shot)
+        prompt = r.prompt(spec, engine)
+        seed = shot_seed(r.episode, shot.id, shot.seed)
+        visemes = _shot_visemes(dialogue[shot.id]["lines"], starts, shot.id,
+                                t.start_s - plan.head_s(shot.id))
+        request = EngineRequest(spec=spec, prompt=prompt["prompt"],
+                                negative_prompt=prompt.get("negative_prompt", ""), seed=seed,
+                                format=r.format, duration_s=plan.duration_s(shot.id),
+                                visemes=visemes or None,
+                                options={"tier": r.tier.value})
+        res, _ = r.generate(request, engine, shot.id)
+        generated[shot.id] = res.asset
+        requests[shot.id] = (spec, request)
+        prompt_hash = stable_hash("prompt", prompt["prompt"], prompt.get("negative_prompt", ""))
+        info = pv.ShotProvenance(episode=r.episode, shot_id=shot.id, engine=res.engine,
+                                 model=res.model, prompt_hash=prompt_hash, seed=seed,
+                                 bible_version=spec.bible_version,
+                                 request_hash=res.request_hash, series=proj.series.title)
+        s = r.sign_shot(shot.id, res.asset, info)
+        if s:
+            signed[shot.id] = s
+        result.shots.append(ShotRecord(
+            shot_id=shot.id, act=sb.act_of(shot.id).id, scene=shot.scene, start_s=t.start_s,
+            duration_s=t.duration_s, engine=res.engine, model=res.model, seed=seed,
+            prompt_hash=prompt_hash, cost=res.cost, asset=res.asset, signed=s))
+        result.total_cost += res.cost
+
+    # 3. grade (to the scene's reference look; keyframes where the assembler cuts) and QC
+    graded: dict[str, str] = {}
+    try:
+        refs = r.scene_references(generated)
+        timeline = plan.timeline
+        keyframe_times = _optional("studio_kit.edit.assemble", "keyframe_times")
+    except StageUnavailable as exc:
+        r.skip("grade", exc)
+        refs = None
+    for rec in result.shots:
+        sid = rec.shot_id
+        if refs is None:
+            graded[sid] = generated[sid]
+        else:
+            shot = sb.shot(sid)
+            graded[sid] = r.grade(shot, generated[sid], refs[shot.scene],
+                                  keyframe_times(timeline, sid))
+        rec.graded = graded[sid]
+        spec, request = requests[sid]
+        qc = r.qc(spec, request, generated[sid])
+        if qc is not None:
+            scores = [x for x in qc["scores"] if not x.get("skipped")]
+            rec.qc = {x["metric"]: x["value"] for x in scores}
+            rec.qc_passed = all(x["passed"] for x in scores)
+
+    # 3. episode stages
+    _episode_stages(r, result, ep_dir, plan, graded, signed)
+    result.stages = [StageRow(stage=o.stage, subject=o.subject, cache_hit=o.cache_hit,
+                              seconds=round(o.seconds, 4)) for o in r.runner.results]
+    result.stage_summary = r.runner.summary()
+    result.skipped = r.skipped
+    return result
+
+
+class PicturePlan:
+    """The edit with *handles*: a shot joined to its neighbour by a picture transition of D
+    frames is rendered D//2 frames longer at its tail, and the next item D - D//2 frames
+    longer at its head, so the transition is centred on the cut point and every shot's
+    content (and sound) starts exactly where the audio plan put its cut. Sound then cuts
+    straight at the cut point while the picture dissolves: no two shots' dialogue overlap.
+    """
+
+    def __init__(self, r: _Render, timings) -> None:
+        tl_mod = _optional("studio_kit.edit.timeline")
+        self.fps = float(r.format.fps)
+        base = {t.shot_id: t.duration_s for t in timings}
+        clamp: dict[int, int] = {}
+        for _ in range(4):  # layout may shorten an overlap; re-plan with what it kept
+            probe = tl_mod.timeline_from_storyboard(
+                r.sb, {}, durations=base, fps=r.format.fps, width=r.format.width,
+                height=r.format.height, series_title=r.project.series.title)
+            wanted = {i: clamp.get(i, it.transition.frames) if it.transition.overlaps else 0
+                      for i, it in enumerate(probe.items)}
+            self.head: dict[str, int] = {}
+            self.tail: dict[str, int] = {}
+            for i, it in enumerate(probe.items):
+                d = wanted[i]
+                if d and it.kind == tl_mod.ItemKind.shot:
+                    self.tail[it.id] = d // 2
+                if d and i + 1 < len(probe.items) and \
+                        probe.items[i + 1].kind == tl_mod.ItemKind.shot:
+                    self.head[probe.items[i + 1].id] = d - d // 2
+            self.durations = {
+                sid: (probe.frames_for(sec) + self.head.get(sid, 0) + self.tail.get(sid, 0))
+                / probe.fps for sid, sec in base.items()}
+            self.timeline = tl_mod.timeline_from_storyboard(
+                r.sb, {}, durations={k: float(v) for k, v in self.durations.items()},
+                fps=r.format.fps, width=r.format.width, height=r.format.height,
+                series_title=r.project.series.title)
+            got = {i: it.transition.frames if it.transition.overlaps else 0
+                   for i, it in enumerate(self.timeline.items)}
+            if all(got[i] == wanted[i] for i in wanted):
+                break
+            clamp = {i: min(wanted[i], got[i]) for i in wanted if wanted[i]}
+        self.base = base
+        self._tl = tl_mod
+
+    def duration_s(self, shot_id: str) -> float:
+        return float(self.durations[shot_id])
+
+    def head_s(self, shot_id: str) -> float:
+        return self.head.get(shot_id, 0) / self.fps
+
+    def with_clips(self, clips: dict[str, Path]):
+        tl = self.timeline.model_copy(deep=True)
+        for item in tl.items:
+            if item.id in clips:
+                item.clip = str(clips[item.id])
+        return tl
+
+    def content_starts(self, timeline) -> dict[str, float]:
+        """Picture time where each shot's content (its audio plan's cut) starts."""
+        return {it.id: timeline.seconds(it.record_start + self.head.get(it.id, 0))
+                for it in timeline.items if it.kind == self._tl.ItemKind.shot}
+
+
+def _export(r: _Render, digest: str, dst: Path) -> Path:
+    """Copy a vault object to the output folder (skipped when the file there is the same)."""
+    src = r.vault.get(digest)
+    if dst.is_file() and dst.stat().st_size == src.stat().st_size and file_hash(dst) == digest:
+        return dst
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    if tmp.exists():
+        tmp.unlink()
+    shutil.copyfile(src, tmp)
+    tmp.replace(dst)
+    return dst
+
+
+def _episode_stages(r: _Render, result: RenderResult, ep_dir: Path, plan: PicturePlan,
+                    graded: dict[str, str], signed: dict[str, str]) -> None:
+    """Assembly, audio mix + conform, captions, mux, masters, provenance, QC summary."""
+
+    name = f"episode-{r.episode}"
+    creds = r.credentials() if r.options.sign else None
+    for sid, digest in signed.items():
+        _export(r, digest, ep_dir / "shots" / f"{sid}.mp4")
+        result.shot_reports[sid] = str(_export(r, r.shot_reports[sid],
+                                               ep_dir / "shots" / f"{sid}.mp4.c2pa.json"))
+
+    # assembly (picture only, smart render)
+    try:
+        picture = _assemble(r, plan, graded)
+    except StageUnavailable as exc:
+        r.skip("assemble", exc)
+        r.skipped.append("masters: no assembled picture")
+        return
+    result.duration_s = picture.meta["duration_s"]
+    tl_mod = _optional("studio_kit.edit.timeline")
+    timeline = tl_mod.Timeline.model_validate(picture.meta["timeline"])
+    content = plan.content_starts(timeline)
+    for rec in result.shots:  # the shot's content on the master's clock
+        rec.start_s = round(content[rec.shot_id], 4)
+
+    # sound: mix (shots end to end) -> conform to the picture's record times -> captions
+    primary = r.languages[0]
+    sound = captions = None
+    try:
+        mix = _joined(r, r.mix_future)
+        sound = _conform(r, mix, timeline, plan)
+        captions = _captions(r, sound, primary, name)
+    except StageUnavailable as exc:
+        r.skip("audio", exc)
+    if sound is not None:
+        result.mix = str(_export(r, sound.digest("master"), ep_dir / "audio" / f"{name}.wav"))
+        for key, digest in sound.outputs.items():
+            if key.startswith("stem:"):
+                _export(r, digest, ep_dir / "audio" / "stems" / f"{key[5:]}.wav")
+            elif key.startswith("dub:"):
+                _export(r, digest, ep_dir / "audio" / "dubs" / f"{key[4:]}.wav")
+        result.loudness = dict(sound.meta["loudness"])
+    if captions is not None:
+        for key, digest in captions.outputs.items():
+            lang, fmt = key.split(":")
+            dst = _export(r, digest, ep_dir / f"{name}.{lang}.{fmt}")
+            result.captions.setdefault(lang, {})[fmt] = str(dst)
+
+    # masters
+    try:
+        mov_future = _in_thread(r, _prores, picture, sound, primary) \
+            if r.options.prores else None
+        mp4 = _mux(r, picture, sound, captions, primary)
+        mov = _joined(r, mov_future) if mov_future else None
+    except StageUnavailable as exc:
+        r.skip("mux", exc)
+        return
+    if creds is not None:
+        cert = _certify(r, mp4, mov, signed, creds, result)
+        mp4_digest, mov_digest = cert.digest("mp4"), cert.outputs.get("mov")
+        result.provenance_report = str(_export(r, cert.digest("mp4_report"),
+                                               ep_dir / f"{name}.mp4.c2pa.json"))
+        if "mov_report" in cert.outputs:
+            _export(r, cert.digest("mov_report"), ep_dir / f"{name}.mov.c2pa.json")
+    else:
+        mp4_digest, mov_digest = mp4.digest("master"), mov.digest("master") if mov else None
+    result.master = str(_export(r, mp4_digest, ep_dir / f"{name}.mp4"))
+    if mov_digest:
+        result.prores = str(_export(r, mov_digest, ep_dir / f"{name}.mov"))
+    summary = _qc_summary(r, mp4_digest, sound)
+    atomic_write_text(ep_dir / f"{name}.qc.json", json.dumps(summary.meta, indent=2))
+
+
+def _assemble(r: _Render, plan: PicturePlan, graded: dict[str, str]):
+    timeline = plan.with_clips({sid: r.vault.get(d) for sid, d in graded.items()})
+    tl_inputs = timeline.model_dump(mode="json")
+    for item in tl_inputs["items"]:
+        if item.get("clip"):
+            item["clip"] = Path(item["clip"]).name  # vault objects are named by digest
+
+    def fn(ctx: StageContext) -> StageProduct:
+        assemble = _optional("studio_kit.edit.assemble", "assemble")
+        dst = ctx.file("picture.mp4")
+        res = assemble(timeline, dst, work_dir=ctx.workdir / "work")
+        return StageProduct(files={"picture": dst}, meta={
+            "frames": res.frames, "duration_s": res.duration_s,
+            "copied_frames": res.copied_frames, "rendered_frames": res.rendered_frames,
+            "timeline": res.timeline.model_dump(mode="json")})
+
+    return r.runner.run("assemble", tl_inputs, fn, version=_h264_tag())
+
+
+def _mix(r: _Render, primary: str, *, runner: StageRunner | None = None):
+    proj = r.project
+    sfx = proj.root / "sfx"
+    inputs = {
+        "storyboard": r.sb.model_dump(mode="json"),
+        "characters": {k: v.model_dump(mode="json") for k, v in proj.characters.items()},
+        "scenes": {k: v.model_dump(mode="json") for k, v in proj.scenes.items()},
+        "series": proj.series.model_dump(mode="json"), "languages": r.languages,
+        "sfx": {p.name: file_hash(p) for p in sorted(sfx.iterdir()) if p.is_file()}
+        if sfx.is_dir() else {},
+    }
+
+    def fn(ctx: StageContext) -> StageProduct:
+        build = _optional("studio_kit.audio.episode", "build_episode_audio")
+        dubs = [lang for lang in r.languages if lang != primary]
+        ea = build(proj, r.episode, out_dir=ctx.workdir / "audio", dubs=dubs or False,
+                   music_stems=False, progress=lambda f, what: ctx.progress(f, what))
+        files = {"master": Path(ea.master), "stem:me": Path(ea.me)}
+        files.update({f"stem:{k}": Path(v) for k, v in ea.stems.items()})
+        files.update({f"dub:{k}": Path(d.master) for k, d in ea.dubs.items()})
+        return StageProduct(files=files, meta={"audio": ea.model_dump(mode="json")})
+
+    return (runner or r.runner).run("mix", inputs, fn)
+
+
+def _conform(r: _Render, mix, timeline, plan: PicturePlan):
+    from .conform import conform, map_time
+
+    audio = mix.meta["audio"]
+    record = plan.content_starts(timeline)
+    spans = [(t["shot_id"], t["start_s"], t["start_s"] + t["duration_s"])
+             for t in audio["shots"]]
+    inputs = {"mix": mix.outputs, "spans": spans, "record": record,
+              "total": timeline.duration_s}
+
+    def fn(ctx: StageContext) -> StageProduct:
+        import soundfile as sf
+
+        from ..audio.mix import integrated_lufs, true_peak_dbtp, write_wav
+
+        files: dict[str, Path] = {}
+        loud: dict[str, float] = {}
+        for i, (key, digest) in enumerate(sorted(mix.outputs.items())):
+            x, sr = sf.read(str(r.vault.get(digest)), dtype="float32", always_2d=True)
+            y = conform(x, spans, record, timeline.duration_s, sr)
+            files[key] = write_wav(ctx.file(key.replace(":", "_") + ".wav"), y, sr)
+            if key == "master":
+                loud = {"integrated_lufs": round(integrated_lufs(y, sr), 2),
+                        "true_peak_dbtp": round(true_peak_dbtp(y), 2),
+                        "target_lufs": r.project.series.loudness.lufs,
+                        "ceiling_dbtp": r.project.series.loudness.peak,
+                        "mix_integrated_lufs": audio["report"]["integrated_lufs"]}
+            ctx.progress((i + 1) / len(mix.outputs))
+        start_audio = {t["shot_id"]: t["start_s"] for t in audio["shots"]}
+
+        def moved(cues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            out = []
+            for c in cues:
+                sid = c["shot_id"]
+                out.append({**c, "start_s": round(map_time(c["start_s"], start_audio[sid],
+                                                           record[sid]), 4),
+                            "end_s": round(map_time(c["end_s"], start_audio[sid],
+                                                    record[sid]), 4)})
+            return out
+
+        cues = {"": moved(audio["cues"])}
+        for lang, dub in audio["dubs"].items():
+            cues[lang] = moved(dub["cues"])
+        return StageProduct(files=files, meta={"loudness": loud, "cues": cues})
+
+    return r.runner.run("conform", inputs, fn)
+
+
+def _captions(r: _Render, sound, primary: str, name: str):
+    """SRT + WebVTT per series language, timed from the conformed dialogue cues."""
+    proj = r.project
+    inputs = {"cues": sound.meta["cues"], "languages": r.languages,
+              "dialogue": {s.id: [d.model_dump(mode="json") for d in s.dialogue]
+                           for s in r.sb.shots}}
+
+    def fn(ctx: StageContext) -> StageProduct:
+        from ..audio.dialogue import text_for
+
+        cap = _optional("studio_kit.edit.captions")
+        cues = []
+        for lang in r.languages:
+            source = sound.meta["cues"].get(lang) if lang != primary else None
+            for c in source if source is not None else sound.meta["cues"][""]:
+                line = r.sb.shot(c["shot_id"]).dialogue[c["index"]]
+                ch = proj.characters[c["character"]]
+                text = c["text"] if source is not None else text_for(line, ch, lang)[0]
+                cues.append(cap.Cue(start_s=c["start_s"], end_s=c["end_s"], text=text,
+                                    speaker=ch.name, language=lang))
+        if not cues:
+            return StageProduct(meta={"languages": []})
+        files = cap.write_captions(cues, ctx.workdir, stem=name)
+        out: dict[str, Path] = {}
+        for lang, f in files.items():
+            out[f"{lang}:srt"], out[f"{lang}:vtt"] = Path(f.srt), Path(f.vtt)
+        return StageProduct(files=out, meta={"languages": sorted(files)})
+
+    return r.runner.run("captions", inputs, fn)
+
+
+def _mux(r: _Render, picture, sound, captions, primary: str):
+    inputs = {"picture": picture.digest("picture"),
+              "sound": sound.outputs if sound else None,
+              "captions": captions.outputs if captions else None, "primary": primary}
+
+    def fn(ctx: StageContext) -> StageProduct:
+        mux = _optional("studio_kit.edit.mux", "mux_master")
+        dubs = {k[4:]: r.vault.get(d) for k, d in (sound.outputs if sound else {}).items()
+                if k.startswith("dub:")}
+        subs = {}
+        for key, d in (captions.outputs if captions else {}).items():
+            lang, fmt = key.split(":")
+            if fmt == "srt":  # ffmpeg's srt demuxer wants the extension
+                subs[lang] = ctx.file(f"{lang}.srt")
+                shutil.copyfile(r.vault.get(d), subs[lang])
+        dst = ctx.file("master.mp4")
+        info = mux(picture.path("picture"), dst,
+                   audio=sound.path("master") if sound else None, audio_language=primary,
+                   dubs=dubs, subtitles=subs,
+                   title=f"{r.project.series.title} - {r.episode} {r.sb.title}".strip())
+        return StageProduct(files={"master": dst}, meta={"info": info.model_dump(mode="json")})
+
+    return r.runner.run("mux", inputs, fn)
+
+
+def _prores(r: _Render, picture, sound, primary: str, *, runner: StageRunner | None = None):
+    inputs = {"picture": picture.digest("picture"),
+              "sound": sound.outputs if sound else None, "primary": primary}
+
+    def fn(ctx: StageContext) -> StageProduct:
+        prores = _optional("studio_kit.edit.mux", "prores_master")
+        dubs = {k[4:]: r.vault.get(d) for k, d in (sound.outputs if sound else {}).items()
+                if k.startswith("dub:")}
+        dst = ctx.file("master.mov")
+        info = prores(picture.path("picture"), dst,
+                      audio=sound.path("master") if sound else None, audio_language=primary,
+                      dubs=dubs)
+        return StageProduct(files={"master": dst}, meta={"info": info.model_dump(mode="json")})
+
+    return (runner or r.runner).run("prores", inputs, fn)
+
+
+def _certify(r: _Render, mp4, mov, signed: dict[str, str], creds, result: RenderResult):
+    """Sign the MP4 master (the signed shots as ingredients) and the ProRes master (the MP4
+    master as its parent)."""
+    from .. import provenance as pv
+
+    cards = sum(1 for s in r.sb.acts if s.kind.value == "act" and s.title) + \
+        int(r.sb.title_card) + int(bool(r.sb.hook_card))
+    transitions = sorted({s.transition.kind.value for s in r.sb.shots})
+    actions = [
+        pv.EditAction(action="c2pa.color_adjustments",
+                      description="each shot matched to its scene's reference look "
+                                  "(CIELAB transfer) plus the series look LUT"),
+        pv.EditAction(action="c2pa.edited",
+                      description=f"assembled from the storyboard: transitions "
+                                  f"{', '.join(transitions)}; {cards} title/act/hook cards"),
+        pv.EditAction(action="c2pa.edited",
+                      description="sound: dialogue (TTS), music, ambience and effects mixed "
+                                  f"and mastered to {r.project.series.loudness.lufs:g} LUFS; "
+                                  f"dubs: {', '.join(r.languages[1:]) or 'none'}; captions"),
+        pv.EditAction(action="c2pa.transcoded",
+                      description="H.264/AAC MP4 master with dub and subtitle tracks"),
+    ]
+    inputs = {"mp4": mp4.digest("master"), "mov": mov.digest("master") if mov else None,
+              "shots": signed, "actions": [a.model_dump(mode="json") for a in actions],
+              "cert": file_hash(creds.cert_chain), "alg": creds.alg}
+    name = f"episode-{r.episode}"
+
+    def fn(ctx: StageContext) -> StageProduct:
+        ingredients = []
+        for sid, digest in signed.items():
+            path = ctx.file(f"{sid}.mp4")
+            shutil.copyfile(r.vault.get(digest), path)
+            ingredients.append(pv.MasterIngredient(shot_id=sid, path=path))
+        src = ctx.file("unsigned.mp4")
+        shutil.copyfile(mp4.path("master"), src)
+        dst = pv.sign_master(src, ctx.file(f"{name}.mp4"), ingredients=ingredients,
+                             actions=actions, creds=creds,
+                             extra={"series": r.project.series.title, "episode": r.episode,
+                                    "shots": list(signed)})
+        files = {"mp4": dst, "mp4_report": pv.write_report(
+            pv.verify(dst, development=creds.development), ctx.file(f"{name}.mp4.c2pa.json"))}
+        if mov is not None:
+            msrc = ctx.file("unsigned.mov")
+            shutil.copyfile(mov.path("master"), msrc)
+            files["mov"] = pv.sign_derivative(
+                msrc, ctx.file(f"{name}.mov"), parent=dst, creds=creds,
+                action=pv.EditAction(action="c2pa.transcoded",
+                                     description="ProRes 422 HQ master"))
+            files["mov_report"] = pv.write_report(
+                pv.verify(files["mov"], development=creds.development),
+                ctx.file(f"{name}.mov.c2pa.json"))
+        return StageProduct(files=files)
+
+    return r.runner.run("certify", inputs, fn, version="2")
+
+
+def _qc_summary(r: _Render, master_digest: str, sound):
+    """Streams, durations and loudness of the delivered master (one JSON record)."""
+    def fn(ctx: StageContext) -> StageProduct:
+        probe = _optional("studio_kit.edit.probe", "probe")
+        src = ctx.file("master.mp4")
+        shutil.copyfile(r.vault.get(master_digest), src)
+        info = probe(src, packets=True)
+        v = info.video
+        audio = info.of_type("audio")
+        video_s = v.frames / (v.fps or r.format.fps)
+        meta = {"video": {"codec": v.codec, "width": v.width, "height": v.height,
+                          "fps": v.fps, "frames": v.frames, "duration_s": round(video_s, 4)},
+                "audio": [{"codec": a.codec, "language": a.language,
+                           "duration_s": round(a.duration_s, 4)} for a in audio],
+                "subtitles": [s.language for s in info.of_type("subtitle")],
+                "av_offset_s": round(max((abs(a.duration_s - video_s) for a in audio),
+                                         default=0.0), 4),
+                "loudness": sound.meta["loudness"] if sound else {}}
+        return StageProduct(meta=meta)
+
+    return r.runner.run("summary", {"master": master_digest}, fn)

@@ -1,0 +1,93 @@
+"""The render as a papermill-parameterized notebook, and helpers the notebook uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import StudioError
+from .episode import RenderOptions, RenderResult
+from .runner import ProgressEvent
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "render_episode.ipynb"
+
+
+class TqdmProgress:
+    """Progress callback for notebooks and scripts: one tqdm bar over the stages."""
+
+    def __init__(self, **tqdm_kwargs: Any) -> None:
+        from tqdm.std import tqdm
+
+        self.bar = tqdm(total=None, unit="stage", **{"desc": "render", **tqdm_kwargs})
+        self.hits = 0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.status in ("hit", "done", "skipped", "failed"):
+            self.hits += event.status == "hit"
+            self.bar.set_postfix_str(f"{event.label} {event.status}", refresh=False)
+            self.bar.update(1)
+
+    def __enter__(self) -> TqdmProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+
+def stage_table(result: RenderResult) -> Any:
+    """The run's stages as a pandas DataFrame when pandas is there, else a list of dicts."""
+    rows = [s.model_dump() for s in result.stages]
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas comes with holoviews
+        return rows
+    return pd.DataFrame(rows)
+
+
+def run_notebook(project: str | Path, episode: str, options: RenderOptions | None = None, *,
+                 out_dir: str | Path | None = None, notebook: str | Path = NOTEBOOK,
+                 kernel_name: str = "python3", timeout_s: int = 3600) -> Path:
+    """Execute the render notebook with papermill; return the executed notebook's path.
+
+    The executed copy is written as ``<out>/episode-<nn>/render_episode.ipynb``.
+    """
+    import papermill as pm
+
+    from ..project import Project
+
+    options = options or RenderOptions()
+    proj = Project.load(project)
+    ep = proj.storyboard(episode).episode
+    out = Path(out_dir) if out_dir is not None else proj.root / "out"
+    out = out.resolve()
+    dest = out / f"episode-{ep}" / "render_episode.ipynb"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    params = {"project": str(proj.root), "episode": ep, "engine": options.engine,
+              "tier": options.tier.value if options.tier else None, "out_dir": str(out),
+              "width": options.width, "height": options.height}
+    try:
+        pm.execute_notebook(str(notebook), str(dest), parameters=params,
+                            kernel_name=kernel_name, progress_bar=False,
+                            execution_timeout=timeout_s, cwd=str(proj.root))
+    except pm.PapermillExecutionError as exc:
+        raise StudioError(f"the render notebook failed in cell {exc.exec_count}: "
+                          f"{exc.ename}: {exc.evalue}", file=dest,
+                          hint="open the executed notebook to see the failing cell") from None
+    _link_record(dest)
+    return dest
+
+
+def _link_record(notebook: Path) -> None:
+    """Point the run's ledger entry at the executed notebook (the run's record)."""
+    import json
+
+    from ..ledger import Ledger
+
+    render = notebook.with_name("render.json")
+    if not render.is_file():
+        return
+    data = json.loads(render.read_text(encoding="utf-8"))
+    ledger_path = Path(data["project"]) / ".studio" / "ledger.sqlite"
+    with Ledger(ledger_path) as ledger:
+        with ledger.transaction() as c:
+            c.execute("UPDATE runs SET record=? WHERE id=?", (str(notebook), data["run_id"]))

@@ -1,0 +1,170 @@
+"""The stage runner: content-addressed, resumable, recorded in the ledger.
+
+A stage is a function from inputs to files. Its cache key is a stable hash of its name,
+its version and its inputs (upstream stages are named by their output hashes, so a change
+anywhere propagates exactly as far as it must). Before running, the runner asks the vault
+for a record under that key; on a hit the stage is skipped. Outputs are stored in the
+vault before the record is written, so an interrupted run resumes from the last finished
+stage. Every stage, hit or miss, becomes one ``stage_results`` row in the ledger.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..hashing import stable_hash
+from ..ledger import Ledger
+from ..vault import Vault
+
+
+@dataclass
+class ProgressEvent:
+    """What a progress callback receives (CLI bars, notebook tqdm, widgets)."""
+
+    stage: str
+    subject: str | None
+    status: str  # "start" | "hit" | "done" | "failed" | "skipped" | "progress"
+    fraction: float = 0.0
+    seconds: float | None = None
+    message: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.stage}[{self.subject}]" if self.subject else self.stage
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class StageProduct:
+    """What a stage function returns: files to store, objects already stored, metadata."""
+
+    files: dict[str, Path] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StageOutput:
+    stage: str
+    subject: str | None
+    key: str
+    outputs: dict[str, str]
+    meta: dict[str, Any]
+    cache_hit: bool
+    seconds: float
+    vault: Vault = field(repr=False)
+
+    def path(self, name: str) -> Path:
+        return self.vault.get(self.outputs[name])
+
+    def digest(self, name: str) -> str:
+        return self.outputs[name]
+
+
+class StageContext:
+    """Given to a stage function: a scratch folder and a progress reporter."""
+
+    def __init__(self, workdir: Path, report: Callable[[float, str], None]) -> None:
+        self.workdir = workdir
+        self._report = report
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self._report(max(0.0, min(1.0, fraction)), message)
+
+    def file(self, name: str) -> Path:
+        return self.workdir / name
+
+
+StageFn = Callable[[StageContext], StageProduct]
+
+
+def stage_key(stage: str, version: str, inputs: Any) -> str:
+    return stable_hash("stage", stage, version, inputs)
+
+
+class StageRunner:
+    """Runs stages against one vault, recording each in the ledger under ``run_id``."""
+
+    def __init__(self, vault: Vault, ledger: Ledger | None = None, run_id: int | None = None,
+                 progress: ProgressCallback | None = None, *, force: bool = False) -> None:
+        self.vault = vault
+        self.ledger = ledger
+        self.run_id = run_id
+        self.progress = progress
+        self.force = force
+        self.results: list[StageOutput] = []
+
+    def _emit(self, event: ProgressEvent) -> None:
+        if self.progress is not None:
+            self.progress(event)
+
+    def run(self, stage: str, inputs: Any, fn: StageFn, *, subject: str | None = None,
+            version: str = "1") -> StageOutput:
+        """Return the stage's outputs for ``inputs``: from the cache, or by running ``fn``."""
+        key = stage_key(stage, version, inputs)
+        self._emit(ProgressEvent(stage, subject, "start"))
+        t0 = time.perf_counter()
+        rec = None if self.force else self.vault.lookup(stage, key)
+        if rec is not None:
+            out = StageOutput(stage, subject, key, dict(rec.outputs), dict(rec.meta), True,
+                              time.perf_counter() - t0, self.vault)
+            self._record(out)
+            self._emit(ProgressEvent(stage, subject, "hit", 1.0, out.seconds))
+            return out
+        tmp_root = self.vault.root / "tmp"
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=f"{stage}-", dir=tmp_root))
+
+        def report(fraction: float, message: str) -> None:
+            self._emit(ProgressEvent(stage, subject, "progress", fraction, message=message))
+
+        try:
+            product = fn(StageContext(workdir, report))
+            outputs = dict(product.digests)
+            for name, path in product.files.items():
+                outputs[name] = self.vault.put_file(path, move=True)
+            seconds = time.perf_counter() - t0
+            meta = dict(product.meta)
+            self.vault.remember(stage, key, outputs, meta)
+        except BaseException as exc:
+            seconds = time.perf_counter() - t0
+            if self.ledger is not None:
+                self.ledger.stage_result(self.run_id, stage, key, cache_hit=False,
+                                         subject=subject, seconds=seconds, status="failed")
+            self._emit(ProgressEvent(stage, subject, "failed", seconds=seconds,
+                                     message=str(exc).splitlines()[0] if str(exc) else ""))
+            raise
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        out = StageOutput(stage, subject, key, outputs, meta, False, seconds, self.vault)
+        self._record(out)
+        self._emit(ProgressEvent(stage, subject, "done", 1.0, seconds))
+        return out
+
+    def skipped(self, stage: str, reason: str, *, subject: str | None = None) -> None:
+        """Record a stage that cannot run here (e.g. its module is not installed)."""
+        if self.ledger is not None:
+            self.ledger.stage_result(self.run_id, stage, stable_hash("skipped", stage, reason),
+                                     cache_hit=False, subject=subject, seconds=0.0,
+                                     status="skipped", outputs={"reason": reason})
+        self._emit(ProgressEvent(stage, subject, "skipped", message=reason))
+
+    def _record(self, out: StageOutput) -> None:
+        self.results.append(out)
+        if self.ledger is not None:
+            self.ledger.stage_result(self.run_id, out.stage, out.key, cache_hit=out.cache_hit,
+                                     subject=out.subject, seconds=round(out.seconds, 4),
+                                     outputs=out.outputs)
+
+    # -- summaries ---------------------------------------------------------------------
+    def summary(self) -> dict[str, int]:
+        hits = sum(r.cache_hit for r in self.results)
+        return {"stages": len(self.results), "hits": hits, "misses": len(self.results) - hits}
