@@ -1,0 +1,74 @@
+"""Edit commands: export-otio, probe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import StudioError
+from ..project import Project
+from . import app, console
+
+
+@app.command("export-otio")
+def export_otio_cmd(
+    project: Path = typer.Argument(..., help="Series folder"),
+    episode: str = typer.Argument(..., help="Episode number, e.g. 01"),
+    out: Path = typer.Option(..., "-o", "--output", help="The .otio file to write"),
+    clips: Path | None = typer.Option(
+        None, help="Folder of rendered shots named <shot id>.mp4 (missing ones are left "
+        "as offline media)"),
+) -> None:
+    """Export an episode's cut (shots, cards, transitions) to OpenTimelineIO."""
+    from ..edit.timeline import timeline_from_storyboard
+    from ..registry import EXPORTERS
+
+    p = Project.load(project)
+    sb = p.storyboard(episode)
+    found: dict[str, Path] = {}
+    if clips is not None:
+        if not clips.is_dir():
+            raise StudioError("clips folder not found", file=clips,
+                              hint="pass the folder holding <shot id>.mp4 files")
+        found = {s.id: clips / f"{s.id}.mp4" for s in sb.shots if (clips / f"{s.id}.mp4").is_file()}
+    fmt = p.series.format
+    tl = timeline_from_storyboard(sb, found, fps=fmt.fps_fraction, width=fmt.width,
+                                  height=fmt.height, series_title=p.series.title)
+    EXPORTERS.get("otio")().export(tl, out)
+    console.print(f"[green]wrote[/] {out}: {len(tl.items)} clips "
+                  f"({len(found)}/{len(sb.shots)} shots with media), {tl.duration_s:.2f} s")
+
+
+@app.command("probe")
+def probe_cmd(
+    file: Path = typer.Argument(..., help="A video or audio file"),
+    as_json: bool = typer.Option(False, "--json", help="Print the full probe as JSON"),
+) -> None:
+    """Streams, durations, frame counts, keyframes and languages of a media file."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..edit.probe import probe
+
+    info = probe(file)
+    if as_json:
+        typer.echo(info.model_dump_json(indent=2, exclude={"streams": {"__all__": {
+            "extradata_hex"}}}))
+        return
+    table = Table(title=f"{file} ({info.format}, {info.duration_s:.3f} s, "
+                        f"{info.size_bytes / 1e6:.2f} MB)")
+    for col in ("#", "type", "codec", "profile", "lang", "duration s", "frames", "detail",
+                "keyframes"):
+        table.add_column(col)
+    for s in info.streams:
+        if s.type == "video":
+            detail = f"{s.width}x{s.height} {s.fps or 0:g} fps {s.pix_fmt}"
+        elif s.type == "audio":
+            detail = f"{s.sample_rate} Hz x{s.channels}"
+        else:
+            detail = s.title or ""
+        keys = f"{len(s.keyframes_s)}" if s.type == "video" else ""
+        table.add_row(str(s.index), s.type, s.codec, s.profile or "", s.language or "",
+                      f"{s.duration_s:.3f}", str(s.frames), detail, keys)
+    Console().print(table)

@@ -1,0 +1,138 @@
+"""Captions per language from dialogue timing: SRT (via the ``srt`` library) and WebVTT.
+
+Cues come from the audio stage (when each line is spoken, in episode time). Lines are
+wrapped at ~42 characters, at most 2 lines per caption; a longer cue is split into
+consecutive captions, its time shared in proportion to the text length.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, Field, model_validator
+
+from ..errors import StudioError
+from ..yamlio import atomic_write_text
+from .timeline import ShotTime
+
+MAX_CHARS = 42
+MAX_LINES = 2
+
+
+class Cue(BaseModel):
+    start_s: float = Field(ge=0)
+    end_s: float
+    text: str = Field(min_length=1)
+    speaker: str | None = None
+    language: str = "en"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Cue:
+        if self.end_s <= self.start_s:
+            raise ValueError(f"cue ends ({self.end_s:g}s) before it starts ({self.start_s:g}s)")
+        return self
+
+
+def shot_cue(shot: ShotTime, start_s: float, end_s: float, text: str, *,
+             speaker: str | None = None, language: str = "en") -> Cue:
+    """A cue from a line's timing inside its shot's clip (seconds from the clip's frame 0),
+    placed on the episode timeline with the assembly's exact shot start."""
+    offset = shot.start_s - shot.source_in_s
+    return Cue(start_s=max(0.0, offset + start_s), end_s=offset + end_s, text=text,
+               speaker=speaker, language=language)
+
+
+class Caption(BaseModel):
+    start_s: float
+    end_s: float
+    lines: list[str]
+    speaker: str | None = None
+
+
+def layout(cues: Iterable[Cue], *, max_chars: int = MAX_CHARS, max_lines: int = MAX_LINES,
+           speaker_labels: bool = True) -> list[Caption]:
+    """Wrap and split cues into on-screen captions (one language)."""
+    out: list[Caption] = []
+    last_speaker: str | None = None
+    for cue in sorted(cues, key=lambda c: c.start_s):
+        text = " ".join(cue.text.split())
+        if speaker_labels and cue.speaker and cue.speaker != last_speaker:
+            text = f"{cue.speaker.upper()}: {text}"
+        last_speaker = cue.speaker
+        lines = textwrap.wrap(text, max_chars, break_long_words=True) or [text]
+        chunks = [lines[i:i + max_lines] for i in range(0, len(lines), max_lines)]
+        weights = [sum(len(x) for x in ch) for ch in chunks]
+        total = sum(weights)
+        t = cue.start_s
+        for chunk, w in zip(chunks, weights, strict=True):
+            end = cue.end_s if chunk is chunks[-1] else t + (cue.end_s - cue.start_s) * w / total
+            out.append(Caption(start_s=t, end_s=end, lines=chunk, speaker=cue.speaker))
+            t = end
+    return out
+
+
+def to_srt(captions: list[Caption]) -> str:
+    import srt
+
+    subs = [srt.Subtitle(index=n, start=timedelta(seconds=c.start_s),
+                         end=timedelta(seconds=c.end_s), content="\n".join(c.lines))
+            for n, c in enumerate(captions, start=1)]
+    return srt.compose(subs)
+
+
+def _vtt_time(seconds: float) -> str:
+    ms = round(seconds * 1000)
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_vtt(captions: list[Caption], language: str = "en") -> str:
+    """WebVTT (no library in our stack writes it; the format is a header plus cues)."""
+    out = ["WEBVTT", f"Language: {language}", ""]
+    for n, c in enumerate(captions, start=1):
+        body = "\n".join(_vtt_escape(x) for x in c.lines)
+        if c.speaker:
+            body = f"<v {_vtt_escape(c.speaker)}>{body}</v>"
+        out += [str(n), f"{_vtt_time(c.start_s)} --> {_vtt_time(c.end_s)}", body, ""]
+    return "\n".join(out)
+
+
+class CaptionFiles(BaseModel):
+    language: str
+    srt: str
+    vtt: str
+    captions: int
+
+
+def write_captions(cues: Iterable[Cue], out_dir: str | Path, stem: str = "captions", *,
+                   max_chars: int = MAX_CHARS, speaker_labels: bool = True
+                   ) -> dict[str, CaptionFiles]:
+    """Write ``<stem>.<lang>.srt`` and ``<stem>.<lang>.vtt`` for every language in ``cues``."""
+    out_dir = Path(out_dir)
+    by_lang: dict[str, list[Cue]] = {}
+    for cue in cues:
+        by_lang.setdefault(cue.language, []).append(cue)
+    if not by_lang:
+        raise StudioError("no dialogue cues to caption", field="cues",
+                          hint="captions need the audio stage's dialogue timing")
+    files: dict[str, CaptionFiles] = {}
+    for lang, lang_cues in sorted(by_lang.items()):
+        caps = layout(lang_cues, max_chars=max_chars, speaker_labels=speaker_labels)
+        srt_path = out_dir / f"{stem}.{lang}.srt"
+        vtt_path = out_dir / f"{stem}.{lang}.vtt"
+        atomic_write_text(srt_path, to_srt(caps))
+        # WebVTT names the speaker with a voice span (<v Mara>) instead of a text label
+        vtt_caps = layout(lang_cues, max_chars=max_chars, speaker_labels=False)
+        atomic_write_text(vtt_path, to_vtt(vtt_caps, lang))
+        files[lang] = CaptionFiles(language=lang, srt=str(srt_path), vtt=str(vtt_path),
+                                   captions=len(caps))
+    return files
