@@ -20,7 +20,6 @@ everything the run made, the stage results, and anything skipped (with the reaso
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import json
 import shutil
@@ -30,6 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ..asyncrun import run_sync
 from ..engines.base import EngineRequest, EngineResult, RenderFormat
 from ..errors import StudioError
 from ..hashing import file_hash, stable_hash
@@ -266,7 +266,7 @@ class _Render:
 
             if _available("studio_kit.generation", "generate_shot"):
                 gen = _optional("studio_kit.generation", "generate_shot")
-                result = asyncio.run(gen(request, engine_name, vault=self.vault,
+                result = run_sync(gen(request, engine_name, vault=self.vault,
                                          ledger=self.ledger, episode=self.episode,
                                          run_id=self.run_id, progress=report, engine=engine))
             else:
@@ -274,7 +274,7 @@ class _Render:
                 call = self.ledger.begin_call(engine=engine_name, request_hash=key,
                                               run_id=self.run_id, model=model, shot_id=shot_id)
                 try:
-                    result = asyncio.run(engine.generate(request, self.vault, report))
+                    result = run_sync(engine.generate(request, self.vault, report))
                 except BaseException as exc:
                     self.ledger.update_call(call, status="failed",
                                             error=(str(exc) or type(exc).__name__)[:500])
