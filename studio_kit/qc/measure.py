@@ -1,0 +1,105 @@
+"""One pass over a shot's sampled frames, shared by the character and continuity scorers
+(cached on the context): per-character figure measurements, the background palette and the
+white-balance offset to the scene's reference frame."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import QCContext
+from .references import (
+    match_palettes,
+    measure_figure,
+    scene_palette,
+)
+
+
+def sample_times(duration: float, n: int = 5) -> list[float]:
+    return [float(t) for t in np.linspace(0.1 * duration, 0.9 * duration, n)]
+
+
+def _median_colour(values: list[np.ndarray]) -> np.ndarray | None:
+    return np.median(np.array(values), axis=0) if values else None
+
+
+def measure_shot(ctx: QCContext, n: int = 5) -> dict:
+    cache = ctx.options.setdefault("_cache", {})
+    if "shot" in cache:
+        return cache["shot"]
+    media = ctx.media
+    samples = []
+    for t in sample_times(media.duration_s, n):
+        i = min(int(round(t * media.fps)), len(media.frames) - 1)
+        all_regions = {rc.character.id: ctx.regions(rc.character.id, i / media.fps)
+                       for rc in ctx.spec.characters} if ctx.regions is not None else {}
+        samples.append((i, all_regions))
+    out: dict = {"figures": {}, "offset": np.zeros(2), "palette_residual": None}
+    pal = scene_palette([media.frames[i] for i, _ in samples],
+                        [[r.get("figure", (0, 0, 0, 0)) for r in regs.values()]
+                         for _, regs in samples], media.scale)
+    out["palette"] = pal
+    if ctx.scene_ref is not None:
+        out["offset"], out["palette_residual"] = match_palettes(pal, ctx.scene_ref.palette())
+    figs: dict[str, dict[str, list]] = {}
+    for i, all_regions in samples:
+        frame = media.frames[i]
+        for cid, regions in all_regions.items():
+            ref = ctx.character_refs.get(cid)
+            skin = np.array(ref.colours["face"]) if ref and "face" in ref.colours else None
+            others = [r.get("figure", (0, 0, 0, 0)) for c, r in all_regions.items() if c != cid]
+            m = measure_figure(frame, regions, media.scale, skin, others, out["offset"],
+                               background_lab=pal[0])
+            f = figs.setdefault(cid, {"colours": {}, "face_ratio": [], "eye_spacing": [],
+                                      "profile": [], "face_profile": [], "frames": []})
+            f["frames"].append(i)
+            for k, v in m["colours"].items():
+                f["colours"].setdefault(k, []).append(v)
+            for k in ("face_ratio", "eye_spacing", "profile", "face_profile"):
+                if m.get(k) is not None:
+                    f[k].append(m[k])
+    for cid, f in figs.items():
+        out["figures"][cid] = {
+            "colours": {k: _median_colour(v) for k, v in f["colours"].items()},
+            "face_ratio": float(np.median(f["face_ratio"])) if f["face_ratio"] else None,
+            "eye_spacing": float(np.median(f["eye_spacing"])) if f["eye_spacing"] else None,
+            "profile": (np.median(np.array(f["profile"]), axis=0).tolist()
+                        if f["profile"] else None),
+            "face_profile": (np.median(np.array(f["face_profile"]), axis=0).tolist()
+                             if f["face_profile"] else None),
+            "frames": f["frames"],
+        }
+    cache["shot"] = out
+    return out
+
+
+def balanced(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """The shot colour with the white-balance offset removed and the reference's luma."""
+    from .references import EPS, _luma
+
+    g = np.array([np.exp(-offset[0]), 1.0, np.exp(-offset[1])])
+    c = (np.asarray(shot_rgb, float) + EPS) * g - EPS
+    return np.clip(c * (_luma(np.asarray(ref_rgb, float)) / max(float(_luma(c)), 1e-3)),
+                   0, 255)
+
+
+def hue_change(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarray
+               ) -> float | None:
+    """Hue-angle difference in CIELAB (degrees) of a chromatic region (C* >= 8 in both)."""
+    from .colourstats import srgb_to_lab
+
+    a = srgb_to_lab(balanced(shot_rgb, ref_rgb, offset))
+    b = srgb_to_lab(np.asarray(ref_rgb, float))
+    if min(np.hypot(a[1], a[2]), np.hypot(b[1], b[2])) < 8:
+        return None
+    h = np.degrees(np.arctan2(a[2], a[1]) - np.arctan2(b[2], b[1]))
+    return float(abs((h + 180) % 360 - 180))
+
+
+def colour_distance(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarray) -> float:
+    """CIEDE2000 between a region's colour in the shot and in the reference, after removing
+    the shot's white-balance offset and matching the luma (so shading by the key light and
+    exposure are not counted; they are the continuity check's business)."""
+    from .colourstats import delta_e, srgb_to_lab
+
+    c = balanced(shot_rgb, ref_rgb, offset)
+    return float(delta_e(srgb_to_lab(c), srgb_to_lab(np.asarray(ref_rgb, float))))

@@ -1,0 +1,147 @@
+"""Automatic regeneration: a shot that fails QC (or is rejected at Gate B) is generated again
+with a new seed, or rerouted to the next engine of its routing chain, within a per-shot
+attempt budget. Every attempt is in the ledger: the engine call (``engine_calls``, with its
+attempt number), every QC score (``qc_scores``, ``details.attempt``) and one
+``stage_results`` row per attempt (stage ``regeneration``: engine, seed, asset, verdict,
+the stored request), so ``story()`` can replay what happened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .engines.base import Drift, EngineRequest, EngineResult
+from .errors import EngineError, StudioError
+from .generation import generate_shot
+from .hashing import stable_hash
+from .ledger import Ledger
+from .models import Tier
+from .prompts import compile_prompt
+from .qc.base import QCReport
+from .qc.runner import DEFAULT_SCORERS, qc_result
+from .vault import Vault
+
+STAGE = "regeneration"
+
+
+class Attempt(BaseModel):
+    attempt: int
+    engine: str
+    seed: int
+    asset: str | None = None
+    request: str | None = Field(default=None, description="vault hash of the request JSON")
+    passed: bool = False
+    failures: list[str] = Field(default_factory=list)
+    error: str | None = None
+    reason: str = ""
+
+
+class ShotProduction(BaseModel):
+    shot_id: str
+    passed: bool
+    attempts: list[Attempt] = Field(default_factory=list)
+    result: EngineResult | None = None
+    report: QCReport | None = None
+    request: EngineRequest | None = None
+
+    @property
+    def engine(self) -> str | None:
+        return self.result.engine if self.result else None
+
+
+def attempt_seed(base_seed: int, shot_id: str, attempt: int) -> int:
+    """Attempt 1 keeps the shot's seed; later attempts get new, reproducible seeds."""
+    if attempt <= 1:
+        return base_seed
+    return int(stable_hash("seed", shot_id, base_seed, attempt)[:8], 16) % 2_000_000_000
+
+
+def attempt_plan(chain: list[str], budget: int, seeds_per_engine: int) -> list[str]:
+    """Engine per attempt: ``seeds_per_engine`` seeds on each engine of the chain in turn,
+    then round again on the first engine until the budget is spent."""
+    plan: list[str] = []
+    while len(plan) < budget:
+        for name in chain:
+            plan.extend([name] * seeds_per_engine)
+    return plan[:budget]
+
+
+def previous_attempts(ledger: Ledger, episode: str, shot_id: str) -> int:
+    row = ledger.query("SELECT COUNT(*) AS n FROM stage_results WHERE stage=? AND subject=? "
+                       "AND key LIKE ?", (STAGE, shot_id, f"{episode}:%"))
+    return int(row[0]["n"])
+
+
+async def produce_shot(request: EngineRequest, *, chain: list[str], vault: Vault,
+                       ledger: Ledger, run_id: int | None = None,
+                       tier: Tier | str = Tier.standard, budget: int = 4,
+                       seeds_per_engine: int = 2, scorers: list[str] | None = None,
+                       qc_options: dict[str, Any] | None = None,
+                       injected_drift: Callable[[int, str], Drift | None] | None = None,
+                       reason: str = "generate", first_attempt: int | None = None,
+                       ) -> ShotProduction:
+    """Generate a shot and QC it; regenerate / reroute until it passes or the budget is out.
+
+    ``chain``: engines in routing order (``routing.route_shot(...).chain``).
+    ``injected_drift(attempt, engine)``: a test / evaluation hook that makes the local
+    engine drift on chosen attempts (models a generator that drifted on one seed).
+    ``first_attempt``: number of the first attempt (defaults to continuing after the ledger's
+    previous attempts for this shot, e.g. after a Gate B rejection).
+    """
+    spec = request.spec
+    shot_id, episode = spec.shot.id, spec.episode
+    start = first_attempt or previous_attempts(ledger, episode, shot_id) + 1
+    base_seed = request.seed
+    out = ShotProduction(shot_id=shot_id, passed=False)
+    for i, engine in enumerate(attempt_plan(chain, budget, seeds_per_engine)):
+        n = start + i
+        seed = attempt_seed(base_seed, shot_id, n)
+        compiled = compile_prompt(spec, engine)
+        drift = (injected_drift(n, engine) if injected_drift else None) or Drift()
+        req = request.model_copy(update={"seed": seed, "prompt": compiled.prompt,
+                                         "negative_prompt": compiled.negative_prompt,
+                                         "drift": drift})
+        req_hash = vault.put_bytes(req.model_dump_json().encode("utf-8"))
+        att = Attempt(attempt=n, engine=engine, seed=seed, request=req_hash,
+                      reason=reason if i == 0 else "regenerate after failed QC")
+        try:
+            res = await generate_shot(req, engine, vault=vault, ledger=ledger, episode=episode,
+                                      run_id=run_id, attempt=n)
+        except EngineError as err:
+            att.error = str(err).splitlines()[0][:300]
+            _record(ledger, run_id, episode, shot_id, att)
+            out.attempts.append(att)
+            continue
+        report = qc_result(res, req, vault=vault, ledger=ledger, run_id=run_id, tier=tier,
+                           attempt=n, scorers=scorers or DEFAULT_SCORERS, options=qc_options)
+        att.asset, att.passed = res.asset, report.passed
+        att.failures = [f"{s.metric}={s.value:.3g}>{s.threshold:g}" if s.direction == "max"
+                        else f"{s.metric}={s.value:.3g}<{s.threshold:g}"
+                        for s in report.failures]
+        _record(ledger, run_id, episode, shot_id, att)
+        out.attempts.append(att)
+        out.result, out.report, out.request = res, report, req
+        if report.passed:
+            out.passed = True
+            return out
+    return out
+
+
+def _record(ledger: Ledger, run_id: int | None, episode: str, shot_id: str,
+            att: Attempt) -> None:
+    outputs = {k: (v if isinstance(v, str) else json.dumps(v))
+               for k, v in att.model_dump(mode="json").items() if v is not None}
+    ledger.stage_result(run_id, STAGE, f"{episode}:{shot_id}:{att.attempt}", cache_hit=False,
+                        subject=shot_id, outputs=outputs,
+                        status="ok" if att.passed else ("error" if att.error else "failed"))
+
+
+def stored_request(vault: Vault, digest: str) -> EngineRequest:
+    try:
+        return EngineRequest.model_validate_json(vault.get(digest).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise StudioError(f"stored request {digest[:12]} is unreadable: {exc}") from None

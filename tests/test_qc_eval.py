@@ -1,0 +1,41 @@
+"""The checks' ability, measured on real clips from the embedded engine at known drift
+levels (bench/qc_eval.py). Goal: >= 95 % of visible drift (amount >= 0.3) caught with
+<= 5 % false alarms (amount <= 0.1). The default run uses a reduced set; -m heavy runs all."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.qc_eval import run_eval, run_quick
+
+
+def _check(result):
+    print(result.table())
+    assert result.positives and result.negatives
+    assert result.recall >= 0.95, result.table()
+    assert result.false_alarm_rate <= 0.05, result.table()
+
+
+def test_drift_detection_goal_on_reduced_set():
+    result = run_quick()
+    _check(result)
+    # every drift kind is represented among the caught positives
+    assert {c.kind for c in result.positives if c.flagged} == {
+        "hair_hue", "garment_hue", "face", "light_direction", "colour_temperature"}
+
+
+@pytest.mark.heavy
+def test_drift_detection_on_full_set():
+    """The full set does NOT reach the 95 % goal overall (measured 87.6 % recall, 0.5 %
+    false alarms; see docs/quality.md): hair hue and small figures in wide shots are the
+    gaps. This guards the measured levels against regressions."""
+    from bench.qc_eval import SAMPLE
+    from studio_kit.project import Project
+
+    result = run_eval(workers=2)
+    print(result.table())
+    assert result.false_alarm_rate <= 0.05
+    assert result.recall >= 0.85
+    angles = {s.id: s.camera.angle.value for s in Project.load(SAMPLE).storyboard("01").shots}
+    close = [c for c in result.positives if angles[c.shot] not in ("wide", "extreme_wide")]
+    assert sum(c.flagged for c in close) / len(close) >= 0.9
