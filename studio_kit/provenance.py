@@ -162,8 +162,8 @@ def create_dev_credentials(directory: str | Path, *, days: int = 825) -> C2paCre
     atomic_write_bytes(directory / "dev-ca.pem", ca.public_bytes(pem))
     atomic_write_bytes(directory / "dev-chain.pem", chain)
     key_path = directory / "dev-signer.key"
-    _write_private(key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+    atomic_write_bytes(key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()), private=True)
     # The CA key is not kept: nothing else is ever signed with this CA.
     return C2paCredentials(cert_chain=directory / "dev-chain.pem", private_key=key_path,
                            alg="es256", development=True)
@@ -173,21 +173,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Atomic write of a key: the temporary file is created 0600, so it is never readable."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _dev_chain_valid(chain: Path) -> bool:

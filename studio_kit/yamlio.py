@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import yaml
 from pydantic import BaseModel
@@ -28,23 +29,35 @@ os.umask(_UMASK)
 M = TypeVar("M", bound=BaseModel)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+@contextlib.contextmanager
+def atomic_open(path: str | Path, *, private: bool = False) -> Iterator[BinaryIO]:
+    """Open ``path`` for writing so that readers see the old or the new file, never half.
+
+    Writes go to a temporary file in the same folder, which is fsynced and renamed over
+    ``path`` only when the block ends without an error. ``private`` keeps the file 0600
+    (keys); otherwise it gets the mode a plain ``open()`` would give it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        # mkstemp creates 0600; give the file the mode a plain open() would (umask applies)
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        if not private:  # mkstemp creates 0600
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, *, private: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically (see ``atomic_open``)."""
+    with atomic_open(path, private=private) as fh:
+        fh.write(data)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -75,6 +88,9 @@ def load_yaml(path: str | Path) -> tuple[Any, LineMap]:
         ) from exc
     except FileNotFoundError as exc:
         raise ValidationFailed("file not found", file=path) from exc
+    except OSError as exc:  # a folder named *.yaml, no permission, ...
+        raise ValidationFailed(f"cannot read the file: {exc.strerror or exc}", file=path,
+                               hint="it must be a readable YAML file") from exc
     try:
         loader = _LOADER(text)  # parse once: nodes for line numbers, then the data
         try:
@@ -90,10 +106,41 @@ def load_yaml(path: str | Path) -> tuple[Any, LineMap]:
             line=(mark.line + 1) if mark else None,
             hint="check indentation and that every 'key: value' pair has a space after ':'",
         ) from exc
+    except yaml.YAMLError as exc:  # e.g. ReaderError: control characters (no mark)
+        pos = getattr(exc, "position", None)
+        raise ValidationFailed(
+            f"unreadable YAML: {getattr(exc, 'reason', None) or exc}",
+            file=path,
+            line=text.count("\n", 0, pos) + 1 if isinstance(pos, int) else None,
+            hint="remove control characters; YAML files are plain UTF-8 text",
+        ) from exc
+    if node is not None:
+        _check_duplicate_keys(node, path)
     lines: LineMap = {}
     if node is not None:
         _line_map(node, (), lines)
     return data, lines
+
+
+def _check_duplicate_keys(node: yaml.Node, path: Path, prefix: tuple[Any, ...] = ()) -> None:
+    """PyYAML keeps the last of two equal keys silently; a person editing the file would lose
+    the first value without noticing, so a repeated key is an error."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if isinstance(key, str) and key in seen:
+                raise ValidationFailed(
+                    f"key {key!r} appears twice (first on line {seen[key]})",
+                    file=path, line=key_node.start_mark.line + 1,
+                    field=".".join(str(p) for p in prefix + (key,)),
+                    hint="keep one of the two; YAML would silently use the last",
+                )
+            seen[key] = key_node.start_mark.line + 1
+            _check_duplicate_keys(value_node, path, prefix + (key,))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_duplicate_keys(item, path, prefix + (index,))
 
 
 def line_for(lines: LineMap, loc: tuple[Any, ...]) -> int | None:

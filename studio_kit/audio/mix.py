@@ -18,6 +18,7 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from ..errors import StudioError
 from ..models import LoudnessTarget
+from ..yamlio import atomic_open
 from . import SAMPLE_RATE
 
 LAYERS = ("dialogue", "music", "effects", "ambience")
@@ -274,8 +275,6 @@ def write_wav(path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
     file that replaces ``path`` (readers see the old or the new file, never half): several
     times faster than libsndfile's float -> 24-bit conversion for long stems.
     """
-    import os
-    import tempfile
     import wave
 
     path = Path(path)
@@ -289,19 +288,9 @@ def write_wav(path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
     packed = np.empty((len(u), 3), np.uint8)
     for k in range(3):  # little-endian: the low three bytes of each int32
         packed[:, k] = u[:, k]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with wave.open(fh, "wb") as w:
-                w.setnchannels(x.shape[1])
-                w.setsampwidth(3)
-                w.setframerate(sr)
-                w.writeframes(memoryview(packed).cast("B"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as fh, wave.open(fh, "wb") as w:
+        w.setnchannels(x.shape[1])
+        w.setsampwidth(3)
+        w.setframerate(sr)
+        w.writeframes(memoryview(packed).cast("B"))
     return path
