@@ -8,15 +8,19 @@ a line with no translation keeps its original text and language, and the result 
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 from scipy.signal import resample_poly
 
 from ..errors import StudioError
+from ..hashing import stable_hash
 from ..models import Character, DialogueLine, Storyboard, VoiceProfile
-from ..visemes import VisemeTrack
+from ..visemes import Viseme, VisemeTrack
 from . import SAMPLE_RATE
 from .tts.base import Speech, clean_text, get_tts
 
@@ -41,6 +45,54 @@ class SpokenLine:
 
 
 _CACHE: dict[tuple, Speech] = {}
+
+
+class SpeechStore(Protocol):
+    """A persistent cache of synthesized lines (e.g. :class:`VaultSpeechStore`)."""
+
+    def load(self, key: str) -> Speech | None: ...
+
+    def save(self, key: str, speech: Speech) -> None: ...
+
+
+class VaultSpeechStore:
+    """Synthesized lines kept in a project's vault (``tts`` records: the samples as a .npy
+    object, phonemes/visemes/voice as metadata), keyed by engine, voice profile, language
+    and text: a re-render, even in a new process, speaks only the lines that changed."""
+
+    def __init__(self, vault: Any) -> None:
+        self.vault = vault
+
+    def load(self, key: str) -> Speech | None:
+        rec = self.vault.lookup("tts", key)
+        if rec is None:
+            return None
+        try:
+            samples = np.load(self.vault.get(rec.outputs["samples"]), allow_pickle=False)
+            m = rec.meta
+            return Speech(samples=samples.astype(np.float32, copy=False),
+                          sample_rate=int(m["sample_rate"]),
+                          phonemes=[(float(a), float(b), str(ph)) for a, b, ph in m["phonemes"]],
+                          visemes=[(float(t), Viseme(v)) for t, v in m["visemes"]],
+                          language=m["language"], voice=m["voice"], engine=m["engine"],
+                          meta=dict(m.get("meta") or {}))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a damaged record: speak the line again
+
+    def save(self, key: str, speech: Speech) -> None:
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(speech.samples, np.float32), allow_pickle=False)
+        digest = self.vault.put_bytes(buf.getvalue(), suffix=".npy")
+        try:
+            extra = json.loads(json.dumps(speech.meta))
+        except (TypeError, ValueError):
+            extra = {}
+        self.vault.remember("tts", key, {"samples": digest}, {
+            "sample_rate": speech.sample_rate,
+            "phonemes": [list(p) for p in speech.phonemes],
+            "visemes": [(float(t), Viseme(v).value) for t, v in speech.visemes],
+            "language": speech.language, "voice": speech.voice, "engine": speech.engine,
+            "meta": extra})
 
 
 def line_language(line: DialogueLine, character: Character) -> str:
@@ -70,20 +122,27 @@ def to_rate(samples: np.ndarray, rate: int) -> np.ndarray:
 
 
 def synthesize(text: str, profile: VoiceProfile, language: str, *,
-               where: str = "line") -> Speech:
-    """Speak (cached per engine, profile, language and text)."""
+               where: str = "line", store: SpeechStore | None = None) -> Speech:
+    """Speak (cached per engine, profile, language and text: in memory, and in ``store``
+    when given, so that other processes reuse it)."""
     spoken = clean_text(text, where=where)
     key = (profile.engine, profile.model_dump_json(), language, spoken)
     if key not in _CACHE:
         if len(_CACHE) >= 4096:  # bound memory in long sessions
             _CACHE.clear()
-        _CACHE[key] = get_tts(profile.engine).synthesize(spoken, profile, language=language)
+        skey = stable_hash("tts", *key)
+        speech = store.load(skey) if store is not None else None
+        if speech is None:
+            speech = get_tts(profile.engine).synthesize(spoken, profile, language=language)
+            if store is not None:
+                store.save(skey, speech)
+        _CACHE[key] = speech
     return _CACHE[key]
 
 
 def speak_line(characters: dict[str, Character], line: DialogueLine, *, shot_id: str,
                index: int, language: str | None = None,
-               rate_scale: float = 1.0) -> SpokenLine:
+               rate_scale: float = 1.0, store: SpeechStore | None = None) -> SpokenLine:
     ch = characters.get(line.character)
     where = f"shot {shot_id} line {index + 1}"
     if ch is None:
@@ -95,7 +154,7 @@ def speak_line(characters: dict[str, Character], line: DialogueLine, *, shot_id:
     if rate_scale != 1.0:
         profile = profile.model_copy(update={"rate": int(min(450, profile.rate * rate_scale))})
     try:
-        speech = synthesize(text, profile, lang, where=where)
+        speech = synthesize(text, profile, lang, where=where, store=store)
     except StudioError as err:
         for p in err.problems:
             p.message = f"{where} ({ch.id}): {p.message}" if where not in p.message \
@@ -113,8 +172,8 @@ def speak_line(characters: dict[str, Character], line: DialogueLine, *, shot_id:
 
 def speak_storyboard(characters: dict[str, Character], storyboard: Storyboard, *,
                      language: str | None = None,
-                     progress: Callable[[float], None] | None = None
-                     ) -> dict[str, list[SpokenLine]]:
+                     progress: Callable[[float], None] | None = None,
+                     store: SpeechStore | None = None) -> dict[str, list[SpokenLine]]:
     """Every line of every shot, per shot id (shots without dialogue map to [])."""
     shots = storyboard.shots
     total = sum(len(s.dialogue) for s in shots) or 1
@@ -124,7 +183,7 @@ def speak_storyboard(characters: dict[str, Character], storyboard: Storyboard, *
         lines = []
         for i, line in enumerate(shot.dialogue):
             lines.append(speak_line(characters, line, shot_id=shot.id, index=i,
-                                    language=language))
+                                    language=language, store=store))
             done += 1
             if progress:
                 progress(done / total)

@@ -23,7 +23,7 @@ from ..visemes import Viseme
 from ..yamlio import atomic_write_text
 from . import SAMPLE_RATE
 from .ambience import render_ambience
-from .dialogue import SpokenLine, speak_line, speak_storyboard
+from .dialogue import SpeechStore, SpokenLine, speak_line, speak_storyboard
 from .effects import find_cues, render_effects, user_effects
 from .mix import LAYERS, MasterReport, MixSettings, master, mix_layers, pan_gains, write_wav
 from .music import STEMS as MUSIC_STEMS
@@ -172,7 +172,8 @@ def _dialogue_layer(project, storyboard: Storyboard, lines: list[SpokenLine],
 
 def _dub_lines(project, storyboard: Storyboard, language: str,
                starts: dict[tuple[str, int], float], timings: list[ShotTiming],
-               total_s: float, warnings: list[str]) -> list[SpokenLine]:
+               total_s: float, warnings: list[str],
+               store: SpeechStore | None = None) -> list[SpokenLine]:
     """Dub lines at the original starts; a line longer than its room is sped up (<= 1.5x)."""
     order = sorted(starts.items(), key=lambda kv: kv[1])
     next_start = {k: (order[i + 1][1] if i + 1 < len(order) else total_s)
@@ -184,11 +185,11 @@ def _dub_lines(project, storyboard: Storyboard, language: str,
             key = (shot.id, i)
             room = max(0.3, min(next_start[key], ends[shot.id], total_s) - starts[key] - 0.05)
             sl = speak_line(project.characters, line, shot_id=shot.id, index=i,
-                            language=language)
+                            language=language, store=store)
             if sl.duration_s > room:
                 scale = min(1.5, sl.duration_s / room * 1.05)
                 sl = speak_line(project.characters, line, shot_id=shot.id, index=i,
-                                language=language, rate_scale=scale)
+                                language=language, rate_scale=scale, store=store)
                 if sl.duration_s > room + 0.05:
                     warnings.append(f"dub {language}: shot {shot.id} line {i + 1} runs "
                                     f"{sl.duration_s - room:.2f}s past its room")
@@ -203,12 +204,15 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
                         out_dir: str | Path | None = None, progress: ProgressFn | None = None,
                         settings: MixSettings | None = None, pacing: Pacing | None = None,
                         dubs: bool | list[str] = True, music_stems: bool = True,
-                        seed: int = 0) -> EpisodeAudio:
+                        seed: int = 0, speech_store: SpeechStore | None = None
+                        ) -> EpisodeAudio:
     """Build, mix and master an episode's audio; write master, stems, M&E and dubs.
 
     ``language`` None speaks every line in its own language (the original version);
     a code speaks every line in that language (translations) on the original timing.
     ``dubs``: True = one dub per other series language, or an explicit list, or False.
+    ``speech_store``: a persistent cache of synthesized lines (e.g. ``VaultSpeechStore``):
+    a re-render then speaks only the lines whose text, voice or language changed.
     """
     settings = settings or MixSettings()
     sb = project.storyboard(episode)
@@ -227,7 +231,8 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
                           hint="add shots to an act before building audio")
     step(0.0, "dialogue")
     original = speak_storyboard(project.characters, sb,
-                                progress=lambda f: step(0.3 * f, "dialogue"))
+                                progress=lambda f: step(0.3 * f, "dialogue"),
+                                store=speech_store)
     durations = {sid: [(ln.duration_s, ln.dual) for ln in lines]
                  for sid, lines in original.items()}
     timings, starts = plan_timing(sb, durations, fps=project.series.format.fps, pacing=pacing)
@@ -239,7 +244,8 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
     if language is None:
         main_lines = [ln for lines in original.values() for ln in lines]
     else:
-        main_lines = _dub_lines(project, sb, language, starts, timings, total, warnings)
+        main_lines = _dub_lines(project, sb, language, starts, timings, total, warnings,
+                                speech_store)
     dialogue, cues = _dialogue_layer(project, sb, main_lines, starts, total, settings)
 
     step(0.35, "music")
@@ -325,7 +331,8 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
             for i, lang in enumerate(langs):
                 step(0.85 + 0.15 * i / max(1, len(langs)), f"dub {lang}")
                 dub_warn: list[str] = []
-                dlines = _dub_lines(project, sb, lang, starts, timings, total, dub_warn)
+                dlines = _dub_lines(project, sb, lang, starts, timings, total, dub_warn,
+                                    speech_store)
                 warnings.extend(dub_warn)
                 ddial, dcues = _dialogue_layer(project, sb, dlines, starts, total, settings)
                 dl = mix_layers({**raw, "dialogue": ddial}, settings)

@@ -251,6 +251,29 @@ def plan_score(acts: list[tuple[str, str | None, float, float]]) -> list[ActCue]
     return cues
 
 
+_BARS: dict[tuple, dict[str, np.ndarray]] = {}
+#: Bound of the in-process act cache: 3 minutes of music (4 stereo float32 stems, ~280 MB).
+#: A re-render in the same process (notebook, surfaces, bench) reuses every unchanged act.
+_BARS_MAX_SAMPLES = 48_000 * 60 * 3
+
+
+def _cached_bars(spec: MoodSpec, first_bar: int, n_bars: int, *, seed: int,
+                 sr: int) -> dict[str, np.ndarray]:
+    """``render_bars`` memoized per act (mood, bar range, seed): an act's music is on its
+    own bar grid, so it is the same wherever the act lands in the episode."""
+    key = (spec.model_dump_json(), first_bar, n_bars, seed, sr)
+    hit = _BARS.get(key)
+    if hit is None:
+        hit = render_bars(spec, first_bar, n_bars, seed=seed, sr=sr)
+        for arr in hit.values():
+            arr.setflags(write=False)
+        if sum(len(next(iter(v.values()))) for v in _BARS.values()) + \
+                len(next(iter(hit.values()))) > _BARS_MAX_SAMPLES:
+            _BARS.clear()
+        _BARS[key] = hit
+    return hit
+
+
 def render_score(cues: list[ActCue], total_s: float, *, crossfade_s: float = 1.5,
                  seed: int = 0, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
     """Stems over [0, total_s]: each act on its own bar grid, crossfaded at act changes."""
@@ -264,7 +287,7 @@ def render_score(cues: list[ActCue], total_s: float, *, crossfade_s: float = 1.5
             continue
         first = math.floor((a - cue.start_s) / cue.spec.bar_s)
         last = math.ceil((b - cue.start_s) / cue.spec.bar_s)
-        stems = render_bars(cue.spec, first, last - first, seed=seed + i, sr=sr)
+        stems = _cached_bars(cue.spec, first, last - first, seed=seed + i, sr=sr)
         origin = cue.start_s + first * cue.spec.bar_s  # time of stems' sample 0
         i0 = int(round(a * sr))
         i1 = int(round(b * sr))

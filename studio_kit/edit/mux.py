@@ -8,12 +8,16 @@ language tag, which is what players show in their language menus.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel
 
 from ..errors import StudioError
+from ..hashing import stable_hash
 from .encoding import H264_PARAMS
 from .frames import run_ffmpeg
 from .probe import MediaInfo, probe
@@ -115,6 +119,112 @@ def mux_master(
     return _master_info(probe(out, packets=False))
 
 
+#: ffmpeg's ``prores`` encoder (prores_aw): measured 3.4x faster than ``prores_ks`` on a
+#: 640x360 clip (11.9 s vs 39.9 s for 20 s of picture on this machine), same profile 3
+#: (HQ, fourcc apch), 10-bit 4:2:2. prores_ks spends its time on per-slice rate control.
+PRORES_ENCODER = "prores"
+#: Bumped when a ProRes piece's encode arguments change (part of every piece's key).
+PRORES_PIECE_VERSION = "1"
+
+
+class PieceCache(Protocol):
+    """Where encoded ProRes pieces are kept between renders (e.g. the project's vault)."""
+
+    def get(self, key: str) -> Path | None: ...
+
+    def put(self, key: str, path: Path) -> Path: ...
+
+
+class _DirPieces:
+    """A throwaway piece cache in a scratch folder (when the caller keeps none)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def get(self, key: str) -> Path | None:
+        p = self.root / f"{key}.mov"
+        return p if p.is_file() else None
+
+    def put(self, key: str, path: Path) -> Path:
+        dst = self.root / f"{key}.mov"
+        path.replace(dst)
+        return dst
+
+
+class ProresReport(BaseModel):
+    pieces: int = 0
+    encoded: int = 0
+    reused: int = 0
+    encoded_frames: int = 0
+
+
+def _prores_args(encoder: str) -> list[str]:
+    p = H264_PARAMS
+    return ["-c:v", encoder, "-profile:v", "3", "-vendor", "apl0",
+            "-pix_fmt", "yuv422p10le", "-colorspace", p.colorspace,
+            "-color_primaries", p.color_primaries, "-color_trc", p.color_trc,
+            "-color_range", p.color_range]
+
+
+def _gops(video: Path) -> tuple[list[tuple[int, int, float, str]], Fraction]:
+    """The picture cut at its keyframes: (first frame, frames, start seconds, hash of the
+    packets' bytes). Same bytes from the same keyframe decode to the same frames (our H.264
+    has no B-frames and one set of parameter sets), so the hash names that piece's picture.
+    A stream whose decode order is not its display order is one piece."""
+    import av
+
+    with av.open(str(video)) as c:
+        s = c.streams.video[0]
+        rate = s.average_rate or s.guessed_rate or Fraction(24)
+        tb = s.time_base
+        head = stable_hash("gop", (s.codec_context.extradata or b"").hex(), s.width, s.height,
+                           str(rate))
+        gops: list[list] = []
+        last_pts = first_pts = None
+        reordered = False
+        for pkt in c.demux(s):
+            if pkt.size == 0 or pkt.pts is None:
+                continue
+            if last_pts is not None and pkt.pts <= last_pts:
+                reordered = True
+            last_pts = pkt.pts
+            if first_pts is None:
+                first_pts = pkt.pts  # -ss counts from the stream's start
+            if pkt.is_keyframe or not gops:
+                gops.append([len(gops) and gops[-1][0] + gops[-1][1], 0,
+                             float((pkt.pts - first_pts) * tb), hashlib.sha256(head.encode())])
+            gops[-1][1] += 1
+            gops[-1][3].update(bytes(pkt))
+    if reordered and gops:
+        total = sum(g[1] for g in gops)
+        whole = hashlib.sha256(head.encode())
+        for g in gops:
+            whole.update(g[3].digest())
+        return [(0, total, gops[0][2], whole.hexdigest())], Fraction(rate)
+    return [(g[0], g[1], g[2], g[3].hexdigest()) for g in gops], Fraction(rate)
+
+
+def _encode_run(video: Path, run: list[tuple[int, int, float, str]], fps: Fraction,
+                work: Path, encoder: str, tag: str) -> list[Path]:
+    """Encode consecutive pieces in ONE ffmpeg pass, split by the segment muxer (ProRes is
+    intra-only, so any frame starts a piece)."""
+    first, frames = run[0][0], sum(g[1] for g in run)
+    seek = [] if first == 0 else ["-ss", f"{run[0][2] - 0.5 / float(fps):.6f}"]
+    splits = ",".join(str(g[0] - first) for g in run[1:])
+    pattern = work / f"{tag}-%05d.mov"
+    args = [*seek, "-i", str(video), "-map", "0:v:0", "-an", "-sn", "-frames:v", str(frames),
+            *_prores_args(encoder), "-f", "segment", "-segment_format", "mov",
+            "-reset_timestamps", "1"]
+    if splits:
+        args += ["-segment_frames", splits]
+    run_ffmpeg([*args, str(pattern)], what="encode ProRes pieces", file=video)
+    paths = [work / f"{tag}-{n:05d}.mov" for n in range(len(run))]
+    if not all(p.is_file() for p in paths):
+        raise StudioError(f"ProRes pieces missing for frames {first}..{first + frames}",
+                          file=video, hint="the picture's timestamps are irregular")
+    return paths
+
+
 def prores_master(
     video: str | Path,
     out: str | Path,
@@ -122,31 +232,76 @@ def prores_master(
     audio: str | Path | None = None,
     audio_language: str = "en",
     dubs: Mapping[str, str | Path] | None = None,
+    pieces: PieceCache | None = None,
+    encoder: str = PRORES_ENCODER,
+    report: ProresReport | None = None,
 ) -> MasterInfo:
-    """ProRes 422 HQ (prores_ks profile 3, 10-bit 4:2:2) .mov with 24-bit PCM audio."""
+    """ProRes 422 HQ (profile 3, 10-bit 4:2:2) .mov with 24-bit PCM audio, smart-rendered.
+
+    The picture is cut at its keyframes into pieces, each named by the hash of its H.264
+    packets; a piece already in ``pieces`` is reused, the others are encoded (consecutive
+    ones in one ffmpeg pass). ProRes is intra-frame only, so the pieces are concatenated
+    with the concat demuxer and ``-c copy``, and the sound is muxed in the same pass:
+    after a one-shot edit only that shot's pieces (and its transitions') are re-encoded.
+    """
+    import tempfile
+
     out = Path(out)
+    video = Path(_check(video, "picture"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    vinfo = probe(video).video
-    duration = vinfo.frames / (vinfo.fps or 24) if vinfo.frames else vinfo.duration_s
-    inputs = ["-i", _check(video, "picture")]
-    maps = ["-map", "0:v:0"]
-    meta: list[str] = []
-    tracks = ([(audio_language, str(audio))] if audio is not None else []) + [
-        (k, str(v)) for k, v in (dubs or {}).items()]
-    for n, (lang, path) in enumerate(tracks):
-        inputs += ["-i", _check(path, f"{lang} audio")]
-        maps += ["-map", f"{n + 1}:a:0"]
-        meta += [f"-metadata:s:a:{n}", f"language={iso639_2(lang)}"]
-    p = H264_PARAMS
-    codecs = ["-c:v", "prores_ks", "-profile:v", "3", "-vendor", "apl0",
-              "-pix_fmt", "yuv422p10le", "-colorspace", p.colorspace,
-              "-color_primaries", p.color_primaries, "-color_trc", p.color_trc,
-              "-color_range", p.color_range]
-    if tracks:
-        codecs += ["-c:a", "pcm_s24le", "-ar", "48000", "-af", "apad"]
-    part = out.with_name(f".{out.name}.part.mov")
-    run_ffmpeg([*inputs, *maps, *codecs, *meta, "-t", f"{duration:.6f}", str(part)],
-               what="encode the ProRes master", file=out)
+    gops, fps = _gops(video)
+    total = sum(g[1] for g in gops)
+    if not total:
+        raise StudioError("the picture has no frames", file=video, hint="re-assemble it")
+    rep = report if report is not None else ProresReport()
+    with tempfile.TemporaryDirectory(prefix=".prores-", dir=out.parent) as tmp:
+        work = Path(tmp)
+        cache = pieces if pieces is not None else _DirPieces(work)
+        keys = [stable_hash("prores-piece", PRORES_PIECE_VERSION, encoder, _prores_args(encoder),
+                            g[3], g[1]) for g in gops]
+        files: list[Path | None] = [cache.get(k) for k in keys]
+        rep.pieces, rep.reused = len(gops), sum(f is not None for f in files)
+        i = 0
+        while i < len(gops):
+            if files[i] is not None:
+                i += 1
+                continue
+            j = i
+            while j < len(gops) and files[j] is None:
+                j += 1
+            made = _encode_run(video, gops[i:j], fps, work, encoder, f"run{i}")
+            for n, path in enumerate(made):
+                files[i + n] = cache.put(keys[i + n], path)
+            rep.encoded += j - i
+            rep.encoded_frames += sum(g[1] for g in gops[i:j])
+            i = j
+        lines = ["ffconcat version 1.0"]
+        for g, f in zip(gops, files, strict=True):
+            assert f is not None
+            quoted = str(Path(f).resolve()).replace("'", "'\\''")
+            lines += [f"file '{quoted}'", f"duration {float(Fraction(g[1]) / fps):.9f}"]
+        listing = work / "pieces.ffconcat"
+        listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
+        maps = ["-map", "0:v:0"]
+        meta: list[str] = []
+        tracks = ([(audio_language, str(audio))] if audio is not None else []) + [
+            (k, str(v)) for k, v in (dubs or {}).items()]
+        for n, (lang, path) in enumerate(tracks):
+            inputs += ["-i", _check(path, f"{lang} audio")]
+            maps += ["-map", f"{n + 1}:a:0"]
+            meta += [f"-metadata:s:a:{n}", f"language={iso639_2(lang)}"]
+        codecs = ["-c:v", "copy"]
+        if tracks:
+            codecs += ["-c:a", "pcm_s24le", "-ar", "48000", "-af", "apad"]
+        part = out.with_name(f".{out.name}.part.mov")
+        run_ffmpeg([*inputs, *maps, *codecs, *meta, "-t", f"{float(total / fps):.6f}",
+                    str(part)], what="concatenate the ProRes master", file=out)
+    got = probe(part).video.frames
+    if got != total:
+        part.unlink(missing_ok=True)
+        raise StudioError(f"ProRes master has {got} frames, the picture {total}", file=out,
+                          hint="the picture's timestamps are irregular; re-assemble it")
     part.replace(out)
     return _master_info(probe(out, packets=False))
 

@@ -170,6 +170,7 @@ class _Render:
         from concurrent.futures import ThreadPoolExecutor
 
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+        self.qc_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render-qc")
         self.mix_future = None
 
     def skip(self, stage: str, exc: StudioError, subject: str | None = None) -> None:
@@ -189,11 +190,13 @@ class _Render:
             import soundfile as sf
 
             from ..audio import SAMPLE_RATE
-            from ..audio.dialogue import speak_line
+            from ..audio.dialogue import VaultSpeechStore, speak_line
 
             lines, files = [], {}
+            store = VaultSpeechStore(self.vault)
             for i, line in enumerate(shot.dialogue):
-                spoken = speak_line(self.project.characters, line, shot_id=shot.id, index=i)
+                spoken = speak_line(self.project.characters, line, shot_id=shot.id, index=i,
+                                    store=store)
                 wav = ctx.file(f"line{i}.wav")
                 sf.write(wav, spoken.samples, SAMPLE_RATE, subtype="PCM_16")
                 files[f"line{i}"] = wav
@@ -376,7 +379,8 @@ class _Render:
                               hint="a project-relative image path or a vault hash")
         return path
 
-    def qc(self, spec, request: EngineRequest, digest: str) -> dict[str, Any] | None:
+    def qc(self, spec, request: EngineRequest, digest: str, *, runner: StageRunner | None = None
+           ) -> dict[str, Any] | None:
         inputs = {"clip": digest, "tier": self.tier.value,
                   "spec": spec.model_dump(mode="json")}
 
@@ -391,14 +395,17 @@ class _Render:
             return StageProduct(files={"report": path},
                                 meta={"report": report.model_dump(mode="json")})
 
+        runner = runner or self.runner
         try:
-            out = self.runner.run("qc", inputs, fn, subject=spec.shot.id)
+            out = runner.run("qc", inputs, fn, subject=spec.shot.id)
         except StageUnavailable as exc:
+            if runner is not self.runner:
+                raise  # recorded as skipped by the thread that joins this one
             self.skip("qc", exc, spec.shot.id)
             return None
         base = _optional("studio_kit.qc.base")
         report = base.QCReport.model_validate(out.meta["report"])
-        base.record_report(report, self.ledger, run_id=self.run_id)
+        base.record_report(report, runner.ledger, run_id=self.run_id)
         return out.meta["report"]
 
     # -- credentials ---------------------------------------------------------------------
@@ -412,7 +419,21 @@ class _Render:
         return self._creds
 
 
-def _in_thread(r: _Render, fn, *args):
+def _qc_all(r: _Render, jobs: list[tuple[str, Any, EngineRequest, str]], *,
+            runner: StageRunner) -> tuple[dict[str, dict[str, Any]], StudioError | None]:
+    """Every shot's QC stage (on the QC thread); a build without QC is one skip."""
+    reports: dict[str, dict[str, Any]] = {}
+    for sid, spec, request, digest in jobs:
+        try:
+            qc = r.qc(spec, request, digest, runner=runner)
+        except StageUnavailable as exc:
+            return reports, exc
+        if qc is not None:
+            reports[sid] = qc
+    return reports, None
+
+
+def _in_thread(r: _Render, fn, *args, pool=None):
     """Run ``fn(r, *args, runner=...)`` on a worker thread with its own ledger connection
     (a SQLite connection must not interleave two threads' transactions)."""
     from ..ledger import Ledger
@@ -425,7 +446,7 @@ def _in_thread(r: _Render, fn, *args):
         finally:
             ledger.close()
 
-    return r.pool.submit(work)
+    return (pool or r.pool).submit(work)
 
 
 def _joined(r: _Render, future):
@@ -475,10 +496,12 @@ def render_episode(project: str | Path | Project, episode: str, *,
         result = _run(r)
     except BaseException:
         r.pool.shutdown(wait=True, cancel_futures=True)
+        r.qc_pool.shutdown(wait=True, cancel_futures=True)
         r.ledger.finish_run(r.run_id, status="failed")
         r.ledger.close()
         raise
     r.pool.shutdown(wait=True)
+    r.qc_pool.shutdown(wait=True)
     result.seconds = round(time.perf_counter() - t_start, 3)
     record = Path(result.out_dir) / "render.json"
     atomic_write_text(record, result.model_dump_json(indent=2))
@@ -558,15 +581,26 @@ def _run(r: _Render) -> RenderResult:
             graded[sid] = r.grade(shot, generated[sid], refs[shot.scene],
                                   keyframe_times(timeline, sid))
         rec.graded = graded[sid]
-        spec, request = requests[sid]
-        qc = r.qc(spec, request, generated[sid])
+
+    # QC reads the generated clips and feeds no later stage: it runs on its own thread
+    # beside the episode stages (off the critical path of a re-render)
+    qc_future = _in_thread(r, _qc_all, [(sid, *requests[sid], generated[sid])
+                                        for sid in (rec.shot_id for rec in result.shots)],
+                           pool=r.qc_pool)
+
+    # 3. episode stages
+    try:
+        _episode_stages(r, result, ep_dir, plan, graded, signed)
+    finally:
+        qc_reports, qc_skipped = _joined(r, qc_future)
+    if qc_skipped is not None:
+        r.skip("qc", qc_skipped)
+    for rec in result.shots:
+        qc = qc_reports.get(rec.shot_id)
         if qc is not None:
             scores = [x for x in qc["scores"] if not x.get("skipped")]
             rec.qc = {x["metric"]: x["value"] for x in scores}
             rec.qc_passed = all(x["passed"] for x in scores)
-
-    # 3. episode stages
-    _episode_stages(r, result, ep_dir, plan, graded, signed)
     result.stages = [StageRow(stage=o.stage, subject=o.subject, cache_hit=o.cache_hit,
                               seconds=round(o.seconds, 4)) for o in r.runner.results]
     result.stage_summary = r.runner.summary()
@@ -756,9 +790,12 @@ def _mix(r: _Render, primary: str, *, runner: StageRunner | None = None):
 
     def fn(ctx: StageContext) -> StageProduct:
         build = _optional("studio_kit.audio.episode", "build_episode_audio")
+        from ..audio.dialogue import VaultSpeechStore
+
         dubs = [lang for lang in r.languages if lang != primary]
         ea = build(proj, r.episode, out_dir=ctx.workdir / "audio", dubs=dubs or False,
-                   music_stems=False, progress=lambda f, what: ctx.progress(f, what))
+                   music_stems=False, progress=lambda f, what: ctx.progress(f, what),
+                   speech_store=VaultSpeechStore(r.vault))
         files = {"master": Path(ea.master), "stem:me": Path(ea.me)}
         files.update({f"stem:{k}": Path(v) for k, v in ea.stems.items()})
         files.update({f"dub:{k}": Path(d.master) for k, d in ea.dubs.items()})
@@ -876,16 +913,38 @@ def _prores(r: _Render, picture, sound, primary: str, *, runner: StageRunner | N
               "sound": sound.outputs if sound else None, "primary": primary}
 
     def fn(ctx: StageContext) -> StageProduct:
-        prores = _optional("studio_kit.edit.mux", "prores_master")
+        mux = _optional("studio_kit.edit.mux")
         dubs = {k[4:]: r.vault.get(d) for k, d in (sound.outputs if sound else {}).items()
                 if k.startswith("dub:")}
         dst = ctx.file("master.mov")
-        info = prores(picture.path("picture"), dst,
-                      audio=sound.path("master") if sound else None, audio_language=primary,
-                      dubs=dubs)
-        return StageProduct(files={"master": dst}, meta={"info": info.model_dump(mode="json")})
+        report = mux.ProresReport()
+        info = mux.prores_master(picture.path("picture"), dst,
+                                 audio=sound.path("master") if sound else None,
+                                 audio_language=primary, dubs=dubs,
+                                 pieces=_VaultPieces(r.vault), report=report)
+        return StageProduct(files={"master": dst}, meta={"info": info.model_dump(mode="json"),
+                                                         "pieces": report.model_dump()})
 
-    return (runner or r.runner).run("prores", inputs, fn)
+    return (runner or r.runner).run("prores", inputs, fn, version="2")
+
+
+class _VaultPieces:
+    """ProRes pieces kept in the vault (``prores_piece`` records: piece key -> object), so a
+    re-render re-encodes only the pieces whose picture changed."""
+
+    def __init__(self, vault) -> None:
+        self.vault = vault
+
+    def get(self, key: str) -> Path | None:
+        rec = self.vault.lookup("prores_piece", key)
+        if rec is None or not self.vault.has(rec.outputs.get("piece", "")):
+            return None
+        return self.vault.get(rec.outputs["piece"])
+
+    def put(self, key: str, path: Path) -> Path:
+        digest = self.vault.put_file(path, move=True)
+        self.vault.remember("prores_piece", key, {"piece": digest}, {})
+        return self.vault.get(digest)
 
 
 def _certify(r: _Render, mp4, mov, signed: dict[str, str], creds, result: RenderResult):
