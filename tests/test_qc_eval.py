@@ -26,16 +26,20 @@ def test_drift_detection_goal_on_reduced_set():
 
 @pytest.mark.heavy
 def test_drift_detection_on_full_set():
-    """The full set does NOT reach the 95 % goal overall (measured 87.6 % recall, 0.5 %
-    false alarms; see docs/quality.md): hair hue and small figures in wide shots are the
-    gaps. This guards the measured levels against regressions."""
+    """The full set (measured 95.7 % recall, 1.4 % false alarms; see docs/quality.md).
+    Left: hair under a beanie (Theo) and faces under 40 px in wide shots. This guards the
+    measured levels against regressions."""
     from bench.qc_eval import SAMPLE
     from studio_kit.project import Project
 
     result = run_eval(workers=2)
     print(result.table())
     assert result.false_alarm_rate <= 0.05
-    assert result.recall >= 0.85
+    assert result.recall >= 0.95
     angles = {s.id: s.camera.angle.value for s in Project.load(SAMPLE).storyboard("01").shots}
     close = [c for c in result.positives if angles[c.shot] not in ("wide", "extreme_wide")]
-    assert sum(c.flagged for c in close) / len(close) >= 0.9
+    wide = [c for c in result.positives if angles[c.shot] in ("wide", "extreme_wide")]
+    assert sum(c.flagged for c in close) / len(close) >= 0.95
+    assert sum(c.flagged for c in wide) / len(wide) >= 0.85
+    light = [c for c in result.positives if c.kind == "light_direction"]
+    assert all(c.flagged for c in light)

@@ -5,6 +5,10 @@ them) on five frames across the shot:
 - ``character.reference``: colour of hair, face (skin), torso (outer garment) and legs vs
   the reference frame (CIEDE2000), after removing the shot's white-balance offset and
   matching luma (so a lighting change is the continuity check's business);
+- ``character.hair``: the hair by position: the cells of the hair box that are hair in the
+  reference frame (same character, same framing), their mean a*b* change as a percentage
+  of the hair's chroma (dark hair that k-means cannot separate from a dark background and
+  whose hue angle is noise; faces of 40 px or more);
 - ``character.face``: eye spacing vs the reference (percent; face width is reported too);
 - ``character.bible``: hue of each region vs the bible colour, after grey-world white
   balance - a coarse check that needs no reference frame.
@@ -20,11 +24,14 @@ from ..models import GarmentKind, hex_to_rgb
 from ..registry import SCORERS
 from .base import QCContext, QCScore, Scorer
 from .colourstats import srgb_to_lab
-from .measure import colour_distance, hue_change, measure_shot, sample_times
+from .measure import ab_distance, colour_distance, hue_change, measure_shot, sample_times
 
 __all__ = ["CharacterScorer", "sample_times"]
 
-METRICS = ("character.reference", "character.hue", "character.face", "character.bible")
+METRICS = ("character.reference", "character.hue", "character.hair", "character.face",
+           "character.bible")
+#: floor of the hair chroma the hair change is divided by (grey hair: noise stays small)
+HAIR_MIN_CHROMA = 10.0
 _TORSO = [GarmentKind.coat, GarmentKind.jacket, GarmentKind.dress, GarmentKind.top]
 _LEGS = [GarmentKind.trousers, GarmentKind.skirt, GarmentKind.dress]
 
@@ -57,6 +64,7 @@ class CharacterScorer(Scorer):
         shot = measure_shot(ctx)
         offset = shot["offset"]
         worst_ref, worst_hue, worst_face, worst_bible = -1.0, -1.0, -1.0, -1.0
+        worst_hair = -1.0
         details: dict[str, dict] = {}
         grey = ctx.media.frames[::4].reshape(-1, 3).astype(float).mean(axis=0)
         gain = grey.mean() / np.clip(grey, 1, None)
@@ -73,6 +81,15 @@ class CharacterScorer(Scorer):
                         if dh is not None:
                             d[f"hue_{region}"] = round(dh, 1)
                             worst_hue = max(worst_hue, dh)
+                if m.get("hair_grid_colour") is not None and ref.hair_grid_colour:
+                    ref_hair = np.array(ref.hair_grid_colour)
+                    v = ab_distance(m["hair_grid_colour"], ref_hair, offset)
+                    # relative to the hair's chroma: dark, greyish hair moves less
+                    hl = srgb_to_lab(ref_hair)
+                    chroma = float(np.hypot(hl[1], hl[2]))
+                    v = 100.0 * v / max(chroma, HAIR_MIN_CHROMA)
+                    d["hair_cells_ab_pct"] = round(v, 1)
+                    worst_hair = max(worst_hair, v)
                 if m["face_ratio"] and ref.face_ratio:
                     change = abs(m["face_ratio"] / ref.face_ratio - 1.0) * 100.0
                     # reported, not scored: the visible skin edge moves with the key
@@ -105,6 +122,11 @@ class CharacterScorer(Scorer):
             out.append(self.make(ctx, "character.hue", worst_hue, characters=details))
         else:
             out.append(self.skip("character.hue", "no chromatic region to compare"))
+        if worst_hair >= 0:
+            out.append(self.make(ctx, "character.hair", worst_hair, characters=details))
+        else:
+            out.append(self.skip("character.hair", "no hair cells (face under 40 px, hair "
+                                 "covered) or no reference"))
         if worst_face >= 0:
             out.append(self.make(ctx, "character.face", worst_face, characters=details))
         else:

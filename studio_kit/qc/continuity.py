@@ -10,7 +10,8 @@
   (CIEDE2000): a different set, time of day or props.
 - ``continuity.light_direction``: RMS change (x100) of each character's torso shading
   profile vs the reference frame's (where the key light falls on a figure); the cheeks'
-  profile when the torso is covered, cut or small.
+  profile when the torso is covered or cut; a coarse 6-bin torso profile (weighted
+  ``SMALL_PROFILE_WEIGHT``) for torsos of 12-60 px (wide shots).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from ..registry import SCORERS
 from .base import QCContext, QCScore, Scorer
 from .measure import measure_shot
 from .references import profile_distance
+
+#: the coarse profile of a small torso (wide shots) is scaled onto the fine profile's range
+SMALL_PROFILE_WEIGHT = 0.75
 
 METRICS = ("continuity.palette", "continuity.colour_temperature",
            "continuity.light_direction")
@@ -73,6 +77,9 @@ class ContinuityScorer(Scorer):
                 diffs[cid] = profile_distance(f["profile"], ref.profile)
             elif f["face_profile"] and ref.face_profile:
                 diffs[cid] = profile_distance(f["face_profile"], ref.face_profile)
+            elif f["small_profile"] and ref.small_profile:
+                diffs[cid] = SMALL_PROFILE_WEIGHT * profile_distance(f["small_profile"],
+                                                                     ref.small_profile)
         if diffs:
             out.append(self.make(ctx, "continuity.light_direction", max(diffs.values()),
                                  per_character={k: round(v, 2) for k, v in diffs.items()}))

@@ -48,13 +48,16 @@ def measure_shot(ctx: QCContext, n: int = 5) -> dict:
             skin = np.array(ref.colours["face"]) if ref and "face" in ref.colours else None
             others = [r.get("figure", (0, 0, 0, 0)) for c, r in all_regions.items() if c != cid]
             m = measure_figure(frame, regions, media.scale, skin, others, out["offset"],
-                               background_lab=pal[0])
+                               background_lab=pal[0],
+                               ref_hair_grid=ref.hair_grid if ref else None)
             f = figs.setdefault(cid, {"colours": {}, "face_ratio": [], "eye_spacing": [],
-                                      "profile": [], "face_profile": [], "frames": []})
+                                      "profile": [], "face_profile": [], "small_profile": [],
+                                      "hair_grid_colour": [], "frames": []})
             f["frames"].append(i)
             for k, v in m["colours"].items():
                 f["colours"].setdefault(k, []).append(v)
-            for k in ("face_ratio", "eye_spacing", "profile", "face_profile"):
+            for k in ("face_ratio", "eye_spacing", "profile", "face_profile",
+                      "small_profile", "hair_grid_colour"):
                 if m.get(k) is not None:
                     f[k].append(m[k])
     for cid, f in figs.items():
@@ -66,6 +69,10 @@ def measure_shot(ctx: QCContext, n: int = 5) -> dict:
                         if f["profile"] else None),
             "face_profile": (np.median(np.array(f["face_profile"]), axis=0).tolist()
                              if f["face_profile"] else None),
+            "small_profile": (np.median(np.array(f["small_profile"]), axis=0).tolist()
+                              if f["small_profile"] else None),
+            "hair_grid_colour": (np.median(np.array(f["hair_grid_colour"]), axis=0)
+                                 if f["hair_grid_colour"] else None),
             "frames": f["frames"],
         }
     cache["shot"] = out
@@ -93,6 +100,16 @@ def hue_change(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarray
         return None
     h = np.degrees(np.arctan2(a[2], a[1]) - np.arctan2(b[2], b[1]))
     return float(abs((h + 180) % 360 - 180))
+
+
+def ab_distance(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarray) -> float:
+    """Distance of the CIELAB a*b* vectors (chroma and hue together; meaningful for dark,
+    low-chroma colours where a hue angle is not), white balance removed, luma matched."""
+    from .colourstats import srgb_to_lab
+
+    a = srgb_to_lab(balanced(shot_rgb, ref_rgb, offset))
+    b = srgb_to_lab(np.asarray(ref_rgb, float))
+    return float(np.hypot(a[1] - b[1], a[2] - b[2]))
 
 
 def colour_distance(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarray) -> float:

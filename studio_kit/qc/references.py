@@ -28,6 +28,10 @@ PROFILE_BINS = 12
 MIN_FACE_PX = 40
 #: torsos narrower than this give shading profiles dominated by codec and edge effects
 MIN_TORSO_PX = 60
+#: small torsos (wide shots) still give a coarse reading of the key light: a profile of
+#: ``SMALL_PROFILE_BINS`` bins, compared with the reference frame rendered at the same framing
+MIN_SMALL_TORSO_PX = 12
+SMALL_PROFILE_BINS = 6
 
 
 # -- measurements ---------------------------------------------------------------------------
@@ -105,6 +109,75 @@ def hair_pixels(frame: np.ndarray, regions: dict[str, Box], scale: float = 1.0) 
     return frame[mask]
 
 
+HAIR_GRID = 12
+
+
+def _hair_box_cells(frame: np.ndarray, regions: dict[str, Box], scale: float,
+                    n: int = HAIR_GRID) -> tuple[np.ndarray, np.ndarray] | None:
+    """The hair box as ``n x n`` cells: mean sRGB per cell and the share of each cell
+    outside the face box (None when the box is too small or cut by the frame edge)."""
+    if "hair" not in regions or _empty(regions["hair"]):
+        return None
+    x0, y0, x1, y1 = _box(regions["hair"], scale)
+    H, W = frame.shape[:2]
+    xa, xb, ya, yb = int(round(x0)), int(round(x1)), int(round(y0)), int(round(y1))
+    if xa < 0 or ya < 0 or xb > W or yb > H or xb - xa < n or yb - ya < n:
+        return None
+    patch = frame[ya:yb, xa:xb].astype(np.float64)
+    keep = np.ones(patch.shape[:2])
+    if "face" in regions and not _empty(regions["face"]):
+        fx0, fy0, fx1, fy1 = _box(regions["face"], scale)
+        keep[max(int(fy0) + 1 - ya, 0):max(int(np.ceil(fy1)) + 1 - ya, 0),
+             max(int(fx0) - 1 - xa, 0):max(int(np.ceil(fx1)) + 1 - xa, 0)] = 0.0
+    ys = np.linspace(0, patch.shape[0], n + 1).astype(int)
+    xs = np.linspace(0, patch.shape[1], n + 1).astype(int)
+    cols = np.zeros((n, n, 3))
+    share = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            k = keep[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
+            c = patch[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
+            share[i, j] = k.mean()
+            if k.sum() > 0:
+                cols[i, j] = (c * k[..., None]).sum(axis=(0, 1)) / k.sum()
+    return cols, share
+
+
+def hair_grid(frame: np.ndarray, regions: dict[str, Box], scale: float,
+              background_lab: np.ndarray | None) -> list[list[float]] | None:
+    """Reference side: which cells of the hair box are hair (not face, farther than 10 dE00
+    from every background colour), as weights 0..1 (``HAIR_GRID`` x ``HAIR_GRID``)."""
+    from .colourstats import delta_e, srgb_to_lab
+
+    cells = _hair_box_cells(frame, regions, scale)
+    if cells is None or background_lab is None or not len(background_lab):
+        return None
+    cols, share = cells
+    d = delta_e(srgb_to_lab(cols)[:, :, None, :],
+                np.asarray(background_lab)[None, None, :, :]).min(axis=-1)
+    w = (share >= 0.75) * (d > 10.0)
+    # inner cells only (a hair cell whose four neighbours are hair too): edge cells mix
+    # hair and background, and the background behind a moving head changes
+    p = np.pad(w, 1)
+    inner = w * p[:-2, 1:-1] * p[2:, 1:-1] * p[1:-1, :-2] * p[1:-1, 2:]
+    if inner.sum() >= 4:
+        w = inner
+    return w.astype(float).tolist() if w.sum() >= 4 else None
+
+
+def hair_grid_colour(frame: np.ndarray, regions: dict[str, Box], scale: float,
+                     grid: list[list[float]]) -> np.ndarray | None:
+    """Mean sRGB of the hair box's cells that were hair in the reference frame (the same
+    character at the same framing: the cells line up, whatever colour the hair is now)."""
+    cells = _hair_box_cells(frame, regions, scale, len(grid))
+    if cells is None:
+        return None
+    w = np.asarray(grid) * (cells[1] >= 0.75)
+    if w.sum() < 4:
+        return None
+    return (cells[0] * w[..., None]).sum(axis=(0, 1)) / w.sum()
+
+
 def colour_clusters(px: np.ndarray, k: int = 3, seed: int = 0
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """k-means (scipy, seeded) in CIELAB: (Lab centres, weights, mean sRGB per cluster)."""
@@ -179,8 +252,9 @@ def eye_spacing(frame: np.ndarray, box: Box, scale: float = 1.0) -> float | None
 
 def shading_profile(frame: np.ndarray, box: Box, scale: float = 1.0,
                     rows: tuple[float, float] = (0.15, 0.6),
-                    min_px: float | None = None) -> list[float] | None:
-    """Luma across the torso (left -> right, ``PROFILE_BINS`` bins) divided by its mean.
+                    min_px: float | None = None, bins: int = PROFILE_BINS
+                   ) -> list[float] | None:
+    """Luma across the torso (left -> right, ``bins`` bins) divided by its mean.
 
     A figure is shaded like a cylinder by the key light: the profile's shape says where the
     key is (side, front, behind), whatever the figure's size on screen, its colours or the
@@ -196,11 +270,13 @@ def shading_profile(frame: np.ndarray, box: Box, scale: float = 1.0,
     if band.shape[0] < 2:
         return None
     cols = _luma(band).mean(axis=0)
-    edges = np.linspace(0, len(cols), PROFILE_BINS + 1).astype(int)
+    if len(cols) < bins:
+        return None
+    edges = np.linspace(0, len(cols), bins + 1).astype(int)
     prof = np.array([cols[a:b].mean() for a, b in zip(edges[:-1], edges[1:], strict=True)])
     # the central third is left out: an open coat shows the top underneath there, whose
     # brightness relative to the coat is a colour fact, not a lighting one
-    third = PROFILE_BINS // 3
+    third = bins // 3
     prof = np.concatenate([prof[:third], prof[-third:]])
     m = prof.mean()
     if m < 4:
@@ -267,11 +343,13 @@ def uncovered(box: Box, others: list[Box]) -> Box:
 def measure_figure(frame: np.ndarray, regions: dict[str, Box], scale: float = 1.0,
                    skin_rgb: np.ndarray | None = None, others: list[Box] | None = None,
                    offset: np.ndarray | None = None,
-                   background_lab: np.ndarray | None = None) -> dict:
+                   background_lab: np.ndarray | None = None,
+                   ref_hair_grid: list[list[float]] | None = None) -> dict:
     """Everything the checks read from one character in one frame. Regions overlapped by
     another figure (``others``: their boxes) are left out: they may be occluded."""
     out: dict = {"colours": {}, "hair": None, "face_ratio": None, "profile": None,
-                 "eye_spacing": None, "face_profile": None}
+                 "eye_spacing": None, "face_profile": None, "small_profile": None,
+                 "hair_grid": None, "hair_grid_colour": None}
     full = regions
     if others:
         # shapes (face, shading profile) need the whole region; colours can use the part
@@ -297,6 +375,14 @@ def measure_figure(frame: np.ndarray, regions: dict[str, Box], scale: float = 1.
     skin = skin_rgb if skin_rgb is not None else out["colours"].get("face")
     face_box = full.get("face", (0, 0, 0, 0))
     big_face = (face_box[2] - face_box[0]) * scale >= MIN_FACE_PX
+    if big_face:
+        # hair by position: the cells that were hair in the reference (dark hair that
+        # k-means cannot tell from a dark background still counts)
+        grid = ref_hair_grid
+        if grid is None:
+            grid = out["hair_grid"] = hair_grid(frame, regions, scale, background_lab)
+        if grid is not None:
+            out["hair_grid_colour"] = hair_grid_colour(frame, regions, scale, grid)
     if skin is not None and big_face:
         out["face_ratio"] = face_ratio(frame, face_box, skin, scale,
                                        offset if skin_rgb is not None else None)
@@ -304,6 +390,11 @@ def measure_figure(frame: np.ndarray, regions: dict[str, Box], scale: float = 1.
         out["eye_spacing"] = eye_spacing(frame, full["eyes"], scale)
     if "torso" in full and not _empty(full["torso"]):
         out["profile"] = shading_profile(frame, full["torso"], scale)
+        # the coarse profile: read on every torso; used when the torso is too small for
+        # the fine one (wide shots)
+        out["small_profile"] = shading_profile(frame, full["torso"], scale,
+                                               min_px=MIN_SMALL_TORSO_PX,
+                                               bins=SMALL_PROFILE_BINS)
     if big_face:
         # the cheeks (below the eyes, above the mouth): a second reading of the key light
         # when the torso is cut, covered or small
@@ -366,6 +457,12 @@ class CharacterReference(BaseModel):
     profile: list[float] | None = Field(default=None, description="torso shading profile")
     face_profile: list[float] | None = Field(default=None,
                                              description="cheek shading profile")
+    small_profile: list[float] | None = Field(default=None,
+                                              description="coarse torso shading profile")
+    hair_grid: list[list[float]] | None = Field(default=None,
+                                                description="hair cells of the hair box")
+    hair_grid_colour: list[float] | None = Field(default=None,
+                                                 description="mean sRGB of the hair cells")
     source: str = ""
 
 
@@ -390,7 +487,10 @@ def character_reference(character_id: str, frame: np.ndarray, regions: dict[str,
         character_id=character_id, colours={k: [float(x) for x in v]
                                             for k, v in m["colours"].items()},
         face_ratio=m["face_ratio"], eye_spacing=m["eye_spacing"],
-        profile=m["profile"], face_profile=m["face_profile"], source=source)
+        profile=m["profile"], face_profile=m["face_profile"],
+        small_profile=m["small_profile"], hair_grid=m["hair_grid"],
+        hair_grid_colour=None if m["hair_grid_colour"] is None
+        else [float(x) for x in m["hair_grid_colour"]], source=source)
 
 
 def scene_palette(frames: list[np.ndarray], boxes: list[list[Box]], scale: float = 1.0,

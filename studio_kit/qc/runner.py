@@ -125,7 +125,7 @@ def references_for(engine_name: str, request: EngineRequest, vault: Vault
             return character_reference(rc.character.id, frame, regions, scale,
                                        source=f"{engine_name} still").model_dump()
 
-        key = stable_hash("qc-char-ref", 13, engine_name, fmt, spec.scene, rc,
+        key = stable_hash("qc-char-ref", 16, engine_name, fmt, spec.scene, rc,
                          spec.shot.camera.angle.value, spec.shot.camera.subject)
         chars[cid] = CharacterReference.model_validate(_cached(vault, key, make_char))
     return scene_ref, chars

@@ -39,6 +39,9 @@ THRESHOLDS: dict[str, tuple[Direction, dict[str, float], str]] = {
     "character.hue": ("max", {"draft": 20.0, "standard": 15.0, "premium": 12.0},
                       "largest hue-angle change of a chromatic region vs the reference "
                       "(degrees, CIELAB, white balance removed)"),
+    "character.hair": ("max", {"draft": 38.0, "standard": 29.0, "premium": 24.0},
+                       "a*b* change of the hair cells' mean colour vs the reference frame, % of "
+                       "the hair's chroma (CIELAB, white balance removed; faces >= 40 px)"),
     "character.face": ("max", {"draft": 23.0, "standard": 19.0, "premium": 16.0},
                        "change of eye spacing vs the reference (%; faces >= 40 px)"),
     "character.bible": ("max", {"draft": 75.0, "standard": 60.0, "premium": 50.0},
