@@ -104,11 +104,23 @@ class Ledger:
         self._conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None,
                                      check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
-        self._migrate()
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            from .errors import StudioError  # the file is kept: nothing is deleted here
+
+            raise StudioError(
+                f"the production ledger cannot be opened: {exc}", file=self.path,
+                hint=f"it is not an SQLite database (damaged or overwritten); move it aside "
+                f"(mv {self.path} {self.path}.damaged) and the next run starts a new one",
+            ) from exc
 
     def close(self) -> None:
         self._conn.close()

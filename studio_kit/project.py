@@ -55,6 +55,8 @@ class Project:
     def load(cls, root: str | Path, *, check_references: bool = True) -> Project:
         """Load and validate every file; raise one ValidationFailed listing all problems."""
         root = Path(root).resolve()
+        if root.name == SERIES_FILE and root.is_file():  # the file given for its folder
+            root = root.parent
         if not (root / SERIES_FILE).is_file():
             raise ValidationFailed(
                 f"no {SERIES_FILE} here; this is not a series folder",
@@ -228,8 +230,12 @@ class Project:
         try:
             shot = sb.shot(shot_id)
         except KeyError:
+            ids = [s.id for s in sb.shots]
             raise StudioError(f"no shot {shot_id!r} in episode {sb.episode}",
-                              file=self.episode(episode_id).storyboard_path) from None
+                              file=self.episode(episode_id).storyboard_path,
+                              hint=f"shots: {', '.join(ids[:12]) or 'none'}"
+                              + (f" ... ({len(ids)} in all)" if len(ids) > 12 else "")
+                              ) from None
         scene = self.scenes.get(shot.scene)
         if scene is None:
             raise StudioError(f"shot {shot.id}: unknown scene {shot.scene!r}",

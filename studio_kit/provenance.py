@@ -416,6 +416,8 @@ def read_manifest_store(path: str | Path) -> dict[str, Any] | None:
     import c2pa
 
     path = Path(path)
+    if not path.is_file():
+        raise ProvenanceError("file not found", file=path, hint="check the path")
     try:
         with c2pa.Reader(mime_for(path), open(path, "rb")) as reader:
             return json.loads(reader.json())

@@ -42,13 +42,27 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         console.print("aborted")
         return 130
+    except OSError as exc:
+        # a path the user gave that cannot be used (an output folder that is a file, no
+        # permission, disk full): name it instead of showing a traceback
+        if exc.filename is None:
+            raise
+        where = str(exc.filename) + (f" -> {exc.filename2}" if exc.filename2 else "")
+        console.print("[bold red]error:[/] " + _escape(f"{where}: {exc.strerror or exc}\n"
+                      "    hint: check the path: inputs must exist; outputs need a folder you "
+                      "can write (not an existing file)"), highlight=False)
+        return 2
     except Exception as exc:  # click usage errors carry their own exit code
         import click
+        from typer.exceptions import Exit as TyperExit
+        from typer.exceptions import TyperException
 
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer >= 0.2x vendors click (typer._click): its usage errors are TyperExceptions
+        if isinstance(exc, click.exceptions.ClickException | TyperException) and hasattr(
+                exc, "show"):
             exc.show()
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Exit):
+        if isinstance(exc, click.exceptions.Exit | TyperExit):
             return exc.exit_code
         raise
     return 0

@@ -53,16 +53,17 @@ def say(project: Path = typer.Argument(..., help="Series folder"),
         language: str = typer.Option(None, "--language", "-l",
                                      help="Override the character's language")) -> None:
     """Speak a line in a character's voice to a WAV file."""
-    from ..audio import SAMPLE_RATE
-    from ..audio.dialogue import synthesize, to_rate
-    from ..audio.mix import write_wav
     from ..project import Project
 
-    p = Project.load(project)
+    p = Project.load(project)  # check the input before the (slow) audio imports
     ch = p.characters.get(character)
     if ch is None:
         raise StudioError(f"unknown character {character!r}", file=p.root / "characters",
                           hint=f"characters: {', '.join(sorted(p.characters)) or 'none'}")
+    from ..audio import SAMPLE_RATE
+    from ..audio.dialogue import synthesize, to_rate
+    from ..audio.mix import write_wav
+
     speech = synthesize(text, ch.voice, language or ch.voice.language, where="text")
     write_wav(output, to_rate(speech.samples, speech.sample_rate), SAMPLE_RATE)
     console.print(f"[green]wrote[/] {output} ({speech.duration_s:.2f} s, {speech.engine} "
@@ -77,10 +78,22 @@ def mix(project: Path = typer.Argument(..., help="Series folder"),
         out: Path = typer.Option(None, "--out", "-o", help="Output folder"),
         dubs: bool = typer.Option(True, help="Also build a dub per series language")) -> None:
     """Build, mix and master an episode's audio (master, stems, M&E, dubs)."""
-    from ..audio.episode import build_episode_audio
     from ..project import Project
 
+    if out is not None and out.exists() and not out.is_dir():
+        raise StudioError("--out is a file, not a folder", file=out, field="--out",
+                          hint="pass a folder for the master, stems and dubs")
     p = Project.load(project)
+    if language and language not in p.series.languages and not any(
+            language in line.translations for shot in p.storyboard(episode).shots
+            for line in shot.dialogue):
+        raise StudioError(f"no line has a {language!r} translation and {language!r} is not "
+                          "a series language", field="--language",
+                          hint=f"series languages: {', '.join(p.series.languages)}; add "
+                          f"{language} to series.yaml languages or translations to the lines")
+    p.storyboard(episode)  # an unknown episode is reported before the audio imports
+    from ..audio.episode import build_episode_audio
+
     result = build_episode_audio(p, episode, language=language, out_dir=out, dubs=dubs)
     r = result.report
     console.print(f"[green]mastered[/] {result.master}: {result.duration_s:.2f} s, "

@@ -34,6 +34,9 @@ def preview(project: Path = typer.Argument(..., help="Series folder"),
     from ..engines.local import preview_png, scene_preview_spec
     from ..yamlio import atomic_write_bytes
 
+    if not (16 <= width <= 7680 and 16 <= height <= 4320):
+        raise StudioError(f"{width}x{height} is not a preview size", field="--width/--height",
+                          hint="use 16..7680 x 16..4320, e.g. --width 640 --height 360")
     p = Project.load(project)
     if shot:
         spec = p.resolve_shot(episode, shot)
@@ -69,6 +72,9 @@ def render_shot(project: Path = typer.Argument(..., help="Series folder"),
     from ..engines.local import LocalEngine, contact_sheet
     from ..yamlio import atomic_write_bytes
 
+    if not 0.0 <= drift <= 1.0:
+        raise StudioError(f"--drift {drift:g} is out of range", field="--drift",
+                          hint="0 = none .. 1 = the most drift")
     p = Project.load(project)
     fmt = _format(p, width, height)
     ids = [s.id for s in p.storyboard(episode).shots] if shot == "all" else [shot]

@@ -19,6 +19,9 @@ SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "lighthouse"
 def validate(project: Path = typer.Argument(Path("."), help="Series folder")) -> None:
     """Check every file of a series: schema, cross-references, reference images."""
     p = Project.load(project)
+    from ..routing import load_rules
+
+    load_rules(p)  # routing.yaml too: syntax, schema and engine names
     n_shots = sum(len(e.storyboard.shots) for e in p.episodes.values() if e.storyboard)
     console.print(f"[green]ok[/] {p.series.title}: {len(p.characters)} characters, "
                   f"{len(p.scenes)} scenes, {len(p.episodes)} episodes, {n_shots} shots")

@@ -62,6 +62,9 @@ def qc_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Argum
     from ..qc.runner import DEFAULT_SCORERS, qc_result
     from ..regeneration import stored_request
 
+    if tier is not None and tier not in ("draft", "standard", "premium"):
+        raise StudioError(f"unknown tier {tier!r}", field="--tier",
+                          hint="tiers: draft, standard, premium")
     p = Project.load(project)
     sb = p.storyboard(episode)
     vault, ledger = p.vault(), p.ledger()

@@ -149,10 +149,15 @@ class _Render:
         self.out_dir = out_dir
         series = project.series
         fmt = series.format
-        width, height = options.width or fmt.width, options.height or fmt.height
+        width = fmt.width if options.width is None else options.width
+        height = fmt.height if options.height is None else options.height
         if width % 2 or height % 2 or width < 16 or height < 16:
             raise StudioError(f"{width}x{height} is not a render size", field="width/height",
                               hint="use even sizes of at least 16")
+        if options.engine is not None:  # fail before any stage runs, not at the first shot
+            from ..registry import ENGINES
+
+            ENGINES.get(options.engine)
         self.format = RenderFormat(width=width, height=height, fps=float(fmt.fps))
         self.tier = options.tier or series.tier
         self.languages = options.languages or list(series.languages)

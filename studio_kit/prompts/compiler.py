@@ -310,6 +310,10 @@ def compile_episode(project: Any, episode: str, *, engine: str | None = None,
                     save: bool = True) -> list[CompiledPrompt]:
     """Compile (and store) the prompt of every shot of an episode."""
     sb = project.storyboard(episode)
+    if engine is not None:  # an unknown engine is a mistake, not a default profile
+        from ..registry import ENGINES
+
+        ENGINES.get(engine)
     policy = PromptPolicy.for_project(project.root)
     out = []
     for shot in sb.shots:
