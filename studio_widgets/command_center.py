@@ -29,10 +29,47 @@ def episode_rows(project: Project) -> list[dict[str, Any]]:
 def load_bokehjs() -> None:
     """Put BokehJS in the page (inline, no CDN): jupyter_bokeh's widget view needs
     ``window.Bokeh``. Displayed from the cell itself, before the chart widget exists."""
+    import importlib.metadata
+    import json
+    import os
+
+    # Importing bokeh.io costs ~2 s on 2 cores; the page's outputs it publishes depend only on
+    # the bokeh version, so they are cached once and replayed without importing bokeh.
+    cache = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "studio-kit"
+             / f"bokehjs-inline-{importlib.metadata.version('bokeh')}.json")
+    try:
+        from IPython import get_ipython
+        from IPython.display import publish_display_data
+        ip = get_ipython()
+    except ImportError:
+        ip = None
+    if ip is not None and cache.exists():
+        try:
+            for data, metadata in json.loads(cache.read_text("utf-8")):
+                publish_display_data(data, metadata)
+            return
+        except (OSError, ValueError, TypeError):
+            pass  # a damaged cache: load BokehJS the slow way below and rewrite it
     from bokeh.io import output_notebook
     from bokeh.resources import INLINE
 
-    output_notebook(INLINE, hide_banner=True)
+    if ip is None:
+        output_notebook(INLINE, hide_banner=True)
+        return
+    from IPython.utils.capture import capture_output
+
+    with capture_output(stdout=False, stderr=False) as captured:
+        output_notebook(INLINE, hide_banner=True)
+    outputs = [(o.data, o.metadata) for o in captured.outputs]
+    for data, metadata in outputs:
+        publish_display_data(data, metadata)
+    try:
+        from studio_kit.yamlio import atomic_write_text
+
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cache, json.dumps(outputs))
+    except OSError:
+        pass  # no cache: the next page loads BokehJS the slow way again
 
 
 def budget_widget(project: Project) -> w.Widget:
@@ -69,9 +106,31 @@ class CommandCenter(w.VBox):
             load_bokehjs()
             # HoloViews' Bokeh renderer imports Panel (seconds on 2 cores): the rest of the
             # surface is interactive first, the chart arrives when drawn.
+            # The thread starts only once the cell that built the surface has finished (an
+            # IPython post_run_cell hook): its imports hold the GIL and would otherwise slow
+            # the page's own first render. Outside IPython it starts at once.
             self.chart_thread = threading.Thread(target=self._draw_chart, daemon=True,
                                                  name="budget-chart")
+            self._start_chart_after_cell()
+
+    def _start_chart_after_cell(self) -> None:
+        try:
+            from IPython import get_ipython
+
+            ip = get_ipython()
+        except ImportError:
+            ip = None
+        if ip is None:
+            assert self.chart_thread is not None
             self.chart_thread.start()
+            return
+
+        def start(*_args: object) -> None:
+            ip.events.unregister("post_run_cell", start)
+            assert self.chart_thread is not None
+            self.chart_thread.start()
+
+        ip.events.register("post_run_cell", start)
 
     def _draw_chart(self) -> None:
         try:
