@@ -59,6 +59,7 @@ from .models import (
     VoiceProfile,
     Wardrobe,
 )
+from .openai_compat import chat_completions_url
 from .project import Project
 from .yamlio import save_model, validate_data
 
@@ -327,7 +328,7 @@ def llm_outline(idea: str, tpl: GenreTemplate, cast_size: int, *,
             "messages": [{"role": "system", "content": "You are a story editor for a TV series."},
                          {"role": "user", "content": prompt}]}
     try:
-        resp = httpx.post(f"{base_url}/chat/completions", json=body, headers=headers,
+        resp = httpx.post(chat_completions_url(base_url), json=body, headers=headers,
                           timeout=timeout_s)
     except httpx.HTTPError as exc:
         raise StudioError(f"LLM endpoint unreachable: {exc.__class__.__name__}",

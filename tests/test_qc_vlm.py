@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from fakes.openai_chat import FakeChatServer
 
 from studio_kit.errors import StudioError
 from studio_kit.qc.base import QCContext, ShotMedia, run_scorers
@@ -17,44 +16,14 @@ from studio_kit.qc.base import QCContext, ShotMedia, run_scorers
 KEY = "sk-test-not-a-real-key"
 
 
-class FakeVLM(BaseHTTPRequestHandler):
-    seen: list[dict] = []
-    answer = {"scores": {"identity": 0.9, "continuity": 0.8, "framing": 1.0,
-                         "artefacts": 0.7}, "notes": "scarf looks right"}
-
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-    def do_POST(self):  # noqa: N802 (http.server API)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if self.path != "/v1/chat/completions":
-            self.send_response(404)
-            self.end_headers()
-            return
-        if self.headers.get("Authorization") != f"Bearer {KEY}":
-            self.send_response(401)
-            self.end_headers()
-            return
-        FakeVLM.seen.append(body)
-        content = json.dumps(FakeVLM.answer)
-        data = json.dumps({"id": "x", "object": "chat.completion", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": content},
-             "finish_reason": "stop"}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+ANSWER = {"scores": {"identity": 0.9, "continuity": 0.8, "framing": 1.0, "artefacts": 0.7},
+          "notes": "scarf looks right"}
 
 
 @pytest.fixture
-def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), FakeVLM)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+def vlm():
+    with FakeChatServer(json.dumps(ANSWER), key=KEY) as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -65,11 +34,10 @@ def ctx(sample_project):
     return QCContext(spec=spec, media=ShotMedia.from_frames(frames))
 
 
-def test_vlm_scores_with_rubric(server, ctx, monkeypatch):
-    monkeypatch.setenv("STUDIO_VLM_BASE_URL", server)
+def test_vlm_scores_with_rubric(vlm, ctx, monkeypatch):
+    monkeypatch.setenv("STUDIO_VLM_BASE_URL", vlm.root)
     monkeypatch.setenv("STUDIO_VLM_API_KEY", KEY)
     monkeypatch.setenv("STUDIO_VLM_MODEL", "tiny-vlm")
-    FakeVLM.seen.clear()
     report = run_scorers(ctx, ["vlm"])
     (score,) = report.scores
     assert score.metric == "vlm.rubric" and not score.skipped and score.passed
@@ -77,7 +45,7 @@ def test_vlm_scores_with_rubric(server, ctx, monkeypatch):
     assert score.value == pytest.approx(expected)
     assert score.details["criteria"]["identity"] == 0.9
     assert KEY not in json.dumps(score.model_dump())
-    (req,) = FakeVLM.seen
+    (req,) = vlm.bodies
     assert req["model"] == "tiny-vlm"
     parts = req["messages"][0]["content"]
     assert "Mara Quinn" in parts[0]["text"] and "pea coat" in parts[0]["text"]
@@ -87,16 +55,16 @@ def test_vlm_scores_with_rubric(server, ctx, monkeypatch):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_vlm_low_score_fails_the_tier(server, ctx, monkeypatch):
-    monkeypatch.setenv("STUDIO_VLM_BASE_URL", server)
+def test_vlm_low_score_fails_the_tier(vlm, ctx, monkeypatch):
+    monkeypatch.setenv("STUDIO_VLM_BASE_URL", vlm.root)
     monkeypatch.setenv("STUDIO_VLM_API_KEY", KEY)
-    monkeypatch.setattr(FakeVLM, "answer", {"scores": {"identity": 0.1, "continuity": 0.3}})
+    vlm.reply = json.dumps({"scores": {"identity": 0.1, "continuity": 0.3}})
     ctx.tier = "premium"
     assert not run_scorers(ctx, ["vlm"]).passed
 
 
-def test_vlm_bad_key_and_unset(server, ctx, monkeypatch):
-    monkeypatch.setenv("STUDIO_VLM_BASE_URL", server)
+def test_vlm_bad_key_and_unset(vlm, ctx, monkeypatch):
+    monkeypatch.setenv("STUDIO_VLM_BASE_URL", vlm.root)
     monkeypatch.setenv("STUDIO_VLM_API_KEY", "wrong")
     with pytest.raises(StudioError, match="refused the key"):
         run_scorers(ctx, ["vlm"])
@@ -120,3 +88,11 @@ def test_embedding_scorer_is_pluggable(ctx):
     ctx.regions = lambda cid, t: {"figure": (40, 10, 120, 80)}
     (score,) = run_scorers(ctx, ["embedding"]).scores
     assert not score.skipped and score.value > 0.9 and score.details["model"] == "hist"
+
+
+@pytest.mark.parametrize("base", ["http://h:8000", "http://h:8000/", "http://h:8000/v1",
+                                  "http://h:8000/v1/"])
+def test_base_url_with_or_without_v1(base):
+    from studio_kit.openai_compat import chat_completions_url
+
+    assert chat_completions_url(base) == "http://h:8000/v1/chat/completions"

@@ -18,14 +18,13 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 from fakes.elevenlabs_server import FakeElevenLabs
 from fakes.engine_servers import ENGINE_SERVICE, KEY_ENV, FakeEngineServer
+from fakes.openai_chat import FakeChatServer
 
 from studio_kit.errors import StudioError
 from studio_kit.generation import generate_shot, get_engine
@@ -78,44 +77,13 @@ def canary_env(monkeypatch):
     return dict(CANARIES)
 
 
-class FakeOpenAI(BaseHTTPRequestHandler):
-    """/v1/chat/completions: VLM-style JSON scores for the right Bearer key, else 401."""
-
-    key = CANARIES["STUDIO_VLM_API_KEY"]
-    auth_seen: list[str] = []
-
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-    def do_POST(self):  # noqa: N802 (http.server API)
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        FakeOpenAI.auth_seen.append(self.headers.get("Authorization") or "")
-        if self.headers.get("Authorization") != f"Bearer {self.key}":
-            self.send_response(401)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        content = json.dumps({"scores": {"identity": 0.9, "continuity": 0.9, "framing": 0.9,
-                                         "artefacts": 0.9}, "notes": "ok"})
-        data = json.dumps({"id": "x", "object": "chat.completion", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": content},
-             "finish_reason": "stop"}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
 @pytest.fixture
 def openai_server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    FakeOpenAI.auth_seen = []
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    srv.shutdown()
-    srv.server_close()
+    """Accepts only the VLM canary key, so the LLM call is refused (and must say so cleanly)."""
+    reply = json.dumps({"scores": {"identity": 0.9, "continuity": 0.9, "framing": 0.9,
+                                   "artefacts": 0.9}, "notes": "ok"})
+    with FakeChatServer(reply, key=CANARIES["STUDIO_VLM_API_KEY"]) as fake:
+        yield fake
 
 
 def test_engine_keys_are_used_but_never_stored(sample_project, canary_env, monkeypatch,
@@ -185,7 +153,7 @@ def test_llm_and_vlm_keys_are_sent_but_never_shown(canary_env, monkeypatch,
     from studio_kit.builder import list_genres, llm_outline, load_template
     from studio_kit.qc.vlm import VLMConfig, ask
 
-    monkeypatch.setenv("STUDIO_VLM_BASE_URL", openai_server)
+    monkeypatch.setenv("STUDIO_VLM_BASE_URL", openai_server.url)  # the /v1 form
     cfg = VLMConfig.from_env()
     assert cfg is not None
     assert ask(cfg, [{"role": "user", "content": "score"}])
@@ -195,10 +163,11 @@ def test_llm_and_vlm_keys_are_sent_but_never_shown(canary_env, monkeypatch,
     assert not _leaks(str(info.value))
     tpl = load_template(list_genres()[0])
     with pytest.raises(StudioError) as info:  # the LLM key is refused (401)
-        llm_outline("a lighthouse keeper", tpl, 2, base_url=openai_server, timeout_s=10)
+        llm_outline("a lighthouse keeper", tpl, 2, base_url=openai_server.url, timeout_s=10)
     assert not _leaks(str(info.value))
-    assert f"Bearer {canary_env['STUDIO_VLM_API_KEY']}" in FakeOpenAI.auth_seen
-    assert f"Bearer {canary_env['STUDIO_LLM_API_KEY']}" in FakeOpenAI.auth_seen
+    sent = [auth for _path, auth, _body in openai_server.seen]
+    assert f"Bearer {canary_env['STUDIO_VLM_API_KEY']}" in sent
+    assert f"Bearer {canary_env['STUDIO_LLM_API_KEY']}" in sent
 
 
 def _small_sample(dest: Path) -> Path:
@@ -225,7 +194,7 @@ def test_cli_commands_with_keys_set_write_and_print_no_key(tmp_path: Path,
                                                           openai_server) -> None:
     """Quick commands that look at keys (estimate reports missing ones) and write files."""
     root = _small_sample(tmp_path / "lighthouse")
-    env = {**os.environ, **CANARIES, "COLUMNS": "200", "STUDIO_VLM_BASE_URL": openai_server}
+    env = {**os.environ, **CANARIES, "COLUMNS": "200", "STUDIO_VLM_BASE_URL": openai_server.root}
     outputs = []
     for args in (["estimate", str(root), "01"], ["approve", str(root), "01", "--who", "qa"],
                  ["render-shot", str(root), "01", "s02-cliff-mara", "-o",
@@ -243,7 +212,7 @@ def test_cli_commands_with_keys_set_write_and_print_no_key(tmp_path: Path,
 def test_pipeline_and_notebook_run_write_no_key(tmp_path: Path, openai_server) -> None:
     """A whole (tiny) episode render through the papermill notebook with every key set."""
     root = _small_sample(tmp_path / "lighthouse")
-    env = {**os.environ, **CANARIES, "COLUMNS": "200", "STUDIO_VLM_BASE_URL": openai_server}
+    env = {**os.environ, **CANARIES, "COLUMNS": "200", "STUDIO_VLM_BASE_URL": openai_server.root}
     proc = _studio(["render", str(root), "01", "--engine", "local", "--width", "160",
                     "--height", "90", "--notebook", "--out", str(tmp_path / "out")],
                    env, tmp_path, timeout=900)

@@ -4,12 +4,11 @@ eSpeak, real papermill runs, a real HTTP server standing in for an OpenAI-compat
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import nbformat
 import pytest
+from fakes.openai_chat import FakeChatServer
 
 from studio_kit import builder as kit
 from studio_kit.errors import StudioError
@@ -96,34 +95,12 @@ def test_a_failed_build_writes_nothing(tmp_path):
     assert (dest / "keep.txt").read_text() == "mine"
 
 
-class _LLM(BaseHTTPRequestHandler):
-    reply: str = ""
-    seen: list = []
-
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _LLM.seen.append((self.path, self.headers.get("Authorization"), body))
-        out = json.dumps({"choices": [{"message": {"role": "assistant",
-                                                   "content": _LLM.reply}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *a):
-        pass
-
-
 @pytest.fixture
 def llm_server(monkeypatch):
-    srv = HTTPServer(("127.0.0.1", 0), _LLM)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    monkeypatch.setenv("STUDIO_LLM_BASE_URL", f"http://127.0.0.1:{srv.server_port}/v1")
-    monkeypatch.setenv("STUDIO_LLM_API_KEY", "test-key")
-    _LLM.seen = []
-    yield _LLM
-    srv.shutdown()
+    with FakeChatServer() as fake:
+        monkeypatch.setenv("STUDIO_LLM_BASE_URL", fake.url)
+        monkeypatch.setenv("STUDIO_LLM_API_KEY", "test-key")
+        yield fake
 
 
 def test_idea_through_an_openai_compatible_llm(tmp_path, llm_server):

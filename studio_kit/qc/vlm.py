@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
+from ..openai_compat import chat_completions_url
 from ..registry import SCORERS
 from .base import QCContext, QCScore, Scorer
 from .measure import sample_times
@@ -120,7 +121,7 @@ def ask(config: VLMConfig, messages: list[dict]) -> str:
     body = {"model": config.model, "messages": messages, "temperature": 0,
             "response_format": {"type": "json_object"}}
     try:
-        r = httpx.post(f"{config.base_url}/v1/chat/completions", json=body, headers=headers,
+        r = httpx.post(chat_completions_url(config.base_url), json=body, headers=headers,
                        timeout=config.timeout_s)
     except httpx.HTTPError as exc:
         raise StudioError(f"vision-language endpoint unreachable: {type(exc).__name__}",
