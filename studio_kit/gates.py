@@ -11,7 +11,6 @@ what was decided on). A decision is bound to that hash:
 
 from __future__ import annotations
 
-import shutil
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from pydantic import BaseModel
 from .errors import StudioError
 from .hashing import file_hash
 from .ledger import Ledger
-from .yamlio import atomic_write_bytes
+from .yamlio import atomic_copy
 
 MASTER = "master"
 
@@ -152,11 +151,7 @@ def publish(ledger: Ledger, episode: str, master: str | Path, dest: str | Path, 
                         hint=f"review it, then 'studio gate PROJECT {episode} --gate C "
                         f"--master {master} --approve --who NAME'")
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part")
-    shutil.copyfile(master, tmp)
-    atomic_write_bytes(dest, tmp.read_bytes())
-    tmp.unlink()
+    atomic_copy(master, dest)
     ledger.stage_result(run_id, "publish", status.current_hash or "", cache_hit=False,
                         subject=episode, outputs={"dest": str(dest),
                                                   "master": status.current_hash or ""})

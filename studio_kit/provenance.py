@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from .errors import StudioError
 from .hashing import file_hash
-from .yamlio import atomic_write_bytes, atomic_write_text
+from .yamlio import FILE_MODE, atomic_write_bytes, atomic_write_text
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 TRAINED_ALGORITHMIC_MEDIA = IPTC + "trainedAlgorithmicMedia"
@@ -167,12 +166,6 @@ def create_dev_credentials(directory: str | Path, *, days: int = 825) -> C2paCre
     # The CA key is not kept: nothing else is ever signed with this CA.
     return C2paCredentials(cert_chain=directory / "dev-chain.pem", private_key=key_path,
                            alg="es256", development=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _dev_chain_valid(chain: Path) -> bool:
@@ -319,7 +312,7 @@ def _sign(manifest: dict[str, Any], src: Path, dst: Path, creds: C2paCredentials
                                             "label": "parent"}, mime_for(parent), fh)
             with open(src, "rb") as s, open(tmp, "w+b") as d:
                 builder.sign(signer, mime, s, d)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give a normal file's mode
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; give a normal file's mode
         os.replace(tmp, dst)
     except c2pa.C2paError as exc:
         raise ProvenanceError(f"C2PA signing failed: {exc}", file=src,
@@ -518,10 +511,3 @@ def verify_and_report(path: str | Path) -> tuple[VerificationReport, Path]:
     path = Path(path)
     report = verify(path)
     return report, write_report(report, path.with_name(path.name + ".c2pa.json"))
-
-
-def copy_signed(src: Path, dst: Path) -> Path:
-    """Copy a signed file out of the vault (manifests are embedded; a copy stays valid)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dst)
-    return dst

@@ -63,6 +63,10 @@ def attempt_seed(base_seed: int, shot_id: str, attempt: int) -> int:
 def attempt_plan(chain: list[str], budget: int, seeds_per_engine: int) -> list[str]:
     """Engine per attempt: ``seeds_per_engine`` seeds on each engine of the chain in turn,
     then round again on the first engine until the budget is spent."""
+    if budget > 0 and (not chain or seeds_per_engine < 1):
+        raise StudioError("no engine to try: the routing chain is empty or allows no seeds",
+                          field="chain", hint="route the shot to at least one engine and "
+                          "allow at least one seed per engine")
     plan: list[str] = []
     while len(plan) < budget:
         for name in chain:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,18 +25,22 @@ LineMap = dict[tuple[Any, ...], int]
 #: libyaml's parser when PyYAML was built with it (same marks and errors, ~10x faster on
 #: feature-length storyboards); the pure-Python one otherwise.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_UMASK = os.umask(0)
+_UMASK = os.umask(0)  # read once at import: changing it later would race with threads
 os.umask(_UMASK)
+#: the mode a plain open() gives a new file here (mkstemp gives 0600)
+FILE_MODE = 0o666 & ~_UMASK
 M = TypeVar("M", bound=BaseModel)
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, *, private: bool = False) -> Iterator[BinaryIO]:
+def atomic_open(path: str | Path, *, private: bool = False,
+                sync: bool = True) -> Iterator[BinaryIO]:
     """Open ``path`` for writing so that readers see the old or the new file, never half.
 
     Writes go to a temporary file in the same folder, which is fsynced and renamed over
     ``path`` only when the block ends without an error. ``private`` keeps the file 0600
-    (keys); otherwise it gets the mode a plain ``open()`` would give it.
+    (keys); otherwise it gets the mode a plain ``open()`` would give it. ``sync=False``
+    skips the fsync, for callers writing many files that sync once at the end.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,15 +48,22 @@ def atomic_open(path: str | Path, *, private: bool = False) -> Iterator[BinaryIO
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
         if not private:  # mkstemp creates 0600
-            os.chmod(tmp, 0o666 & ~_UMASK)
+            os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_copy(src: str | Path, dest: str | Path) -> None:
+    """Copy a file (streamed, never whole in memory) so ``dest`` is the old or the new one."""
+    with open(src, "rb") as fh_in, atomic_open(dest) as fh_out:
+        shutil.copyfileobj(fh_in, fh_out, 1 << 20)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, *, private: bool = False) -> None:

@@ -158,3 +158,16 @@ def test_source_hashes_are_recorded(sample_dir: Path):
         assert isinstance(shot.source, ShotSource)
         assert shot.source.key.startswith(shot.scene + ":")
         assert set(shot.source.field_hashes) >= {"action", "dialogue", "camera", "duration_s"}
+
+
+def test_imported_files_get_normal_file_modes(tmp_path):
+    """Scene and character files are written in one batch; they must not stay 0600."""
+    from studio_kit.screenplay import import_script
+    from studio_kit.yamlio import FILE_MODE
+
+    script = tmp_path / "s.fountain"
+    script.write_text("INT. KITCHEN - DAY\n\nAda pours tea.\n\nADA\nMorning.\n")
+    import_script(tmp_path / "p", script, "01", create=True)
+    written = [*(tmp_path / "p/scenes").glob("*.yaml"), *(tmp_path / "p/characters").glob("*.yaml")]
+    assert written
+    assert {p.stat().st_mode & 0o777 for p in written} == {FILE_MODE}

@@ -100,16 +100,21 @@ class EpisodeAudio(BaseModel):
         for s in self.shots:
             if s.shot_id == shot_id:
                 return s
-        raise KeyError(shot_id)
+        raise StudioError(f"no shot {shot_id!r} in this episode's audio",
+                          hint=f"shots: {', '.join(s.shot_id for s in self.shots)}")
 
     def shot_visemes(self, shot_id: str, language: str | None = None) -> list[tuple[float, str]]:
         """(t, viseme) relative to the shot's picture start: what EngineRequest.visemes takes."""
+        if language and language not in self.dubs:
+            raise StudioError(f"no {language!r} dub track in this episode's audio",
+                              field="language",
+                              hint=f"dub tracks: {', '.join(sorted(self.dubs)) or 'none'}")
         cues = self.dubs[language].cues if language else self.cues
         t0 = self.shot(shot_id).start_s
         out: list[tuple[float, str]] = []
         for c in sorted((c for c in cues if c.shot_id == shot_id), key=lambda c: c.start_s):
             out.extend((round(c.start_s - t0 + t, 4), Viseme(v).value) for t, v in c.visemes)
-        return sorted(out, key=lambda p: p[0])
+        return sorted(out, key=lambda p: p[0])  # dual dialogue lines overlap
 
     def save(self, path: str | Path | None = None) -> Path:
         path = Path(path) if path else Path(self.out_dir) / "audio.json"

@@ -192,12 +192,13 @@ def check_rendered_shot(video: str | Path, request, character_id: str, *,
                         limits: LipSyncLimits = BT1359) -> LipSyncResult:
     """Check a shot rendered by the local engine: mouth boxes come from its
     ``figure_regions(request, character_id, t)``; visemes default to ``request.visemes``."""
-    from ..engines.local import figure_regions  # the local engine's contract
+    from ..engines.local.engine import validate_request  # the local engine's geometry
 
     frames, fps = read_frames(video)
+    renderer = validate_request(request)  # built once: figure_regions would rebuild per frame
     boxes = []
     for i in range(len(frames)):
-        region = figure_regions(request, character_id, i / fps)
+        region = renderer.regions(character_id, i / fps)
         if not region or "mouth" not in region:
             raise StudioError(f"{character_id} has no visible mouth in frame {i}",
                               hint="lip-sync is checked on shots where the speaker is in view")

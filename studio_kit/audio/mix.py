@@ -278,16 +278,13 @@ def write_wav(path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
     import wave
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     x = np.asarray(x, np.float32)
     x = x if x.ndim == 2 else x[:, None]
     scaled = x * np.float32(8388607.0)
     np.clip(scaled, -8388608.0, 8388607.0, out=scaled)
     ints = np.rint(scaled, out=scaled).astype("<i4")
     u = ints.view(np.uint8).reshape(-1, 4)
-    packed = np.empty((len(u), 3), np.uint8)
-    for k in range(3):  # little-endian: the low three bytes of each int32
-        packed[:, k] = u[:, k]
+    packed = np.ascontiguousarray(u[:, :3])  # little-endian: the low three bytes of each
     with atomic_open(path) as fh, wave.open(fh, "wb") as w:
         w.setnchannels(x.shape[1])
         w.setsampwidth(3)

@@ -35,7 +35,7 @@ from ..errors import StudioError
 from ..hashing import file_hash, stable_hash
 from ..models import Tier
 from ..project import Project
-from ..yamlio import atomic_write_text
+from ..yamlio import atomic_copy, atomic_write_text
 from .runner import ProgressCallback, StageContext, StageProduct, StageRunner
 
 PIPELINE_VERSION = "1"
@@ -680,12 +680,7 @@ def _export(r: _Render, digest: str, dst: Path) -> Path:
     src = r.vault.get(digest)
     if dst.is_file() and dst.stat().st_size == src.stat().st_size and file_hash(dst) == digest:
         return dst
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    if tmp.exists():
-        tmp.unlink()
-    shutil.copyfile(src, tmp)
-    tmp.replace(dst)
+    atomic_copy(src, dst)
     return dst
 
 

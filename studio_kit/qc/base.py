@@ -92,6 +92,9 @@ def load_media(path: str | Path, max_width: int = 640) -> ShotMedia:
         raise StudioError(f"cannot read the clip: {exc}", file=path,
                           hint="the file is not a video (re-run generation)") from None
     with container:
+        if not container.streams.video:
+            raise StudioError("the file has no video stream", file=path,
+                              hint="QC scores video clips (re-run generation)")
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
         fps = float(stream.average_rate or stream.guessed_rate or 24)

@@ -7,10 +7,8 @@ atomically, the storyboard last.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ from ..models import (
     VoiceProfile,
     Wardrobe,
 )
-from ..yamlio import atomic_write_bytes, atomic_write_text, save_model
+from ..yamlio import atomic_open, atomic_write_bytes, atomic_write_text, save_model
 from .breakdown import BreakdownInput, breakdown
 from .parse import Heading, Script, fold, location_key, parse_fountain, read_script_file, slugify
 from .reimport import merge_storyboards
@@ -362,16 +360,8 @@ def _write_many(files: dict[Path, str]) -> None:
             atomic_write_text(path, text)
         return
     for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(text.encode("utf-8"))
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with atomic_open(path, sync=False) as fh:
+            fh.write(text.encode("utf-8"))
     os.sync()
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ...models import VoiceProfile
 from ...registry import TTS
+from ...visemes import Viseme
 from .base import (
     Speech,
     TTSAuthError,
@@ -163,8 +164,6 @@ class ElevenLabsTTS(TTSEngine):
         phonemes = [(float(s), float(e), str(c)) for c, s, e in zip(chars, starts, ends,
                                                                     strict=True)]
         track = [(s, viseme_for_letter(c)) for s, _, c in phonemes]
-        from ...visemes import Viseme
-
         track.append((len(samples) / SAMPLE_RATE, Viseme.rest))
         return Speech(samples=samples, sample_rate=SAMPLE_RATE, phonemes=phonemes,
                       visemes=compact_track(track), language=lang, voice=profile.voice,
