@@ -16,8 +16,9 @@ The output's frame count is checked against the timeline: record times are exact
 from __future__ import annotations
 
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -32,6 +33,7 @@ from ..yamlio import atomic_write_text
 from .cards import card_key, render_card
 from .encoding import H264_PARAMS, h264_args
 from .frames import FrameEncoder, blend, read_frames, run_ffmpeg
+from .pieces import DirPieces, PieceCache
 from .probe import StreamInfo, probe
 from .timeline import ItemKind, ShotTime, Timeline, TimelineItem
 
@@ -53,6 +55,8 @@ class AssemblyResult(BaseModel):
     copied_frames: int
     rendered_frames: int
     segments: list[Segment]
+    regions: int = Field(0, description="Re-rendered regions (transitions and their runs).")
+    regions_reused: int = Field(0, description="Regions taken from the piece cache.")
     conformed: list[str] = Field(default_factory=list, description="Clips re-encoded first.")
     elapsed_s: float = 0.0
 
@@ -128,60 +132,82 @@ def _plan(tl: Timeline, infos: dict[str, StreamInfo]) -> list[_Group | Segment]:
     return plan
 
 
-def _group_frames(group: _Group, fps: Fraction) -> list[np.ndarray]:
-    frames: list[np.ndarray] = []
+def _group_frames(group: _Group, fps: Fraction) -> Iterator[np.ndarray]:
+    """The region's frames, decoded and blended lazily (a 1080p frame is 3 MB)."""
     for op in group.ops:
         if isinstance(op, _Plain):
-            frames.extend(read_frames(op.clip, op.start, op.end, fps))
+            yield from read_frames(op.clip, op.start, op.end, fps)
         else:
             frames_a = read_frames(op.a_clip, op.a_start, op.a_start + op.n, fps)
             frames_b = read_frames(op.b_clip, op.b_start, op.b_start + op.n, fps)
-            frames.extend(blend(op.kind, fa, fb, (j + 1) / (op.n + 1))
-                          for j, (fa, fb) in enumerate(zip(frames_a, frames_b, strict=True)))
-    return frames
+            for j, (fa, fb) in enumerate(zip(frames_a, frames_b, strict=True)):
+                yield blend(op.kind, fa, fb, (j + 1) / (op.n + 1))
 
 
-def _render_groups(groups: list[_Group], out: Path, tl: Timeline, jobs: int,
-                   preset: str | None) -> list[Segment]:
-    """Encode every re-rendered region into ONE file (one x264 start-up), a forced keyframe
-    at each region's first frame; the concat list then cuts the regions out of it."""
-    starts, pos = [], 0
+def _region_key(group: _Group, tl: Timeline, hashes: dict[str, str], preset: str) -> str:
+    """Everything a region's encoded bytes depend on: the sources' content, the frame
+    ranges and blends, the picture format and the encoder settings."""
+    ops = [("plain", hashes[o.clip], o.start, o.end) if isinstance(o, _Plain) else
+           ("blend", o.kind.value, hashes[o.a_clip], o.a_start, hashes[o.b_clip], o.b_start,
+            o.n) for o in group.ops]
+    return stable_hash("region", ops, tl.width, tl.height, str(tl.fps), repr(H264_PARAMS),
+                       preset)[:24]
+
+
+#: Set when the fast transition preset turned out to write other parameter sets than the
+#: shots (another x264 build); every later region then uses the shots' own preset.
+_FAST_PRESET_OK: dict[str, bool] = {}
+
+
+def _encode_region(group: _Group, tl: Timeline, work: Path, ref_extra: str | None) -> Path:
+    """Encode one region into its own file (its first frame is an IDR frame, so the file
+    can stand anywhere in the concatenation)."""
+    presets = [H264_PARAMS.preset]
+    fast = H264_PARAMS.transition_preset
+    if _FAST_PRESET_OK.get(fast, True) and fast != H264_PARAMS.preset:
+        presets.insert(0, fast)
+    for preset in presets:
+        out = work / f"region-{uuid.uuid4().hex}.mp4"
+        # one x264 thread: regions are short and ``jobs`` of them are encoded at once, so
+        # frame threads would only add start-up and synchronisation cost
+        with FrameEncoder(out, tl.width, tl.height, tl.fps, preset=preset, threads=1) as enc:
+            for frame in _group_frames(group, tl.fps):
+                enc.write(frame)
+        if enc.frames != group.frames:
+            raise StudioError(f"region of {group.items} has {enc.frames} frames, expected "
+                              f"{group.frames}", file=out, hint="conform the clips")
+        if probe(out, packets=False).video.extradata_hex == ref_extra:
+            return out  # same parameter sets as the shots: concatenable
+        _FAST_PRESET_OK[fast] = False
+        out.unlink()
+    raise StudioError("the transition regions were encoded with other parameter sets",
+                      file=work, hint="H264_PARAMS changed mid-run; re-run")
+
+
+def _render_groups(groups: list[_Group], tl: Timeline, work: Path, ref_extra: str | None,
+                   pieces: PieceCache, jobs: int) -> tuple[list[Segment], int]:
+    """One file per re-rendered region, from the piece cache when its key is known, else
+    encoded (``jobs`` regions at a time: decoding, blending and x264 of one region overlap
+    those of another). Returns the segments and how many regions came from the cache."""
+    hashes: dict[str, str] = {}
     for g in groups:
-        starts.append(pos)
-        pos += g.frames
-    fps = tl.fps
-    segments = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
-            FrameEncoder(out, tl.width, tl.height, fps, preset=preset,
-                         force_keyframes_s=tuple(float(s / fps) for s in starts)) as enc:
-        # decode and blend the next region(s) while x264 encodes the current one; at most
-        # ``jobs`` regions are held in memory (a 1080p frame is 3 MB)
-        ahead: deque[Future[list[np.ndarray]]] = deque()
-        queue = iter(groups)
-        for _ in range(max(1, jobs)):
-            g_next = next(queue, None)
-            if g_next is not None:
-                ahead.append(pool.submit(_group_frames, g_next, fps))
-        for g, start in zip(groups, starts, strict=True):
-            frames = ahead.popleft().result()
-            g_next = next(queue, None)
-            if g_next is not None:
-                ahead.append(pool.submit(_group_frames, g_next, fps))
-            if len(frames) != g.frames:
-                raise StudioError(f"region of {g.items} has {len(frames)} frames, expected "
-                                  f"{g.frames}", file=out, hint="conform the clips")
-            for f in frames:
-                enc.write(f)
-            del frames
-            segments.append(Segment(kind="render", file=str(out),
-                                    items=list(dict.fromkeys(g.items)), frames=g.frames,
-                                    inpoint=start, outpoint=start + g.frames))
-    keys = set(probe(out).video.keyframe_indices)
-    missing = [s for s in starts if s not in keys]
-    if missing:
-        raise StudioError(f"forced keyframes missing at frames {missing}", file=out,
-                          hint="report this: the encoder ignored -force_key_frames")
-    return segments
+        for op in g.ops:
+            for clip in ([op.clip] if isinstance(op, _Plain) else [op.a_clip, op.b_clip]):
+                if clip not in hashes:
+                    hashes[clip] = file_hash(clip)
+    keys = [_region_key(g, tl, hashes, H264_PARAMS.transition_preset) for g in groups]
+    files: list[Path | None] = [pieces.get(k) for k in keys]
+    missing = [i for i, f in enumerate(files) if f is None]
+
+    def encode(i: int) -> Path:
+        return pieces.put(keys[i], _encode_region(groups[i], tl, work, ref_extra))
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for i, path in zip(missing, pool.map(encode, missing), strict=True):
+            files[i] = path
+    segments = [Segment(kind="render", file=str(f), items=list(dict.fromkeys(g.items)),
+                        frames=g.frames) for g, f in zip(groups, files, strict=True)]
+    return segments, len(groups) - len(missing)
 
 
 # -- clip preparation ----------------------------------------------------------------------
@@ -264,11 +290,13 @@ def _prepare(tl: Timeline, work: Path) -> tuple[dict[str, StreamInfo], list[str]
 
 
 def assemble(timeline: Timeline, out: str | Path, *, work_dir: str | Path | None = None,
-             jobs: int = 2) -> AssemblyResult:
+             jobs: int = 2, pieces: PieceCache | None = None) -> AssemblyResult:
     """Assemble ``timeline`` into ``out`` (H.264 MP4, picture only) by smart rendering.
 
-    ``work_dir`` keeps rendered cards, conformed clips and transition segments (default:
-    ``<out>.work/``). The returned timeline carries exact record times of every item.
+    ``work_dir`` keeps rendered cards, conformed clips and (without ``pieces``) the encoded
+    transition regions (default: ``<out>.work/``). ``pieces`` keeps encoded regions between
+    runs by content key (the pipeline passes the vault), so an edit re-encodes only the
+    regions whose sources changed. The returned timeline carries exact record times.
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -282,17 +310,8 @@ def assemble(timeline: Timeline, out: str | Path, *, work_dir: str | Path | None
 
     tag = stable_hash("segments", tl.model_dump(mode="json"))[:10]
     groups = [p for p in plan if isinstance(p, _Group)]
-    rendered: list[Segment] = []
-    transitions = work / f"transitions-{tag}.mp4"
-    for preset in dict.fromkeys([H264_PARAMS.transition_preset, H264_PARAMS.preset]):
-        if not groups:
-            break
-        rendered = _render_groups(groups, transitions, tl, jobs, preset)
-        if probe(transitions, packets=False).video.extradata_hex == ref_extra:
-            break  # same parameter sets as the shots: concatenable
-    else:
-        raise StudioError("the transition regions were encoded with other parameter sets",
-                          file=transitions, hint="H264_PARAMS changed mid-run; re-run")
+    rendered, reused = _render_groups(groups, tl, work, ref_extra,
+                                      pieces or DirPieces(work, ".mp4"), jobs)
     it = iter(rendered)
     segs = [p if isinstance(p, Segment) else next(it) for p in plan]
 
@@ -320,6 +339,7 @@ def assemble(timeline: Timeline, out: str | Path, *, work_dir: str | Path | None
     copied = sum(s.frames for s in segs if s.kind == "copy")
     return AssemblyResult(path=str(out), timeline=tl, frames=got, duration_s=tl.duration_s,
                           copied_frames=copied, rendered_frames=got - copied, segments=segs,
+                          regions=len(groups), regions_reused=reused,
                           conformed=conformed, elapsed_s=time.perf_counter() - t0)
 
 

@@ -93,12 +93,15 @@ def blend(kind: TransitionKind, a: np.ndarray, b: np.ndarray, t: float) -> np.nd
 
 
 def _mix(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """(1 - t) * a + t * b, rounded, in 8.8 fixed point (4x faster than float32)."""
+    """(1 - t) * a + t * b, rounded, in 8.8 fixed point (4x faster than float32), with no
+    temporary beyond the two products (the frames are 3 MB at 1080p)."""
     w = round(min(max(t, 0.0), 1.0) * 256)
-    out = a.astype(np.uint16) * (256 - w)
-    out += b.astype(np.uint16) * w
-    out += 128
-    return (out >> 8).astype(np.uint8)
+    acc = np.multiply(a, np.uint16(256 - w), dtype=np.uint16)
+    acc += np.multiply(b, np.uint16(w), dtype=np.uint16)
+    acc += 128
+    out = np.empty(a.shape, np.uint8)
+    np.right_shift(acc, 8, out=out, casting="unsafe")
+    return out
 
 
 class FrameEncoder:
@@ -107,11 +110,13 @@ class FrameEncoder:
     ``input_pix_fmt``: ``yuv420p`` (PyAV's packed layout, as :func:`read_frames` yields) or
     ``rgb24`` (H x W x 3 uint8, converted with the BT.709 matrix to limited range) - the
     latter is what a renderer producing RGB frames (e.g. the local engine) can feed.
+    ``threads``: x264 threads (0 = ffmpeg's choice; 1 when several encoders run at once).
     """
 
     def __init__(self, out: str | Path, width: int, height: int, fps: Fraction | float,
                  force_keyframes_s: tuple[float, ...] = (),
-                 input_pix_fmt: str = "yuv420p", preset: str | None = None) -> None:
+                 input_pix_fmt: str = "yuv420p", preset: str | None = None,
+                 threads: int = 0) -> None:
         from .encoding import fps_fraction
 
         fps = fps_fraction(fps)
@@ -134,7 +139,7 @@ class FrameEncoder:
                "-framerate", f"{fps.numerator}/{fps.denominator}", *tags,
                "-i", "pipe:0", "-an", *vf,
                *h264_args(fps, force_keyframes_s=force_keyframes_s, preset=preset),
-               str(self.out)]
+               "-threads", str(threads), str(self.out)]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def write(self, frame: np.ndarray) -> None:

@@ -1,0 +1,59 @@
+"""Caches of encoded pieces (transition regions, ProRes pieces) kept between renders.
+
+A piece is a file named by a key that hashes everything it was made from (source content,
+frame range, encode parameters), so a re-render re-encodes only pieces whose inputs
+changed. The pipeline keeps pieces in the project's vault; a caller without a vault gets a
+scratch folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..vault import Vault
+
+
+class PieceCache(Protocol):
+    """Where encoded pieces are kept between renders."""
+
+    def get(self, key: str) -> Path | None: ...
+
+    def put(self, key: str, path: Path) -> Path: ...
+
+
+class DirPieces:
+    """Pieces as ``<root>/<key><suffix>`` files (a scratch folder, or a kept work folder)."""
+
+    def __init__(self, root: Path, suffix: str) -> None:
+        self.root = root
+        self.suffix = suffix
+
+    def get(self, key: str) -> Path | None:
+        p = self.root / f"{key}{self.suffix}"
+        return p if p.is_file() else None
+
+    def put(self, key: str, path: Path) -> Path:
+        dst = self.root / f"{key}{self.suffix}"
+        path.replace(dst)
+        return dst
+
+
+class VaultPieces:
+    """Pieces kept in the vault: a ``kind`` record maps each piece key to a vault object."""
+
+    def __init__(self, vault: Vault, kind: str) -> None:
+        self.vault = vault
+        self.kind = kind
+
+    def get(self, key: str) -> Path | None:
+        rec = self.vault.lookup(self.kind, key)
+        if rec is None or not self.vault.has(rec.outputs.get("piece", "")):
+            return None
+        return self.vault.get(rec.outputs["piece"])
+
+    def put(self, key: str, path: Path) -> Path:
+        digest = self.vault.put_file(path, move=True)
+        self.vault.remember(self.kind, key, {"piece": digest}, {})
+        return self.vault.get(digest)
