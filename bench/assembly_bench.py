@@ -8,6 +8,9 @@ The same timeline (N shots, a picture transition between every two) assembled in
   whole episode re-encoded (same H.264 parameters);
 - **moviepy**: ``concatenate_videoclips`` with ``CrossFadeIn`` and negative padding,
   written with libx264 (same preset/CRF);
+- **ours after a one-shot change**: the same timeline again with one middle shot replaced,
+  the transition regions of the first run kept in a piece cache (what a re-render after an
+  edit does: only the two regions touching the changed shot are re-encoded);
 - **hard cuts**: the same shots with cuts only, via ours and via a plain concat-demuxer
   stream copy (the floor).
 
@@ -32,6 +35,7 @@ from pathlib import Path
 from studio_kit.edit.assemble import assemble
 from studio_kit.edit.encoding import H264_PARAMS, h264_args
 from studio_kit.edit.frames import run_ffmpeg
+from studio_kit.edit.pieces import DirPieces
 from studio_kit.edit.probe import probe
 from studio_kit.edit.synth import make_clip
 from studio_kit.edit.timeline import ItemKind, Timeline, TimelineItem, TransitionSpec
@@ -95,6 +99,25 @@ def main(argv: list[str] | None = None) -> int:
             assemble(timeline(TransitionKind.dissolve, d), out, work_dir=work / "ours.work")
             return out
 
+        changed = make_clip(work / "changed.mp4", seconds=a.seconds, width=width,
+                            height=height, source="smptebars")
+
+        def ours_edit() -> Path:
+            out = work / "ours_edit.mp4"
+            cache_dir = work / "pieces"
+            shutil.rmtree(cache_dir, ignore_errors=True)
+            cache_dir.mkdir()
+            cache = DirPieces(cache_dir, ".mp4")
+            tl = timeline(TransitionKind.dissolve, d)
+            assemble(tl, out, work_dir=work / "edit.work", pieces=cache)
+            tl.items[len(tl.items) // 2].clip = str(changed)
+            t0, c0 = time.perf_counter(), _cpu()
+            assemble(tl, out, work_dir=work / "edit.work", pieces=cache)
+            edit_times.append((time.perf_counter() - t0, _cpu() - c0))
+            return out
+
+        edit_times: list[tuple[float, float]] = []
+
         def ours_cuts() -> Path:
             out = work / "ours_cuts.mp4"
             shutil.rmtree(work / "cuts.work", ignore_errors=True)
@@ -143,9 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, fn in [("ours (smart render)", ours),
                          ("ffmpeg xfade filtergraph (full re-encode)", xfade),
                          *([] if a.skip_moviepy else [("moviepy crossfades", moviepy)]),
+                         ("ours after a one-shot change (regions cached)", ours_edit),
                          ("ours, hard cuts only", ours_cuts),
                          ("concat demuxer stream copy, hard cuts (floor)", concat_copy)]:
             secs, cpu, n = timed(fn, 1 if fn is moviepy else a.runs)
+            if fn is ours_edit:  # time the second (incremental) assembly only
+                secs, cpu = min(edit_times)
             rows.append((name, secs, cpu, n))
         base, base_cpu = rows[0][1], rows[0][2]
         floor = rows[-1][1]

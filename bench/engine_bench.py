@@ -71,7 +71,7 @@ def case_stream(width: int, height: int, seconds: float, cores: int,
     """Render + encode through ffmpeg's stdin; the process and ffmpeg pinned to cores.
 
     ``baseline``: the previous encoder settings (plain ``veryfast``, x264 threads left to
-    ffmpeg / set to the core count) instead of ENCODE_PARAMS, same renderer.
+    ffmpeg / set to the core count) instead of LOCAL_H264, same renderer.
     """
     from studio_kit.engines.local import LocalEngine, Renderer, encode_stream
     from studio_kit.engines.local.encode import BASELINE_PARAMS
@@ -238,7 +238,7 @@ def main() -> None:
     print("Wall-clock figures depend on what else the machine runs; the CPU-time column "
           "(video seconds per CPU second, render + ffmpeg) does not.\n")
     print("`baseline` = the previous encoder settings (plain veryfast, x264 threads = cores); "
-          "`ours` = ENCODE_PARAMS (veryfast + subme=1:me=dia:aq-mode=0, 1 x264 thread). "
+          "`ours` = LOCAL_H264 (veryfast + subme=1:me=dia:aq-mode=0, 1 x264 thread). "
           "ms/frame are CPU milliseconds per frame (render / ffmpeg); the last column is "
           "the CPU-time ratio baseline / ours; each row is the lowest-CPU of "
           f"{reps} alternating run(s).\n")

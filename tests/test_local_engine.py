@@ -576,27 +576,33 @@ def test_two_shots_share_encode_parameters(tmp_path: Path) -> None:
 
 def test_encoder_threads_do_not_change_bytes_and_parameter_sets_match_veryfast(
         tmp_path: Path) -> None:
-    """x264 output depends on its thread count, so it is fixed in ENCODE_PARAMS: asking
-    ffmpeg for more (filter) threads gives the same bytes; and the speed settings keep the
-    SPS/PPS of plain veryfast (what studio_kit.edit writes), so shots stream-copy."""
-    from studio_kit.engines.local import ENCODE_PARAMS, encode_stream
-    from studio_kit.engines.local.encode import BASELINE_PARAMS
+    """x264 output depends on its thread count, so it is fixed: asking ffmpeg for more
+    (filter) threads gives the same bytes; and the speed settings (``x264_extra``) keep the
+    SPS/PPS of the same parameters without them, so they cost nothing in compatibility."""
+    from dataclasses import replace
 
-    assert ENCODE_PARAMS[ENCODE_PARAMS.index("-threads") + 1] == "1"
+    from studio_kit.edit.encoding import h264_args
+    from studio_kit.engines.local import LOCAL_H264, encode_args, encode_stream
+
+    args = encode_args(TINY)
+    assert args[args.index("-threads") + 1] == "1" and LOCAL_H264.x264_extra
     req = request(fmt=TINY, duration=0.5, move={"type": "pan", "direction": "right"})
     frames = list(render_frames(req))
+    plain = h264_args(TINY.fps, params=replace(LOCAL_H264, x264_extra=""))
     outs = {}
     for name, threads, params in (("one", None, None), ("two", 2, None),
-                                  ("veryfast", None, BASELINE_PARAMS)):
+                                  ("plain", None, plain)):
         outs[name] = tmp_path / f"{name}.mp4"
         assert encode_stream(iter(frames), outs[name], req.format, threads=threads,
                              params=params) == len(frames)
     assert outs["one"].read_bytes() == outs["two"].read_bytes()
+    assert outs["one"].read_bytes() != outs["plain"].read_bytes()
     extradata = []
-    for name in ("one", "veryfast"):
+    for name in ("one", "plain"):
         with av.open(str(outs[name])) as box:
             extradata.append(bytes(box.streams.video[0].codec_context.extradata))
     assert extradata[0] == extradata[1]
+
 
 # -- previews and sheets --------------------------------------------------------------------
 def test_scene_preview_is_fast_and_follows_overrides(sample_project) -> None:

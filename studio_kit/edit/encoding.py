@@ -14,6 +14,11 @@ Choices and why:
   keyframe; transitions are usually whole or half seconds, so their ends land on one.
 - explicit BT.709 limited-range tags: they are written into the SPS (VUI), so they must
   be identical too (and they tell players how to convert to RGB).
+- no scene-cut keyframes (``-sc_threshold 0``) and bit-exact muxing: the same frames give
+  the same bytes, and keyframes fall only where the GOP or the assembler puts them.
+
+Engines that write intermediates (the local engine) derive their own :class:`H264Params`
+from these (e.g. a longer GOP, cheaper motion search) and build their arguments here too.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ class H264Params:
     #: but writes the SAME parameter sets (ref 1, CABAC, 8x8dct, weightp 1), so its output
     #: concatenates with the shots; the assembler checks that and falls back to ``preset``.
     transition_preset: str = "superfast"
+    #: Extra x264 options appended to ``-x264-params`` (``key=value:key=value``); only
+    #: ones that leave the parameter sets alone (motion search, AQ) keep clips
+    #: concatenable.
+    x264_extra: str = ""
 
     def gop(self, fps: float | Fraction) -> int:
         return max(1, round(float(fps) * self.keyint_s))
@@ -93,7 +102,9 @@ def h264_args(
         # encode writes the same SPS whatever fed it (lavfi, pipe, decoded clip).
         "-x264-params", (f"colorprim={params.color_primaries}:transfer={params.color_trc}:"
                          f"colormatrix={params.colorspace}:sar=1/1:"
-                         f"fullrange={'on' if params.color_range == 'pc' else 'off'}"),
+                         f"fullrange={'on' if params.color_range == 'pc' else 'off'}"
+                         + (f":{params.x264_extra}" if params.x264_extra else "")),
+        "-sc_threshold", "0", "-map_metadata", "-1", "-fflags", "+bitexact",
     ]
     if force_keyframes_s:
         # a quarter frame early: ffmpeg keys the first frame at or after each time, and a

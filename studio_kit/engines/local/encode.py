@@ -1,9 +1,9 @@
 """Streaming H.264 encode: frames go to ffmpeg's stdin one by one, never all in memory.
 
-Every shot is encoded with the same parameters (``encode_args``) so that assembly can
-stream-copy shots into an episode: libx264, yuv420p, BT.709, no B-frames, closed GOPs of
-a fixed length (2 s), a keyframe at frame 0 and no scene-cut keyframes, no metadata that
-varies from run to run (the same frames give the same bytes).
+Every shot is encoded with the same parameters (``encode_args``, built by
+``studio_kit.edit.encoding.h264_args`` from ``LOCAL_H264``): libx264, yuv420p, BT.709, no
+B-frames, closed GOPs of a fixed length (2 s), a keyframe at frame 0 and no scene-cut
+keyframes, no metadata that varies from run to run (the same frames give the same bytes).
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from ...edit.encoding import H264_PARAMS, fps_fraction, h264_args
 from ...errors import EngineError
 from ..base import ProgressFn, RenderFormat
 
@@ -23,8 +25,7 @@ from ..base import ProgressFn, RenderFormat
 #: ``subme=1:me=dia`` (the cheapest sub-pixel refinement and motion search: our frames are
 #: flat shapes, a wider search finds nothing better) and ``aq-mode=0`` (adaptive
 #: quantisation spends bits on texture we do not have). None of them changes the SPS/PPS
-#: (refs 1, CABAC, 8x8 transform, weightp 1 stay veryfast's), so clips still concatenate
-#: with ``studio_kit.edit`` segments encoded with plain ``veryfast``/``superfast``.
+#: (refs 1, CABAC, 8x8 transform, weightp 1 stay veryfast's).
 X264_PARAMS = "subme=1:me=dia:aq-mode=0"
 
 #: Encoder threads, fixed: x264's output depends on its thread count, so a count left to
@@ -32,6 +33,11 @@ X264_PARAMS = "subme=1:me=dia:aq-mode=0"
 #: also the cheapest in CPU time; on two cores the renderer and ffmpeg already run in
 #: parallel (two processes).
 ENCODER_THREADS = 1
+
+#: The series' canonical H.264 parameters (``studio_kit.edit.encoding``) with what suits an
+#: engine intermediate that grading re-encodes anyway: CRF 20, a keyframe every 2 s, the
+#: cheaper analysis above.
+LOCAL_H264 = replace(H264_PARAMS, crf=20, keyint_s=2.0, x264_extra=X264_PARAMS)
 
 #: The veryfast-preset parameters used before (kept for bench/engine_bench.py's baseline).
 BASELINE_PARAMS: list[str] = [
@@ -42,22 +48,20 @@ BASELINE_PARAMS: list[str] = [
     "-movflags", "+faststart",
 ]
 
-#: The fixed libx264 parameters every local shot is encoded with (GOP added per fps).
-ENCODE_PARAMS: list[str] = [
-    *BASELINE_PARAMS, "-x264-params", X264_PARAMS, "-threads", str(ENCODER_THREADS),
-]
-
 
 def gop_size(fps: float) -> int:
     """Keyframe interval: 2 seconds of frames."""
-    return max(1, int(round(2 * fps)))
+    return LOCAL_H264.gop(fps_fraction(fps))
 
 
 def encode_args(fmt: RenderFormat, params: list[str] | None = None) -> list[str]:
-    """ffmpeg output arguments for a shot (``params``: ENCODE_PARAMS unless given)."""
-    g = str(gop_size(fmt.fps))
-    return [*(ENCODE_PARAMS if params is None else params), "-g", g, "-keyint_min", g,
-            "-vf", "scale=out_color_matrix=bt709:out_range=tv"]
+    """ffmpeg output arguments for a shot (``params``: replaces the canonical ones; the
+    engine bench's baseline only)."""
+    video = (h264_args(fmt.fps, params=LOCAL_H264)
+             + ["-threads", str(ENCODER_THREADS), "-movflags", "+faststart"]
+             if params is None else [*params, "-g", str(gop_size(fmt.fps)),
+                                                  "-keyint_min", str(gop_size(fmt.fps))])
+    return [*video, "-vf", "scale=out_color_matrix=bt709:out_range=tv"]
 
 
 def ffmpeg_exe() -> str:
@@ -72,8 +76,8 @@ def encode_stream(frames: Iterable[np.ndarray], out: str | Path, fmt: RenderForm
     """Encode RGB uint8 frames (H, W, 3) to an MP4 at ``out``; returns the frame count.
 
     ``threads`` sets ffmpeg's filter threads (the RGB -> YUV conversion), which does not
-    change the output; the encoder's own thread count is fixed in ENCODE_PARAMS.
-    ``params`` replaces ENCODE_PARAMS (benchmarks only: shots must share one encoding).
+    change the output; the encoder's own thread count is fixed (``ENCODER_THREADS``).
+    ``params`` replaces the canonical arguments (benchmarks only: shots share one encoding).
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
     if threads:
