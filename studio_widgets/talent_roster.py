@@ -69,6 +69,18 @@ def add_reference_image(project: Project, character_id: str, filename: str,
     return validation.save(project, "character", data)
 
 
+def remove_reference_image(project: Project, character_id: str, rel: str) -> Path:
+    """Take an image off the character's bible (validated). The file itself stays where it
+    is (nothing a user made is deleted); remove it by hand if it is no longer wanted."""
+    data = project.characters[character_id].model_dump(mode="json", exclude_none=True)
+    if rel not in data["reference_images"]:
+        raise StudioError(f"{rel!r} is not a reference image of {character_id}",
+                          file=project.root / "characters" / f"{character_id}.yaml",
+                          field="reference_images", hint="reload the roster")
+    data["reference_images"] = [r for r in data["reference_images"] if r != rel]
+    return validation.save(project, "character", data)
+
+
 class TalentRoster(w.VBox):
     def __init__(self, project: Project | str | Path | None = None,
                  character_id: str | None = None) -> None:
@@ -124,10 +136,23 @@ class TalentRoster(w.VBox):
         items = []
         for rel in ch.reference_images:
             p = self.project.root / rel
-            if p.is_file():
-                items.append(w.VBox([w.Image(value=p.read_bytes(), width=120),
-                                     w.HTML(f"<small>{html.escape(p.name)}</small>")]))
+            remove = w.Button(description="Remove", tooltip=f"take {rel} off the bible "
+                              "(the file is kept)", layout=w.Layout(width="120px"))
+            remove.add_class("studio-remove-reference")
+            remove.on_click(lambda _b, rel=rel: self.remove_image(rel))
+            picture = (w.Image(value=p.read_bytes(), width=120) if p.is_file() else
+                       w.HTML("<i>file missing</i>"))
+            items.append(w.VBox([picture, w.HTML(f"<small>{html.escape(p.name)}</small>"),
+                                 remove]))
         self.gallery.children = items or [w.HTML("<i>No reference images yet.</i>")]
+
+    def remove_image(self, rel: str) -> bool:
+        def act() -> str:
+            remove_reference_image(self.project, self.select.value, rel)
+            self._gallery()
+            return f"removed {Path(rel).name} from the bible (the file is kept)"
+
+        return validation.guarded(self.form, act)
 
     def details_candidate(self) -> dict[str, Any]:
         data = self.project.characters[self.select.value].model_dump(mode="json",

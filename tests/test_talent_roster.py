@@ -1,0 +1,49 @@
+"""Talent roster: reference images are added and removed through the bible, validated,
+and a removed image's file is kept."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from studio_kit.errors import StudioError
+from studio_kit.project import Project
+
+
+def _png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (40, 200, 40)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_remove_reference_image_unlists_it_and_keeps_the_file(sample_dir):
+    from studio_widgets.talent_roster import TalentRoster, add_reference_image
+
+    p = Project.load(sample_dir)
+    add_reference_image(p, "theo", "side.png", _png())
+    add_reference_image(p, "theo", "back.png", _png())
+    roster = TalentRoster(p, "theo")
+    buttons = [box.children[-1] for box in roster.gallery.children]
+    assert len(buttons) == 2 and all(b.description == "Remove" for b in buttons)
+    buttons[0].click()
+    theo = Project.load(sample_dir).characters["theo"]
+    assert theo.reference_images == ["characters/theo/back.png"]
+    assert (sample_dir / "characters/theo/side.png").is_file()  # nothing lost
+    assert "removed side.png" in roster.form.general.value
+    assert len(roster.gallery.children) == 1
+
+
+def test_removing_an_unknown_image_is_a_clear_error(sample_dir):
+    from studio_widgets.talent_roster import TalentRoster, remove_reference_image
+
+    p = Project.load(sample_dir)
+    before = (sample_dir / "characters/theo.yaml").read_bytes()
+    with pytest.raises(StudioError, match="not a reference image of theo") as err:
+        remove_reference_image(p, "theo", "characters/theo/none.png")
+    assert err.value.hint == "reload the roster"
+    roster = TalentRoster(p, "theo")
+    assert roster.remove_image("characters/theo/none.png") is False
+    assert "not a reference image" in roster.form.message("reference_images").value
+    assert (sample_dir / "characters/theo.yaml").read_bytes() == before
