@@ -11,6 +11,7 @@ what was decided on). A decision is bound to that hash:
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ def _status(ledger: Ledger, episode: str, gate: str, subject: str,
     state = GateState(d["decision"])
     if state == GateState.approved and current_hash and d["subject_hash"] != current_hash:
         state = GateState.reopened
+    elif (state == GateState.rejected and current_hash and d["subject_hash"]
+          and d["subject_hash"] != current_hash):
+        state = GateState.open  # a new take since the rejection: it awaits its review
     return GateStatus(gate=gate, subject=subject, state=state, who=d["who"], why=d["why"],
                       when=d["created_at"], decided_hash=d["subject_hash"],
                       current_hash=current_hash)
@@ -162,20 +166,21 @@ def publish(ledger: Ledger, episode: str, master: str | Path, dest: str | Path, 
 def story(ledger: Ledger, episode: str, shot_id: str | None = None) -> list[dict[str, Any]]:
     """Everything the ledger knows about an episode (or one shot), in time order: engine
     calls, regeneration attempts with their QC verdicts, gate decisions, publishing."""
-    like = shot_id or "%"
+    # exact matches (not LIKE): an ``_`` or ``%`` in an id is a character, not a wildcard
+    prefix = f"{episode}:"
     rows: list[dict[str, Any]] = []
     for r in ledger.query(
             "SELECT e.created_at AS at, e.shot_id AS shot, e.engine, e.attempt, e.status, "
             "e.asset, e.cost FROM engine_calls e LEFT JOIN runs r ON e.run_id = r.id "
-            "WHERE e.shot_id LIKE ? AND (r.episode IS NULL OR r.episode = ?)", (like, episode)):
+            "WHERE (? IS NULL OR e.shot_id = ?) AND (r.episode IS NULL OR r.episode = ?)",
+            (shot_id, shot_id, episode)):
         rows.append({"at": r["at"], "kind": "engine_call", "shot": r["shot"],
                      "what": f"attempt {r['attempt']} on {r['engine']}: {r['status']}",
                      "asset": r["asset"], "cost": r["cost"]})
     for r in ledger.query("SELECT created_at AS at, subject AS shot, status, outputs FROM "
-                          "stage_results WHERE stage='regeneration' AND subject LIKE ? AND "
-                          "key LIKE ?", (like, f"{episode}:%")):
-        import json
-
+                          "stage_results WHERE stage='regeneration' AND (? IS NULL OR "
+                          "subject = ?) AND substr(key, 1, ?) = ?",
+                          (shot_id, shot_id, len(prefix), prefix)):
         o = json.loads(r["outputs"])
         verdict = "passed QC" if r["status"] == "ok" else (
             f"failed QC: {', '.join(json.loads(o.get('failures', '[]')))}"
@@ -186,7 +191,8 @@ def story(ledger: Ledger, episode: str, shot_id: str | None = None) -> list[dict
                      "reason": o.get("reason")})
     for r in ledger.query("SELECT created_at AS at, gate, subject, decision, who, why, "
                           "subject_hash FROM gate_decisions WHERE episode=? AND "
-                          "(subject LIKE ? OR gate='C')", (episode, like)):
+                          "(? IS NULL OR subject = ? OR gate = 'C')",
+                          (episode, shot_id, shot_id)):
         rows.append({"at": r["at"], "kind": f"gate_{r['gate']}", "shot": r["subject"],
                      "what": f"{r['decision']} by {r['who']}" + (f": {r['why']}" if r["why"]
                                                                  else ""),
@@ -195,3 +201,128 @@ def story(ledger: Ledger, episode: str, shot_id: str | None = None) -> list[dict
                           "stage='publish' AND subject=?", (episode,)):
         rows.append({"at": r["at"], "kind": "publish", "shot": MASTER, "what": r["outputs"]})
     return sorted(rows, key=lambda r: r["at"])
+
+
+# -- an episode's gates at a glance (status, the gate queue surface) ----------------------
+class EpisodeGates(BaseModel):
+    """Where an episode stands at Gates A, B and C, from the gate decisions the functions
+    above (and ``budget.approve_gate_a``) record - the one source for ``studio status`` and
+    the gate queue widget."""
+
+    episode: str
+    a: GateState = GateState.open
+    a_who: str | None = None
+    takes: dict[str, str] = {}  # shot id -> asset of its current take
+    shots: list[GateStatus] = []  # Gate B, one per storyboard shot (current take)
+    master: str | None = None  # the latest render's master file, if it is there
+    c: GateStatus | None = None
+
+    @property
+    def b(self) -> GateState:
+        states = {s.state for s in self.shots}
+        if not self.shots or not self.takes:
+            return GateState.open
+        for st in (GateState.rejected, GateState.reopened, GateState.open):
+            if st in states:
+                return st
+        return GateState.approved
+
+    @property
+    def b_approved(self) -> int:
+        return sum(s.state == GateState.approved for s in self.shots)
+
+    @property
+    def pending(self) -> str | None:
+        """The first gate not approved (A, then B, then C); None when all are."""
+        if self.a != GateState.approved:
+            return "A"
+        if self.b != GateState.approved:
+            return "B"
+        if self.c is None or self.c.state != GateState.approved:
+            return "C"
+        return None
+
+    @property
+    def ready(self) -> bool:
+        """Whether the pending gate has something to decide on (B: takes, C: a master)."""
+        return {"A": True, "B": bool(self.takes), "C": self.master is not None,
+                None: False}[self.pending]
+
+    def summary(self) -> dict[str, str]:
+        return {"A": self.a.value,
+                "B": f"{self.b.value} ({self.b_approved}/{len(self.shots)})",
+                "C": self.c.state.value if self.c else "open"}
+
+
+def latest_render(ledger: Ledger, episode: str) -> dict[str, Any] | None:
+    """``render.json`` of the episode's latest successful render (None if none is readable),
+    with the run's ``finished_at``."""
+    for r in ledger.query("SELECT record, finished_at FROM runs WHERE kind='render' AND "
+                          "episode=? AND status='ok' AND record IS NOT NULL ORDER BY id DESC",
+                          (episode,)):
+        try:
+            data = json.loads(Path(r["record"]).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            data["finished_at"] = r["finished_at"]
+            return data
+    return None
+
+
+def current_takes(ledger: Ledger, episode: str,
+                  render: dict[str, Any] | None = None) -> dict[str, str]:
+    """Shot id -> asset of its current take: the latest render's clip, replaced by a
+    regeneration take made after that render (e.g. after a Gate B rejection)."""
+    render = render if render is not None else latest_render(ledger, episode)
+    takes: dict[str, str] = {}
+    since = ""
+    if render:
+        takes = {s["shot_id"]: s["asset"] for s in render.get("shots", [])
+                 if isinstance(s, dict) and s.get("asset")}
+        since = render.get("finished_at") or ""
+    prefix = f"{episode}:"
+    for r in ledger.query("SELECT subject, outputs, created_at FROM stage_results WHERE "
+                          "stage='regeneration' AND substr(key, 1, ?) = ? ORDER BY id",
+                          (len(prefix), prefix)):
+        asset = json.loads(r["outputs"]).get("asset")
+        if asset and r["created_at"] > since:
+            takes[r["subject"]] = asset
+    return takes
+
+
+def budget_state(ledger: Ledger, project: Any, episode: str) -> tuple[GateState, str | None]:
+    """Gate A (``budget.approve_gate_a``): approved only for the estimate as it is now - an
+    approval of an estimate that ``routing.yaml`` has changed since is ``reopened``."""
+    d = ledger.latest_decision(episode, "A", "budget")
+    if d is None:
+        return GateState.open, None
+    state = GateState(d["decision"])
+    if state == GateState.approved and d.get("subject_hash"):
+        from .generation import current_estimate_hash
+
+        try:
+            if current_estimate_hash(project, episode, ledger) != d["subject_hash"]:
+                state = GateState.reopened
+        except StudioError:
+            pass  # the routes cannot be estimated now; 'studio estimate' says why
+    return state, d["who"]
+
+
+def episode_gates(ledger: Ledger, project: Any, episode: str) -> EpisodeGates:
+    """Read-only: Gates A, B (each storyboard shot's current take) and C (the latest
+    render's master, by its content hash) of ``episode``."""
+    sb = project.storyboard(episode)
+    ep = sb.episode
+    render = latest_render(ledger, ep)
+    takes = current_takes(ledger, ep, render)
+    a, a_who = budget_state(ledger, project, ep)
+    shots = [shot_status(ledger, ep, s.id, takes.get(s.id)) for s in sb.shots]
+    master = render.get("master") if render else None
+    c = None
+    if master and Path(master).is_file():
+        c = _status(ledger, ep, "C", MASTER, file_hash(Path(master)))
+    else:
+        master = None
+    return EpisodeGates(episode=ep, a=a, a_who=a_who, takes=takes, shots=shots,
+                        master=master, c=c)

@@ -5,7 +5,8 @@
 1. hashes the request (``EngineRequest.request_hash(engine, model)``);
 2. returns the stored result if that hash was already paid for (vault stage record
    ``generation/<hash>``, or the ledger's succeeded call) - no engine call at all;
-3. refuses a PAID engine unless Gate A was approved for the episode (``BudgetError``);
+3. refuses a PAID engine unless Gate A was approved for the episode's estimate as it is now
+   (``BudgetError``; editing ``routing.yaml`` after approval needs a new approval);
 4. resumes a call that a previous process left submitted (the ledger holds its remote job
    id) by polling that job instead of submitting again;
 5. otherwise records ``begin_call`` before submitting, stores the remote id the moment the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from pathlib import Path
 from typing import Any
 
 from .engines.base import Engine, EngineRequest, EngineResult, ProgressFn
@@ -53,14 +55,33 @@ def is_paid(engine: Engine) -> bool:
     return bool(engine.capabilities.paid)
 
 
-def gate_a_approved(ledger: Ledger, episode: str) -> bool:
-    d = ledger.latest_decision(episode, "A", "budget")
-    return bool(d and d["decision"] == "approved")
+def ledger_project(ledger: Ledger) -> Path | None:
+    """The series folder whose ``.studio/ledger.sqlite`` is ``ledger`` (None for a ledger
+    that is not a project's, e.g. a scratch one)."""
+    root = Path(ledger.path).resolve().parent.parent
+    return root if (root / "series.yaml").is_file() else None
+
+
+def current_estimate_hash(project: Any, episode: str, ledger: Ledger | None = None) -> str:
+    """The Gate A estimate hash of ``episode`` as ``routing.yaml`` and the storyboard route it
+    now (what ``studio estimate`` prints and ``studio approve`` records)."""
+    from .budget import estimate_episode
+    from .project import Project
+
+    proj = project if isinstance(project, Project) else Project.load(project)
+    return estimate_episode(proj, episode, ledger=ledger).estimate_hash
 
 
 def require_gate_a(ledger: Ledger, episode: str | None, engine_name: str,
-                   estimate_hash: str | None = None) -> None:
-    """BudgetError unless Gate A is approved for ``episode`` (and matches the estimate)."""
+                   estimate_hash: str | None = None, *,
+                   project: Any = None) -> None:
+    """BudgetError unless Gate A is approved for ``episode`` and for the estimate as it is
+    now: an approval records the estimate's hash; if ``routing.yaml`` (or the storyboard's
+    routes) changed since, the hash differs and a new approval is needed.
+
+    ``estimate_hash``: the current estimate's hash, if the caller has it; otherwise it is
+    computed from ``project`` (a Project or its folder; default: the project that holds
+    ``ledger``), only when the approval carries a hash to compare with."""
     if not episode:
         raise BudgetError(f"{engine_name} is a paid engine and the request names no episode",
                           hint="pass episode= so Gate A can be checked")
@@ -71,10 +92,25 @@ def require_gate_a(ledger: Ledger, episode: str | None, engine_name: str,
             field="gate A",
             hint=f"review 'studio estimate PROJECT {episode}' then "
                  f"'studio approve PROJECT {episode} --gate A --who NAME'")
-    if estimate_hash and d.get("subject_hash") and d["subject_hash"] != estimate_hash:
+    approved = d.get("subject_hash")
+    if not approved:
+        return  # an approval recorded without an estimate (older ledgers): nothing to match
+    root = None
+    if estimate_hash is None:
+        project = project if project is not None else ledger_project(ledger)
+        if project is None:
+            return  # no project to estimate from
+        root = getattr(project, "root", project)
+        estimate_hash = current_estimate_hash(project, episode, ledger)
+    if approved != estimate_hash:
+        routing = Path(root) / "routing.yaml" if root is not None else Path("routing.yaml")
         raise BudgetError(
-            f"episode {episode}: the routes or costs changed since Gate A was approved",
-            field="gate A", hint="re-run 'studio estimate' and approve again")
+            f"episode {episode}: the routes or costs changed since Gate A was approved by "
+            f"{d['who']} (approved estimate {approved}, now {estimate_hash}): routing.yaml "
+            f"or the storyboard's shot engines were edited; {engine_name} is paid",
+            file=routing, field="gate A",
+            hint=f"re-run 'studio estimate PROJECT {episode}' and approve the new estimate "
+                 f"with 'studio approve PROJECT {episode} --gate A --who NAME'")
 
 
 def cached_result(request_hash: str, vault: Vault, ledger: Ledger) -> EngineResult | None:
@@ -124,8 +160,13 @@ def _status_for(err: EngineError) -> str:
 async def generate_shot(request: EngineRequest, engine_name: str, *, vault: Vault,
                         ledger: Ledger, episode: str | None = None, run_id: int | None = None,
                         progress: ProgressFn | None = None, engine: Engine | None = None,
-                        attempt: int = 1) -> EngineResult:
-    """Generate (or re-use) the clip for ``request`` on ``engine_name``; see module doc."""
+                        attempt: int = 1, estimate_hash: str | None = None,
+                        project: Any = None) -> EngineResult:
+    """Generate (or re-use) the clip for ``request`` on ``engine_name``; see module doc.
+
+    For a paid engine, Gate A must be approved for the estimate as it is now
+    (``require_gate_a``): ``estimate_hash`` if given, else computed from ``project``
+    (default: the project whose ledger ``ledger`` is)."""
     eng = engine or get_engine(engine_name)
     eng.check(request)
     model = getattr(eng, "model", "") or ""
@@ -140,7 +181,7 @@ async def generate_shot(request: EngineRequest, engine_name: str, *, vault: Vaul
             return hit
         paid = is_paid(eng)
         if paid:
-            require_gate_a(ledger, episode, engine_name)
+            require_gate_a(ledger, episode, engine_name, estimate_hash, project=project)
         remote_id: str | None = None
         pending = ledger.pending_call(h)
         if pending and pending.get("remote_id") and hasattr(eng, "run_job"):

@@ -25,6 +25,28 @@ from .yamlio import LineMap, line_for, load_yaml, save_model, validate_data
 SERIES_FILE = "series.yaml"
 
 
+def _check_unique_shot_ids(data: object, path: Path, lines: LineMap) -> None:
+    """A shot id used twice in a storyboard, reported at the line of the second use (the
+    Storyboard model rejects it too, but at model level, i.e. without a line)."""
+    acts = data.get("acts") if isinstance(data, dict) else None
+    seen: dict[str, tuple] = {}
+    for ai, act in enumerate(acts if isinstance(acts, list) else []):
+        shots = act.get("shots") if isinstance(act, dict) else None
+        for si, shot in enumerate(shots if isinstance(shots, list) else []):
+            sid = shot.get("id") if isinstance(shot, dict) else None
+            if not isinstance(sid, str):
+                continue
+            loc = ("acts", ai, "shots", si, "id")
+            if sid in seen:
+                first = line_for(lines, seen[sid])
+                raise ValidationFailed(
+                    f"shot id {sid!r} appears twice (first at line {first}); shot ids must "
+                    "be unique in an episode", file=path, line=line_for(lines, loc),
+                    field=".".join(map(str, loc)),
+                    hint=f"rename this shot (e.g. {sid}-b) or remove the duplicate")
+            seen[sid] = loc
+
+
 @dataclass
 class Episode:
     id: str
@@ -70,6 +92,8 @@ class Project:
             try:
                 data, lm = load_yaml(path)
                 lines[path] = lm
+                if model is Storyboard:  # before the model's check, which has no line
+                    _check_unique_shot_ids(data, path, lm)
                 return validate_data(model, data, path, lm)
             except StudioError as err:
                 problems.extend(err)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -20,7 +21,7 @@ from .generation import generate_shot
 from .hashing import stable_hash
 from .ledger import Ledger
 from .models import Tier
-from .prompts import compile_prompt
+from .prompts import PromptPolicy, compile_prompt
 from .qc.base import QCReport
 from .qc.runner import DEFAULT_SCORERS, qc_result
 from .vault import Vault
@@ -74,9 +75,22 @@ def attempt_plan(chain: list[str], budget: int, seeds_per_engine: int) -> list[s
     return plan[:budget]
 
 
+def project_policy(ledger: Ledger, project_root: str | Path | None = None) -> PromptPolicy:
+    """The prompt policy a project declares (``prompt_policy.yaml``): of ``project_root``,
+    else of the series folder whose ``.studio/ledger.sqlite`` is ``ledger``; the defaults
+    when neither is a series folder (e.g. a scratch ledger)."""
+    if project_root is None:
+        root = Path(ledger.path).resolve().parent.parent
+        if not (root / "series.yaml").is_file():
+            return PromptPolicy()
+        project_root = root
+    return PromptPolicy.for_project(project_root)
+
+
 def previous_attempts(ledger: Ledger, episode: str, shot_id: str) -> int:
+    prefix = f"{episode}:"  # exact prefix match: no LIKE wildcards from ids
     row = ledger.query("SELECT COUNT(*) AS n FROM stage_results WHERE stage=? AND subject=? "
-                       "AND key LIKE ?", (STAGE, shot_id, f"{episode}:%"))
+                       "AND substr(key, 1, ?) = ?", (STAGE, shot_id, len(prefix), prefix))
     return int(row[0]["n"])
 
 
@@ -87,7 +101,9 @@ async def produce_shot(request: EngineRequest, *, chain: list[str], vault: Vault
                        qc_options: dict[str, Any] | None = None,
                        injected_drift: Callable[[int, str], Drift | None] | None = None,
                        reason: str = "generate", first_attempt: int | None = None,
-                       ) -> ShotProduction:
+                       policy: PromptPolicy | None = None,
+                       project_root: str | Path | None = None,
+                       estimate_hash: str | None = None) -> ShotProduction:
     """Generate a shot and QC it; regenerate / reroute until it passes or the budget is out.
 
     ``chain``: engines in routing order (``routing.route_shot(...).chain``).
@@ -95,7 +111,13 @@ async def produce_shot(request: EngineRequest, *, chain: list[str], vault: Vault
     engine drift on chosen attempts (models a generator that drifted on one seed).
     ``first_attempt``: number of the first attempt (defaults to continuing after the ledger's
     previous attempts for this shot, e.g. after a Gate B rejection).
+    ``policy``: the prompt policy; default: the project's ``prompt_policy.yaml`` (the project
+    is ``project_root``, else the series folder that holds ``ledger``), as the pipeline does.
+    ``estimate_hash``: the current Gate A estimate (paid engines need it to match the
+    approval; see ``generation.require_gate_a``).
     """
+    if policy is None:
+        policy = project_policy(ledger, project_root)
     spec = request.spec
     shot_id, episode = spec.shot.id, spec.episode
     start = first_attempt or previous_attempts(ledger, episode, shot_id) + 1
@@ -104,7 +126,7 @@ async def produce_shot(request: EngineRequest, *, chain: list[str], vault: Vault
     for i, engine in enumerate(attempt_plan(chain, budget, seeds_per_engine)):
         n = start + i
         seed = attempt_seed(base_seed, shot_id, n)
-        compiled = compile_prompt(spec, engine)
+        compiled = compile_prompt(spec, engine, policy=policy)
         drift = (injected_drift(n, engine) if injected_drift else None) or Drift()
         req = request.model_copy(update={"seed": seed, "prompt": compiled.prompt,
                                          "negative_prompt": compiled.negative_prompt,
@@ -114,7 +136,8 @@ async def produce_shot(request: EngineRequest, *, chain: list[str], vault: Vault
                       reason=reason if i == 0 else "regenerate after failed QC")
         try:
             res = await generate_shot(req, engine, vault=vault, ledger=ledger, episode=episode,
-                                      run_id=run_id, attempt=n)
+                                      run_id=run_id, attempt=n, estimate_hash=estimate_hash,
+                                      project=project_root)
         except EngineError as err:
             att.error = str(err).splitlines()[0][:300]
             _record(ledger, run_id, episode, shot_id, att)

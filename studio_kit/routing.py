@@ -396,7 +396,7 @@ class Router:
         return None
 
     async def run_shot(self, request: EngineRequest, decision: RouteDecision,
-                       episode: str | None = None) -> ShotOutcome:
+                       episode: str | None = None, project: Any = None) -> ShotOutcome:
         out = ShotOutcome(shot_id=decision.shot_id)
         reuse = await self._reuse(request, decision.chain)
         if reuse:
@@ -408,7 +408,7 @@ class Router:
                     res = await generate_shot(request, name, vault=self.vault,
                                               ledger=self.ledger, episode=episode,
                                               run_id=self.run_id, engine=self.engine(name),
-                                              attempt=i + 1)
+                                              attempt=i + 1, project=project)
             except EngineError as err:
                 out.attempts.append({"engine": name, "error": type(err).__name__,
                                      "message": str(err).splitlines()[0][:200]})
@@ -443,7 +443,7 @@ async def generate_episode(project, episode: str, *, rules: RoutingRules | None 
 
     async def one(d: RouteDecision) -> ShotOutcome:
         req = (requests or {}).get(d.shot_id) or build_request(project, ep, d.shot_id)
-        o = await router.run_shot(req, d, episode=ep)
+        o = await router.run_shot(req, d, episode=ep, project=project)
         if progress:
             progress(o)
         return o

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from .gates import episode_gates
 from .project import Project
 
 
@@ -21,7 +22,7 @@ class EpisodeStatus(BaseModel):
     stages_run: int = 0
     cache_hits: int = 0
     spent: float = 0.0
-    gates: dict[str, str] = {}
+    gates: dict[str, str] = {}  # A/B/C -> state (``gates.EpisodeGates.summary``)
 
 
 class ProjectStatus(BaseModel):
@@ -55,10 +56,8 @@ def project_status(project: Project) -> ProjectStatus:
                         "FROM stage_results WHERE run_id=?", (run["id"],))
                     st.stages_run, st.cache_hits = int(rows[0]["n"]), int(rows[0]["hits"])
                 st.spent = ledger.total_cost(key)
-                for row in ledger.query(
-                        "SELECT gate, decision FROM gate_decisions WHERE episode=? "
-                        "AND subject='episode' ORDER BY id", (key,)):
-                    st.gates[row["gate"]] = row["decision"]
+                if sb is not None:  # the gates API's records (CLI and gate queue alike)
+                    st.gates = episode_gates(ledger, project, key).summary()
             episodes.append(st)
         spent = ledger.total_cost() if ledger is not None else 0.0
     finally:

@@ -1,7 +1,10 @@
 """The gate queue: which episode waits on which gate, with approve / reject buttons.
 
-Gates: A = budget (before any paid generation), B = creative (after a render),
-C = final (after B is approved). Decisions go to the ledger's ``gate_decisions``.
+Gates: A = budget (``budget.approve_gate_a``: the current cost estimate), B = creative
+(``gates.review_shot``: one decision per shot, bound to the shot's current take), C = final
+(``gates.decide_master``: bound to the content hash of the latest render's master). The
+widget records nothing itself: it calls the same gates API as the CLI, so a Gate C given here
+unlocks ``gates.publish`` and ``studio status`` shows it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from studio_kit import gates
 from studio_kit.errors import StudioError
 from studio_kit.project import Project
 
@@ -19,7 +23,9 @@ GATES = {"A": "budget", "B": "creative", "C": "final"}
 
 
 def gate_states(project: Project) -> list[dict[str, Any]]:
-    """Per episode: the latest decision of each gate and the first gate still open."""
+    """Per storyboarded episode: each gate's state (``gates.episode_gates``), the first gate
+    still open (``pending``), whether it can be decided now (``ready``), and for Gate B the
+    shots whose current take awaits a decision."""
     has_ledger = (project.studio_dir / "ledger.sqlite").exists()
     ledger = project.ledger() if has_ledger else None
     out = []
@@ -27,18 +33,18 @@ def gate_states(project: Project) -> list[dict[str, Any]]:
         for ep_id, ep in sorted(project.episodes.items()):
             if ep.storyboard is None:
                 continue
-            rendered = bool(ledger and ledger.query(
-                "SELECT 1 FROM runs WHERE episode=? AND status='ok' LIMIT 1", (ep_id,)))
-            state: dict[str, Any] = {"episode": ep_id, "title": ep.storyboard.title,
-                                     "rendered": rendered}
-            pending = None
-            for gate in GATES:
-                d = ledger.latest_decision(ep_id, gate, "episode") if ledger else None
-                state[gate] = d["decision"] if d else "open"
-                if pending is None and state[gate] != "approved":
-                    pending = gate
-            state["pending"] = pending
-            state["ready"] = pending == "A" or (pending in ("B", "C") and rendered)
+            if ledger is None:  # nothing decided or rendered yet
+                state: dict[str, Any] = {"A": "open", "B": "open", "C": "open",
+                                         "pending": "A", "ready": True, "shots": [],
+                                         "master": None, "rendered": False}
+            else:
+                g = gates.episode_gates(ledger, project, ep_id)
+                state = {**g.summary(), "pending": g.pending, "ready": g.ready,
+                         "master": g.master, "rendered": bool(g.takes),
+                         "shots": [{"shot": s.subject, "take": s.current_hash,
+                                    "state": s.state.value, "who": s.who, "why": s.why}
+                                   for s in g.shots if s.state != gates.GateState.approved]}
+            state.update(episode=ep.storyboard.episode, title=ep.storyboard.title)
             out.append(state)
     finally:
         if ledger:
@@ -47,21 +53,49 @@ def gate_states(project: Project) -> list[dict[str, Any]]:
 
 
 def decide(project: Project, episode: str, gate: str, decision: str, who: str,
-           why: str = "") -> int:
+           why: str = "", *, shot: str | None = None) -> gates.GateStatus:
+    """Record a decision through the gates API: A -> ``budget.approve_gate_a`` /
+    ``reject_gate_a``; B -> ``gates.review_shot`` on ``shot``'s current take; C ->
+    ``gates.decide_master`` on the latest render's master."""
     if gate not in GATES:
         raise StudioError(f"unknown gate {gate!r}", field="gate", hint="gates: A, B, C")
-    if decision not in ("approved", "rejected", "reopened"):
+    if decision not in ("approved", "rejected"):
         raise StudioError(f"unknown decision {decision!r}", field="decision",
-                          hint="approved, rejected or reopened")
+                          hint="approved or rejected")
     if not who.strip():
         raise StudioError("say who decides", field="who", hint="type your name")
     if decision == "rejected" and not why.strip():
         raise StudioError("a rejection needs a reason", field="why",
                           hint="write what must change")
+    approve, who, why = decision == "approved", who.strip(), why.strip()
     ledger = project.ledger()
     try:
-        return ledger.decide(episode=episode, gate=gate, subject="episode", decision=decision,
-                             who=who.strip(), why=why.strip())
+        ep = project.storyboard(episode).episode
+        if gate == "A":
+            from studio_kit.budget import approve_gate_a, reject_gate_a
+
+            if approve:
+                approve_gate_a(project, ep, who=who, note=why, ledger=ledger)
+            else:
+                reject_gate_a(project, ep, who=who, note=why, ledger=ledger)
+            state, by = gates.budget_state(ledger, project, ep)
+            return gates.GateStatus(gate="A", subject="budget", state=state, who=by, why=why)
+        if gate == "B":
+            if not shot:
+                raise StudioError("a Gate B decision is about one shot", field="shot",
+                                  hint="pick the shot's row")
+            take = gates.current_takes(ledger, ep).get(shot)
+            if not take:
+                raise StudioError(f"shot {shot} has no take to review", field="shot",
+                                  hint="render the episode first")
+            return gates.review_shot(ledger, ep, shot, approve=approve, who=who, why=why,
+                                     asset=take)
+        render = gates.latest_render(ledger, ep)
+        master = render.get("master") if render else None
+        if not master:
+            raise StudioError(f"episode {ep} has no rendered master to review",
+                              field="gate C", hint="render the episode first")
+        return gates.decide_master(ledger, ep, master, approve=approve, who=who, why=why)
     finally:
         ledger.close()
 
@@ -83,31 +117,51 @@ class GateQueue(w.VBox):
         self.add_class("studio-gate-queue")
         self.refresh()
 
+    def _buttons(self, episode: str, gate: str, ready: bool, shot: str | None = None
+                 ) -> list[w.Button]:
+        ok = w.Button(description=f"Approve {gate}", button_style="success", disabled=not ready)
+        no = w.Button(description=f"Reject {gate}", button_style="danger", disabled=not ready)
+        ok.on_click(lambda _b: self._decide(episode, gate, "approved", shot))
+        no.on_click(lambda _b: self._decide(episode, gate, "rejected", shot))
+        return [ok, no]
+
     def refresh(self) -> None:
-        rows = []
+        rows: list[w.Widget] = []
         for st in gate_states(self.project):
-            gates = " ".join(f"{g}:{st[g]}" for g in GATES)
+            summary = " ".join(f"{g}:{st[g]}" for g in GATES)
             label = w.HTML(f"<b>{html.escape(st['episode'])}</b> {html.escape(st['title'])}"
-                           f" <small>({gates})</small>", layout=w.Layout(width="420px"))
-            if st["pending"] is None:
+                           f" <small>({html.escape(summary)})</small>",
+                           layout=w.Layout(width="420px"))
+            g = st["pending"]
+            if g is None:
                 rows.append(w.HBox([label, w.HTML("all gates approved")]))
                 continue
-            g = st["pending"]
             waiting = "" if st["ready"] else " (waits for a render)"
-            ok = w.Button(description=f"Approve {g}", button_style="success",
-                          disabled=not st["ready"])
-            no = w.Button(description=f"Reject {g}", button_style="danger",
-                          disabled=not st["ready"])
-            ok.on_click(lambda _b, e=st["episode"], g=g: self._decide(e, g, "approved"))
-            no.on_click(lambda _b, e=st["episode"], g=g: self._decide(e, g, "rejected"))
-            rows.append(w.HBox([label, w.HTML(f"gate {g} ({GATES[g]}){waiting}"), ok, no]))
+            info = w.HTML(f"gate {g} ({GATES[g]}){waiting}")
+            if g == "B" and st["ready"]:  # one decision per shot, on its current take
+                rows.append(w.HBox([label, info]))
+                for s in st["shots"]:
+                    if not s["take"]:
+                        continue
+                    text = (f"&nbsp;&nbsp;{html.escape(s['shot'])} <small>take "
+                            f"{html.escape(s['take'][:12])}: {html.escape(s['state'])}"
+                            + (f" ({html.escape(s['why'])})" if s["why"] else "")
+                            + "</small>")
+                    row = w.HBox([w.HTML(text, layout=w.Layout(width="420px")),
+                                  *self._buttons(st["episode"], "B", True, s["shot"])])
+                    row.add_class("studio-gate-shot")
+                    rows.append(row)
+                continue
+            rows.append(w.HBox([label, info, *self._buttons(st["episode"], g, st["ready"])]))
         self.rows.children = rows or [w.HTML("<i>No storyboarded episodes.</i>")]
 
-    def _decide(self, episode: str, gate: str, decision: str) -> None:
+    def _decide(self, episode: str, gate: str, decision: str, shot: str | None = None) -> None:
         try:
-            decide(self.project, episode, gate, decision, self.who.value, self.why.value)
+            decide(self.project, episode, gate, decision, self.who.value, self.why.value,
+                   shot=shot)
         except StudioError as err:
             self.message.value = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
             return
-        self.message.value = f"gate {gate} {decision} for episode {episode}"
+        what = f"shot {shot} of episode {episode}" if shot else f"episode {episode}"
+        self.message.value = html.escape(f"gate {gate} {decision} for {what}")
         self.refresh()

@@ -73,6 +73,7 @@ VARIANTS: dict[str, Callable[[Path], None] | None] = {
     "routing_engine": _replace("routing.yaml", "engine: kling", "engine: klingon"),
     "corrupt_ledger": _write(".studio/ledger.sqlite", b"this is not a database\n" * 200),
     "no_storyboard": _write("episodes/03/script.fountain", b""),
+    "duplicate_shot": _replace(SB01, "id: s02-cliff-mara", "id: s01-cliff-wide"),
 }
 
 # what each broken variant's message must name (after whitespace is normalised)
@@ -90,6 +91,8 @@ EXPECT: dict[str, list[str]] = {
     "routing_syntax": ["routing.yaml:", "malformed YAML", "hint:"],
     "routing_engine": ["routing.yaml:", "klingon", "hint:"],
     "corrupt_ledger": ["ledger.sqlite", "hint:"],
+    "duplicate_shot": ["storyboard.yaml:30", "'s01-cliff-wide' appears twice",
+                       "first at line 13", "hint:"],
 }
 
 
@@ -109,7 +112,7 @@ def _project_cases() -> list[Case]:
         "validate": (["validate", "{p}"],
                      ["yaml_syntax", "unknown_field", "invalid_angle", "binary_yaml",
                       "empty_yaml", "control_char_yaml", "duplicate_key", "routing_engine"]),
-        "storyboard": (["storyboard", "{p}", "01"], ["unknown_character"]),
+        "storyboard": (["storyboard", "{p}", "01"], ["unknown_character", "duplicate_shot"]),
         "status": (["status", "{p}"], ["unknown_scene", "corrupt_ledger"]),
         "prompts": (["prompts", "{p}", "01"], ["invalid_angle"]),
         "qc": (["qc", "{p}", "01"], ["unknown_field", "corrupt_ledger"]),
@@ -180,6 +183,12 @@ CASES: list[Case] = _project_cases() + [
          expect=["hint:"]),
     Case("import-bad-episode", ["import-script", "{p}", "{tmp}/empty.fountain", "-e", "abc"],
          expect=["episode", "'abc'", "hint:"]),
+    Case("import-episode-zero", ["import-script", "{p}", "{tmp}/empty.fountain", "-e", "0"],
+         expect=["--episode", "'0'", "numbered from 1", "hint:"]),
+    Case("route-set-not-shot-equals-engine", ["route", "{p}", "01", "--set", "garbage"],
+         expect=["--set", "'garbage' is not of the form SHOT=ENGINE", "hint:"]),
+    Case("route-set-no-shot", ["route", "{p}", "01", "--set", "=local"],
+         expect=["--set", "'=local' is not of the form SHOT=ENGINE", "hint:"]),
     Case("import-new-over-series", ["import-script", "{p}", str(SAMPLE / "episodes/01/"
                                     "script.fountain"), "--new"],
          expect=["series.yaml", "already exists", "hint:"]),

@@ -183,3 +183,79 @@ def test_cli_gate_c_and_b(sample_dir, tmp_path, capsys):
                  "--approve", "--who", "x"]) == 2
     assert "no take to review" in capsys.readouterr().err
     assert main(["gate", str(sample_dir), "01", "--gate", "X"]) == 2
+
+
+def test_regeneration_compiles_with_the_project_prompt_policy(sample_project, tmp_path):
+    """produce_shot uses the project's prompt_policy.yaml (as the pipeline does): found from
+    the ledger's series folder, or given as project_root / policy."""
+    from studio_kit.prompts import PromptPolicy, compile_prompt
+    from studio_kit.regeneration import project_policy
+
+    project = sample_project
+    (project.root / "prompt_policy.yaml").write_text(
+        "style: hand-inked harbour house style\nextra_negative: [neon signage]\n")
+    vault, ledger = project.vault(), project.ledger()
+    fmt = RenderFormat(width=160, height=90, fps=24)
+    sid = "s02-cliff-mara"
+    req = build_request(project, "01", sid, duration_s=0.5).model_copy(update={"format": fmt})
+    prod = asyncio.run(produce_shot(req, chain=["local"], vault=vault, ledger=ledger,
+                                    budget=1, scorers=[]))
+    policy = PromptPolicy.for_project(project.root)
+    want = compile_prompt(req.spec, "local", policy=policy)
+    assert prod.request is not None
+    assert "hand-inked harbour house style" in prod.request.prompt
+    assert "neon signage" in prod.request.negative_prompt
+    assert (prod.request.prompt, prod.request.negative_prompt) == (want.prompt,
+                                                                   want.negative_prompt)
+    assert project_policy(ledger) == policy
+    with Ledger(tmp_path / "scratch.sqlite") as scratch:  # not a project's ledger: defaults
+        assert project_policy(scratch) == PromptPolicy()
+        assert project_policy(scratch, project.root) == policy
+
+
+def test_story_matches_ids_exactly_not_as_like_patterns(tmp_path):
+    """'_' and '%' in shot or episode ids are characters, not SQL LIKE wildcards."""
+    from studio_kit.regeneration import previous_attempts
+
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        run = ledger.start_run("episode", "e_1")
+        for sid in ("s_1", "sx1", "s%"):
+            call = ledger.begin_call(engine="local", request_hash=f"h-{sid}", run_id=run,
+                                     shot_id=sid)
+            ledger.update_call(call, status="succeeded", asset=f"a-{sid}")
+            ledger.stage_result(run, "regeneration", f"e_1:{sid}:1", cache_hit=False,
+                                subject=sid, outputs={"attempt": "1", "engine": "local"})
+            ledger.decide(episode="e_1", gate="B", subject=sid, decision="approved",
+                          who="ana", subject_hash=f"a-{sid}")
+        # another episode whose id the pattern 'e_1' would match
+        ledger.stage_result(None, "regeneration", "ex1:s_1:1", cache_hit=False,
+                            subject="s_1", outputs={"attempt": "1", "engine": "local"})
+        rows = gates.story(ledger, "e_1", "s_1")
+        assert {r["shot"] for r in rows} == {"s_1"}
+        assert sorted(r["kind"] for r in rows) == ["attempt", "engine_call", "gate_B"]
+        assert {r["shot"] for r in gates.story(ledger, "e_1", "s%")} == {"s%"}
+        assert len(gates.story(ledger, "e_1")) == 9
+        assert previous_attempts(ledger, "e_1", "s_1") == 1
+
+
+def test_current_take_and_a_new_take_after_rejection(tmp_path):
+    """The take Gate B reviews: the latest render's clip, replaced by a regeneration take
+    made after it; a rejected shot with a new take is open (awaits its review)."""
+    record = tmp_path / "render.json"
+    record.write_text(json.dumps({"episode": "01", "master": None, "shots": [
+        {"shot_id": "s1", "asset": "r1"}, {"shot_id": "s2", "asset": "r2"}]}))
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        ledger.stage_result(None, "regeneration", "01:s1:1", cache_hit=False, subject="s1",
+                            outputs={"asset": "old"})  # before the render: superseded
+        run = ledger.start_run("render", "01")
+        ledger.finish_run(run, "ok", record=str(record))
+        assert gates.current_takes(ledger, "01") == {"s1": "r1", "s2": "r2"}
+        gates.review_shot(ledger, "01", "s1", approve=False, who="ana", why="too dark",
+                          asset="r1")
+        assert gates.shot_status(ledger, "01", "s1", "r1").state == gates.GateState.rejected
+        ledger.stage_result(None, "regeneration", "01:s1:2", cache_hit=False, subject="s1",
+                            outputs={"asset": "n2"})
+        takes = gates.current_takes(ledger, "01")
+        assert takes == {"s1": "n2", "s2": "r2"}
+        assert gates.shot_status(ledger, "01", "s1", "n2").state == gates.GateState.open
+        assert gates.gate_b_complete(ledger, "01", takes) == ["s1", "s2"]

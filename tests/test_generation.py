@@ -346,3 +346,53 @@ def test_train_character_lora(sample_dir, keys):
         assert again == ref and len(server.calls) == n
         with pytest.raises(E.InvalidRequest, match="at least 2"):
             asyncio.run(train_character_lora(p, "theo", s, trainer=trainer))
+
+
+def test_routing_change_after_gate_a_needs_a_new_approval(proj, capsys):
+    """Gate A approves one estimate: editing routing.yaml afterwards refuses paid engines
+    (naming routing.yaml, hint 'studio approve') until the new estimate is approved - on the
+    CLI (estimate/approve) and through generate_shot, routing.generate_episode and
+    regeneration.produce_shot, which find the project from the ledger or are given it."""
+    from studio_kit.cli import main
+    from studio_kit.regeneration import produce_shot
+
+    root = str(proj.root)
+    vault, ledger = proj.vault(), proj.ledger()
+    req = build_request(proj, "01", "s01-cliff-wide")
+    assert main(["approve", root, "01", "--gate", "A", "--who", "ana"]) == 0
+    with FakeEngineServer("runway") as server:
+        eng = get_engine("runway", base_url=server.url, **FAST)
+        res = asyncio.run(generate_shot(req, "runway", vault=vault, ledger=ledger, engine=eng))
+        assert res.cost == pytest.approx(0.25)
+        routing = proj.root / "routing.yaml"
+        routing.write_text(routing.read_text().replace("retry_allowance: 0.5",
+                                                       "retry_allowance: 1.5"))
+        other = req.model_copy(update={"seed": 11})
+        with pytest.raises(BudgetError) as err:
+            asyncio.run(generate_shot(other, "runway", vault=vault, ledger=ledger, engine=eng))
+        text = str(err.value)
+        assert "routing.yaml" in text and "studio approve" in text and "changed" in text
+        # the same with the project or the estimate given explicitly
+        with pytest.raises(BudgetError, match="routing.yaml"):
+            asyncio.run(generate_shot(other, "runway", vault=vault, ledger=ledger, engine=eng,
+                                      project=proj))
+        with pytest.raises(BudgetError, match="routing.yaml"):
+            asyncio.run(generate_shot(other, "runway", vault=vault, ledger=ledger, engine=eng,
+                                      estimate_hash="not-the-approved-one"))
+        # and through the other callers of Gate A
+        rules = RoutingRules(default="runway", failover=[], rules=[])
+        with pytest.raises(BudgetError, match="routing.yaml"):
+            asyncio.run(generate_episode(proj, "01", rules=rules, engines={"runway": eng},
+                                         vault=vault, ledger=ledger,
+                                         requests={"s01-cliff-wide": other}))
+        with pytest.raises(BudgetError, match="routing.yaml"):
+            asyncio.run(produce_shot(other, chain=["runway"], vault=vault, ledger=ledger,
+                                     budget=1))
+        assert len(server.billed) == 1  # nothing paid after the change
+        capsys.readouterr()
+        assert main(["estimate", root, "01"]) == 0
+        assert "re-approve" in capsys.readouterr().err
+        assert main(["approve", root, "01", "--gate", "A", "--who", "ana"]) == 0
+        again = asyncio.run(generate_shot(other, "runway", vault=vault, ledger=ledger,
+                                          engine=eng))
+        assert again.cost == pytest.approx(0.25) and len(server.billed) == 2

@@ -259,6 +259,98 @@ def test_gate_queue_and_budget_from_the_ledger(sample_dir):
     assert len(q.rows.children) == 2
 
 
+def _render_record(p: Project, tmp_path: Path, master_bytes: bytes = b"master v1") -> Path:
+    """A render run in the ledger with its render.json (the pipeline's RenderResult model):
+    one take per shot and a master file."""
+    from studio_kit.engines.base import RenderFormat
+    from studio_kit.pipeline.episode import RenderResult, ShotRecord
+
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    master = out / "episode-01.mp4"
+    master.write_bytes(master_bytes)
+    sb = p.storyboard("01")
+    with p.ledger() as led:
+        run = led.start_run("render", "01")
+        result = RenderResult(
+            project=str(p.root), series=p.series.title, episode="01", run_id=run,
+            out_dir=str(out), format=RenderFormat(width=160, height=90, fps=24), tier="draft",
+            master=str(master),
+            shots=[ShotRecord(shot_id=s.id, act="1", scene=s.scene, duration_s=s.duration_s,
+                              asset=f"take1-{s.id}") for s in sb.shots])
+        record = out / "render.json"
+        record.write_text(result.model_dump_json(indent=2))
+        led.finish_run(run, "ok", record=str(record))
+    return master
+
+
+def test_gate_queue_records_through_the_gates_api(sample_dir, tmp_path, monkeypatch):
+    """The widget's decisions are the gates API's: Gate A is the estimate's approval, Gate B
+    one decision per shot take, Gate C bound to the master's hash - so a Gate C given in the
+    widget unlocks gates.publish, and status (and the CLI) read the same records."""
+    from fakes.engine_servers import KEY_ENV
+
+    from studio_kit import gates
+    from studio_kit.status import project_status
+    from studio_widgets.gate_queue import GateQueue, decide, gate_states
+
+    for env in KEY_ENV.values():  # the paid engines are routable (none is called)
+        monkeypatch.setenv(env, "test-key")
+    p = Project.load(sample_dir)
+    decide(p, "01", "A", "approved", "ana")
+    with p.ledger() as led:
+        d = led.latest_decision("01", "A", "budget")
+        from studio_kit.budget import estimate_episode
+
+        assert d["decision"] == "approved"
+        assert d["subject_hash"] == estimate_episode(p, "01", ledger=led).estimate_hash
+    st = {s["episode"]: s for s in gate_states(p)}["01"]
+    assert st["pending"] == "B" and not st["ready"]  # nothing rendered yet
+    with pytest.raises(StudioError, match="no take"):
+        decide(p, "01", "B", "approved", "ana", shot="s01-cliff-wide")
+    master = _render_record(p, tmp_path)
+    shots = [s.id for s in p.storyboard("01").shots]
+    st = {s["episode"]: s for s in gate_states(p)}["01"]
+    assert st["ready"] and [s["shot"] for s in st["shots"]] == shots
+    q = GateQueue(p)
+    assert sum("studio-gate-shot" in r._dom_classes for r in q.rows.children) == len(shots)
+    with pytest.raises(StudioError, match="one shot"):
+        decide(p, "01", "B", "approved", "ana")
+    decide(p, "01", "B", "rejected", "ana", "scarf is the wrong red", shot=shots[0])
+    for sid in shots:
+        decide(p, "01", "B", "approved", "ana", shot=sid)
+    with p.ledger() as led:
+        takes = gates.current_takes(led, "01")
+        assert takes[shots[0]] == f"take1-{shots[0]}"
+        assert gates.gate_b_complete(led, "01", takes) == []
+        with pytest.raises(gates.GateError, match="not been reviewed"):
+            gates.publish(led, "01", master, tmp_path / "pub" / "ep01.mp4")
+    assert {s["episode"]: s for s in gate_states(p)}["01"]["pending"] == "C"
+    decide(p, "01", "C", "approved", "bo", "graded")
+    with p.ledger() as led:  # the widget's Gate C is the one publish checks
+        dest = gates.publish(led, "01", master, tmp_path / "pub" / "ep01.mp4")
+        assert dest.read_bytes() == b"master v1"
+    n = len(shots)
+    status = {e.episode: e for e in project_status(p).episodes}
+    assert status["01"].gates == {"A": "approved", "B": f"approved ({n}/{n})",
+                                  "C": "approved"}
+    assert {s["episode"]: s for s in gate_states(p)}["01"]["pending"] is None
+    # the master changes: Gate C re-opens everywhere; a new estimate re-opens Gate A
+    master.write_bytes(b"master v2")
+    assert project_status(p).episodes[0].gates["C"] == "reopened"
+    assert {s["episode"]: s for s in gate_states(p)}["01"]["pending"] == "C"
+    routing = p.root / "routing.yaml"
+    routing.write_text(routing.read_text().replace("retry_allowance: 0.5",
+                                                   "retry_allowance: 2"))
+    assert project_status(p).episodes[0].gates["A"] == "reopened"
+    # decisions made on the CLI show in the widget and status too
+    from studio_kit.cli import main
+
+    assert main(["gate", str(p.root), "01", "--gate", "C", "--master", str(master),
+                 "--approve", "--who", "cy"]) == 0
+    assert project_status(p).episodes[0].gates["C"] == "approved"
+
+
 def _tiny_notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('episode = "01"\nsteps = 3')

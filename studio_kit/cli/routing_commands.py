@@ -18,7 +18,11 @@ def _set_overrides(p: Project, episode: str, sets: list[str]) -> None:
 
     sb = p.storyboard(episode)
     for item in sets:
-        shot_id, _, engine = item.partition("=")
+        shot_id, eq, engine = item.partition("=")
+        if not eq or not shot_id.strip():
+            raise StudioError(f"--set {item!r} is not of the form SHOT=ENGINE", field="--set",
+                              hint="e.g. --set s01-cliff-wide=runway; SHOT= (nothing after "
+                                   "'=') clears the shot's override; shot ids: 'studio route'")
         try:
             shot = sb.shot(shot_id.strip())
         except KeyError:
