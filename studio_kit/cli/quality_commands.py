@@ -45,10 +45,12 @@ def prompts_cmd(project: Path = typer.Argument(Path(".")),
 
 
 def _latest_takes(ledger, episode: str) -> dict[str, dict]:
+    prefix = f"{episode}:"  # an exact prefix: LIKE would treat _ and % in ids as wildcards
     rows = ledger.query(
         "SELECT s.subject AS shot, s.outputs FROM stage_results s JOIN (SELECT subject, "
-        "MAX(id) AS id FROM stage_results WHERE stage='regeneration' AND key LIKE ? "
-        "GROUP BY subject) last ON s.id = last.id", (f"{episode}:%",))
+        "MAX(id) AS id FROM stage_results WHERE stage='regeneration' AND "
+        "substr(key, 1, ?) = ? GROUP BY subject) last ON s.id = last.id",
+        (len(prefix), prefix))
     import json
 
     return {r["shot"]: json.loads(r["outputs"]) for r in rows}
