@@ -43,12 +43,8 @@ from .models import (
     CastMember,
     Character,
     DialogueLine,
-    Garment,
-    GarmentKind,
     HairStyle,
     KeyLight,
-    Lighting,
-    Outfit,
     Scene,
     Series,
     SetMark,
@@ -56,11 +52,10 @@ from .models import (
     Storyboard,
     Tier,
     TimeOfDay,
-    VoiceProfile,
-    Wardrobe,
 )
 from .openai_compat import chat_completions_url
 from .project import Project
+from .scaffold import create_series_folder, new_character, new_scene, require_empty_folder
 from .yamlio import save_model, validate_data
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
@@ -188,29 +183,22 @@ def _unique(base: str, taken: set[str]) -> str:
 def character_from_archetype(cid: str, name: str, arch: Archetype, *,
                              description: str | None = None,
                              traits: list[str] | None = None, language: str = "en") -> Character:
-    kinds = [GarmentKind.top, GarmentKind.trousers, GarmentKind.shoes]
-    garments = [Garment(name=f"{kind.value}", kind=kind, colours=[colour])
-                for kind, colour in zip(kinds, arch.colours, strict=False)]
-    return Character(
-        id=cid, name=name, aliases=[name.split()[0].upper(), name.upper()],
+    return new_character(
+        cid, name, aliases=[name.split()[0].upper(), name.upper()],
         description=description if description is not None else arch.description,
         appearance=Appearance(skin=arch.skin, hair_colour=arch.hair_colour,
                               hair_style=arch.hair_style),
-        wardrobe=Wardrobe(default="default", outfits={
-            "default": Outfit(description=f"{arch.role} everyday", garments=garments)}),
-        voice=VoiceProfile(engine="espeak", voice=arch.voice.voice, language=language,
-                           pitch=arch.voice.pitch, rate=arch.voice.rate),
-        traits=traits if traits is not None else list(arch.traits),
+        clothes=arch.colours, outfit=f"{arch.role} everyday",
+        voice=arch.voice.voice, language=language, pitch=arch.voice.pitch,
+        rate=arch.voice.rate, traits=traits if traits is not None else arch.traits,
     )
 
 
 def scene_from_template(ts: TemplateScene, sid: str | None = None) -> Scene:
-    return Scene(
-        id=sid or ts.id, name=ts.name, interior=ts.interior,
-        palette=ts.palette, time_of_day=ts.time_of_day, atmosphere=ts.atmosphere,
-        ambience=ts.ambience,
-        lighting=Lighting(key=ts.key, fill_ratio=ts.fill_ratio,
-                          colour_temperature_k=ts.colour_temperature_k),
+    return new_scene(
+        sid or ts.id, ts.name, interior=ts.interior, palette=ts.palette,
+        time_of_day=ts.time_of_day, atmosphere=ts.atmosphere, ambience=ts.ambience,
+        key=ts.key, fill_ratio=ts.fill_ratio, colour_temperature_k=ts.colour_temperature_k,
         set_layout=[SetMark(name="left", kind="person", x=0.35, depth=0.55),
                     SetMark(name="right", kind="person", x=0.65, depth=0.55)],
     )
@@ -495,16 +483,9 @@ def _from_manuscript(req: BuildRequest, tpl: GenreTemplate) -> dict[str, Any]:
 
 # -- writing --------------------------------------------------------------------------------
 def _write(root: Path, parts: dict[str, Any]) -> None:
-    for sub in ("characters", "scenes", "episodes"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    save_model(root / "series.yaml", parts["series"])
-    for ch in parts["characters"]:
-        save_model(root / "characters" / f"{ch.id}.yaml", ch)
-    for sc in parts["scenes"]:
-        save_model(root / "scenes" / f"{sc.id}.yaml", sc)
     sb: Storyboard | None = parts.get("storyboard")
-    if sb is not None:
-        save_model(root / "episodes" / sb.episode / "storyboard.yaml", sb)
+    create_series_folder(root, parts["series"], characters=parts["characters"],
+                         scenes=parts["scenes"], storyboards=[sb] if sb is not None else [])
 
 
 def _import_fountain(root: Path, req: BuildRequest) -> None:
@@ -553,8 +534,7 @@ def build_project(dest: str | Path, req: BuildRequest | dict[str, Any]) -> Proje
         except ValidationError as exc:
             raise _as_studio_error(exc, "build request") from None
     dest = Path(dest).resolve()
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise StudioError("destination is not empty", file=dest, hint="choose a new folder name")
+    require_empty_folder(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".building", dir=dest.parent))
     try:

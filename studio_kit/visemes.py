@@ -37,6 +37,18 @@ _OPENNESS = {
 
 VisemeTrack = list[tuple[float, Viseme]]
 
+#: Written letter -> mouth shape, the one table for every place that has letters but no
+#: phonemes: the local engine's mouth before the audio stage gives phoneme timing
+#: (``engines.local.render.text_visemes``) and a cloud TTS's character alignment
+#: (``audio.tts.elevenlabs``). Vowels with their accents; 'y' as in "happy"/"il y a" and
+#: 'h' as the open breath before a vowel; every other letter (incl. 'j') is ``cdg``. The
+#: digraph "th" is a sequence rule, applied by ``text_visemes``.
+LETTER_VISEMES: dict[str, Viseme] = {
+    **dict.fromkeys("mbp", Viseme.mbp), **dict.fromkeys("fv", Viseme.fv), "l": Viseme.l,
+    **dict.fromkeys("wquúùûü", Viseme.wq), **dict.fromkeys("oóòôö", Viseme.o),
+    **dict.fromkeys("aháàâä", Viseme.ai), **dict.fromkeys("eiyéèêëíìîï", Viseme.e),
+}
+
 
 def viseme_at(track: VisemeTrack, t: float) -> Viseme:
     """The viseme holding at time ``t`` (rest before the first and when empty)."""
@@ -55,3 +67,11 @@ def openness_at(track: VisemeTrack, t: float) -> float:
 def shift(track: VisemeTrack, offset_s: float) -> VisemeTrack:
     """The same track ``offset_s`` later (negative: earlier)."""
     return [(max(0.0, t + offset_s), v) for t, v in track]
+
+
+def viseme_for_letter(ch: str) -> Viseme:
+    """The mouth shape of a written character (``rest`` for anything not a letter)."""
+    c = ch.lower()
+    if not c.isalpha():
+        return Viseme.rest
+    return LETTER_VISEMES.get(c, Viseme.cdg)

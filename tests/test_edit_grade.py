@@ -1,7 +1,8 @@
-"""Grading: colour transfer toward the scene reference, series look LUTs, caching."""
+"""Grading: colour transfer toward the scene reference, series look LUTs, keyframes."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -89,17 +90,21 @@ def test_bad_lut_is_a_studio_error(tmp_path):
         read_lut(tmp_path / "missing.cube")
 
 
-def test_grade_shots_per_scene_with_cache(shots, artifacts_dir):
+def test_grade_shots_per_scene(shots, artifacts_dir):
     out_dir = artifacts_dir / "edit" / "grade" / "episode"
+    shutil.rmtree(out_dir, ignore_errors=True)  # artifacts persist between runs
     look = write_lut(make_look(saturation=0.9, size=17), out_dir / "look.cube")
     plan = [("s1", "cafe", shots["ref"]), ("s2", "cafe", shots["cool"]),
             ("s3", "cliff", shots["warm"])]
-    res = grade_shots(plan, out_dir, look_path=look, lut_size=17)
+    res = grade_shots(plan, out_dir, look_path=look, lut_size=17,
+                      keyframes={"s2": [0.25]})
     assert set(res) == {"s1", "s2", "s3"}
     assert res["s2"].reference == res["s1"].before  # the scene's first shot is its reference
+    assert res["s3"].reference == res["s3"].before  # another scene: its own first shot
     after = measure_clip(res["s2"].output)
     assert dist(after, res["s2"].reference) < dist(res["s2"].before, res["s2"].reference)
-    stamp = Path(res["s2"].output).stat().st_mtime_ns
-    again = grade_shots(plan, out_dir, look_path=look, lut_size=17)
-    assert Path(again["s2"].output).stat().st_mtime_ns == stamp  # cache hit: no re-encode
-    assert again["s2"].key == res["s2"].key
+    assert read_lut(res["s2"].lut).size == 17
+    assert 6 in probe(res["s2"].output).video.keyframe_indices  # keyframe asked at 0.25 s
+    assert 6 not in probe(res["s3"].output).video.keyframe_indices
+    # no cache of its own (the pipeline's stage runner caches grading): no stamp files
+    assert not list(out_dir.glob("*.grade.json"))

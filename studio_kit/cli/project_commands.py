@@ -54,19 +54,16 @@ def storyboard(project: Path = typer.Argument(Path(".")),
 def new(folder: Path, title: str = typer.Option(None, help="Series title"),
         sample: bool = typer.Option(False, help="Copy the sample series instead")) -> None:
     """Create a series folder (empty, or a copy of the sample series)."""
-    if folder.exists() and any(folder.iterdir()):
-        raise StudioError("folder is not empty", file=folder,
-                          hint="choose a new folder name")
+    from ..scaffold import create_series_folder, require_empty_folder
+
+    require_empty_folder(folder)
     if sample:
         shutil.copytree(SAMPLE, folder, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".studio"))
     else:
         from ..models import Series
-        from ..yamlio import save_model
 
-        for sub in ("characters", "scenes", "episodes"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        save_model(folder / "series.yaml", Series(title=title or folder.name))
+        create_series_folder(folder, Series(title=title or folder.name))
     console.print(f"[green]created[/] {folder}")
 
 

@@ -14,27 +14,17 @@ first shot of that scene in the episode.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from ..colorimetry import colour_science
 from ..errors import StudioError
-from ..hashing import file_hash, stable_hash
-from ..yamlio import atomic_write_text
 from .encoding import H264_PARAMS, fps_fraction, h264_args
 from .frames import run_ffmpeg
 from .probe import probe
-
-
-def _colour():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Matplotlib related API features are not available"
-        import colour
-    return colour
-
 
 _SPACE = "ITU-R BT.709"
 
@@ -53,7 +43,6 @@ class GradeResult(BaseModel):
     lut: str = Field(description="The .cube applied (transfer + series look).")
     before: LabStats
     reference: LabStats
-    key: str = Field(description="Cache key: source hash, reference, look, parameters.")
 
 
 # -- colour maths --------------------------------------------------------------------------
@@ -61,14 +50,14 @@ class GradeResult(BaseModel):
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """Encoded BT.709 RGB in 0..1 (..., 3) -> CIELAB (D65)."""
-    colour = _colour()
+    colour = colour_science()
     space = colour.RGB_COLOURSPACES[_SPACE]
     xyz = colour.RGB_to_XYZ(rgb, space, apply_cctf_decoding=True)
     return colour.XYZ_to_Lab(xyz, space.whitepoint)
 
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    colour = _colour()
+    colour = colour_science()
     space = colour.RGB_COLOURSPACES[_SPACE]
     xyz = colour.Lab_to_XYZ(lab, space.whitepoint)
     lin = colour.XYZ_to_RGB(xyz, space, apply_cctf_encoding=False)
@@ -126,7 +115,7 @@ def measure_image(path: str | Path) -> LabStats:
 
 
 def identity_lut(size: int = 33, name: str = "identity"):
-    colour = _colour()
+    colour = colour_science()
     return colour.LUT3D(colour.LUT3D.linear_table(size), name=name)
 
 
@@ -173,7 +162,7 @@ def transfer_lut(source: LabStats, reference: LabStats, *, strength: float = 1.0
 
 def read_lut(path: str | Path):
     """Read a .cube (or any format colour-science knows) as a LUT3D."""
-    colour = _colour()
+    colour = colour_science()
     path = Path(path)
     if not path.is_file():
         raise StudioError("LUT file not found", file=path, field="look_lut",
@@ -195,7 +184,7 @@ def write_lut(lut, path: str | Path) -> Path:
     """Write a LUT3D as a .cube atomically."""
     import tempfile
 
-    colour = _colour()
+    colour = colour_science()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}.", suffix=".cube",
@@ -258,18 +247,23 @@ def scene_references(
     return refs
 
 
-def grade_key(source: str | Path, reference: LabStats, look_path: str | Path | None,
-              strength: float, keyframes: Sequence[float] = ()) -> str:
-    look = file_hash(look_path) if look_path else None
-    return stable_hash("grade", file_hash(source), reference.model_dump(), look, strength,
-                       list(keyframes), repr(H264_PARAMS))
+def grade_shot(src: str | Path, dst: str | Path, reference: LabStats, *,
+               cube: str | Path | None = None, look=None, strength: float = 1.0,
+               keyframes: Sequence[float] = (), lut_size: int = 33,
+               name: str = "shot grade") -> LabStats:
+    """Grade one clip to ``reference`` and the series ``look`` (a LUT3D) in its single
+    re-encode: measure the clip, write its .cube (``cube``, default ``dst`` with the suffix
+    .cube), encode ``dst``. Returns the clip's statistics before grading.
 
-
-def _read_stamp(stamp: Path) -> GradeResult | None:
-    try:
-        return GradeResult.model_validate_json(stamp.read_text())
-    except (OSError, ValueError):  # missing or damaged: grade again
-        return None
+    Not cached here: the pipeline's stage runner caches each shot's grade (``grade`` stage
+    in ``pipeline/episode.py``, keyed by clip, reference, look and keyframes).
+    """
+    before = measure_clip(src)
+    lut = transfer_lut(before, reference, strength=strength, look=look, size=lut_size,
+                       name=name)
+    cube_path = write_lut(lut, cube if cube is not None else Path(dst).with_suffix(".cube"))
+    grade_clip(src, dst, cube_path, force_keyframes_s=keyframes)
+    return before
 
 
 def grade_shots(
@@ -284,30 +278,19 @@ def grade_shots(
 ) -> dict[str, GradeResult]:
     """Grade every shot of an episode to its scene's reference and the series look.
 
-    Writes ``<out_dir>/<shot>.mp4`` and ``<shot>.cube``; a shot whose key (source, reference,
-    look, strength, keyframes) is unchanged is not re-encoded.
+    Writes ``<out_dir>/<shot>.mp4`` and ``<shot>.cube`` for every shot, every call (no
+    cache of its own: ``render_episode`` caches grading per shot in its stage runner).
     """
     out_dir = Path(out_dir)
     look = read_lut(look_path) if look_path else None
     refs = scene_references(shots, reference_images)
     results: dict[str, GradeResult] = {}
     for shot, scene, clip in shots:
-        kf = list((keyframes or {}).get(shot, ()))
-        key = grade_key(clip, refs[scene], look_path, strength, kf) + f"-{lut_size}"
         out = out_dir / f"{shot}.mp4"
         cube = out_dir / f"{shot}.cube"
-        stamp = out_dir / f"{shot}.grade.json"
-        cached = _read_stamp(stamp)
-        if cached is not None and cached.key == key and out.exists():
-            before = cached.before  # cache hit: no decode, no encode
-        else:
-            before = measure_clip(clip)
-            lut = transfer_lut(before, refs[scene], strength=strength, look=look,
-                               size=lut_size, name=f"{shot} grade")
-            write_lut(lut, cube)
-            grade_clip(clip, out, cube, force_keyframes_s=kf)
-        res = GradeResult(shot=shot, source=str(clip), output=str(out), lut=str(cube),
-                          before=before, reference=refs[scene], key=key)
-        atomic_write_text(stamp, res.model_dump_json(indent=1))
-        results[shot] = res
+        before = grade_shot(clip, out, refs[scene], cube=cube, look=look, strength=strength,
+                            keyframes=list((keyframes or {}).get(shot, ())),
+                            lut_size=lut_size, name=f"{shot} grade")
+        results[shot] = GradeResult(shot=shot, source=str(clip), output=str(out),
+                                    lut=str(cube), before=before, reference=refs[scene])
     return results

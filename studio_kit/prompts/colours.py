@@ -2,17 +2,17 @@
 
 Engines read words, not hex codes. The vocabulary is a short list of common colour words a
 video model knows (the CSS list is too exotic: 'peru', 'gainsboro'); the nearest word is
-chosen by CIEDE2000 distance in CIELAB (colour-science), so naming is perceptual and
-deterministic.
+chosen by CIEDE2000 distance in CIELAB (``studio_kit.colorimetry``, colour-science), so
+naming is perceptual and deterministic.
 """
 
 from __future__ import annotations
 
-import warnings
 from functools import lru_cache
 
 import numpy as np
 
+from ..colorimetry import delta_e, srgb_to_lab
 from ..models import hex_to_rgb
 
 COLOUR_WORDS: dict[str, str] = {
@@ -36,24 +36,13 @@ SKIN_WORDS: dict[str, str] = {
 
 
 def _lab(colours: list[str]) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import colour
-
-    rgb = np.array([hex_to_rgb(c) for c in colours], dtype=float) / 255.0
-    return colour.XYZ_to_Lab(colour.sRGB_to_XYZ(rgb))
+    return srgb_to_lab(np.array([hex_to_rgb(c) for c in colours], dtype=float))
 
 
 @lru_cache(maxsize=4096)
 def _nearest(hex_colour: str, table: tuple[tuple[str, str], ...]) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import colour
-
     names = [n for n, _ in table]
-    lab = _lab([h for _, h in table])
-    target = _lab([hex_colour])[0]
-    d = colour.delta_E(np.broadcast_to(target, lab.shape), lab, method="CIE 2000")
+    d = delta_e(_lab([hex_colour])[0], _lab([h for _, h in table]))
     return names[int(np.argmin(d))]
 
 

@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..colorimetry import planckian_rgb
 from ..registry import SCORERS
 from .base import QCContext, QCScore, Scorer
 from .measure import measure_shot
@@ -35,14 +36,10 @@ METRICS = ("continuity.palette", "continuity.colour_temperature",
 @lru_cache(maxsize=64)
 def blue_red_per_mired(kelvin: float) -> float:
     """d log(B/R) / d mired of a Planckian light around ``kelvin`` (linear sRGB)."""
-    from .colourstats import _colour
-
-    c = _colour()
 
     def blue_red(k: float) -> float:
-        xy = c.temperature.CCT_to_xy(float(np.clip(k, 1667, 25000)), method="Kang 2002")
-        rgb = np.asarray(c.XYZ_to_sRGB(c.xy_to_XYZ(xy), apply_cctf_encoding=False))
-        return float(np.log(max(rgb[2], 1e-6) / max(rgb[0], 1e-6)))
+        r, _g, b = planckian_rgb(k)
+        return float(np.log(max(b, 1e-6) / max(r, 1e-6)))
 
     m = 1e6 / kelvin
     return abs(blue_red(1e6 / (m - 5)) - blue_red(1e6 / (m + 5))) / 10.0

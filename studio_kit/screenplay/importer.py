@@ -20,21 +20,15 @@ from ..errors import StudioError, ValidationFailed
 from ..hashing import stable_hash
 from ..models import (
     Appearance,
-    Atmosphere,
     Character,
-    Garment,
-    GarmentKind,
     HairStyle,
     KeyLight,
-    Lighting,
-    Outfit,
     Scene,
     Series,
     Storyboard,
     TimeOfDay,
-    VoiceProfile,
-    Wardrobe,
 )
+from ..scaffold import create_series_folder, new_character, new_scene, require_empty_folder
 from ..yamlio import atomic_open, atomic_write_bytes, atomic_write_text, save_model
 from .breakdown import BreakdownInput, breakdown
 from .parse import Heading, Script, fold, location_key, parse_fountain, read_script_file, slugify
@@ -160,14 +154,11 @@ def scene_defaults(h: Heading, scene_id: str, source: str) -> Scene:
             ambience.append(name)
     if not ambience:
         ambience = ["wind"]
-    return Scene(
-        id=scene_id, name=h.location, interior=h.interior,
+    return new_scene(
+        scene_id, h.location, interior=h.interior,
         description=f"Imported from '{h.text}' ({source}:{h.line}); describe the set here.",
-        palette=palette,
-        lighting=Lighting(key=KeyLight.back_right if night else KeyLight.front_left,
-                          fill_ratio=8.0 if night else 4.0, colour_temperature_k=temp),
-        time_of_day=tod,
-        atmosphere=Atmosphere(),
+        palette=palette, key=KeyLight.back_right if night else KeyLight.front_left,
+        fill_ratio=8.0 if night else 4.0, colour_temperature_k=temp, time_of_day=tod,
         ambience=ambience,
     )
 
@@ -259,25 +250,15 @@ def placeholder_character(char_id: str, name: str, cue: str, language: str, line
         return seq[(h >> shift) % len(seq)]
 
     voices = _VOICES_M + _VOICES_F
-    return Character(
-        id=char_id,
-        name=" ".join(w.capitalize() for w in name.split()) or cue,
-        aliases=[cue],
+    return new_character(
+        char_id, " ".join(w.capitalize() for w in name.split()) or cue, aliases=[cue],
         description=f"Placeholder from the script ({source}:{line}): edit looks, wardrobe "
         "and voice.",
         appearance=Appearance(skin=pick(_SKIN, 0), hair_colour=pick(_HAIR, 4),
                               hair_style=pick(list(HairStyle), 8), eye_colour=pick(_EYES, 12),
                               height_cm=155 + (h >> 16) % 36),
-        wardrobe=Wardrobe(default="default", outfits={"default": Outfit(
-            description="Placeholder outfit", garments=[
-                Garment(name="top", kind=GarmentKind.top, colours=[pick(_CLOTH, 20)]),
-                Garment(name="trousers", kind=GarmentKind.trousers,
-                        colours=[pick(_CLOTH, 24)]),
-                Garment(name="shoes", kind=GarmentKind.shoes, colours=["#2b2b2b"]),
-            ])}),
-        voice=VoiceProfile(engine="espeak", voice=pick(voices, 28), language=language,
-                           pitch=35 + (h >> 32) % 31, rate=165),
-        traits=[],
+        clothes=[pick(_CLOTH, 20), pick(_CLOTH, 24), "#2b2b2b"], outfit="Placeholder outfit",
+        voice=pick(voices, 28), language=language, pitch=35 + (h >> 32) % 31, rate=165,
     )
 
 
@@ -424,11 +405,7 @@ def import_script(project_root: Path, script_path: Path, episode: str, *, create
         if (root / SERIES_FILE).exists():
             raise StudioError("a series already exists here", file=root / SERIES_FILE,
                               hint="drop --new to import into it")
-        if root.exists() and not root.is_dir():
-            raise StudioError("not a folder", file=root, hint="choose a new folder name")
-        if root.exists() and any(p.name != script_path.name for p in root.iterdir()):
-            raise StudioError("folder is not empty", file=root,
-                              hint="choose a new folder name for the series")
+        require_empty_folder(root, ignore={script_path.name})
         languages = [script.language or "en"]
         languages += [x for x in script.languages if x not in languages]
         series = Series(title=script.title or root.name or "Untitled",
@@ -502,9 +479,7 @@ def import_script(project_root: Path, script_path: Path, episode: str, *, create
     # write: new scenes and characters, series, script copy, storyboard last
     try:
         if create:
-            for sub in ("characters", "scenes", "episodes"):
-                (root / sub).mkdir(parents=True, exist_ok=True)
-            save_model(root / SERIES_FILE, series)
+            create_series_folder(root, series)
         elif genre:
             save_model(root / SERIES_FILE, series)
         _write_many({**{root / "scenes" / f"{sc.id}.yaml": _dump_fast(sc)

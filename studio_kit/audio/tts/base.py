@@ -12,6 +12,7 @@ import numpy as np
 from ...errors import StudioError
 from ...models import VoiceProfile
 from ...visemes import Viseme, VisemeTrack
+from ...visemes import viseme_for_letter as viseme_for_letter  # one table, re-exported
 
 
 class TTSError(StudioError):
@@ -115,7 +116,7 @@ def get_tts(name: str) -> TTSEngine:
     return _INSTANCES[name]
 
 
-# -- phonemes / letters -> visemes --------------------------------------------------------
+# -- phonemes -> visemes (letters: studio_kit.visemes.viseme_for_letter) ---------------
 def viseme_for_phoneme(ph: str) -> Viseme:
     """Map an eSpeak phoneme mnemonic (Kirshenbaum-like ASCII) to a mouth shape."""
     ph = ph.lstrip("',%=")  # stress marks
@@ -139,20 +140,6 @@ def viseme_for_phoneme(ph: str) -> Viseme:
     if c in "eEiI3@j":
         return Viseme.e
     return Viseme.cdg
-
-
-_LETTER_VISEMES = {**{c: Viseme.mbp for c in "mbp"}, **{c: Viseme.fv for c in "fv"},
-                   **{c: Viseme.wq for c in "wuqyúùûü"}, **{c: Viseme.o for c in "oóòôö"},
-                   **{c: Viseme.ai for c in "aáàâä"}, **{c: Viseme.e for c in "eéèêëiíìîïj"},
-                   "l": Viseme.l}
-
-
-def viseme_for_letter(ch: str) -> Viseme:
-    """Map a written character (cloud TTS character alignment) to a mouth shape."""
-    c = ch.lower()
-    if not c.isalpha():
-        return Viseme.rest
-    return _LETTER_VISEMES.get(c, Viseme.cdg)
 
 
 def compact_track(track: VisemeTrack) -> VisemeTrack:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from functools import lru_cache
 
 import numpy as np
 
+from ...colorimetry import planckian_rgb
 from ...models import AtmosphereKind, TimeOfDay, hex_to_rgb
 
 #: How far the virtual camera's white balance lets a light's colour through: 1 = the
@@ -20,21 +20,11 @@ WB_STRENGTH = 0.5
 def kelvin_gains(kelvin: int) -> tuple[float, float, float]:
     """RGB multipliers for a light of colour temperature ``kelvin`` seen by a D65 camera.
 
-    Planckian chromaticity (Kang et al. 2002, valid 1667-25000 K) from colour-science ->
-    XYZ -> linear sRGB, divided by the same for 6500 K so daylight is neutral, normalised
-    to unit luminance (so temperature changes hue, not exposure).
+    Planckian colour (``studio_kit.colorimetry.planckian_rgb``: Kang et al. 2002 through
+    colour-science, linear sRGB) divided by the same for 6500 K so daylight is neutral,
+    normalised to unit luminance (so temperature changes hue, not exposure).
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import colour  # heavy import (about 1.5 s): only when a temperature is first used
-
-        def rgb(k: float) -> np.ndarray:
-            xy = colour.temperature.CCT_to_xy(float(max(1667, min(25000, k))),
-                                              method="Kang 2002")
-            return np.asarray(colour.XYZ_to_sRGB(colour.xy_to_XYZ(xy),
-                                                 apply_cctf_encoding=False), dtype=float)
-
-        g = np.clip(rgb(kelvin) / rgb(6500), 0.02, None)
+    g = np.clip(np.asarray(planckian_rgb(kelvin)) / np.asarray(planckian_rgb(6500)), 0.02, None)
     g = g ** WB_STRENGTH
     g = g / (0.2126 * g[0] + 0.7152 * g[1] + 0.0722 * g[2])
     return float(g[0]), float(g[1]), float(g[2])

@@ -32,7 +32,7 @@ from ...models import (
     MarkKind,
     Movement,
 )
-from ...visemes import Viseme, VisemeTrack, viseme_at
+from ...visemes import Viseme, VisemeTrack, viseme_at, viseme_for_letter
 from ..base import EngineRequest, ResolvedCharacter
 from . import draw
 from .light import (
@@ -74,12 +74,6 @@ _FRAMING: dict[CameraAngle, tuple[float, float, float | None, bool]] = {
 
 _VISEME_WIDTH = {Viseme.wq: 0.55, Viseme.o: 0.75, Viseme.ai: 1.0, Viseme.e: 1.1}
 
-_LETTER_VISEME = {
-    **dict.fromkeys("mbp", Viseme.mbp), **dict.fromkeys("fv", Viseme.fv),
-    "l": Viseme.l, **dict.fromkeys("wqu", Viseme.wq), "o": Viseme.o,
-    **dict.fromkeys("ah", Viseme.ai), **dict.fromkeys("eiy", Viseme.e),
-}
-
 
 def text_visemes(text: str, start: float, chars_per_s: float) -> VisemeTrack:
     """A viseme track from text, one letter per 1/chars_per_s seconds.
@@ -94,10 +88,8 @@ def text_visemes(text: str, start: float, chars_per_s: float) -> VisemeTrack:
         ch = low[i]
         if low.startswith("th", i):
             vis, step = Viseme.th, 2
-        elif ch.isalpha():
-            vis, step = _LETTER_VISEME.get(ch, Viseme.cdg), 1
-        else:
-            vis, step = Viseme.rest, 1
+        else:  # a letter (studio_kit.visemes' table) or rest
+            vis, step = viseme_for_letter(ch), 1
         if not track or track[-1][1] != vis:
             track.append((round(t, 4), vis))
         t += step / chars_per_s
