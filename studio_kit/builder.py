@@ -498,7 +498,8 @@ def _import_fountain(root: Path, req: BuildRequest) -> None:
         raise StudioError("the script is empty", field="text", hint="upload a .fountain file")
     script = root / "upload.fountain"  # the importer wants an empty folder but for the script
     script.write_text(req.text, encoding="utf-8")
-    import_script(root, script, "01", create=True, genre=req.genre)
+    import_script(root, script, "01", create=True, genre=req.genre,
+                  source_name="the uploaded script")
     script.unlink(missing_ok=True)
     # the builder's choices override what the importer inferred (title page, defaults)
     from .yamlio import load_yaml

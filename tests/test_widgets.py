@@ -77,6 +77,11 @@ def test_script_source_goes_through_the_screenplay_importer(tmp_path):
     assert {"mara", "theo"} <= set(p.characters)
     assert p.storyboard("01").shots
     assert not (p.root / "upload.fountain").exists()
+    # placeholders name the script, not the temporary folder it was built in
+    texts = [c.description for c in p.characters.values()] + [
+        s.description for s in p.scenes.values()]
+    assert texts and not any(".building" in t or "upload.fountain" in t for t in texts)
+    assert any("the uploaded script:" in t for t in texts)
 
 
 def test_a_failed_build_writes_nothing(tmp_path):

@@ -385,12 +385,14 @@ def _to_node(value: object) -> yaml.Node:
 
 
 def import_script(project_root: Path, script_path: Path, episode: str, *, create: bool = False,
-                  genre: str | None = None) -> ImportReport:
+                  genre: str | None = None, source_name: str | None = None) -> ImportReport:
     """Import a Fountain screenplay as episode ``episode`` of the series at ``project_root``.
 
     ``create=True`` makes a new series folder (title from the title page). Existing scenes
     and characters are matched by name/alias; new ones are created with defaults. Re-import
     keeps shot ids and manual edits of unchanged shots (see ``reimport``).
+    ``source_name`` is how messages and placeholder descriptions name the script (default:
+    its path; the Project Builder passes a name, its upload lives in a temporary folder).
     """
     t0 = time.perf_counter()
     from ..project import SERIES_FILE, Episode, Project
@@ -399,7 +401,7 @@ def import_script(project_root: Path, script_path: Path, episode: str, *, create
     script_path = Path(script_path)
     ep = normalise_episode(episode)
     text = read_script_file(script_path)
-    script = parse_fountain(text, source=str(script_path))
+    script = parse_fountain(text, source=source_name or str(script_path))
 
     if create:
         if (root / SERIES_FILE).exists():
