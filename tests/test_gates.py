@@ -183,6 +183,10 @@ def test_cli_gate_c_and_b(sample_dir, tmp_path, capsys):
                  "--approve", "--who", "x"]) == 2
     assert "no take to review" in capsys.readouterr().err
     assert main(["gate", str(sample_dir), "01", "--gate", "X"]) == 2
+    capsys.readouterr()
+    assert main(["status", str(sample_dir)]) == 0  # the gates column, from the gates API
+    out = capsys.readouterr().out
+    assert "gates" in out and "A: " in out and "C: " in out
 
 
 def test_regeneration_compiles_with_the_project_prompt_policy(sample_project, tmp_path):

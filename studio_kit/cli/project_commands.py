@@ -46,7 +46,9 @@ def storyboard(project: Path = typer.Argument(Path(".")),
                           shot.transition.kind.value)
     from rich.console import Console
 
-    Console().print(table)
+    out = Console()
+    out.width = max(out.width, 120)  # nine columns: don't squeeze them into a pipe's 80
+    out.print(table)
     Console().print(f"{len(sb.shots)} shots, {sb.duration_s:.1f} s")
 
 
@@ -92,12 +94,16 @@ def status(project: Path = typer.Argument(Path("."), help="Series folder")) -> N
 
     st = project_status(Project.load(project))
     table = Table(title=f"{st.title} - spend {st.spent:.2f} / {st.budget:.2f} {st.currency}")
-    for col in ("episode", "title", "shots", "s", "stage", "last run", "cache hits", "spend"):
+    for col in ("episode", "title", "shots", "s", "stage", "last run", "cache hits", "spend",
+                "gates"):
         table.add_column(col)
     for ep in st.episodes:
+        gates = " ".join(f"{g}: {state}" for g, state in sorted(ep.gates.items())) or "-"
         table.add_row(ep.episode, ep.title, str(ep.shots), f"{ep.duration_s:.1f}", ep.stage,
                       ep.last_run or "-", f"{ep.cache_hits}/{ep.stages_run}",
-                      f"{ep.spent:.2f}")
+                      f"{ep.spent:.2f}", gates)
     from rich.console import Console
 
-    Console().print(table)
+    out = Console()
+    out.width = max(out.width, 120)  # nine columns: don't squeeze them into a pipe's 80
+    out.print(table)
