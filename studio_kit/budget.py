@@ -130,8 +130,14 @@ def estimate_episode(project, episode: str, *, rules: RoutingRules | None = None
         retry_allowance=rules.retry_allowance, per_episode_budget=budget.per_episode,
         series_budget=budget.total, spent_series=spent_series, spent_episode=spent_episode,
         missing_keys=missing, blocking=blocking, over_budget=over)
-    est.estimate_hash = stable_hash("gate-a", ep, [(s.shot_id, s.engine, s.chain, s.cost,
-                                                    s.budgeted) for s in shots])[:16]
+    # what the producer approves: the routes and prices as configured, not which API keys
+    # this shell happens to have (a kernel or CI job with other keys must not reopen Gate A)
+    names = sorted({n for d in decisions for n in (d.configured or d.chain)})
+    est.estimate_hash = stable_hash(
+        "gate-a", ep, [(d.shot_id, d.rule, d.configured or d.chain, d.duration_s)
+                       for d in decisions],
+        {n: rules.settings(n).model_dump(mode="json") for n in names},
+        rules.retry_allowance)[:16]
     return est
 
 

@@ -100,7 +100,7 @@ def require_gate_a(ledger: Ledger, episode: str | None, engine_name: str,
         project = project if project is not None else ledger_project(ledger)
         if project is None:
             return  # no project to estimate from
-        root = getattr(project, "root", project)
+        root = project.root if hasattr(project, "storyboard") else Path(project)
         estimate_hash = current_estimate_hash(project, episode, ledger)
     if approved != estimate_hash:
         routing = Path(root) / "routing.yaml" if root is not None else Path("routing.yaml")
@@ -180,11 +180,15 @@ async def generate_shot(request: EngineRequest, engine_name: str, *, vault: Vaul
         if hit is not None:
             return hit
         paid = is_paid(eng)
-        if paid:
-            require_gate_a(ledger, episode, engine_name, estimate_hash, project=project)
         remote_id: str | None = None
         pending = ledger.pending_call(h)
-        if pending and pending.get("remote_id") and hasattr(eng, "run_job"):
+        resumable = bool(pending and pending.get("remote_id") and hasattr(eng, "run_job"))
+        if paid and not resumable:
+            # a job already submitted (and paid) is collected whatever changed since: polling
+            # costs nothing, and a new approval must not be needed to get what was bought
+            require_gate_a(ledger, episode, engine_name, estimate_hash, project=project)
+        if resumable:
+            assert pending is not None
             call_id = int(pending["id"])
             remote_id = str(pending["remote_id"])
             ledger.update_call(call_id, status="running")

@@ -155,6 +155,9 @@ class RouteDecision(BaseModel):
     duration_s: float
     skipped: dict[str, str] = Field(default_factory=dict, description="engine -> why dropped")
     features: dict[str, Any] = Field(default_factory=dict)
+    configured: list[str] = Field(default_factory=list, description=(
+        "The chain routing.yaml (or the shot's override) gives, before engines without a key "
+        "or too short for the shot are dropped: what Gate A approves."))
 
     def __str__(self) -> str:
         return self.engine
@@ -289,7 +292,7 @@ def route_shot(project, episode: str, shot: Shot | str, rules: RoutingRules | No
         reason += f"; {primary} unusable ({skipped.get(primary, '?')}), using {usable[0]}"
     return RouteDecision(shot_id=shot.id, engine=usable[0], chain=usable, rule=rule,
                          reason=reason, duration_s=shot.duration_s, skipped=skipped,
-                         features=f.model_dump())
+                         features=f.model_dump(), configured=chain)
 
 
 def engine_for(name: str, rules: RoutingRules | None = None) -> Engine:

@@ -189,6 +189,32 @@ def test_cli_gate_c_and_b(sample_dir, tmp_path, capsys):
     assert "gates" in out and "A: " in out and "C: " in out
 
 
+def test_cli_gates_review_the_latest_renders_takes_and_master(sample_dir, tmp_path, capsys):
+    """After a render, `studio gate` decides on the same takes and master the widget and
+    status show: the render's clip per shot (no regeneration needed), and by default the
+    render's master."""
+    from fakes.render_record import fake_render_record
+
+    from studio_kit import gates
+    from studio_kit.cli import main
+    from studio_kit.project import Project
+
+    p = Project.load(sample_dir)
+    assert main(["gate", str(sample_dir), "01", "--gate", "C"]) == 2
+    assert "no successful render" in capsys.readouterr().err
+    master = fake_render_record(p, tmp_path)
+    sid = p.storyboard("01").shots[0].id
+    assert main(["gate", str(sample_dir), "01", "--gate", "B", "--shot", sid, "--approve",
+                 "--who", "director"]) == 0
+    assert main(["gate", str(sample_dir), "01", "--gate", "C", "--approve",
+                 "--who", "producer"]) == 0
+    with p.ledger() as led:
+        eg = gates.episode_gates(led, p, "01")
+        assert eg.shots[0].state == gates.GateState.approved
+        assert eg.takes[sid] == f"take1-{sid}"
+        assert gates.master_status(led, "01", master).state == gates.GateState.approved
+
+
 def test_regeneration_compiles_with_the_project_prompt_policy(sample_project, tmp_path):
     """produce_shot uses the project's prompt_policy.yaml (as the pipeline does): found from
     the ledger's series folder, or given as project_root / policy."""

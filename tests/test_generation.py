@@ -110,9 +110,16 @@ def test_same_request_never_paid_twice(proj):
         assert ledger.total_cost() == pytest.approx(0.56)
 
 
-def test_resume_polls_the_recorded_job(proj):
+@pytest.mark.parametrize("approval", ["current", "stale"])
+def test_resume_polls_the_recorded_job(proj, approval):
+    """A job submitted before a crash is collected by polling; also when routing.yaml was
+    edited since Gate A (a stale approval): it is already paid, polling costs nothing."""
     vault, ledger = proj.vault(), proj.ledger()
-    approve(ledger)
+    if approval == "current":
+        approve(ledger)
+    else:
+        ledger.decide(episode="01", gate="A", subject="budget", decision="approved",
+                      who="t", subject_hash="estimate-before-a-routing-edit")
     req = build_request(proj, "01", "s01-cliff-wide")
     with FakeEngineServer("luma") as server:
         eng = get_engine("luma", base_url=server.url, **FAST)
@@ -372,6 +379,7 @@ def test_routing_change_after_gate_a_needs_a_new_approval(proj, capsys):
             asyncio.run(generate_shot(other, "runway", vault=vault, ledger=ledger, engine=eng))
         text = str(err.value)
         assert "routing.yaml" in text and "studio approve" in text and "changed" in text
+        assert str(routing) in text  # the project's routing.yaml, not "/routing.yaml"
         # the same with the project or the estimate given explicitly
         with pytest.raises(BudgetError, match="routing.yaml"):
             asyncio.run(generate_shot(other, "runway", vault=vault, ledger=ledger, engine=eng,
@@ -396,3 +404,20 @@ def test_routing_change_after_gate_a_needs_a_new_approval(proj, capsys):
         again = asyncio.run(generate_shot(other, "runway", vault=vault, ledger=ledger,
                                           engine=eng))
         assert again.cost == pytest.approx(0.25) and len(server.billed) == 2
+
+
+def test_gate_a_does_not_depend_on_which_api_keys_this_shell_has(proj, monkeypatch):
+    """Approving in one shell and rendering in another (other keys set) keeps Gate A: the
+    estimate hash covers the configured routes and prices, not the engines usable here."""
+    from studio_kit.budget import estimate_episode
+    from studio_kit.generation import current_estimate_hash, require_gate_a
+
+    ledger = proj.ledger()
+    approved = estimate_episode(proj, "01", ledger=ledger)
+    ledger.decide(episode="01", gate="A", subject="budget", decision="approved", who="ana",
+                  subject_hash=approved.estimate_hash)
+    monkeypatch.delenv(KEY_ENV["luma"])  # a failover engine of some shots loses its key
+    now = estimate_episode(proj, "01", ledger=ledger)
+    assert any("luma" in w for s in now.shots for w in s.warnings)  # the routes did change
+    assert current_estimate_hash(proj, "01", ledger) == approved.estimate_hash
+    require_gate_a(ledger, "01", "runway")  # no BudgetError

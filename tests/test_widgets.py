@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from fakes.openai_chat import FakeChatServer
+from fakes.render_record import fake_render_record
 
 from studio_kit import builder as kit
 from studio_kit.errors import StudioError
@@ -264,31 +265,6 @@ def test_gate_queue_and_budget_from_the_ledger(sample_dir):
     assert len(q.rows.children) == 2
 
 
-def _render_record(p: Project, tmp_path: Path, master_bytes: bytes = b"master v1") -> Path:
-    """A render run in the ledger with its render.json (the pipeline's RenderResult model):
-    one take per shot and a master file."""
-    from studio_kit.engines.base import RenderFormat
-    from studio_kit.pipeline.episode import RenderResult, ShotRecord
-
-    out = tmp_path / "out"
-    out.mkdir(exist_ok=True)
-    master = out / "episode-01.mp4"
-    master.write_bytes(master_bytes)
-    sb = p.storyboard("01")
-    with p.ledger() as led:
-        run = led.start_run("render", "01")
-        result = RenderResult(
-            project=str(p.root), series=p.series.title, episode="01", run_id=run,
-            out_dir=str(out), format=RenderFormat(width=160, height=90, fps=24), tier="draft",
-            master=str(master),
-            shots=[ShotRecord(shot_id=s.id, act="1", scene=s.scene, duration_s=s.duration_s,
-                              asset=f"take1-{s.id}") for s in sb.shots])
-        record = out / "render.json"
-        record.write_text(result.model_dump_json(indent=2))
-        led.finish_run(run, "ok", record=str(record))
-    return master
-
-
 def test_gate_queue_records_through_the_gates_api(sample_dir, tmp_path, monkeypatch):
     """The widget's decisions are the gates API's: Gate A is the estimate's approval, Gate B
     one decision per shot take, Gate C bound to the master's hash - so a Gate C given in the
@@ -313,7 +289,7 @@ def test_gate_queue_records_through_the_gates_api(sample_dir, tmp_path, monkeypa
     assert st["pending"] == "B" and not st["ready"]  # nothing rendered yet
     with pytest.raises(StudioError, match="no take"):
         decide(p, "01", "B", "approved", "ana", shot="s01-cliff-wide")
-    master = _render_record(p, tmp_path)
+    master = fake_render_record(p, tmp_path)
     shots = [s.id for s in p.storyboard("01").shots]
     st = {s["episode"]: s for s in gate_states(p)}["01"]
     assert st["ready"] and [s["shot"] for s in st["shots"]] == shots

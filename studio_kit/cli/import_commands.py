@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..errors import StudioError
 from . import app, console
 
 
@@ -21,10 +20,6 @@ def import_script_cmd(
     """Import a screenplay as an episode: first-pass shots; re-import keeps your edits."""
     from ..screenplay import import_script
 
-    if episode.strip().isdigit() and int(episode) < 1:
-        raise StudioError(f"episode {episode!r} is not an episode number: episodes are "
-                          "numbered from 1", field="--episode",
-                          hint="use a number of at least 1, e.g. -e 01")
     with console.status(f"importing {script.name} ..."):
         report = import_script(project, script, episode, create=new, genre=genre)
     console.print(f"[green]imported[/] {script} -> {report.storyboard_path}")

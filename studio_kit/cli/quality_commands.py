@@ -111,7 +111,8 @@ def qc_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Argum
 def gate_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Argument("01"),
              gate: str = typer.Option(..., "--gate", help="B (shots) or C (master)"),
              shot: str = typer.Option(None, help="Gate B: the shot"),
-             master: Path = typer.Option(None, help="Gate C: the master file"),
+             master: Path = typer.Option(None, help="Gate C: the master file (default: the "
+                                                    "latest render's)"),
              approve: bool = typer.Option(None, "--approve/--reject",
                                           help="The decision (omit to see the status)"),
              who: str = typer.Option(None, help="Who decides"),
@@ -124,29 +125,34 @@ def gate_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Arg
     ledger = p.ledger()
     g = gate.upper()
     if g == "B":
-        takes = _latest_takes(ledger, sb.episode)
+        # the take the widget and status show: the latest render's, or a later regeneration
+        takes = gates.current_takes(ledger, sb.episode)
         shots = [shot] if shot else [s.id for s in sb.shots]
         if approve is not None:
             if not shot:
                 raise StudioError("a Gate B decision names one shot", field="--shot",
                                   hint="add --shot SHOT_ID")
-            take = takes.get(shot)
-            if not take or not take.get("asset"):
+            if not takes.get(shot):
                 raise StudioError(f"shot {shot} has no take to review", field="--shot",
-                                  hint="generate it first")
+                                  hint=f"render the episode first (studio render {project} "
+                                  f"{sb.episode})")
             gates.review_shot(ledger, sb.episode, shot, approve=approve, who=who or "",
-                              why=why, asset=take["asset"])
+                              why=why, asset=takes[shot])
         table = Table(title=f"Gate B - episode {sb.episode}")
         for col in ("shot", "state", "who", "why"):
             table.add_column(col)
         for sid in shots:
-            st = gates.shot_status(ledger, sb.episode, sid, (takes.get(sid) or {}).get("asset"))
+            st = gates.shot_status(ledger, sb.episode, sid, takes.get(sid))
             table.add_row(sid, st.state.value, st.who or "", st.why or "")
         Console().print(table)
     elif g == "C":
+        if master is None:  # the latest render's master
+            render = gates.latest_render(ledger, sb.episode)
+            master = Path(render["master"]) if render and render.get("master") else None
         if master is None:
-            raise StudioError("Gate C is decided on the master file", field="--master",
-                              hint="add --master PATH")
+            raise StudioError("Gate C is decided on the master file, and this episode has "
+                              "no successful render", field="--master",
+                              hint="render it first, or add --master PATH")
         if approve is not None:
             st = gates.decide_master(ledger, sb.episode, master, approve=approve, who=who or "",
                                      why=why)

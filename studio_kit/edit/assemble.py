@@ -144,14 +144,16 @@ def _group_frames(group: _Group, fps: Fraction) -> Iterator[np.ndarray]:
                 yield blend(op.kind, fa, fb, (j + 1) / (op.n + 1))
 
 
-def _region_key(group: _Group, tl: Timeline, hashes: dict[str, str], preset: str) -> str:
+def _region_key(group: _Group, tl: Timeline, hashes: dict[str, str], preset: str,
+                ref_extra: str | None) -> str:
     """Everything a region's encoded bytes depend on: the sources' content, the frame
-    ranges and blends, the picture format and the encoder settings."""
+    ranges and blends, the picture format, the encoder settings, and the parameter sets
+    this encoder writes (another x264 build must not reuse regions it cannot join)."""
     ops = [("plain", hashes[o.clip], o.start, o.end) if isinstance(o, _Plain) else
            ("blend", o.kind.value, hashes[o.a_clip], o.a_start, hashes[o.b_clip], o.b_start,
             o.n) for o in group.ops]
     return stable_hash("region", ops, tl.width, tl.height, str(tl.fps), repr(H264_PARAMS),
-                       preset)[:24]
+                       preset, ref_extra)[:24]
 
 
 #: Set when the fast transition preset turned out to write other parameter sets than the
@@ -195,7 +197,8 @@ def _render_groups(groups: list[_Group], tl: Timeline, work: Path, ref_extra: st
             for clip in ([op.clip] if isinstance(op, _Plain) else [op.a_clip, op.b_clip]):
                 if clip not in hashes:
                     hashes[clip] = file_hash(clip)
-    keys = [_region_key(g, tl, hashes, H264_PARAMS.transition_preset) for g in groups]
+    keys = [_region_key(g, tl, hashes, H264_PARAMS.transition_preset, ref_extra)
+            for g in groups]
     files: list[Path | None] = [pieces.get(k) for k in keys]
     missing = [i for i, f in enumerate(files) if f is None]
 

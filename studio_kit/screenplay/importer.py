@@ -317,12 +317,17 @@ def resolve_characters(script: Script, existing: dict[str, Character], default_l
 
 # -- the import ------------------------------------------------------------------------------
 def normalise_episode(episode: str) -> str:
+    """``"2"`` -> ``"02"``; episodes are numbered from 1, with two or three ASCII digits."""
     ep = str(episode).strip()
-    if ep.isdigit():
+    if re.fullmatch(r"[0-9]+", ep):  # ASCII only: "²".isdigit() is True
         ep = ep.zfill(2)
     if not re.fullmatch(r"[0-9]{2,3}", ep):
         raise StudioError(f"episode {episode!r} is not an episode number", field="episode",
                           hint="use a number such as 01 or 12")
+    if int(ep) < 1:
+        raise StudioError(f"episode {episode!r} is not an episode number: episodes are "
+                          "numbered from 1", field="episode",
+                          hint="use a number of at least 1, e.g. 01")
     return ep
 
 
