@@ -309,6 +309,20 @@ def budget_state(ledger: Ledger, project: Any, episode: str) -> tuple[GateState,
     return state, d["who"]
 
 
+_SEEN_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def _seen_hash(path: Path) -> str:
+    """A master's SHA-256 for the read views (status, gate queue), remembered per (path,
+    size, mtime) so a refresh does not re-read every episode's master. Decisions and
+    publishing always hash the file afresh."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SEEN_HASHES:
+        _SEEN_HASHES[key] = file_hash(path)
+    return _SEEN_HASHES[key]
+
+
 def episode_gates(ledger: Ledger, project: Any, episode: str) -> EpisodeGates:
     """Read-only: Gates A, B (each storyboard shot's current take) and C (the latest
     render's master, by its content hash) of ``episode``."""
@@ -321,7 +335,7 @@ def episode_gates(ledger: Ledger, project: Any, episode: str) -> EpisodeGates:
     master = render.get("master") if render else None
     c = None
     if master and Path(master).is_file():
-        c = _status(ledger, ep, "C", MASTER, file_hash(Path(master)))
+        c = _status(ledger, ep, "C", MASTER, _seen_hash(Path(master)))
     else:
         master = None
     return EpisodeGates(episode=ep, a=a, a_who=a_who, takes=takes, shots=shots,

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,21 @@ MIGRATIONS: list[str] = [
 ]
 
 
+_CLOCK = threading.Lock()
+_LAST: list[datetime] = []
+
+
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    """A UTC timestamp in microseconds, strictly increasing within the process: rows are
+    ordered across tables by time (e.g. a regeneration take made after a render), so two
+    rows written in the same tick must not tie. Older ledgers' millisecond stamps still
+    sort before later microsecond ones."""
+    with _CLOCK:
+        now = datetime.now(UTC)
+        if _LAST and now <= _LAST[0]:
+            now = _LAST[0] + timedelta(microseconds=1)
+        _LAST[:] = [now]
+    return now.isoformat(timespec="microseconds")
 
 
 class Ledger:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import getpass
 import html
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
 from studio_kit import gates
 from studio_kit.errors import StudioError
+from studio_kit.hashing import file_hash
 from studio_kit.project import Project
 
 GATES = {"A": "budget", "B": "creative", "C": "final"}
@@ -41,6 +43,7 @@ def gate_states(project: Project) -> list[dict[str, Any]]:
                 g = gates.episode_gates(ledger, project, ep_id)
                 state = {**g.summary(), "pending": g.pending, "ready": g.ready,
                          "master": g.master, "rendered": bool(g.takes),
+                         "master_hash": g.c.current_hash if g.c else None,
                          "shots": [{"shot": s.subject, "take": s.current_hash,
                                     "state": s.state.value, "who": s.who, "why": s.why}
                                    for s in g.shots if s.state != gates.GateState.approved]}
@@ -53,7 +56,8 @@ def gate_states(project: Project) -> list[dict[str, Any]]:
 
 
 def decide(project: Project, episode: str, gate: str, decision: str, who: str,
-           why: str = "", *, shot: str | None = None) -> gates.GateStatus:
+           why: str = "", *, shot: str | None = None,
+           expected: str | None = None) -> gates.GateStatus:
     """Record a decision through the gates API: A -> ``budget.approve_gate_a`` /
     ``reject_gate_a``; B -> ``gates.review_shot`` on ``shot``'s current take; C ->
     ``gates.decide_master`` on the latest render's master."""
@@ -88,6 +92,9 @@ def decide(project: Project, episode: str, gate: str, decision: str, who: str,
             if not take:
                 raise StudioError(f"shot {shot} has no take to review", field="shot",
                                   hint="render the episode first")
+            if expected and take != expected:
+                raise StudioError(f"shot {shot} has a new take since this page was drawn",
+                                  field="shot", hint="refresh and review the new take")
             return gates.review_shot(ledger, ep, shot, approve=approve, who=who, why=why,
                                      asset=take)
         render = gates.latest_render(ledger, ep)
@@ -95,6 +102,9 @@ def decide(project: Project, episode: str, gate: str, decision: str, who: str,
         if not master:
             raise StudioError(f"episode {ep} has no rendered master to review",
                               field="gate C", hint="render the episode first")
+        if expected and file_hash(Path(master)) != expected:
+            raise StudioError(f"episode {ep}'s master changed since this page was drawn",
+                              field="gate C", hint="refresh and review the new master")
         return gates.decide_master(ledger, ep, master, approve=approve, who=who, why=why)
     finally:
         ledger.close()
@@ -117,12 +127,13 @@ class GateQueue(w.VBox):
         self.add_class("studio-gate-queue")
         self.refresh()
 
-    def _buttons(self, episode: str, gate: str, ready: bool, shot: str | None = None
-                 ) -> list[w.Button]:
+    def _buttons(self, episode: str, gate: str, ready: bool, shot: str | None = None,
+                 expected: str | None = None) -> list[w.Button]:
+        """Approve/reject what the row shows (``expected``: the take's or master's hash)."""
         ok = w.Button(description=f"Approve {gate}", button_style="success", disabled=not ready)
         no = w.Button(description=f"Reject {gate}", button_style="danger", disabled=not ready)
-        ok.on_click(lambda _b: self._decide(episode, gate, "approved", shot))
-        no.on_click(lambda _b: self._decide(episode, gate, "rejected", shot))
+        ok.on_click(lambda _b: self._decide(episode, gate, "approved", shot, expected))
+        no.on_click(lambda _b: self._decide(episode, gate, "rejected", shot, expected))
         return [ok, no]
 
     def refresh(self) -> None:
@@ -148,17 +159,21 @@ class GateQueue(w.VBox):
                             + (f" ({html.escape(s['why'])})" if s["why"] else "")
                             + "</small>")
                     row = w.HBox([w.HTML(text, layout=w.Layout(width="420px")),
-                                  *self._buttons(st["episode"], "B", True, s["shot"])])
+                                  *self._buttons(st["episode"], "B", True, s["shot"],
+                                                 s["take"])])
                     row.add_class("studio-gate-shot")
                     rows.append(row)
                 continue
-            rows.append(w.HBox([label, info, *self._buttons(st["episode"], g, st["ready"])]))
+            rows.append(w.HBox([label, info, *self._buttons(
+                st["episode"], g, st["ready"], expected=st.get("master_hash") if g == "C"
+                else None)]))
         self.rows.children = rows or [w.HTML("<i>No storyboarded episodes.</i>")]
 
-    def _decide(self, episode: str, gate: str, decision: str, shot: str | None = None) -> None:
+    def _decide(self, episode: str, gate: str, decision: str, shot: str | None = None,
+                expected: str | None = None) -> None:
         try:
             decide(self.project, episode, gate, decision, self.who.value, self.why.value,
-                   shot=shot)
+                   shot=shot, expected=expected)
         except StudioError as err:
             self.message.value = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
             return

@@ -306,8 +306,14 @@ def test_gate_queue_records_through_the_gates_api(sample_dir, tmp_path, monkeypa
         assert gates.gate_b_complete(led, "01", takes) == []
         with pytest.raises(gates.GateError, match="not been reviewed"):
             gates.publish(led, "01", master, tmp_path / "pub" / "ep01.mp4")
-    assert {s["episode"]: s for s in gate_states(p)}["01"]["pending"] == "C"
-    decide(p, "01", "C", "approved", "bo", "graded")
+    state = {s["episode"]: s for s in gate_states(p)}["01"]
+    assert state["pending"] == "C"
+    # a decision is about what the page showed: a take or master changed since is refused
+    with pytest.raises(StudioError, match="new take since this page was drawn"):
+        decide(p, "01", "B", "approved", "ana", shot=shots[0], expected="take0-old")
+    with pytest.raises(StudioError, match="master changed since this page was drawn"):
+        decide(p, "01", "C", "approved", "bo", expected="0" * 64)
+    decide(p, "01", "C", "approved", "bo", "graded", expected=state["master_hash"])
     with p.ledger() as led:  # the widget's Gate C is the one publish checks
         dest = gates.publish(led, "01", master, tmp_path / "pub" / "ep01.mp4")
         assert dest.read_bytes() == b"master v1"
