@@ -132,14 +132,16 @@ def _plan(tl: Timeline, infos: dict[str, StreamInfo]) -> list[_Group | Segment]:
     return plan
 
 
-def _group_frames(group: _Group, fps: Fraction) -> Iterator[np.ndarray]:
+def _group_frames(group: _Group, fps: Fraction, threaded: bool) -> Iterator[np.ndarray]:
     """The region's frames, decoded and blended lazily (a 1080p frame is 3 MB)."""
     for op in group.ops:
         if isinstance(op, _Plain):
-            yield from read_frames(op.clip, op.start, op.end, fps)
+            yield from read_frames(op.clip, op.start, op.end, fps, threaded=threaded)
         else:
-            frames_a = read_frames(op.a_clip, op.a_start, op.a_start + op.n, fps)
-            frames_b = read_frames(op.b_clip, op.b_start, op.b_start + op.n, fps)
+            frames_a = read_frames(op.a_clip, op.a_start, op.a_start + op.n, fps,
+                                   threaded=threaded)
+            frames_b = read_frames(op.b_clip, op.b_start, op.b_start + op.n, fps,
+                                   threaded=threaded)
             for j, (fa, fb) in enumerate(zip(frames_a, frames_b, strict=True)):
                 yield blend(op.kind, fa, fb, (j + 1) / (op.n + 1))
 
@@ -161,7 +163,8 @@ def _region_key(group: _Group, tl: Timeline, hashes: dict[str, str], preset: str
 _FAST_PRESET_OK: dict[str, bool] = {}
 
 
-def _encode_region(group: _Group, tl: Timeline, work: Path, ref_extra: str | None) -> Path:
+def _encode_region(group: _Group, tl: Timeline, work: Path, ref_extra: str | None,
+                   threaded: bool) -> Path:
     """Encode one region into its own file (its first frame is an IDR frame, so the file
     can stand anywhere in the concatenation)."""
     presets = [H264_PARAMS.preset]
@@ -173,7 +176,7 @@ def _encode_region(group: _Group, tl: Timeline, work: Path, ref_extra: str | Non
         # one x264 thread: regions are short and ``jobs`` of them are encoded at once, so
         # frame threads would only add start-up and synchronisation cost
         with FrameEncoder(out, tl.width, tl.height, tl.fps, preset=preset, threads=1) as enc:
-            for frame in _group_frames(group, tl.fps):
+            for frame in _group_frames(group, tl.fps, threaded):
                 enc.write(frame)
         if enc.frames != group.frames:
             raise StudioError(f"region of {group.items} has {enc.frames} frames, expected "
@@ -202,8 +205,12 @@ def _render_groups(groups: list[_Group], tl: Timeline, work: Path, ref_extra: st
     files: list[Path | None] = [pieces.get(k) for k in keys]
     missing = [i for i, f in enumerate(files) if f is None]
 
+    # several regions at once: each decodes on its own thread (cheaper); one region alone
+    # (a re-render after an edit) lets the decoder use frame threads
+    threaded = len(missing) < 2 or jobs < 2
+
     def encode(i: int) -> Path:
-        return pieces.put(keys[i], _encode_region(groups[i], tl, work, ref_extra))
+        return pieces.put(keys[i], _encode_region(groups[i], tl, work, ref_extra, threaded))
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for i, path in zip(missing, pool.map(encode, missing), strict=True):

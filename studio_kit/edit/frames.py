@@ -25,15 +25,21 @@ _BLACK = (16, 128)
 _WHITE = (235, 128)
 
 
-def read_frames(path: str | Path, start: int, end: int, fps: Fraction) -> Iterator[np.ndarray]:
-    """Yield frames ``start`` .. ``end - 1`` (0-based frame numbers) of ``path`` as yuv420p."""
+def read_frames(path: str | Path, start: int, end: int, fps: Fraction, *,
+                threaded: bool = True) -> Iterator[np.ndarray]:
+    """Yield frames ``start`` .. ``end - 1`` (0-based frame numbers) of ``path`` as yuv420p.
+
+    ``threaded=False`` decodes on the calling thread only: ~20% less CPU on short ranges
+    (frame threads decode ahead past ``end`` and start per container), for callers that
+    already run several decodes at once."""
     import av
 
     if end <= start:
         return
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        if threaded:
+            stream.thread_type = "AUTO"
         tb = stream.time_base
         first = stream.start_time or 0
         target = first + int(Fraction(start) / fps / tb)
