@@ -10,14 +10,19 @@ manifest (:class:`EpisodeAudio`).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
+from ..hashing import file_hash, stable_hash
 from ..models import Storyboard
 from ..visemes import Viseme
 from ..yamlio import atomic_write_text
@@ -126,6 +131,54 @@ class EpisodeAudio(BaseModel):
         return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
 
+class LayerCache(Protocol):
+    """Where rendered layers are kept between builds (e.g. the project's vault), keyed by
+    a hash of exactly their inputs and the code that renders them."""
+
+    def get(self, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None: ...
+
+    def put(self, key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None: ...
+
+
+@cache
+def _code_tag(*modules: str) -> str:
+    """Hash of the source of the modules that render a layer (and of the numeric libraries'
+    versions): a code change is a miss."""
+    import importlib
+
+    import scipy
+
+    h = hashlib.sha256(f"numpy {np.__version__} scipy {scipy.__version__}".encode())
+    for name in modules:
+        mod = importlib.import_module(name)
+        h.update(Path(mod.__file__ or name).read_bytes())
+    return h.hexdigest()
+
+
+def _cached(cache: LayerCache | None, key: str,
+            make: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]]
+            ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """``make()`` (arrays, meta), or what ``cache`` holds under ``key``."""
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+    arrays, info = make()
+    if cache is not None:
+        cache.put(key, arrays, info)
+    return arrays, info
+
+
+def _cue_inputs(cues: list) -> list[dict[str, Any]]:
+    out = []
+    for c in cues:
+        d = dataclasses.asdict(c)
+        if c.source != "library":  # a user effect file: its content, not its name
+            d["source_hash"] = file_hash(c.source)
+        out.append(d)
+    return out
+
+
 def _arity(fn) -> int:
     """How many positional arguments a progress callback takes (1: fraction only, like
     the engines' ProgressFn; 2: fraction and stage name)."""
@@ -209,8 +262,8 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
                         out_dir: str | Path | None = None, progress: ProgressFn | None = None,
                         settings: MixSettings | None = None, pacing: Pacing | None = None,
                         dubs: bool | list[str] = True, music_stems: bool = True,
-                        seed: int = 0, speech_store: SpeechStore | None = None
-                        ) -> EpisodeAudio:
+                        seed: int = 0, speech_store: SpeechStore | None = None,
+                        layer_cache: LayerCache | None = None) -> EpisodeAudio:
     """Build, mix and master an episode's audio; write master, stems, M&E and dubs.
 
     ``language`` None speaks every line in its own language (the original version);
@@ -218,6 +271,9 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
     ``dubs``: True = one dub per other series language, or an explicit list, or False.
     ``speech_store``: a persistent cache of synthesized lines (e.g. ``VaultSpeechStore``):
     a re-render then speaks only the lines whose text, voice or language changed.
+    ``layer_cache``: keeps the music, ambience and effects layers and each dub's master by
+    their exact inputs, so a dialogue edit that keeps the shots' timing re-renders only
+    the dialogue layer, the ducking and the master (and only the dubs whose lines changed).
     """
     settings = settings or MixSettings()
     sb = project.storyboard(episode)
@@ -268,7 +324,18 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
     # scipy release the GIL in their loops, so the two cores both work.
     pool = ThreadPoolExecutor(max_workers=2)
     try:
-        music_job = pool.submit(render_score, score, total, seed=seed)
+        music_key = stable_hash("music", _code_tag(render_score.__module__),
+                                [dataclasses.asdict(c) for c in score], total, seed,
+                                SAMPLE_RATE)
+
+        def make_music() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+            stems = render_score(score, total, seed=seed)
+            # without music stems only their sum is needed (and kept): one array, not four
+            return (stems if music_stems else {"music": sum(stems.values())}), {}
+
+        music_job = pool.submit(_cached, layer_cache,
+                                stable_hash(music_key, "stems" if music_stems else "sum"),
+                                make_music)
 
         step(0.5, "ambience")
         runs: list[list] = []
@@ -282,7 +349,11 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
                                       file=ep.storyboard_path, field="scene")
                 runs.append([scene, t.start_s, t.end_s])
         files = {sid: str(project.root / "scenes" / f"{sid}.yaml") for sid in project.scenes}
-        ambience = render_ambience([tuple(r) for r in runs], total, seed=seed, files=files)
+        amb_key = stable_hash("ambience", _code_tag(render_ambience.__module__),
+                              [(r[0].model_dump(mode="json"), r[1], r[2]) for r in runs],
+                              total, seed, files, SAMPLE_RATE)
+        ambience = _cached(layer_cache, amb_key, lambda: ({"ambience": render_ambience(
+            [tuple(r) for r in runs], total, seed=seed, files=files)}, {}))[0]["ambience"]
 
         step(0.6, "effects")
         user = user_effects(project.root)
@@ -298,11 +369,15 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
                 if mark is not None:
                     pans[c.name] = (mark.x - 0.5) * 2 * settings.pan_width
             fx_cues.extend(found)
-        effects = render_effects(fx_cues, total, pans=pans, seed=seed)
+        fx_key = stable_hash("effects", _code_tag(render_effects.__module__),
+                             _cue_inputs(fx_cues), total, pans, seed, SAMPLE_RATE)
+        effects = _cached(layer_cache, fx_key, lambda: ({"effects": render_effects(
+            fx_cues, total, pans=pans, seed=seed)}, {}))[0]["effects"]
 
         step(0.7, "mix")
-        music = music_job.result()
-        raw = {"dialogue": dialogue, "music": sum(music.values()), "effects": effects,
+        music = music_job.result()[0]
+        raw = {"dialogue": dialogue, "effects": effects,
+               "music": sum(music.values()) if music_stems else music["music"],
                "ambience": ambience}
         layers = mix_layers(raw, settings)
         mixed = sum(layers[k] for k in LAYERS)
@@ -340,16 +415,29 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
                                     speech_store)
                 warnings.extend(dub_warn)
                 ddial, dcues = _dialogue_layer(project, sb, dlines, starts, total, settings)
-                dl = mix_layers({**raw, "dialogue": ddial}, settings)
-                dmix = sum(dl[k] for k in LAYERS)
-                dcurve, drep = master(dmix, project.series.loudness,
-                                      tolerance_lu=settings.loudness_tolerance_lu)
+                dub_key = stable_hash(
+                    "dub", _code_tag(__name__, mix_layers.__module__),
+                    hashlib.sha256(np.ascontiguousarray(ddial).tobytes()).hexdigest(),
+                    music_key, amb_key, fx_key, settings, project.series.loudness)
+
+                def make_dub(ddial=ddial) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+                    dl = mix_layers({**raw, "dialogue": ddial}, settings)
+                    dmix = sum(dl[k] for k in LAYERS)
+                    dcurve, drep = master(dmix, project.series.loudness,
+                                          tolerance_lu=settings.loudness_tolerance_lu)
+                    return ({"master": dmix * dcurve[:, None],
+                             "dialogue": dl["dialogue"] * dcurve[:, None]},
+                            {"report": drep.model_dump(mode="json")})
+
+                darrays, dinfo = _cached(layer_cache, dub_key, make_dub)
+                drep = MasterReport.model_validate(dinfo["report"])
                 dm = write(out / "dubs" / lang / "master.wav",
-                           lambda dmix=dmix, dcurve=dcurve: dmix * dcurve[:, None])
+                           lambda darrays=darrays: darrays["master"])
                 dd = write(out / "dubs" / lang / "dialogue.wav",
-                           lambda dl=dl, dcurve=dcurve: dl["dialogue"] * dcurve[:, None])
+                           lambda darrays=darrays: darrays["dialogue"])
                 dub_tracks[lang] = DubTrack(language=lang, master=dm, dialogue=dd,
-                                            duration_s=len(dmix) / SAMPLE_RATE, report=drep,
+                                            duration_s=len(darrays["master"]) / SAMPLE_RATE,
+                                            report=drep,
                                             cues=dcues,
                                             missing_translations=sum(c.fallback for c in dcues))
         for job in jobs:

@@ -75,11 +75,19 @@ def mux_master(
     subtitles: Mapping[str, str | Path] | None = None,
     title: str | None = None,
     audio_bitrate: str = "192k",
+    aac_cache: PieceCache | None = None,
+    report: MuxReport | None = None,
 ) -> MasterInfo:
     """MP4 master: picture copied, master mix + dubs as AAC, SRT files as mov_text tracks.
 
-    ``dubs``/``subtitles``: language -> audio file / .srt file.
+    ``dubs``/``subtitles``: language -> audio file / .srt file. Each audio track is encoded
+    on its own (``encode_aac``: padded or trimmed to the picture's duration) and the master
+    is muxed with ``-c copy``; ``aac_cache`` (e.g. the project's vault) keeps the encoded
+    tracks by the hash of their PCM and encoder arguments, so a re-render re-encodes only
+    the tracks whose sound changed (a dub is often untouched by an original-language edit).
     """
+    import tempfile
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     vinfo = probe(video).video
@@ -92,12 +100,25 @@ def mux_master(
         audio_tracks.append((audio_language, _check(audio, "master mix")))
     for lang, path in (dubs or {}).items():
         audio_tracks.append((lang, _check(path, f"{lang} dub")))
+    with tempfile.TemporaryDirectory(prefix=".mux-", dir=out.parent) as tmp:
+        encoded = _aac_tracks([p for _, p in audio_tracks], duration, audio_bitrate,
+                              aac_cache if aac_cache is not None else _DirPieces(Path(tmp)),
+                              Path(tmp), report)
+        return _mux_copy(inputs, maps, meta, list(zip([lg for lg, _ in audio_tracks], encoded,
+                                                      strict=True)),
+                         audio is not None, subtitles, title, duration, out)
+
+
+def _mux_copy(inputs: list[str], maps: list[str], meta: list[str],
+              audio_tracks: list[tuple[str, Path]], has_main: bool,
+              subtitles: Mapping[str, str | Path] | None, title: str | None,
+              duration: float, out: Path) -> MasterInfo:
     for n, (lang, path) in enumerate(audio_tracks):
-        inputs += ["-i", path]
+        inputs += ["-i", str(path)]
         maps += ["-map", f"{n + 1}:a:0"]
         code = iso639_2(lang)
         meta += [f"-metadata:s:a:{n}", f"language={code}",
-                 f"-metadata:s:a:{n}", f"title={'Main mix' if n == 0 and audio else 'Dub'}"
+                 f"-metadata:s:a:{n}", f"title={'Main mix' if n == 0 and has_main else 'Dub'}"
                  f" ({lang})", f"-disposition:a:{n}", "default" if n == 0 else "0"]
     subs = list((subtitles or {}).items())
     for n, (lang, path) in enumerate(subs):
@@ -107,7 +128,7 @@ def mux_master(
                  f"-disposition:s:{n}", "0"]
     codecs = ["-c:v", "copy"]
     if audio_tracks:
-        codecs += ["-c:a", "aac", "-b:a", audio_bitrate, "-ar", "48000", "-af", "apad"]
+        codecs += ["-c:a", "copy"]  # encoded by encode_aac, already cut to the picture
     if subs:
         codecs += ["-c:s", "mov_text"]
     if title:
@@ -117,6 +138,56 @@ def mux_master(
                 "-movflags", "+faststart", str(part)], what="mux the MP4 master", file=out)
     part.replace(out)
     return _master_info(probe(out, packets=False))
+
+
+#: Bumped when an AAC track's encode arguments change (part of every track's key).
+AAC_TRACK_VERSION = "1"
+
+
+class MuxReport(BaseModel):
+    tracks: int = 0
+    encoded: int = 0
+    reused: int = 0
+
+
+def _aac_args(bitrate: str, duration: float) -> list[str]:
+    return ["-map", "0:a:0", "-vn", "-sn", "-c:a", "aac", "-b:a", bitrate, "-ar", "48000",
+            "-af", "apad", "-t", f"{duration:.6f}"]
+
+
+def encode_aac(src: str | Path, dst: str | Path, *, duration_s: float,
+               bitrate: str = "192k") -> Path:
+    """One AAC track (.m4a) of ``src``, padded with silence or trimmed to ``duration_s``."""
+    dst = Path(dst)
+    run_ffmpeg(["-i", _check(src, "audio"), *_aac_args(bitrate, duration_s), "-f", "mp4",
+                str(dst)], what="encode an AAC track", file=src)
+    return dst
+
+
+def _aac_tracks(sources: list[str], duration: float, bitrate: str, cache: PieceCache,
+                work: Path, report: MuxReport | None) -> list[Path]:
+    """Each source as an AAC track: from ``cache`` (keyed by the PCM's hash, the encoder
+    arguments and the duration), else encoded. Tracks to encode run as separate ffmpeg
+    processes side by side (ffmpeg's AAC encoder is single-threaded)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..hashing import file_hash
+
+    keys = [stable_hash("aac-track", AAC_TRACK_VERSION, file_hash(src),
+                        _aac_args(bitrate, duration)) for src in sources]
+    found: list[Path | None] = [cache.get(k) for k in keys]
+    todo = [i for i, f in enumerate(found) if f is None]
+    if todo:
+        with ThreadPoolExecutor(max_workers=min(2, len(todo))) as pool:
+            made = list(pool.map(lambda i: encode_aac(sources[i], work / f"track{i}.m4a",
+                                                      duration_s=duration, bitrate=bitrate),
+                                 todo))
+        for i, path in zip(todo, made, strict=True):
+            found[i] = cache.put(keys[i], path)
+    if report is not None:
+        report.tracks, report.encoded = len(sources), len(todo)
+        report.reused = len(sources) - len(todo)
+    return [f for f in found if f is not None]
 
 
 #: ffmpeg's ``prores`` encoder (prores_aw): measured 3.4x faster than ``prores_ks`` on a
@@ -225,6 +296,50 @@ def _encode_run(video: Path, run: list[tuple[int, int, float, str]], fps: Fracti
     return paths
 
 
+def _pieces(video: Path, gops: list[tuple[int, int, float, str]], fps: Fraction,
+            cache: PieceCache, work: Path, encoder: str, rep: ProresReport) -> list[Path]:
+    """Every piece of the picture from ``cache``, encoding the missing ones."""
+    keys = [stable_hash("prores-piece", PRORES_PIECE_VERSION, encoder, _prores_args(encoder),
+                        g[3], g[1]) for g in gops]
+    files: list[Path | None] = [cache.get(k) for k in keys]
+    rep.pieces, rep.reused = len(gops), sum(f is not None for f in files)
+    i = 0
+    while i < len(gops):
+        if files[i] is not None:
+            i += 1
+            continue
+        j = i
+        while j < len(gops) and files[j] is None:
+            j += 1
+        made = _encode_run(video, gops[i:j], fps, work, encoder, f"run{i}")
+        for n, path in enumerate(made):
+            files[i + n] = cache.put(keys[i + n], path)
+        rep.encoded += j - i
+        rep.encoded_frames += sum(g[1] for g in gops[i:j])
+        i = j
+    return [f for f in files if f is not None]
+
+
+def prores_pieces(video: str | Path, pieces: PieceCache, *, encoder: str = PRORES_ENCODER,
+                  report: ProresReport | None = None,
+                  work_dir: str | Path | None = None) -> ProresReport:
+    """Encode the picture's missing ProRes pieces into ``pieces`` (no master written).
+
+    The picture part of ``prores_master``, which needs no sound: a pipeline can run it as
+    soon as the picture is assembled, while the sound is still being conformed; the
+    master then finds every piece in ``pieces`` and only concatenates."""
+    import tempfile
+
+    video = Path(_check(video, "picture"))
+    rep = report if report is not None else ProresReport()
+    gops, fps = _gops(video)
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".prores-pieces-", dir=work_dir) as tmp:
+        _pieces(video, gops, fps, pieces, Path(tmp), encoder, rep)
+    return rep
+
+
 def prores_master(
     video: str | Path,
     out: str | Path,
@@ -257,24 +372,7 @@ def prores_master(
     with tempfile.TemporaryDirectory(prefix=".prores-", dir=out.parent) as tmp:
         work = Path(tmp)
         cache = pieces if pieces is not None else _DirPieces(work)
-        keys = [stable_hash("prores-piece", PRORES_PIECE_VERSION, encoder, _prores_args(encoder),
-                            g[3], g[1]) for g in gops]
-        files: list[Path | None] = [cache.get(k) for k in keys]
-        rep.pieces, rep.reused = len(gops), sum(f is not None for f in files)
-        i = 0
-        while i < len(gops):
-            if files[i] is not None:
-                i += 1
-                continue
-            j = i
-            while j < len(gops) and files[j] is None:
-                j += 1
-            made = _encode_run(video, gops[i:j], fps, work, encoder, f"run{i}")
-            for n, path in enumerate(made):
-                files[i + n] = cache.put(keys[i + n], path)
-            rep.encoded += j - i
-            rep.encoded_frames += sum(g[1] for g in gops[i:j])
-            i = j
+        files = _pieces(video, gops, fps, cache, work, encoder, rep)
         lines = ["ffconcat version 1.0"]
         for g, f in zip(gops, files, strict=True):
             assert f is not None

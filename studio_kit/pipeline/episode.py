@@ -10,9 +10,14 @@ Per episode::
 
 ``dialogue`` speaks the shot's lines (eSpeak NG by default) for their lengths and mouth
 shapes; the shot's effective duration (storyboard duration, longer when the dialogue needs
-it) and its viseme track go into the picture request. ``generate`` calls the engine (or the
-idempotent ledger-backed ``studio_kit.generation.generate`` when present); ``sign`` embeds a
-C2PA manifest in the generated clip; ``grade`` matches it to its scene's look.
+it) and its viseme track go into the picture request. ``generate`` calls the idempotent,
+ledger-backed ``studio_kit.generation.generate_shot``; ``sign`` embeds a C2PA manifest in
+the generated clip; ``grade`` matches it to its scene's look.
+
+Re-render cost: besides the stage cache, episode stages keep finer-grained pieces in the
+vault (``audio_layer``: music/ambience/effects layers and dub masters; ``conform_track``:
+each conformed track; ``aac_track``: each encoded AAC track; ``prores_piece``: ProRes
+pieces), so an edit redoes only the pieces whose inputs changed.
 
 Outputs are copied from the vault into the output folder; ``render.json`` there lists
 everything the run made, the stage results, and anything skipped (with the reason).
@@ -108,7 +113,10 @@ class RenderResult(BaseModel):
 
 # -- optional modules -------------------------------------------------------------------
 def _optional(module: str, attr: str | None = None) -> Any:
-    """Import ``module`` (and ``attr``) or raise StageUnavailable naming what is missing."""
+    """Import ``module`` (and ``attr``) or raise StageUnavailable naming what is missing.
+
+    Every stage module is part of the build now; kept for callers outside this module's
+    stages (e.g. the assembler stage) that still import through it."""
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as exc:
@@ -121,14 +129,6 @@ def _optional(module: str, attr: str | None = None) -> Any:
     if not hasattr(mod, attr):
         raise StageUnavailable(f"{module}.{attr} is not part of this build")
     return getattr(mod, attr)
-
-
-def _available(module: str, attr: str | None = None) -> bool:
-    try:
-        _optional(module, attr)
-        return True
-    except StageUnavailable:
-        return False
 
 
 def shot_seed(episode: str, shot_id: str, explicit: int | None) -> int:
@@ -176,7 +176,11 @@ class _Render:
 
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
         self.qc_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render-qc")
+        self.picture_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render-pic")
         self.mix_future = None
+        self._routing = None  # routing.yaml's rules, loaded at the first routed shot
+        self._route_engines: dict[str, Any] = {}
+        self._look: tuple[Path | None, str | None] | None = None
 
     def skip(self, stage: str, exc: StudioError, subject: str | None = None) -> None:
         reason = str(exc).splitlines()[0]
@@ -214,31 +218,30 @@ class _Render:
 
         if not shot.dialogue:
             return {"lines": []}
-        try:
-            out = self.runner.run("dialogue", inputs, fn, subject=shot.id)
-        except StageUnavailable as exc:
-            self.skip("dialogue", exc, shot.id)
-            return {"lines": []}
-        return out.meta
+        return self.runner.run("dialogue", inputs, fn, subject=shot.id).meta
 
     def engine_for(self, shot) -> str:
         if self.options.engine:
             return self.options.engine
         if shot.engine:
             return shot.engine
-        if _available("studio_kit.routing", "route_shot"):
-            route = _optional("studio_kit.routing", "route_shot")
-            try:
-                return str(route(self.project, self.episode, shot.id, tier=self.tier))
-            except TypeError:
-                pass
-        return self.project.series.default_engine
+        from .. import routing
+
+        if self._routing is None:  # routing.yaml is read once per render, not per shot
+            self._routing = routing.load_rules(self.project)
+        shots = self.sb.shots
+        i = next(k for k, s in enumerate(shots) if s.id == shot.id)
+        first_of_scene = i == 0 or shots[i - 1].scene != shot.scene
+        return str(routing.route_shot(self.project, self.episode, shot, rules=self._routing,
+                                      first_of_scene=first_of_scene,
+                                      engines=self._route_engines, tier=self.tier))
 
     def prompt(self, spec, engine: str) -> dict[str, Any]:
         inputs = {"spec": spec.model_dump(mode="json"), "engine": engine}
 
         def fn(ctx: StageContext) -> StageProduct:
-            compiler = _optional("studio_kit.prompts.compiler")
+            from ..prompts import compiler
+
             policy = compiler.PromptPolicy.for_project(self.project.root)
             compiled = compiler.compile_prompt(spec, engine, policy=policy)
             path = ctx.file("prompt.json")
@@ -247,24 +250,15 @@ class _Render:
                 "prompt": compiled.prompt, "negative_prompt": compiled.negative_prompt,
                 "compiler": "studio_kit.prompts", "version": compiled.compiler_version})
 
-        try:
-            return self.runner.run("prompt", inputs, fn, subject=spec.shot.id).meta
-        except StageUnavailable as exc:
-            self.skip("prompt", exc, spec.shot.id)
-            # no compiler in this build: the engine gets the storyboard's action text as is
-            return {"prompt": spec.shot.action, "negative_prompt": "", "compiler": "none"}
+        return self.runner.run("prompt", inputs, fn, subject=spec.shot.id).meta
 
     def generate(self, request: EngineRequest, engine_name: str, shot_id: str
                  ) -> tuple[EngineResult, bool]:
         """The shot's clip: ``studio_kit.generation.generate_shot`` (idempotent, ledger-backed,
-        Gate A for paid engines) when present, else the engine directly (recorded likewise)."""
-        from ..registry import ENGINES
+        Gate A for paid engines)."""
+        from ..generation import generate_shot, get_engine
 
-        if _available("studio_kit.generation", "generate_shot"):
-            engine = _optional("studio_kit.generation", "get_engine")(engine_name)
-        else:
-            obj = ENGINES.get(engine_name)
-            engine = obj() if isinstance(obj, type) else obj
+        engine = get_engine(engine_name)
         model = getattr(engine, "model", "") or ""
         key = request.request_hash(engine_name, model)
 
@@ -272,24 +266,9 @@ class _Render:
             def report(f: float) -> None:
                 ctx.progress(f)
 
-            if _available("studio_kit.generation", "generate_shot"):
-                gen = _optional("studio_kit.generation", "generate_shot")
-                result = run_sync(gen(request, engine_name, vault=self.vault,
-                                         ledger=self.ledger, episode=self.episode,
-                                         run_id=self.run_id, progress=report, engine=engine))
-            else:
-                engine.check(request)
-                call = self.ledger.begin_call(engine=engine_name, request_hash=key,
-                                              run_id=self.run_id, model=model, shot_id=shot_id)
-                try:
-                    result = run_sync(engine.generate(request, self.vault, report))
-                except BaseException as exc:
-                    self.ledger.update_call(call, status="failed",
-                                            error=(str(exc) or type(exc).__name__)[:500])
-                    raise
-                self.ledger.update_call(call, status="succeeded", cost=result.cost,
-                                        currency=result.currency, asset=result.asset)
-                result = result.model_copy(update={"request_hash": key})
+            result = run_sync(generate_shot(request, engine_name, vault=self.vault,
+                                            ledger=self.ledger, episode=self.episode,
+                                            run_id=self.run_id, progress=report, engine=engine))
             return StageProduct(digests={"clip": result.asset},
                                 meta={"result": result.model_dump(mode="json")})
 
@@ -318,17 +297,14 @@ class _Render:
 
     def grade(self, shot, clip_digest: str, reference, keyframes: list[float]) -> str:
         """Match the clip to its scene's reference look and the series look (one LUT)."""
-        lut = self.project.series.look_lut
-        lut_path = self.project.root / lut if lut else None
-        if lut_path is not None and not lut_path.is_file():
-            raise StudioError("series look LUT not found", file=self.project.root / lut,
-                              field="look_lut", hint="fix the path or remove look_lut")
+        lut_path, lut_hash = self.look()
         inputs = {"clip": clip_digest, "reference": reference.model_dump(mode="json"),
-                  "look": file_hash(lut_path) if lut_path else None,
+                  "look": lut_hash,
                   "keyframes": [round(k, 6) for k in keyframes]}
 
         def fn(ctx: StageContext) -> StageProduct:
-            g = _optional("studio_kit.edit.grade")
+            from ..edit import grade as g
+
             src = self.vault.get(clip_digest)
             before = g.measure_clip(src)
             look = g.read_lut(lut_path) if lut_path else None
@@ -339,16 +315,25 @@ class _Render:
             return StageProduct(files={"graded": dst, "lut": cube_path},
                                 meta={"before": before.model_dump(mode="json")})
 
-        try:
-            return self.runner.run("grade", inputs, fn, subject=shot.id,
-                                   version=_h264_tag()).digest("graded")
-        except StageUnavailable as exc:
-            self.skip("grade", exc, shot.id)
-            return clip_digest  # ungraded: the generated clip goes to assembly as it is
+        return self.runner.run("grade", inputs, fn, subject=shot.id,
+                               version=_h264_tag()).digest("graded")
+
+    def look(self) -> tuple[Path | None, str | None]:
+        """The series look LUT and its hash (hashed once per render, not per shot)."""
+        if self._look is None:
+            lut = self.project.series.look_lut
+            lut_path = self.project.root / lut if lut else None
+            if lut_path is not None and not lut_path.is_file():
+                raise StudioError("series look LUT not found", file=self.project.root / lut,
+                                  field="look_lut", hint="fix the path or remove look_lut")
+            self._look = (lut_path, file_hash(lut_path) if lut_path else None)
+        return self._look
 
     def scene_references(self, clips: dict[str, str]) -> dict[str, Any]:
         """Each scene's reference look: its reference_frame image, else its first shot
         (one cached ``reference`` stage per scene, keyed by that image or clip)."""
+        from ..edit import grade as g
+
         firsts: dict[str, str] = {}
         for s in self.sb.shots:
             if s.id in clips:
@@ -360,14 +345,12 @@ class _Render:
             inputs = {"image": file_hash(image)} if image else {"clip": clips[first]}
 
             def fn(ctx: StageContext, image=image, first=first) -> StageProduct:
-                g = _optional("studio_kit.edit.grade")
                 stats = g.measure_image(image) if image else \
                     g.measure_clip(self.vault.get(clips[first]))
                 return StageProduct(meta={"lab": stats.model_dump(mode="json")})
 
             out = self.runner.run("reference", inputs, fn, subject=scene_id)
-            lab_stats = _optional("studio_kit.edit.grade", "LabStats")
-            refs[scene_id] = lab_stats.model_validate(out.meta["lab"])
+            refs[scene_id] = g.LabStats.model_validate(out.meta["lab"])
         return refs
 
     def _reference_image(self, scene) -> Path | None:
@@ -385,12 +368,13 @@ class _Render:
         return path
 
     def qc(self, spec, request: EngineRequest, digest: str, *, runner: StageRunner | None = None
-           ) -> dict[str, Any] | None:
+           ) -> dict[str, Any]:
+        from ..qc import base
+
         inputs = {"clip": digest, "tier": self.tier.value,
                   "spec": spec.model_dump(mode="json")}
 
         def fn(ctx: StageContext) -> StageProduct:
-            base = _optional("studio_kit.qc.base")
             media = base.load_media(self.vault.get(digest))
             qctx = base.QCContext(spec=spec, media=media, tier=self.tier, request=request,
                                   asset=digest)
@@ -401,14 +385,7 @@ class _Render:
                                 meta={"report": report.model_dump(mode="json")})
 
         runner = runner or self.runner
-        try:
-            out = runner.run("qc", inputs, fn, subject=spec.shot.id)
-        except StageUnavailable as exc:
-            if runner is not self.runner:
-                raise  # recorded as skipped by the thread that joins this one
-            self.skip("qc", exc, spec.shot.id)
-            return None
-        base = _optional("studio_kit.qc.base")
+        out = runner.run("qc", inputs, fn, subject=spec.shot.id)
         report = base.QCReport.model_validate(out.meta["report"])
         base.record_report(report, runner.ledger, run_id=self.run_id)
         return out.meta["report"]
@@ -425,17 +402,10 @@ class _Render:
 
 
 def _qc_all(r: _Render, jobs: list[tuple[str, Any, EngineRequest, str]], *,
-            runner: StageRunner) -> tuple[dict[str, dict[str, Any]], StudioError | None]:
-    """Every shot's QC stage (on the QC thread); a build without QC is one skip."""
-    reports: dict[str, dict[str, Any]] = {}
-    for sid, spec, request, digest in jobs:
-        try:
-            qc = r.qc(spec, request, digest, runner=runner)
-        except StageUnavailable as exc:
-            return reports, exc
-        if qc is not None:
-            reports[sid] = qc
-    return reports, None
+            runner: StageRunner) -> dict[str, dict[str, Any]]:
+    """Every shot's QC stage (on the QC thread)."""
+    return {sid: r.qc(spec, request, digest, runner=runner)
+            for sid, spec, request, digest in jobs}
 
 
 def _in_thread(r: _Render, fn, *args, pool=None):
@@ -502,11 +472,13 @@ def render_episode(project: str | Path | Project, episode: str, *,
     except BaseException:
         r.pool.shutdown(wait=True, cancel_futures=True)
         r.qc_pool.shutdown(wait=True, cancel_futures=True)
+        r.picture_pool.shutdown(wait=True, cancel_futures=True)
         r.ledger.finish_run(r.run_id, status="failed")
         r.ledger.close()
         raise
     r.pool.shutdown(wait=True)
     r.qc_pool.shutdown(wait=True)
+    r.picture_pool.shutdown(wait=True)
     result.seconds = round(time.perf_counter() - t_start, 3)
     record = Path(result.out_dir) / "render.json"
     atomic_write_text(record, result.model_dump_json(indent=2))
@@ -527,12 +499,12 @@ def _run(r: _Render) -> RenderResult:
 
     # 1. dialogue per shot -> effective durations and mouth shapes
     dialogue = {shot.id: r.dialogue(shot) for shot in sb.shots}
-    # the mix needs only the storyboard: it runs on a second core while pictures render
-    # (after the dialogue stages: eSpeak is one synthesizer per process)
-    r.mix_future = _in_thread(r, _mix, r.languages[0])
     timings, starts = _timings(sb, dialogue, r.format.fps)
     timing_of = {t.shot_id: t for t in timings}
     plan = PicturePlan(r, timings)
+    # the mix needs only the storyboard: it runs on a second core while pictures render
+    # (after the dialogue stages: eSpeak is one synthesizer per process)
+    r.mix_future = _in_thread(r, _mix, r.languages[0])
 
     # 2. pictures per shot: prompt -> generate -> sign
     generated: dict[str, str] = {}
@@ -569,22 +541,16 @@ def _run(r: _Render) -> RenderResult:
         result.total_cost += res.cost
 
     # 3. grade (to the scene's reference look; keyframes where the assembler cuts) and QC
+    from ..edit.assemble import keyframe_times
+
     graded: dict[str, str] = {}
-    try:
-        refs = r.scene_references(generated)
-        timeline = plan.timeline
-        keyframe_times = _optional("studio_kit.edit.assemble", "keyframe_times")
-    except StageUnavailable as exc:
-        r.skip("grade", exc)
-        refs = None
+    refs = r.scene_references(generated)
+    timeline = plan.timeline
     for rec in result.shots:
         sid = rec.shot_id
-        if refs is None:
-            graded[sid] = generated[sid]
-        else:
-            shot = sb.shot(sid)
-            graded[sid] = r.grade(shot, generated[sid], refs[shot.scene],
-                                  keyframe_times(timeline, sid))
+        shot = sb.shot(sid)
+        graded[sid] = r.grade(shot, generated[sid], refs[shot.scene],
+                              keyframe_times(timeline, sid))
         rec.graded = graded[sid]
 
     # QC reads the generated clips and feeds no later stage: it runs on its own thread
@@ -597,9 +563,7 @@ def _run(r: _Render) -> RenderResult:
     try:
         _episode_stages(r, result, ep_dir, plan, graded, signed)
     finally:
-        qc_reports, qc_skipped = _joined(r, qc_future)
-    if qc_skipped is not None:
-        r.skip("qc", qc_skipped)
+        qc_reports = _joined(r, qc_future)
     for rec in result.shots:
         qc = qc_reports.get(rec.shot_id)
         if qc is not None:
@@ -622,7 +586,8 @@ class PicturePlan:
     """
 
     def __init__(self, r: _Render, timings) -> None:
-        tl_mod = _optional("studio_kit.edit.timeline")
+        from ..edit import timeline as tl_mod
+
         self.fps = float(r.format.fps)
         base = {t.shot_id: t.duration_s for t in timings}
         clamp: dict[int, int] = {}
@@ -703,21 +668,19 @@ def _episode_stages(r: _Render, result: RenderResult, ep_dir: Path, plan: Pictur
         r.skipped.append("masters: no assembled picture")
         return
     result.duration_s = picture.meta["duration_s"]
-    tl_mod = _optional("studio_kit.edit.timeline")
-    timeline = tl_mod.Timeline.model_validate(picture.meta["timeline"])
+    early = _prores_pieces_early(r, picture)
+    from ..edit.timeline import Timeline
+
+    timeline = Timeline.model_validate(picture.meta["timeline"])
     content = plan.content_starts(timeline)
     for rec in result.shots:  # the shot's content on the master's clock
         rec.start_s = round(content[rec.shot_id], 4)
 
     # sound: mix (shots end to end) -> conform to the picture's record times -> captions
     primary = r.languages[0]
-    sound = captions = None
-    try:
-        mix = _joined(r, r.mix_future)
-        sound = _conform(r, mix, timeline, plan)
-        captions = _captions(r, sound, primary, name)
-    except StageUnavailable as exc:
-        r.skip("audio", exc)
+    mix = _joined(r, r.mix_future)
+    sound = _conform(r, mix, timeline, plan)
+    captions = _captions(r, sound, primary, name)
     if sound is not None:
         result.mix = str(_export(r, sound.digest("master"), ep_dir / "audio" / f"{name}.wav"))
         for key, digest in sound.outputs.items():
@@ -733,14 +696,11 @@ def _episode_stages(r: _Render, result: RenderResult, ep_dir: Path, plan: Pictur
             result.captions.setdefault(lang, {})[fmt] = str(dst)
 
     # masters
-    try:
-        mov_future = _in_thread(r, _prores, picture, sound, primary) \
-            if r.options.prores else None
-        mp4 = _mux(r, picture, sound, captions, primary)
-        mov = _joined(r, mov_future) if mov_future else None
-    except StageUnavailable as exc:
-        r.skip("mux", exc)
-        return
+    if early is not None:
+        _wait_quietly(early)  # its pieces are in the vault now; the stage concatenates
+    mov_future = _in_thread(r, _prores, picture, sound, primary) if r.options.prores else None
+    mp4 = _mux(r, picture, sound, captions, primary)
+    mov = _joined(r, mov_future) if mov_future else None
     if creds is not None:
         cert = _certify(r, mp4, mov, signed, creds, result)
         mp4_digest, mov_digest = cert.digest("mp4"), cert.outputs.get("mov")
@@ -765,12 +725,16 @@ def _assemble(r: _Render, plan: PicturePlan, graded: dict[str, str]):
             item["clip"] = Path(item["clip"]).name  # vault objects are named by digest
 
     def fn(ctx: StageContext) -> StageProduct:
-        assemble = _optional("studio_kit.edit.assemble", "assemble")
+        from ..edit.assemble import assemble
+        from ..edit.pieces import VaultPieces
+
         dst = ctx.file("picture.mp4")
-        res = assemble(timeline, dst, work_dir=ctx.workdir / "work")
+        res = assemble(timeline, dst, work_dir=ctx.workdir / "work",
+                       pieces=VaultPieces(r.vault, "transition_region"))
         return StageProduct(files={"picture": dst}, meta={
             "frames": res.frames, "duration_s": res.duration_s,
             "copied_frames": res.copied_frames, "rendered_frames": res.rendered_frames,
+            "regions": res.regions, "regions_reused": res.regions_reused,
             "timeline": res.timeline.model_dump(mode="json")})
 
     return r.runner.run("assemble", tl_inputs, fn, version=_h264_tag())
@@ -789,13 +753,13 @@ def _mix(r: _Render, primary: str, *, runner: StageRunner | None = None):
     }
 
     def fn(ctx: StageContext) -> StageProduct:
-        build = _optional("studio_kit.audio.episode", "build_episode_audio")
         from ..audio.dialogue import VaultSpeechStore
+        from ..audio.episode import build_episode_audio as build
 
         dubs = [lang for lang in r.languages if lang != primary]
         ea = build(proj, r.episode, out_dir=ctx.workdir / "audio", dubs=dubs or False,
                    music_stems=False, progress=lambda f, what: ctx.progress(f, what),
-                   speech_store=VaultSpeechStore(r.vault))
+                   speech_store=VaultSpeechStore(r.vault), layer_cache=_VaultLayers(r.vault, force=r.options.force))
         files = {"master": Path(ea.master), "stem:me": Path(ea.me)}
         files.update({f"stem:{k}": Path(v) for k, v in ea.stems.items()})
         files.update({f"dub:{k}": Path(d.master) for k, d in ea.dubs.items()})
@@ -804,31 +768,49 @@ def _mix(r: _Render, primary: str, *, runner: StageRunner | None = None):
     return (runner or r.runner).run("mix", inputs, fn)
 
 
-def _conform(r: _Render, mix, timeline, plan: PicturePlan):
+CONFORM_VERSION = "1"
+
+
+def _conform_inputs(mix, timeline, plan: PicturePlan) -> dict[str, Any]:
+    spans = [(t["shot_id"], t["start_s"], t["start_s"] + t["duration_s"])
+             for t in mix.meta["audio"]["shots"]]
+    return {"mix": mix.outputs, "spans": spans, "record": plan.content_starts(timeline),
+            "total": timeline.duration_s}
+
+
+def _conform(r: _Render, mix, timeline, plan: PicturePlan, *,
+             runner: StageRunner | None = None):
     from .conform import conform, map_time
 
     audio = mix.meta["audio"]
-    record = plan.content_starts(timeline)
-    spans = [(t["shot_id"], t["start_s"], t["start_s"] + t["duration_s"])
-             for t in audio["shots"]]
-    inputs = {"mix": mix.outputs, "spans": spans, "record": record,
-              "total": timeline.duration_s}
+    inputs = _conform_inputs(mix, timeline, plan)
+    spans, record = inputs["spans"], inputs["record"]
 
     def fn(ctx: StageContext) -> StageProduct:
         import soundfile as sf
 
         from ..audio.mix import integrated_lufs, true_peak_dbtp, write_wav
 
-        files: dict[str, Path] = {}
+        digests: dict[str, str] = {}
         loud: dict[str, float] = {}
         for i, (key, digest) in enumerate(sorted(mix.outputs.items())):
-            x, sr = sf.read(str(r.vault.get(digest)), dtype="float32", always_2d=True)
-            y = conform(x, spans, record, timeline.duration_s, sr)
-            files[key] = write_wav(ctx.file(key.replace(":", "_") + ".wav"), y, sr)
+            # each track is conformed once per (its sound, the edit): a track the change
+            # did not touch (e.g. a dub after an original-language line edit) is reused
+            track_key = stable_hash("conform-track", "1", digest, spans, record,
+                                    timeline.duration_s, key == "master")
+            rec = None if r.options.force else r.vault.lookup("conform_track", track_key)
+            if rec is None:
+                x, sr = sf.read(str(r.vault.get(digest)), dtype="float32", always_2d=True)
+                y = conform(x, spans, record, timeline.duration_s, sr)
+                path = write_wav(ctx.file(key.replace(":", "_") + ".wav"), y, sr)
+                measured = {"integrated_lufs": round(integrated_lufs(y, sr), 2),
+                            "true_peak_dbtp": round(true_peak_dbtp(y), 2)} \
+                    if key == "master" else {}
+                rec = r.vault.remember("conform_track", track_key,
+                                       {"track": r.vault.put_file(path, move=True)}, measured)
+            digests[key] = rec.outputs["track"]
             if key == "master":
-                loud = {"integrated_lufs": round(integrated_lufs(y, sr), 2),
-                        "true_peak_dbtp": round(true_peak_dbtp(y), 2),
-                        "target_lufs": r.project.series.loudness.lufs,
+                loud = {**rec.meta, "target_lufs": r.project.series.loudness.lufs,
                         "ceiling_dbtp": r.project.series.loudness.peak,
                         "mix_integrated_lufs": audio["report"]["integrated_lufs"]}
             ctx.progress((i + 1) / len(mix.outputs))
@@ -847,9 +829,9 @@ def _conform(r: _Render, mix, timeline, plan: PicturePlan):
         cues = {"": moved(audio["cues"])}
         for lang, dub in audio["dubs"].items():
             cues[lang] = moved(dub["cues"])
-        return StageProduct(files=files, meta={"loudness": loud, "cues": cues})
+        return StageProduct(digests=digests, meta={"loudness": loud, "cues": cues})
 
-    return r.runner.run("conform", inputs, fn)
+    return (runner or r.runner).run("conform", inputs, fn, version=CONFORM_VERSION)
 
 
 def _captions(r: _Render, sound, primary: str, name: str):
@@ -861,8 +843,8 @@ def _captions(r: _Render, sound, primary: str, name: str):
 
     def fn(ctx: StageContext) -> StageProduct:
         from ..audio.dialogue import text_for
+        from ..edit import captions as cap
 
-        cap = _optional("studio_kit.edit.captions")
         cues = []
         for lang in r.languages:
             source = sound.meta["cues"].get(lang) if lang != primary else None
@@ -889,7 +871,8 @@ def _mux(r: _Render, picture, sound, captions, primary: str):
               "captions": captions.outputs if captions else None, "primary": primary}
 
     def fn(ctx: StageContext) -> StageProduct:
-        mux = _optional("studio_kit.edit.mux", "mux_master")
+        from ..edit import mux
+
         dubs = {k[4:]: r.vault.get(d) for k, d in (sound.outputs if sound else {}).items()
                 if k.startswith("dub:")}
         subs = {}
@@ -899,13 +882,37 @@ def _mux(r: _Render, picture, sound, captions, primary: str):
                 subs[lang] = ctx.file(f"{lang}.srt")
                 shutil.copyfile(r.vault.get(d), subs[lang])
         dst = ctx.file("master.mp4")
-        info = mux(picture.path("picture"), dst,
-                   audio=sound.path("master") if sound else None, audio_language=primary,
-                   dubs=dubs, subtitles=subs,
-                   title=f"{r.project.series.title} - {r.episode} {r.sb.title}".strip())
-        return StageProduct(files={"master": dst}, meta={"info": info.model_dump(mode="json")})
+        report = mux.MuxReport()
+        info = mux.mux_master(
+            picture.path("picture"), dst, audio=sound.path("master") if sound else None,
+            audio_language=primary, dubs=dubs, subtitles=subs,
+            title=f"{r.project.series.title} - {r.episode} {r.sb.title}".strip(),
+            aac_cache=_VaultPieces(r.vault, "aac_track", force=r.options.force), report=report)
+        return StageProduct(files={"master": dst}, meta={"info": info.model_dump(mode="json"),
+                                                         "aac": report.model_dump()})
 
-    return r.runner.run("mux", inputs, fn)
+    return r.runner.run("mux", inputs, fn, version="2")
+
+
+def _prores_pieces_early(r: _Render, picture):
+    """A new picture's ProRes pieces need no sound: encode them on the picture thread while
+    the sound is conformed (the ``prores`` stage then only concatenates). Nothing when the
+    picture came from the cache (the ProRes master then comes from it too)."""
+    if not r.options.prores or picture.cache_hit or r.options.force:
+        return None  # (a forced prores stage re-encodes every piece itself)
+    from ..edit import mux
+
+    return r.picture_pool.submit(mux.prores_pieces, picture.path("picture"),
+                                 _VaultPieces(r.vault), work_dir=r.vault.root / "tmp")
+
+
+def _wait_quietly(future) -> None:
+    """Join an early, optional job: if it failed, the stage that needs its work redoes it
+    and reports the error there (with the stage's context)."""
+    try:
+        future.result()
+    except Exception:  # noqa: BLE001 - re-raised by the stage that redoes the work
+        pass
 
 
 def _prores(r: _Render, picture, sound, primary: str, *, runner: StageRunner | None = None):
@@ -913,7 +920,8 @@ def _prores(r: _Render, picture, sound, primary: str, *, runner: StageRunner | N
               "sound": sound.outputs if sound else None, "primary": primary}
 
     def fn(ctx: StageContext) -> StageProduct:
-        mux = _optional("studio_kit.edit.mux")
+        from ..edit import mux
+
         dubs = {k[4:]: r.vault.get(d) for k, d in (sound.outputs if sound else {}).items()
                 if k.startswith("dub:")}
         dst = ctx.file("master.mov")
@@ -921,30 +929,64 @@ def _prores(r: _Render, picture, sound, primary: str, *, runner: StageRunner | N
         info = mux.prores_master(picture.path("picture"), dst,
                                  audio=sound.path("master") if sound else None,
                                  audio_language=primary, dubs=dubs,
-                                 pieces=_VaultPieces(r.vault), report=report)
+                                 pieces=_VaultPieces(r.vault, force=r.options.force),
+                                 report=report)
         return StageProduct(files={"master": dst}, meta={"info": info.model_dump(mode="json"),
                                                          "pieces": report.model_dump()})
 
     return (runner or r.runner).run("prores", inputs, fn, version="2")
 
 
-class _VaultPieces:
-    """ProRes pieces kept in the vault (``prores_piece`` records: piece key -> object), so a
-    re-render re-encodes only the pieces whose picture changed."""
+class _VaultLayers:
+    """Audio layers kept in the vault (``audio_layer`` records: key -> one .npy object per
+    array, meta in the record): see ``audio.episode.LayerCache``. ``force``: never reuse
+    (a forced render recomputes everything), only store."""
 
-    def __init__(self, vault) -> None:
+    def __init__(self, vault, *, force: bool = False) -> None:
         self.vault = vault
+        self.force = force
+
+    def get(self, key: str):
+        import numpy as np
+
+        rec = None if self.force else self.vault.lookup("audio_layer", key)
+        if rec is None:
+            return None
+        return {name: np.load(self.vault.get(d)) for name, d in rec.outputs.items()}, rec.meta
+
+    def put(self, key: str, arrays, meta) -> None:
+        import tempfile
+
+        import numpy as np
+
+        tmp_root = self.vault.root / "tmp"
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        outputs = {}
+        with tempfile.TemporaryDirectory(prefix="audio-layer-", dir=tmp_root) as tmp:
+            for name, arr in arrays.items():  # written once, moved in (as stage outputs are)
+                path = Path(tmp) / f"{len(outputs)}.npy"
+                np.save(path, np.ascontiguousarray(arr), allow_pickle=False)
+                outputs[name] = self.vault.put_file(path, move=True)
+        self.vault.remember("audio_layer", key, outputs, meta)
+
+
+class _VaultPieces:
+    """Encoded pieces kept in the vault (``<kind>`` records: piece key -> object): ProRes
+    pieces (``prores_piece``) and AAC tracks (``aac_track``), so a re-render re-encodes only
+    the pieces whose picture or sound changed (``edit.pieces.VaultPieces``). ``force``:
+    never reuse, only store."""
+
+    def __init__(self, vault, kind: str = "prores_piece", *, force: bool = False) -> None:
+        from ..edit.pieces import VaultPieces
+
+        self._store = VaultPieces(vault, kind)
+        self.force = force
 
     def get(self, key: str) -> Path | None:
-        rec = self.vault.lookup("prores_piece", key)
-        if rec is None or not self.vault.has(rec.outputs.get("piece", "")):
-            return None
-        return self.vault.get(rec.outputs["piece"])
+        return None if self.force else self._store.get(key)
 
     def put(self, key: str, path: Path) -> Path:
-        digest = self.vault.put_file(path, move=True)
-        self.vault.remember("prores_piece", key, {"piece": digest}, {})
-        return self.vault.get(digest)
+        return self._store.put(key, path)
 
 
 def _certify(r: _Render, mp4, mov, signed: dict[str, str], creds, result: RenderResult):
@@ -975,13 +1017,12 @@ def _certify(r: _Render, mp4, mov, signed: dict[str, str], creds, result: Render
     name = f"episode-{r.episode}"
 
     def fn(ctx: StageContext) -> StageProduct:
-        ingredients = []
-        for sid, digest in signed.items():
-            path = ctx.file(f"{sid}.mp4")
-            shutil.copyfile(r.vault.get(digest), path)
-            ingredients.append(pv.MasterIngredient(shot_id=sid, path=path))
-        src = ctx.file("unsigned.mp4")
-        shutil.copyfile(mp4.path("master"), src)
+        # vault objects are read in place (no copies): they have no suffix, so the MIME
+        # type is given; signing writes new files in the stage's scratch folder
+        ingredients = [pv.MasterIngredient(shot_id=sid, path=r.vault.get(digest),
+                                           format="video/mp4")
+                       for sid, digest in signed.items()]
+        src = mp4.path("master")
         dst = pv.sign_master(src, ctx.file(f"{name}.mp4"), ingredients=ingredients,
                              actions=actions, creds=creds,
                              extra={"series": r.project.series.title, "episode": r.episode,
@@ -989,10 +1030,8 @@ def _certify(r: _Render, mp4, mov, signed: dict[str, str], creds, result: Render
         files = {"mp4": dst, "mp4_report": pv.write_report(
             pv.verify(dst, development=creds.development), ctx.file(f"{name}.mp4.c2pa.json"))}
         if mov is not None:
-            msrc = ctx.file("unsigned.mov")
-            shutil.copyfile(mov.path("master"), msrc)
             files["mov"] = pv.sign_derivative(
-                msrc, ctx.file(f"{name}.mov"), parent=dst, creds=creds,
+                mov.path("master"), ctx.file(f"{name}.mov"), parent=dst, creds=creds,
                 action=pv.EditAction(action="c2pa.transcoded",
                                      description="ProRes 422 HQ master"))
             files["mov_report"] = pv.write_report(
@@ -1006,10 +1045,9 @@ def _certify(r: _Render, mp4, mov, signed: dict[str, str], creds, result: Render
 def _qc_summary(r: _Render, master_digest: str, sound):
     """Streams, durations and loudness of the delivered master (one JSON record)."""
     def fn(ctx: StageContext) -> StageProduct:
-        probe = _optional("studio_kit.edit.probe", "probe")
-        src = ctx.file("master.mp4")
-        shutil.copyfile(r.vault.get(master_digest), src)
-        info = probe(src, packets=True)
+        from ..edit.probe import probe
+
+        info = probe(r.vault.get(master_digest), packets=True)  # read in place
         v = info.video
         audio = info.of_type("audio")
         video_s = v.frames / (v.fps or r.format.fps)
