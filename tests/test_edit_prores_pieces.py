@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from studio_kit.edit.frames import run_ffmpeg
-from studio_kit.edit.mux import ProresReport, _DirPieces, prores_master
+from studio_kit.edit.mux import ProresReport, prores_master
+from studio_kit.edit.pieces import DirPieces
 from studio_kit.edit.probe import probe
 from studio_kit.edit.synth import make_clip
 
@@ -46,7 +47,7 @@ def test_unchanged_pieces_are_reused_and_the_master_matches_a_full_encode(pictur
     cache_dir.mkdir(exist_ok=True)
     for f in cache_dir.iterdir():
         f.unlink()
-    cache = _DirPieces(cache_dir)
+    cache = DirPieces(cache_dir, ".mov")
     first = ProresReport()
     prores_master(pictures["before"], d / "before.mov", pieces=cache, report=first)
     assert first.pieces == 6 and first.encoded == 6 and first.reused == 0  # 0.5 s GOPs

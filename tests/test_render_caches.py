@@ -16,10 +16,11 @@ import pytest
 
 from studio_kit.audio.episode import build_episode_audio
 from studio_kit.edit.encoding import ffmpeg_exe
-from studio_kit.edit.mux import MuxReport, _DirPieces, mux_master
+from studio_kit.edit.mux import MuxReport, mux_master
+from studio_kit.edit.pieces import DirPieces, VaultPieces
 from studio_kit.edit.synth import make_clip
 from studio_kit.models import Act, CastMember, DialogueLine, Shot, Storyboard
-from studio_kit.pipeline.episode import _VaultLayers, _VaultPieces
+from studio_kit.pipeline.episode import _VaultLayers
 from studio_kit.vault import Vault
 
 
@@ -134,7 +135,7 @@ def _audio(path: Path) -> list[np.ndarray]:
 
 
 def test_dub_track_is_not_reencoded_after_an_original_language_edit(media, tmp_path) -> None:
-    pieces = _VaultPieces(Vault(tmp_path / "vault"), "aac_track")
+    pieces = VaultPieces(Vault(tmp_path / "vault"), "aac_track")
     rep = MuxReport()
     mux_master(media["video"], tmp_path / "a.mp4", audio=media["en"], dubs={"fr": media["fr"]},
                aac_cache=pieces, report=rep)
@@ -156,7 +157,7 @@ def test_dub_track_is_not_reencoded_after_an_original_language_edit(media, tmp_p
 
 
 def test_dir_pieces_cache_keeps_files(tmp_path) -> None:
-    cache = _DirPieces(tmp_path)
+    cache = DirPieces(tmp_path, ".mov")
     src = tmp_path / "x.bin"
     src.write_bytes(b"abc")
     assert cache.get("k") is None
@@ -166,7 +167,7 @@ def test_dir_pieces_cache_keeps_files(tmp_path) -> None:
 def test_prores_pieces_early_then_master_only_concatenates(media, tmp_path) -> None:
     from studio_kit.edit.mux import ProresReport, prores_master, prores_pieces
 
-    pieces = _VaultPieces(Vault(tmp_path / "vault"))
+    pieces = VaultPieces(Vault(tmp_path / "vault"), "prores_piece")
     early = prores_pieces(media["video"], pieces, work_dir=tmp_path / "work")
     assert early.pieces >= 1 and early.encoded == early.pieces
     rep = ProresReport()
@@ -194,3 +195,13 @@ def test_pcm24_packing_is_the_low_three_bytes(tmp_path) -> None:
     y, sr = sf.read(str(write_wav(tmp_path / "x.wav", x)), dtype="float32", always_2d=True)
     assert sr == 48000 and y.shape == x.shape
     assert np.abs(y - np.clip(x, -1, 1)).max() < 2 / 8388608
+
+
+def test_vault_pieces_force_stores_but_never_reuses(tmp_path) -> None:
+    vault = Vault(tmp_path / "vault")
+    src = tmp_path / "x.bin"
+    src.write_bytes(b"abc")
+    VaultPieces(vault, "transition_region").put("k", src)
+    assert VaultPieces(vault, "transition_region").get("k").read_bytes() == b"abc"
+    assert VaultPieces(vault, "transition_region", force=True).get("k") is None
+    assert VaultPieces(vault, "prores_piece").get("k") is None  # kinds are separate

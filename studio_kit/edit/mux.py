@@ -12,7 +12,6 @@ import hashlib
 from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
-from typing import Protocol
 
 from pydantic import BaseModel
 
@@ -20,6 +19,7 @@ from ..errors import StudioError
 from ..hashing import stable_hash
 from .encoding import H264_PARAMS
 from .frames import run_ffmpeg
+from .pieces import DirPieces, PieceCache
 from .probe import MediaInfo, probe
 
 # ISO 639-1 -> ISO 639-2/T. Hand-written because no package in our stack maps them
@@ -102,7 +102,7 @@ def mux_master(
         audio_tracks.append((lang, _check(path, f"{lang} dub")))
     with tempfile.TemporaryDirectory(prefix=".mux-", dir=out.parent) as tmp:
         encoded = _aac_tracks([p for _, p in audio_tracks], duration, audio_bitrate,
-                              aac_cache if aac_cache is not None else _DirPieces(Path(tmp)),
+                              aac_cache if aac_cache is not None else DirPieces(Path(tmp), ".m4a"),
                               Path(tmp), report)
         return _mux_copy(inputs, maps, meta, list(zip([lg for lg, _ in audio_tracks], encoded,
                                                       strict=True)),
@@ -196,30 +196,6 @@ def _aac_tracks(sources: list[str], duration: float, bitrate: str, cache: PieceC
 PRORES_ENCODER = "prores"
 #: Bumped when a ProRes piece's encode arguments change (part of every piece's key).
 PRORES_PIECE_VERSION = "1"
-
-
-class PieceCache(Protocol):
-    """Where encoded ProRes pieces are kept between renders (e.g. the project's vault)."""
-
-    def get(self, key: str) -> Path | None: ...
-
-    def put(self, key: str, path: Path) -> Path: ...
-
-
-class _DirPieces:
-    """A throwaway piece cache in a scratch folder (when the caller keeps none)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def get(self, key: str) -> Path | None:
-        p = self.root / f"{key}.mov"
-        return p if p.is_file() else None
-
-    def put(self, key: str, path: Path) -> Path:
-        dst = self.root / f"{key}.mov"
-        path.replace(dst)
-        return dst
 
 
 class ProresReport(BaseModel):
@@ -371,7 +347,7 @@ def prores_master(
     rep = report if report is not None else ProresReport()
     with tempfile.TemporaryDirectory(prefix=".prores-", dir=out.parent) as tmp:
         work = Path(tmp)
-        cache = pieces if pieces is not None else _DirPieces(work)
+        cache = pieces if pieces is not None else DirPieces(work, ".mov")
         files = _pieces(video, gops, fps, cache, work, encoder, rep)
         lines = ["ffconcat version 1.0"]
         for g, f in zip(gops, files, strict=True):

@@ -1,4 +1,5 @@
-"""Caches of encoded pieces (transition regions, ProRes pieces) kept between renders.
+"""Caches of encoded pieces (transition regions, ProRes pieces, AAC tracks) kept between
+renders.
 
 A piece is a file named by a key that hashes everything it was made from (source content,
 frame range, encode parameters), so a re-render re-encodes only pieces whose inputs
@@ -41,13 +42,18 @@ class DirPieces:
 
 
 class VaultPieces:
-    """Pieces kept in the vault: a ``kind`` record maps each piece key to a vault object."""
+    """Pieces kept in the vault: a ``kind`` record (``transition_region``, ``prores_piece``,
+    ``aac_track``) maps each piece key to a vault object. ``force``: never reuse, only
+    store (a forced render re-encodes everything)."""
 
-    def __init__(self, vault: Vault, kind: str) -> None:
+    def __init__(self, vault: Vault, kind: str, *, force: bool = False) -> None:
         self.vault = vault
         self.kind = kind
+        self.force = force
 
     def get(self, key: str) -> Path | None:
+        if self.force:
+            return None
         rec = self.vault.lookup(self.kind, key)
         if rec is None or not self.vault.has(rec.outputs.get("piece", "")):
             return None

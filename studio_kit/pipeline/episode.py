@@ -35,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..asyncrun import run_sync
+from ..edit.pieces import VaultPieces
 from ..engines.base import EngineRequest, EngineResult, RenderFormat
 from ..errors import StudioError
 from ..hashing import file_hash, stable_hash
@@ -726,11 +727,10 @@ def _assemble(r: _Render, plan: PicturePlan, graded: dict[str, str]):
 
     def fn(ctx: StageContext) -> StageProduct:
         from ..edit.assemble import assemble
-        from ..edit.pieces import VaultPieces
 
         dst = ctx.file("picture.mp4")
         res = assemble(timeline, dst, work_dir=ctx.workdir / "work",
-                       pieces=VaultPieces(r.vault, "transition_region"))
+                       pieces=VaultPieces(r.vault, "transition_region", force=r.options.force))
         return StageProduct(files={"picture": dst}, meta={
             "frames": res.frames, "duration_s": res.duration_s,
             "copied_frames": res.copied_frames, "rendered_frames": res.rendered_frames,
@@ -887,7 +887,7 @@ def _mux(r: _Render, picture, sound, captions, primary: str):
             picture.path("picture"), dst, audio=sound.path("master") if sound else None,
             audio_language=primary, dubs=dubs, subtitles=subs,
             title=f"{r.project.series.title} - {r.episode} {r.sb.title}".strip(),
-            aac_cache=_VaultPieces(r.vault, "aac_track", force=r.options.force), report=report)
+            aac_cache=VaultPieces(r.vault, "aac_track", force=r.options.force), report=report)
         return StageProduct(files={"master": dst}, meta={"info": info.model_dump(mode="json"),
                                                          "aac": report.model_dump()})
 
@@ -903,7 +903,7 @@ def _prores_pieces_early(r: _Render, picture):
     from ..edit import mux
 
     return r.picture_pool.submit(mux.prores_pieces, picture.path("picture"),
-                                 _VaultPieces(r.vault), work_dir=r.vault.root / "tmp")
+                                 VaultPieces(r.vault, "prores_piece"), work_dir=r.vault.root / "tmp")
 
 
 def _wait_quietly(future) -> None:
@@ -929,7 +929,7 @@ def _prores(r: _Render, picture, sound, primary: str, *, runner: StageRunner | N
         info = mux.prores_master(picture.path("picture"), dst,
                                  audio=sound.path("master") if sound else None,
                                  audio_language=primary, dubs=dubs,
-                                 pieces=_VaultPieces(r.vault, force=r.options.force),
+                                 pieces=VaultPieces(r.vault, "prores_piece", force=r.options.force),
                                  report=report)
         return StageProduct(files={"master": dst}, meta={"info": info.model_dump(mode="json"),
                                                          "pieces": report.model_dump()})
@@ -968,25 +968,6 @@ class _VaultLayers:
                 np.save(path, np.ascontiguousarray(arr), allow_pickle=False)
                 outputs[name] = self.vault.put_file(path, move=True)
         self.vault.remember("audio_layer", key, outputs, meta)
-
-
-class _VaultPieces:
-    """Encoded pieces kept in the vault (``<kind>`` records: piece key -> object): ProRes
-    pieces (``prores_piece``) and AAC tracks (``aac_track``), so a re-render re-encodes only
-    the pieces whose picture or sound changed (``edit.pieces.VaultPieces``). ``force``:
-    never reuse, only store."""
-
-    def __init__(self, vault, kind: str = "prores_piece", *, force: bool = False) -> None:
-        from ..edit.pieces import VaultPieces
-
-        self._store = VaultPieces(vault, kind)
-        self.force = force
-
-    def get(self, key: str) -> Path | None:
-        return None if self.force else self._store.get(key)
-
-    def put(self, key: str, path: Path) -> Path:
-        return self._store.put(key, path)
 
 
 def _certify(r: _Render, mp4, mov, signed: dict[str, str], creds, result: RenderResult):
