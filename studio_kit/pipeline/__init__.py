@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .episode import RenderOptions, RenderResult, ShotRecord, StageUnavailable, render_episode
+from .episode import RenderOptions, RenderResult, ShotRecord, render_episode
 from .notebook import NOTEBOOK, run_notebook
 from .runner import (
     ProgressCallback,
@@ -23,5 +23,5 @@ from .runner import (
 __all__ = [
     "NOTEBOOK", "ProgressCallback", "ProgressEvent", "RenderOptions", "RenderResult",
     "ShotRecord", "StageContext", "StageOutput", "StageProduct", "StageRunner",
-    "StageUnavailable", "render_episode", "run_notebook", "stage_key",
+    "render_episode", "run_notebook", "stage_key",
 ]

@@ -20,12 +20,11 @@ each conformed track; ``aac_track``: each encoded AAC track; ``prores_piece``: P
 pieces), so an edit redoes only the pieces whose inputs changed.
 
 Outputs are copied from the vault into the output folder; ``render.json`` there lists
-everything the run made, the stage results, and anything skipped (with the reason).
+everything the run made and the stage results (cache hits and times).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 import time
@@ -45,10 +44,6 @@ from ..yamlio import atomic_copy, atomic_write_text
 from .runner import ProgressCallback, StageContext, StageProduct, StageRunner
 
 PIPELINE_VERSION = "1"
-
-
-class StageUnavailable(StudioError):
-    """A stage's module is not installed in this build; the stage is skipped, not faked."""
 
 
 class RenderOptions(BaseModel):
@@ -105,31 +100,10 @@ class RenderResult(BaseModel):
     shots: list[ShotRecord] = Field(default_factory=list)
     stages: list[StageRow] = Field(default_factory=list)
     stage_summary: dict[str, int] = Field(default_factory=dict)
-    skipped: list[str] = Field(default_factory=list)
     loudness: dict[str, float] = Field(default_factory=dict)
     duration_s: float = 0.0
     total_cost: float = 0.0
     seconds: float = 0.0
-
-
-# -- optional modules -------------------------------------------------------------------
-def _optional(module: str, attr: str | None = None) -> Any:
-    """Import ``module`` (and ``attr``) or raise StageUnavailable naming what is missing.
-
-    Every stage module is part of the build now; kept for callers outside this module's
-    stages (e.g. the assembler stage) that still import through it."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            raise StageUnavailable(f"{module} is not part of this build",
-                                   hint="install the module or skip this stage") from None
-        raise
-    if attr is None:
-        return mod
-    if not hasattr(mod, attr):
-        raise StageUnavailable(f"{module}.{attr} is not part of this build")
-    return getattr(mod, attr)
 
 
 def shot_seed(episode: str, shot_id: str, explicit: int | None) -> int:
@@ -170,7 +144,6 @@ class _Render:
             "pipeline": PIPELINE_VERSION})
         self.runner = StageRunner(self.vault, self.ledger, self.run_id, progress,
                                   force=options.force)
-        self.skipped: list[str] = []
         self.progress = progress
         self.shot_reports: dict[str, str] = {}
         from concurrent.futures import ThreadPoolExecutor
@@ -182,11 +155,6 @@ class _Render:
         self._routing = None  # routing.yaml's rules, loaded at the first routed shot
         self._route_engines: dict[str, Any] = {}
         self._look: tuple[Path | None, str | None] | None = None
-
-    def skip(self, stage: str, exc: StudioError, subject: str | None = None) -> None:
-        reason = str(exc).splitlines()[0]
-        self.skipped.append(f"{stage}{f'[{subject}]' if subject else ''}: {reason}")
-        self.runner.skipped(stage, reason, subject=subject)
 
     # -- per-shot stages -----------------------------------------------------------------
     def dialogue(self, shot) -> dict[str, Any]:
@@ -574,7 +542,6 @@ def _run(r: _Render) -> RenderResult:
     result.stages = [StageRow(stage=o.stage, subject=o.subject, cache_hit=o.cache_hit,
                               seconds=round(o.seconds, 4)) for o in r.runner.results]
     result.stage_summary = r.runner.summary()
-    result.skipped = r.skipped
     return result
 
 
@@ -662,12 +629,7 @@ def _episode_stages(r: _Render, result: RenderResult, ep_dir: Path, plan: Pictur
                                                ep_dir / "shots" / f"{sid}.mp4.c2pa.json"))
 
     # assembly (picture only, smart render)
-    try:
-        picture = _assemble(r, plan, graded)
-    except StageUnavailable as exc:
-        r.skip("assemble", exc)
-        r.skipped.append("masters: no assembled picture")
-        return
+    picture = _assemble(r, plan, graded)
     result.duration_s = picture.meta["duration_s"]
     early = _prores_pieces_early(r, picture)
     from ..edit.timeline import Timeline
