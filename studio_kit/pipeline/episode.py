@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 from ..asyncrun import run_sync
 from ..edit.pieces import VaultPieces
 from ..engines.base import EngineRequest, EngineResult, RenderFormat
-from ..errors import StudioError
+from ..errors import EngineError, StudioError
 from ..hashing import file_hash, stable_hash
 from ..models import Tier
 from ..project import Project
@@ -73,6 +73,8 @@ class ShotRecord(BaseModel):
     graded: str | None = None
     qc_passed: bool | None = None
     qc: dict[str, float] = Field(default_factory=dict)
+    failover: list[str] = Field(default_factory=list, description=(
+        "Engines of the route that failed before ``engine`` delivered (engine: error)."))
 
 
 class StageRow(BaseModel):
@@ -189,21 +191,38 @@ class _Render:
             return {"lines": []}
         return self.runner.run("dialogue", inputs, fn, subject=shot.id).meta
 
-    def engine_for(self, shot) -> str:
+    def rules(self):
+        """routing.yaml's rules, read once per render (not per shot)."""
+        if self._routing is None:
+            from .. import routing
+
+            self._routing = routing.load_rules(self.project)
+        return self._routing
+
+    def engine(self, name: str):
+        """The engine ``name`` configured with routing.yaml's settings (base URL, model,
+        price), built once per render."""
+        if name not in self._route_engines:
+            from .. import routing
+
+            self._route_engines[name] = routing.engine_for(name, self.rules())
+        return self._route_engines[name]
+
+    def engine_chain(self, shot) -> list[str]:
+        """The engines to try for ``shot``, in order: ``--engine`` alone; else the route's
+        chain (the rule's or the shot's engine, then its failover engines, without the ones
+        that cannot take the shot here, e.g. no API key)."""
         if self.options.engine:
-            return self.options.engine
-        if shot.engine:
-            return shot.engine
+            return [self.options.engine]
         from .. import routing
 
-        if self._routing is None:  # routing.yaml is read once per render, not per shot
-            self._routing = routing.load_rules(self.project)
         shots = self.sb.shots
         i = next(k for k, s in enumerate(shots) if s.id == shot.id)
         first_of_scene = i == 0 or shots[i - 1].scene != shot.scene
-        return str(routing.route_shot(self.project, self.episode, shot, rules=self._routing,
+        decision = routing.route_shot(self.project, self.episode, shot, rules=self.rules(),
                                       first_of_scene=first_of_scene,
-                                      engines=self._route_engines, tier=self.tier))
+                                      engines=self._route_engines, tier=self.tier)
+        return decision.chain
 
     def prompt(self, spec, engine: str) -> dict[str, Any]:
         inputs = {"spec": spec.model_dump(mode="json"), "engine": engine}
@@ -225,9 +244,9 @@ class _Render:
                  ) -> tuple[EngineResult, bool]:
         """The shot's clip: ``studio_kit.generation.generate_shot`` (idempotent, ledger-backed,
         Gate A for paid engines)."""
-        from ..generation import generate_shot, get_engine
+        from ..generation import generate_shot
 
-        engine = get_engine(engine_name)
+        engine = self.engine(engine_name)
         model = getattr(engine, "model", "") or ""
         key = request.request_hash(engine_name, model)
 
@@ -243,6 +262,14 @@ class _Render:
 
         out = self.runner.run("generate", {"request": key}, fn, subject=shot_id)
         return EngineResult.model_validate(out.meta["result"]), out.cache_hit
+
+    def has_take(self, request: EngineRequest, engine_name: str) -> bool:
+        """Whether ``engine_name`` already delivered a clip for ``request`` (vault/ledger)."""
+        from ..generation import cached_result
+
+        model = getattr(self.engine(engine_name), "model", "") or ""
+        return cached_result(request.request_hash(engine_name, model), self.vault,
+                             self.ledger) is not None
 
     def sign_shot(self, shot_id: str, clip_digest: str, info) -> str | None:
         if not self.options.sign:
@@ -482,17 +509,33 @@ def _run(r: _Render) -> RenderResult:
     for shot in sb.shots:
         t = timing_of[shot.id]
         spec = proj.resolve_shot(r.episode, shot.id)
-        engine = r.engine_for(shot)
-        prompt = r.prompt(spec, engine)
         seed = shot_seed(r.episode, shot.id, shot.seed)
         visemes = _shot_visemes(dialogue[shot.id]["lines"], starts, shot.id,
                                 t.start_s - plan.head_s(shot.id))
-        request = EngineRequest(spec=spec, prompt=prompt["prompt"],
-                                negative_prompt=prompt.get("negative_prompt", ""), seed=seed,
-                                format=r.format, duration_s=plan.duration_s(shot.id),
-                                visemes=visemes or None,
-                                options={"tier": r.tier.value})
-        res, _ = r.generate(request, engine, shot.id)
+        attempts = []
+        for engine in r.engine_chain(shot):  # each engine gets its own prompt dialect
+            prompt = r.prompt(spec, engine)
+            attempts.append((engine, prompt, EngineRequest(
+                spec=spec, prompt=prompt["prompt"],
+                negative_prompt=prompt.get("negative_prompt", ""), seed=seed,
+                format=r.format, duration_s=plan.duration_s(shot.id),
+                visemes=visemes or None, options={"tier": r.tier.value})))
+        # a clip an engine of the route already delivered (e.g. after an earlier failover)
+        # is the shot's take: a re-render does not go back to an engine that failed
+        kept = next((a for a in attempts if r.has_take(a[2], a[0])), None)
+        failures: list[str] = []
+        for engine, compiled, attempt in [kept] if kept else attempts:  # failover in order
+            try:
+                res, _ = r.generate(attempt, engine, shot.id)
+                prompt, request = compiled, attempt
+                break
+            except EngineError as err:  # (Gate A / budget refusals are not failed over)
+                failures.append(f"{engine}: {str(err).splitlines()[0][:200]}")
+        else:
+            raise StudioError(f"shot {shot.id}: every engine of its route failed: "
+                              + "; ".join(failures), field=f"shots.{shot.id}.engine",
+                              hint="see the engine calls in the ledger ('studio status'); "
+                              "fix the engine or add a failover engine in routing.yaml")
         generated[shot.id] = res.asset
         requests[shot.id] = (spec, request)
         prompt_hash = stable_hash("prompt", prompt["prompt"], prompt.get("negative_prompt", ""))
@@ -506,7 +549,8 @@ def _run(r: _Render) -> RenderResult:
         result.shots.append(ShotRecord(
             shot_id=shot.id, act=sb.act_of(shot.id).id, scene=shot.scene, start_s=t.start_s,
             duration_s=t.duration_s, engine=res.engine, model=res.model, seed=seed,
-            prompt_hash=prompt_hash, cost=res.cost, asset=res.asset, signed=s))
+            prompt_hash=prompt_hash, cost=res.cost, asset=res.asset, signed=s,
+            failover=failures))
         result.total_cost += res.cost
 
     # 3. grade (to the scene's reference look; keyframes where the assembler cuts) and QC
