@@ -57,3 +57,18 @@ def test_studio_demo_renders_the_sample_at_series_size(tmp_path: Path) -> None:
         v = c.streams.video[0].codec_context
         assert (v.width, v.height) == (640, 360)
         assert len(c.streams.audio) == 2 and len(c.streams.subtitles) == 2
+
+
+def test_studio_render_small_episode_end_to_end(tmp_path: Path, capsys) -> None:
+    """`studio render` itself (the default run's version of `make demo`): routing decides
+    the engines (no key set: the local engine), the summary and the master are printed."""
+    from test_pipeline_episode import small_sample
+
+    from studio_kit.cli import main
+
+    root = small_sample(tmp_path / "lighthouse")
+    assert main(["render", str(root), "01", "--width", "160", "--height", "90"]) == 0
+    err = " ".join(capsys.readouterr().err.split())  # the CLI reports on stderr
+    master = root / "out" / "episode-01" / "episode-01.mp4"
+    assert "rendered episode 01" in err and "master: " in err and "episode-01.mp4" in err
+    assert master.is_file()

@@ -73,8 +73,10 @@ def _render(project: Path, episode: str, *, engine: str | None, tier: str | None
     s = result.stage_summary
     console.print(f"[green]rendered[/] episode {result.episode} in {result.seconds:.1f}s "
                   f"({s.get('misses', 0)} stages run, {s.get('hits', 0)} cached)")
-    for skip in result.skipped:
-        console.print(f"[yellow]skipped[/] {skip}")
+    for shot in result.shots:
+        for failed in shot.failover:
+            console.print(f"[yellow]failover[/] {shot.shot_id}: {failed} -> made by "
+                          f"{shot.engine}", highlight=False)
     if result.master:
         console.print(f"master: {result.master}")
     if result.provenance_report:
