@@ -5,7 +5,9 @@ Each item (shot or card) is cut into head / body / tail. The body is referenced 
 concat list with ``inpoint``/``outpoint`` on the original clip (no copy is even written);
 heads and tails that a picture transition touches are decoded with PyAV, blended in
 Y'CbCr (see :mod:`frames`) and encoded with the canonical H.264 parameters, so the result
-has one set of parameter sets and decodes as one stream.
+has one set of parameter sets and decodes as one stream. Each such region is its own file
+(starting with an IDR frame) kept in a piece cache under a key of its sources' content, so
+a re-assembly after an edit re-encodes only the regions that changed.
 
 A stream-copied body must start on a keyframe. When the frame after a transition is not a
 keyframe the re-encoded region is extended (plain frames, no blend) to the next keyframe;

@@ -17,7 +17,8 @@ the generated clip; ``grade`` matches it to its scene's look.
 Re-render cost: besides the stage cache, episode stages keep finer-grained pieces in the
 vault (``audio_layer``: music/ambience/effects layers and dub masters; ``conform_track``:
 each conformed track; ``aac_track``: each encoded AAC track; ``prores_piece``: ProRes
-pieces), so an edit redoes only the pieces whose inputs changed.
+pieces; ``transition_region``: re-encoded transition regions), so an edit redoes only the
+pieces whose inputs changed. Each shot tries its route's engines in order (failover).
 
 Outputs are copied from the vault into the output folder; ``render.json`` there lists
 everything the run made and the stage results (cache hits and times).
