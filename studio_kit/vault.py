@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -90,9 +91,10 @@ class Vault:
             dest = self.path(digest)
             dest.parent.mkdir(parents=True, exist_ok=True)
             if move:
-                tmp = dest.with_name(f".{digest}.{os.getpid()}.tmp")
+                # unique per call: two threads storing the same bytes must not share a name
+                tmp = dest.with_name(f".{digest}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
                 shutil.move(str(src), tmp)
-                os.replace(tmp, dest)
+                os.replace(tmp, dest)  # same bytes if another writer got there first
                 return digest
             def copy(out) -> None:
                 with open(src, "rb") as fh_in:

@@ -93,6 +93,31 @@ def _ledger_writer(args: tuple[str, int]) -> int:
     return worker
 
 
+def test_threads_moving_the_same_bytes_in_at_once(tmp_path):
+    """Two threads of one process storing identical content (e.g. two equal transition
+    regions) both succeed: their temporary names differ."""
+    import threading
+
+    vault, errors = Vault(tmp_path / "v"), []
+
+    def store(i: int, k: int) -> None:
+        src = tmp_path / f"src{i}-{k}"
+        src.write_bytes(b"same bytes %d" % k)
+        try:
+            assert vault.put_file(src, move=True)
+        except Exception as exc:  # noqa: BLE001 - collected and reported below
+            errors.append(exc)
+
+    for k in range(200):
+        threads = [threading.Thread(target=store, args=(i, k)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert vault.verify().ok
+
+
 def test_ledger_concurrent_processes(tmp_path):
     path = str(tmp_path / "ledger.sqlite")
     with mp.get_context("spawn").Pool(4) as pool:

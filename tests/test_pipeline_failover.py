@@ -48,7 +48,33 @@ def test_a_failing_engine_fails_over_and_the_take_is_kept(tmp_path, monkeypatch)
         again = render_episode(root, "01", options=OPTS, out_dir=root / "out")
         assert len(server.calls) == calls
         assert [s.asset for s in again.shots] == [s.asset for s in result.shots]
-        assert all(not s.failover for s in again.shots)
+        assert all(s.failover == ["runway: failed before"] for s in again.shots)
+
+
+def test_a_changed_route_is_followed_and_failed_spend_is_counted(tmp_path, monkeypatch):
+    """A take is kept only for the route's first engine (or after the engines before it
+    failed): moving the route from local to runway re-generates on runway. A job billed and
+    then rejected counts in the render's spend."""
+    monkeypatch.setenv(KEY_ENV["runway"], "test-key")
+    monkeypatch.setenv("STUDIO_ENGINE_POLL_S", "0.01")
+    monkeypatch.setenv("STUDIO_ENGINE_MAX_POLL_S", "0.05")
+    root = small_sample(tmp_path / "lighthouse")
+    with FakeEngineServer("runway") as server:
+        (root / "routing.yaml").write_text("schema_version: 1\ndefault: local\nrules: []\n")
+        first = render_episode(root, "01", options=OPTS, out_dir=root / "out")
+        assert {s.engine for s in first.shots} == {"local"} and not server.submissions
+        _route_everything_to(root, server.url, "local")
+        approve_gate_a(Project.load(root), "01", who="producer")
+        server.script("submit", "corrupt")  # the first job is billed, then fails to decode
+        again = render_episode(root, "01", options=OPTS, out_dir=root / "out")
+        engines = [s.engine for s in again.shots]
+        assert engines.count("runway") == len(engines) - 1 and len(server.submissions) >= 3
+        assert again.total_cost == pytest.approx(sum(s.cost for s in again.shots))
+        with Project.load(root).ledger() as led:
+            billed = sum(r["cost"] or 0 for r in led.query("SELECT cost FROM engine_calls"))
+            rejected = led.query("SELECT cost FROM engine_calls WHERE status != 'succeeded'")
+        assert rejected and rejected[0]["cost"] > 0  # the corrupt job was billed
+        assert again.total_cost == pytest.approx(billed)  # ... and counted in the render
 
 
 def test_every_engine_failing_is_one_clear_error(tmp_path, monkeypatch):

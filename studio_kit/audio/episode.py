@@ -146,9 +146,11 @@ def _code_tag(*modules: str) -> str:
     versions): a code change is a miss."""
     import importlib
 
+    import pyloudnorm
     import scipy
 
-    h = hashlib.sha256(f"numpy {np.__version__} scipy {scipy.__version__}".encode())
+    h = hashlib.sha256(f"numpy {np.__version__} scipy {scipy.__version__} pyloudnorm "
+                       f"{getattr(pyloudnorm, '__version__', '?')}".encode())
     for name in modules:
         mod = importlib.import_module(name)
         h.update(Path(mod.__file__ or name).read_bytes())
@@ -349,9 +351,11 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
                                       file=ep.storyboard_path, field="scene")
                 runs.append([scene, t.start_s, t.end_s])
         files = {sid: str(project.root / "scenes" / f"{sid}.yaml") for sid in project.scenes}
+        # (the scene files' paths only name a scene in error messages: not in the key, so
+        # moving the project or adding another episode's scene keeps the layer)
         amb_key = stable_hash("ambience", _code_tag(render_ambience.__module__),
                               [(r[0].model_dump(mode="json"), r[1], r[2]) for r in runs],
-                              total, seed, files, SAMPLE_RATE)
+                              total, seed, SAMPLE_RATE)
         ambience = _cached(layer_cache, amb_key, lambda: ({"ambience": render_ambience(
             [tuple(r) for r in runs], total, seed=seed, files=files)}, {}))[0]["ambience"]
 

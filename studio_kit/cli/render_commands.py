@@ -73,10 +73,16 @@ def _render(project: Path, episode: str, *, engine: str | None, tier: str | None
     s = result.stage_summary
     console.print(f"[green]rendered[/] episode {result.episode} in {result.seconds:.1f}s "
                   f"({s.get('misses', 0)} stages run, {s.get('hits', 0)} cached)")
+    not_used: dict[str, int] = {}
     for shot in result.shots:
         for failed in shot.failover:
-            console.print(f"[yellow]failover[/] {shot.shot_id}: {failed} -> made by "
-                          f"{shot.engine}", highlight=False)
+            if ": not used (" in failed:  # routing left the engine out (e.g. no API key)
+                not_used[failed] = not_used.get(failed, 0) + 1
+            else:
+                console.print(f"[yellow]failover[/] {shot.shot_id}: {failed} -> made by "
+                              f"{shot.engine}", highlight=False)
+    for what, n in sorted(not_used.items()):
+        console.print(f"[yellow]routing[/] {what} for {n} shot(s)", highlight=False)
     if result.master:
         console.print(f"master: {result.master}")
     if result.provenance_report:

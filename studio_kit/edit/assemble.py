@@ -33,7 +33,7 @@ from ..hashing import file_hash, stable_hash
 from ..models import TransitionKind
 from ..yamlio import atomic_write_text
 from .cards import card_key, render_card
-from .encoding import H264_PARAMS, h264_args
+from .encoding import H264_PARAMS, ffmpeg_build, h264_args
 from .frames import FrameEncoder, blend, read_frames, run_ffmpeg
 from .pieces import DirPieces, PieceCache
 from .probe import StreamInfo, probe
@@ -157,7 +157,7 @@ def _region_key(group: _Group, tl: Timeline, hashes: dict[str, str], preset: str
            ("blend", o.kind.value, hashes[o.a_clip], o.a_start, hashes[o.b_clip], o.b_start,
             o.n) for o in group.ops]
     return stable_hash("region", ops, tl.width, tl.height, str(tl.fps), repr(H264_PARAMS),
-                       preset, ref_extra)[:24]
+                       preset, ref_extra, ffmpeg_build())[:24]
 
 
 #: Set when the fast transition preset turned out to write other parameter sets than the
@@ -205,7 +205,11 @@ def _render_groups(groups: list[_Group], tl: Timeline, work: Path, ref_extra: st
     keys = [_region_key(g, tl, hashes, H264_PARAMS.transition_preset, ref_extra)
             for g in groups]
     files: list[Path | None] = [pieces.get(k) for k in keys]
-    missing = [i for i, f in enumerate(files) if f is None]
+    # one encode per distinct key (two regions can be identical, e.g. a repeated card)
+    missing: list[int] = []
+    for i, f in enumerate(files):
+        if f is None and all(keys[j] != keys[i] for j in missing):
+            missing.append(i)
 
     # several regions at once: each decodes on its own thread (cheaper); one region alone
     # (a re-render after an edit) lets the decoder use frame threads
@@ -215,8 +219,8 @@ def _render_groups(groups: list[_Group], tl: Timeline, work: Path, ref_extra: st
         return pieces.put(keys[i], _encode_region(groups[i], tl, work, ref_extra, threaded))
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for i, path in zip(missing, pool.map(encode, missing), strict=True):
-            files[i] = path
+        made = dict(zip((keys[i] for i in missing), pool.map(encode, missing), strict=True))
+    files = [f if f is not None else made[k] for f, k in zip(files, keys, strict=True)]
     segments = [Segment(kind="render", file=str(f), items=list(dict.fromkeys(g.items)),
                         frames=g.frames) for g, f in zip(groups, files, strict=True)]
     return segments, len(groups) - len(missing)

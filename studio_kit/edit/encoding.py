@@ -129,3 +129,12 @@ def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_build() -> str:
+    """Which ffmpeg build encodes (imageio-ffmpeg names its binary by version): part of the
+    keys of cached encodes, so an upgraded encoder does not reuse an older one's pieces."""
+    from pathlib import Path
+
+    return Path(ffmpeg_exe()).name

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from ..errors import StudioError
 from ..hashing import stable_hash
-from .encoding import H264_PARAMS
+from .encoding import H264_PARAMS, ffmpeg_build
 from .frames import run_ffmpeg
 from .pieces import DirPieces, PieceCache
 from .probe import MediaInfo, probe
@@ -173,7 +173,7 @@ def _aac_tracks(sources: list[str], duration: float, bitrate: str, cache: PieceC
 
     from ..hashing import file_hash
 
-    keys = [stable_hash("aac-track", AAC_TRACK_VERSION, file_hash(src),
+    keys = [stable_hash("aac-track", AAC_TRACK_VERSION, ffmpeg_build(), file_hash(src),
                         _aac_args(bitrate, duration)) for src in sources]
     found: list[Path | None] = [cache.get(k) for k in keys]
     todo = [i for i, f in enumerate(found) if f is None]
@@ -275,7 +275,8 @@ def _encode_run(video: Path, run: list[tuple[int, int, float, str]], fps: Fracti
 def _pieces(video: Path, gops: list[tuple[int, int, float, str]], fps: Fraction,
             cache: PieceCache, work: Path, encoder: str, rep: ProresReport) -> list[Path]:
     """Every piece of the picture from ``cache``, encoding the missing ones."""
-    keys = [stable_hash("prores-piece", PRORES_PIECE_VERSION, encoder, _prores_args(encoder),
+    keys = [stable_hash("prores-piece", PRORES_PIECE_VERSION, ffmpeg_build(), encoder,
+                        _prores_args(encoder),
                         g[3], g[1]) for g in gops]
     files: list[Path | None] = [cache.get(k) for k in keys]
     rep.pieces, rep.reused = len(gops), sum(f is not None for f in files)

@@ -75,7 +75,9 @@ class ShotRecord(BaseModel):
     qc_passed: bool | None = None
     qc: dict[str, float] = Field(default_factory=dict)
     failover: list[str] = Field(default_factory=list, description=(
-        "Engines of the route that failed before ``engine`` delivered (engine: error)."))
+        "Engines of the route that did not make the shot: 'engine: error' (failed now), "
+        "'engine: failed before' (an earlier render), 'engine: not used (why)' (left out "
+        "by routing, e.g. no API key)."))
 
 
 class StageRow(BaseModel):
@@ -206,15 +208,22 @@ class _Render:
         if name not in self._route_engines:
             from .. import routing
 
-            self._route_engines[name] = routing.engine_for(name, self.rules())
+            try:
+                rules = self.rules()
+            except StudioError:
+                if not self.options.engine:
+                    raise
+                rules = None  # --engine ignores routing: a broken routing.yaml is no matter
+            self._route_engines[name] = routing.engine_for(name, rules)
         return self._route_engines[name]
 
-    def engine_chain(self, shot) -> list[str]:
-        """The engines to try for ``shot``, in order: ``--engine`` alone; else the route's
-        chain (the rule's or the shot's engine, then its failover engines, without the ones
-        that cannot take the shot here, e.g. no API key)."""
+    def engine_chain(self, shot) -> tuple[list[str], dict[str, str]]:
+        """The engines to try for ``shot``, in order, and the route's engines left out with
+        why: ``--engine`` alone; else the route's chain (the rule's engine, then its failover
+        engines, without the ones that cannot take the shot here, e.g. no API key). An
+        operator's ``engine:`` on the shot is always tried first."""
         if self.options.engine:
-            return [self.options.engine]
+            return [self.options.engine], {}
         from .. import routing
 
         shots = self.sb.shots
@@ -223,7 +232,19 @@ class _Render:
         decision = routing.route_shot(self.project, self.episode, shot, rules=self.rules(),
                                       first_of_scene=first_of_scene,
                                       engines=self._route_engines, tier=self.tier)
-        return decision.chain
+        chain, skipped = list(decision.chain), dict(decision.skipped)
+        if shot.engine and chain[:1] != [shot.engine]:
+            chain.insert(0, shot.engine)  # the override fails loudly into failover, not away
+            skipped.pop(shot.engine, None)
+        return chain, skipped
+
+    def failed_before(self, request: EngineRequest, engine_name: str) -> bool:
+        """Whether ``engine_name`` already failed on this very request (ledger)."""
+        model = getattr(self.engine(engine_name), "model", "") or ""
+        return bool(self.ledger.query(
+            "SELECT 1 FROM engine_calls WHERE request_hash=? AND status IN "
+            "('failed', 'refused', 'timeout') LIMIT 1",
+            (request.request_hash(engine_name, model),)))
 
     def prompt(self, spec, engine: str) -> dict[str, Any]:
         inputs = {"spec": spec.model_dump(mode="json"), "engine": engine}
@@ -241,8 +262,8 @@ class _Render:
 
         return self.runner.run("prompt", inputs, fn, subject=spec.shot.id).meta
 
-    def generate(self, request: EngineRequest, engine_name: str, shot_id: str
-                 ) -> tuple[EngineResult, bool]:
+    def generate(self, request: EngineRequest, engine_name: str, shot_id: str,
+                 attempt: int = 1) -> tuple[EngineResult, bool]:
         """The shot's clip: ``studio_kit.generation.generate_shot`` (idempotent, ledger-backed,
         Gate A for paid engines)."""
         from ..generation import generate_shot
@@ -257,7 +278,8 @@ class _Render:
 
             result = run_sync(generate_shot(request, engine_name, vault=self.vault,
                                             ledger=self.ledger, episode=self.episode,
-                                            run_id=self.run_id, progress=report, engine=engine))
+                                            run_id=self.run_id, progress=report, engine=engine,
+                                            attempt=attempt))
             return StageProduct(digests={"clip": result.asset},
                                 meta={"result": result.model_dump(mode="json")})
 
@@ -514,24 +536,38 @@ def _run(r: _Render) -> RenderResult:
         visemes = _shot_visemes(dialogue[shot.id]["lines"], starts, shot.id,
                                 t.start_s - plan.head_s(shot.id))
         attempts = []
-        for engine in r.engine_chain(shot):  # each engine gets its own prompt dialect
+        chain, left_out = r.engine_chain(shot)
+        for engine in chain:  # each engine gets its own prompt dialect
             prompt = r.prompt(spec, engine)
             attempts.append((engine, prompt, EngineRequest(
                 spec=spec, prompt=prompt["prompt"],
                 negative_prompt=prompt.get("negative_prompt", ""), seed=seed,
                 format=r.format, duration_s=plan.duration_s(shot.id),
                 visemes=visemes or None, options={"tier": r.tier.value})))
-        # a clip an engine of the route already delivered (e.g. after an earlier failover)
-        # is the shot's take: a re-render does not go back to an engine that failed
-        kept = next((a for a in attempts if r.has_take(a[2], a[0])), None)
-        failures: list[str] = []
-        for engine, compiled, attempt in [kept] if kept else attempts:  # failover in order
-            try:
-                res, _ = r.generate(attempt, engine, shot.id)
+        # the take an engine of the route already delivered is kept - the first engine's,
+        # or a later one's if every engine before it failed on this request (an earlier
+        # failover): a re-render neither re-pays nor goes back to an engine that failed,
+        # and a changed route (a new first engine) is followed
+        start, failures, shot_spent = 0, [], 0.0
+        for n, (engine, _, attempt) in enumerate(attempts):
+            if r.has_take(attempt, engine):
+                start = n
+                break
+            if not r.failed_before(attempt, engine):
+                break  # this engine has not been tried: start live from the first one
+            failures.append(f"{engine}: failed before")
+        if start == 0:
+            failures = []
+        for n, (engine, compiled, attempt) in enumerate(attempts[start:], start + 1):
+            try:  # failover in order
+                res, _ = r.generate(attempt, engine, shot.id, attempt=n)
                 prompt, request = compiled, attempt
                 break
             except EngineError as err:  # (Gate A / budget refusals are not failed over)
                 failures.append(f"{engine}: {str(err).splitlines()[0][:200]}")
+                spent = float(getattr(err, "cost", 0.0) or 0.0)  # billed, then rejected
+                result.total_cost += spent
+                shot_spent += spent
         else:
             raise StudioError(f"shot {shot.id}: every engine of its route failed: "
                               + "; ".join(failures), field=f"shots.{shot.id}.engine",
@@ -539,6 +575,7 @@ def _run(r: _Render) -> RenderResult:
                               "fix the engine or add a failover engine in routing.yaml")
         generated[shot.id] = res.asset
         requests[shot.id] = (spec, request)
+        failures += [f"{e}: not used ({why})" for e, why in left_out.items()]
         prompt_hash = stable_hash("prompt", prompt["prompt"], prompt.get("negative_prompt", ""))
         info = pv.ShotProvenance(episode=r.episode, shot_id=shot.id, engine=res.engine,
                                  model=res.model, prompt_hash=prompt_hash, seed=seed,
@@ -550,7 +587,7 @@ def _run(r: _Render) -> RenderResult:
         result.shots.append(ShotRecord(
             shot_id=shot.id, act=sb.act_of(shot.id).id, scene=shot.scene, start_s=t.start_s,
             duration_s=t.duration_s, engine=res.engine, model=res.model, seed=seed,
-            prompt_hash=prompt_hash, cost=res.cost, asset=res.asset, signed=s,
+            prompt_hash=prompt_hash, cost=res.cost + shot_spent, asset=res.asset, signed=s,
             failover=failures))
         result.total_cost += res.cost
 
@@ -803,7 +840,7 @@ def _conform(r: _Render, mix, timeline, plan: PicturePlan, *,
         for i, (key, digest) in enumerate(sorted(mix.outputs.items())):
             # each track is conformed once per (its sound, the edit): a track the change
             # did not touch (e.g. a dub after an original-language line edit) is reused
-            track_key = stable_hash("conform-track", "1", digest, spans, record,
+            track_key = stable_hash("conform-track", CONFORM_VERSION, digest, spans, record,
                                     timeline.duration_s, key == "master")
             rec = None if r.options.force else r.vault.lookup("conform_track", track_key)
             if rec is None:
