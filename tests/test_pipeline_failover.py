@@ -87,3 +87,15 @@ def test_every_engine_failing_is_one_clear_error(tmp_path, monkeypatch):
         with pytest.raises(StudioError, match="every engine of its route failed") as err:
             render_episode(root, "01", options=OPTS, out_dir=root / "out")
         assert "runway: " in str(err.value) and "routing.yaml" in (err.value.hint or "")
+
+
+def test_engine_option_ignores_a_broken_routing_file(tmp_path):
+    """`--engine local` renders every shot on that engine: routing.yaml is not read, so a
+    broken one does not stop the render (without --engine it is a clear error)."""
+    root = small_sample(tmp_path / "lighthouse")
+    (root / "routing.yaml").write_text("schema_version: 1\ndefault: [not, an, engine\n")
+    with pytest.raises(StudioError, match="routing.yaml"):
+        render_episode(root, "01", options=OPTS, out_dir=root / "out")
+    res = render_episode(root, "01", options=RenderOptions(engine="local", width=160,
+                                                             height=90), out_dir=root / "out")
+    assert {s.engine for s in res.shots} == {"local"}
