@@ -94,7 +94,7 @@ class EvalResult:
 def _visible(base, drifted, frame_at) -> bool:
     """Does the drift show? At least 0.1 % of the middle frame's pixels change by 3 CIEDE2000
     or more (noticeable at a glance, side by side)."""
-    from studio_kit.qc.colourstats import delta_e, srgb_to_lab
+    from studio_kit.colorimetry import delta_e, srgb_to_lab
 
     t = base.duration / 2
     a, b = frame_at(base, t), frame_at(drifted, t)

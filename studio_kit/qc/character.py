@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..colorimetry import srgb_to_lab
 from ..models import GarmentKind, hex_to_rgb
 from ..registry import SCORERS
 from .base import QCContext, QCScore, Scorer
-from .colourstats import srgb_to_lab
 from .measure import ab_distance, colour_distance, hue_change, measure_shot, sample_times
 
 __all__ = ["CharacterScorer", "sample_times"]

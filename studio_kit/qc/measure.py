@@ -92,7 +92,7 @@ def balanced(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarray) -> n
 def hue_change(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarray
                ) -> float | None:
     """Hue-angle difference in CIELAB (degrees) of a chromatic region (C* >= 8 in both)."""
-    from .colourstats import srgb_to_lab
+    from ..colorimetry import srgb_to_lab
 
     a = srgb_to_lab(balanced(shot_rgb, ref_rgb, offset))
     b = srgb_to_lab(np.asarray(ref_rgb, float))
@@ -105,7 +105,7 @@ def hue_change(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarray
 def ab_distance(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarray) -> float:
     """Distance of the CIELAB a*b* vectors (chroma and hue together; meaningful for dark,
     low-chroma colours where a hue angle is not), white balance removed, luma matched."""
-    from .colourstats import srgb_to_lab
+    from ..colorimetry import srgb_to_lab
 
     a = srgb_to_lab(balanced(shot_rgb, ref_rgb, offset))
     b = srgb_to_lab(np.asarray(ref_rgb, float))
@@ -116,7 +116,7 @@ def colour_distance(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarra
     """CIEDE2000 between a region's colour in the shot and in the reference, after removing
     the shot's white-balance offset and matching the luma (so shading by the key light and
     exposure are not counted; they are the continuity check's business)."""
-    from .colourstats import delta_e, srgb_to_lab
+    from ..colorimetry import delta_e, srgb_to_lab
 
     c = balanced(shot_rgb, ref_rgb, offset)
     return float(delta_e(srgb_to_lab(c), srgb_to_lab(np.asarray(ref_rgb, float))))

@@ -147,7 +147,7 @@ def hair_grid(frame: np.ndarray, regions: dict[str, Box], scale: float,
               background_lab: np.ndarray | None) -> list[list[float]] | None:
     """Reference side: which cells of the hair box are hair (not face, farther than 10 dE00
     from every background colour), as weights 0..1 (``HAIR_GRID`` x ``HAIR_GRID``)."""
-    from .colourstats import delta_e, srgb_to_lab
+    from ..colorimetry import delta_e, srgb_to_lab
 
     cells = _hair_box_cells(frame, regions, scale)
     if cells is None or background_lab is None or not len(background_lab):
@@ -183,7 +183,7 @@ def colour_clusters(px: np.ndarray, k: int = 3, seed: int = 0
     """k-means (scipy, seeded) in CIELAB: (Lab centres, weights, mean sRGB per cluster)."""
     from scipy.cluster.vq import kmeans2
 
-    from .colourstats import srgb_to_lab
+    from ..colorimetry import srgb_to_lab
 
     if len(px) < 3 * k:
         return None
@@ -304,7 +304,7 @@ def overlap(a: Box, b: Box) -> float:
 def hair_colour(px: np.ndarray, background_lab: np.ndarray | None) -> np.ndarray | None:
     """The hair's colour among the hair-box pixels: k-means clusters that are not background
     (farther than 10 dE00 from every background palette colour), weighted mean sRGB."""
-    from .colourstats import delta_e
+    from ..colorimetry import delta_e
 
     cl = colour_clusters(px, k=4)
     if cl is None:
@@ -424,7 +424,7 @@ def match_palettes(shot: tuple, ref: tuple) -> tuple[np.ndarray, float]:
     Each shot cluster is matched to the reference cluster nearest in CIELAB; the offset is
     the weighted median of the matched pairs' chromaticity differences (a white-balance
     change moves every material by the same offset)."""
-    from .colourstats import delta_e, srgb_to_lab
+    from ..colorimetry import delta_e, srgb_to_lab
 
     s_lab, s_w, s_rgb = shot
     r_lab, r_w, r_rgb = ref
