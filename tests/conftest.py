@@ -36,6 +36,16 @@ def sample_project(sample_dir: Path):
     return Project.load(sample_dir)
 
 
+@pytest.fixture
+def keys(monkeypatch) -> None:
+    """Every paid engine's API key set (to a dummy): the engines are routable; tests point
+    them at the loopback fakes, never at the real services."""
+    from fakes.engine_servers import KEY_ENV
+
+    for env in KEY_ENV.values():
+        monkeypatch.setenv(env, "test-key")
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

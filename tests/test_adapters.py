@@ -24,12 +24,6 @@ def vault(tmp_path):
     return Vault(tmp_path / "vault")
 
 
-@pytest.fixture
-def keys(monkeypatch):
-    for env in KEY_ENV.values():
-        monkeypatch.setenv(env, "test-key")
-
-
 def make(engine_name: str, server: FakeEngineServer, **kw):
     cfg = dict(base_url=server.url, poll_interval=0.01, max_poll_interval=0.05, timeout_s=3.0,
                max_download_bytes=CAP, retry_backoff=0.01)

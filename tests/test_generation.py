@@ -36,12 +36,6 @@ FAST = dict(poll_interval=0.01, max_poll_interval=0.05, timeout_s=3.0, retry_bac
 
 
 @pytest.fixture
-def keys(monkeypatch):
-    for env in KEY_ENV.values():
-        monkeypatch.setenv(env, "test-key")
-
-
-@pytest.fixture
 def proj(sample_project, keys):
     return sample_project
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import yaml
 from conftest import SAMPLE
-from fakes.engine_servers import KEY_ENV, register_test_engine
+from fakes.engine_servers import register_test_engine
 
 from studio_kit.budget import approve_gate_a, estimate_episode, gate_a_status
 from studio_kit.cli import main
@@ -31,12 +31,6 @@ RULES = {
          "engine": "replicate"},
     ],
 }
-
-
-@pytest.fixture
-def keys(monkeypatch):
-    for env in KEY_ENV.values():
-        monkeypatch.setenv(env, "test-key")
 
 
 @pytest.fixture

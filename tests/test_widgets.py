@@ -265,18 +265,14 @@ def test_gate_queue_and_budget_from_the_ledger(sample_dir):
     assert len(q.rows.children) == 2
 
 
-def test_gate_queue_records_through_the_gates_api(sample_dir, tmp_path, monkeypatch):
+def test_gate_queue_records_through_the_gates_api(sample_dir, tmp_path, keys):
     """The widget's decisions are the gates API's: Gate A is the estimate's approval, Gate B
     one decision per shot take, Gate C bound to the master's hash - so a Gate C given in the
     widget unlocks gates.publish, and status (and the CLI) read the same records."""
-    from fakes.engine_servers import KEY_ENV
-
     from studio_kit import gates
     from studio_kit.status import project_status
     from studio_widgets.gate_queue import GateQueue, decide, gate_states
 
-    for env in KEY_ENV.values():  # the paid engines are routable (none is called)
-        monkeypatch.setenv(env, "test-key")
     p = Project.load(sample_dir)
     decide(p, "01", "A", "approved", "ana")
     with p.ledger() as led:
