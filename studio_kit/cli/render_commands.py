@@ -22,7 +22,7 @@ class RichProgress:
         self.p = progress
         self.tasks: dict[str, TaskID] = {}
         self.overall = progress.add_task("episode", total=None)
-        self.counts = {"hit": 0, "done": 0, "skipped": 0}
+        self.counts = {"hit": 0, "done": 0}
 
     def __call__(self, event) -> None:
         key = escape(event.label)  # "grade[s01]" is not rich markup
@@ -31,14 +31,14 @@ class RichProgress:
         task = self.tasks.get(key)
         if event.status == "progress" and task is not None:
             self.p.update(task, completed=event.fraction)
-        elif event.status in ("hit", "done", "failed", "skipped"):
+        elif event.status in ("hit", "done", "failed"):
             if event.status in self.counts:
                 self.counts[event.status] += 1
             if task is not None:
                 self.p.remove_task(task)
                 self.tasks.pop(key, None)
             tag = {"hit": "[dim]cached[/]", "done": "[green]done[/]",
-                   "failed": "[red]failed[/]", "skipped": "[yellow]skipped[/]"}[event.status]
+                   "failed": "[red]failed[/]"}[event.status]
             extra = f" {event.seconds:.1f}s" if event.seconds and event.status == "done" else ""
             msg = f" ({escape(event.message)})" if event.message and event.status != "done" \
                 else ""

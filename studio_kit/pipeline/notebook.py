@@ -22,7 +22,7 @@ class TqdmProgress:
         self.hits = 0
 
     def __call__(self, event: ProgressEvent) -> None:
-        if event.status in ("hit", "done", "skipped", "failed"):
+        if event.status in ("hit", "done", "failed"):
             self.hits += event.status == "hit"
             self.bar.set_postfix_str(f"{event.label} {event.status}", refresh=False)
             self.bar.update(1)

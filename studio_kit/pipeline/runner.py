@@ -29,7 +29,7 @@ class ProgressEvent:
 
     stage: str
     subject: str | None
-    status: str  # "start" | "hit" | "done" | "failed" | "skipped" | "progress"
+    status: str  # "start" | "hit" | "done" | "failed" | "progress"
     fraction: float = 0.0
     seconds: float | None = None
     message: str = ""
@@ -148,14 +148,6 @@ class StageRunner:
         self._record(out)
         self._emit(ProgressEvent(stage, subject, "done", 1.0, seconds))
         return out
-
-    def skipped(self, stage: str, reason: str, *, subject: str | None = None) -> None:
-        """Record a stage that cannot run here (e.g. its module is not installed)."""
-        if self.ledger is not None:
-            self.ledger.stage_result(self.run_id, stage, stable_hash("skipped", stage, reason),
-                                     cache_hit=False, subject=subject, seconds=0.0,
-                                     status="skipped", outputs={"reason": reason})
-        self._emit(ProgressEvent(stage, subject, "skipped", message=reason))
 
     def _record(self, out: StageOutput) -> None:
         self.results.append(out)
