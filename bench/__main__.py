@@ -21,6 +21,7 @@ def main(names: list[str]) -> int:
     if not chosen:
         print(f"no benchmark matches {names}; available: {', '.join(modules)}")
         return 2
+    sys.argv = sys.argv[:1]  # each bench parses its own options: the names are not theirs
     for name in chosen:
         print(f"\n## {name}\n", flush=True)
         t0 = time.perf_counter()

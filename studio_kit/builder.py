@@ -28,7 +28,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from .errors import StudioError, ValidationFailed
@@ -569,7 +568,3 @@ def template_summary(genre: str) -> str:
     cast = ", ".join(f"{c.name} ({c.role})" for c in tpl.characters)
     sets = ", ".join(s.name for s in tpl.scenes)
     return f"{tpl.logline}\nCast: {cast}.\nSets: {sets}.\nDefault tier: {tpl.tier.value}."
-
-
-def dump_template(tpl: GenreTemplate) -> str:
-    return yaml.safe_dump(tpl.model_dump(mode="json"), sort_keys=False)

@@ -202,7 +202,8 @@ class Project:
         ep = self.episode(episode_id)
         if ep.storyboard is None:
             raise StudioError("episode has no storyboard yet", file=ep.storyboard_path,
-                              hint=f"run 'studio import-script {self.root} {ep.script_path}'")
+                              hint=f"run 'studio import-script {self.root} {ep.script_path} "
+                                   f"-e {ep.id}'")
         return ep.storyboard
 
     @property

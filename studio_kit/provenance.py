@@ -188,6 +188,12 @@ def load_credentials(project_root: str | Path | None = None, *,
             raise ProvenanceError("only one of STUDIO_C2PA_CERT / STUDIO_C2PA_KEY is set",
                                   field="STUDIO_C2PA_KEY" if cert else "STUDIO_C2PA_CERT",
                                   hint="set both (PEM chain and PEM key) or neither")
+        for name, value in (("STUDIO_C2PA_CERT", cert), ("STUDIO_C2PA_KEY", key)):
+            if not Path(value).is_file():  # checked here: stages hash the files first
+                raise ProvenanceError("C2PA credential file not found", file=Path(value),
+                                      field=name, hint="set STUDIO_C2PA_CERT and "
+                                      "STUDIO_C2PA_KEY to PEM files, or unset both to use a "
+                                      "development CA")
         return C2paCredentials(cert_chain=Path(cert), private_key=Path(key),
                                alg=env.get("STUDIO_C2PA_ALG", "es256"),
                                tsa_url=env.get("STUDIO_C2PA_TSA_URL") or None)

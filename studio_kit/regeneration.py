@@ -79,12 +79,11 @@ def project_policy(ledger: Ledger, project_root: str | Path | None = None) -> Pr
     """The prompt policy a project declares (``prompt_policy.yaml``): of ``project_root``,
     else of the series folder whose ``.studio/ledger.sqlite`` is ``ledger``; the defaults
     when neither is a series folder (e.g. a scratch ledger)."""
-    if project_root is None:
-        root = Path(ledger.path).resolve().parent.parent
-        if not (root / "series.yaml").is_file():
-            return PromptPolicy()
-        project_root = root
-    return PromptPolicy.for_project(project_root)
+    from .generation import ledger_project
+
+    project_root = project_root if project_root is not None else ledger_project(ledger)
+    return PromptPolicy.for_project(project_root) if project_root is not None else \
+        PromptPolicy()
 
 
 def previous_attempts(ledger: Ledger, episode: str, shot_id: str) -> int:

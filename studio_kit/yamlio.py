@@ -8,6 +8,7 @@ line a person must edit.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -43,6 +44,8 @@ def atomic_open(path: str | Path, *, private: bool = False,
     skips the fsync, for callers writing many files that sync once at the end.
     """
     path = Path(path)
+    if path.is_dir():  # name the real target, not the temporary file, in the error
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

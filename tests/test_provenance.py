@@ -131,6 +131,9 @@ def test_credentials_from_environment(tmp_path: Path, creds) -> None:
     assert not (tmp_path / "elsewhere" / ".studio").exists()
     with pytest.raises(pv.ProvenanceError, match="only one of"):
         pv.load_credentials(tmp_path, env={"STUDIO_C2PA_CERT": str(creds.cert_chain)})
+    with pytest.raises(pv.ProvenanceError, match="not found") as err:  # before any stage
+        pv.load_credentials(tmp_path, env={**env, "STUDIO_C2PA_KEY": str(tmp_path / "no.key")})
+    assert err.value.problems[0].field == "STUDIO_C2PA_KEY"
     missing = pv.C2paCredentials(cert_chain=tmp_path / "nope.pem", private_key=tmp_path / "k")
     with pytest.raises(pv.ProvenanceError, match="not found"):
         pv.sign_shot(_clip(tmp_path / "c.mp4"), tmp_path / "d.mp4", _info("x"), missing)

@@ -96,3 +96,14 @@ def test_base_url_with_or_without_v1(base):
     from studio_kit.openai_compat import chat_completions_url
 
     assert chat_completions_url(base) == "http://h:8000/v1/chat/completions"
+
+
+def test_malformed_vlm_answers_are_clear_errors() -> None:
+    from studio_kit.qc.vlm import Rubric, parse_answer
+
+    rubric = Rubric.model_validate({"items": [{"name": "look", "weight": 1.0,
+                                               "question": "on model?"}]})
+    for bad in ('{"scores": {"look": "high"}}', '{"scores": ["look"]}', "{not json}"):
+        with pytest.raises(StudioError, match="not the rubric's JSON") as err:
+            parse_answer(bad, rubric)
+        assert err.value.hint

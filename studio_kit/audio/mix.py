@@ -129,11 +129,6 @@ def true_peak_dbtp(x: np.ndarray, *, factor: int = 4) -> float:
     return 20 * float(np.log10(float(peak_envelope(x, top / 2, factor=factor).max())))
 
 
-def sample_peak_db(x: np.ndarray) -> float:
-    p = float(np.abs(x).max(initial=0.0))
-    return 20 * np.log10(p) if p > 0 else -120.0
-
-
 # -- processing ----------------------------------------------------------------------------
 def pan_gains(pan: float) -> tuple[float, float]:
     """Constant-power pan, -1 (left) .. 1 (right)."""
@@ -187,19 +182,6 @@ def mix_layers(layers: dict[str, np.ndarray], settings: MixSettings | None = Non
     out["music"] *= duck[:, None]
     out["ambience"] *= duck[:, None]
     return out
-
-
-def limiter_gain(x: np.ndarray, ceiling_dbtp: float, *, lookahead_s: float = 0.005,
-                 sr: int = SAMPLE_RATE, factor: int = 4) -> np.ndarray:
-    """Per-sample gain so that the 4x oversampled peak stays under the ceiling.
-
-    Look-ahead brick-wall: required gain per sample -> minimum over +-W -> moving average
-    over W (the average of a min-filtered curve never exceeds the requirement at a peak).
-    """
-    ceiling = 10 ** (ceiling_dbtp / 20)
-    # inter-sample overs stay within ~3 dB of the sample peak: look at samples above -4 dB
-    peak = peak_envelope(x, ceiling * 10 ** (-4 / 20), factor=factor)
-    return gain_from_peaks(peak, ceiling_dbtp, lookahead_s=lookahead_s, sr=sr)
 
 
 def gain_from_peaks(peak: np.ndarray, ceiling_dbtp: float, *, lookahead_s: float = 0.005,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import typer
 
 from ..errors import StudioError
 from ..project import Project
+from ..yamlio import atomic_copy
 from . import app, console
 
 
@@ -87,10 +87,7 @@ def render_shot(project: Path = typer.Argument(..., help="Series folder"),
                             format=fmt, drift=Drift(amount=drift))
         res = asyncio.run(engine.generate(req, vault))
         dest = out / f"{sid}.mp4" if shot == "all" else out
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        shutil.copyfile(vault.get(res.asset), tmp)
-        tmp.replace(dest)
+        atomic_copy(vault.get(res.asset), dest)
         written.append(dest)
         console.print(f"[green]rendered[/] {sid}: {res.metadata['frames']} frames "
                       f"{res.width}x{res.height} -> {dest}")

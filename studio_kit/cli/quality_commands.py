@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import StudioError
+from ..models import Tier
 from ..project import Project
 from . import app, console
 
@@ -64,9 +65,10 @@ def qc_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Argum
     from ..qc.runner import DEFAULT_SCORERS, qc_result
     from ..regeneration import stored_request
 
-    if tier is not None and tier not in ("draft", "standard", "premium"):
+    tiers = [t.value for t in Tier]
+    if tier is not None and tier not in tiers:
         raise StudioError(f"unknown tier {tier!r}", field="--tier",
-                          hint="tiers: draft, standard, premium")
+                          hint=f"tiers: {', '.join(tiers)}")
     p = Project.load(project)
     sb = p.storyboard(episode)
     vault, ledger = p.vault(), p.ledger()

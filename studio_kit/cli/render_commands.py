@@ -11,8 +11,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from ..errors import StudioError
 from . import app, console
-
-SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "lighthouse"
+from .project_commands import SAMPLE
 
 
 class RichProgress:

@@ -146,7 +146,3 @@ def _scan_packets(container, infos: list[StreamInfo]) -> None:
             order = {p: n for n, p in enumerate(sorted(pts_list[i]))}
             info.keyframe_indices = sorted(order[p] for p in key_pts[i])
             info.keyframes_s = [float((p - first[i]) * tb) for p in sorted(key_pts[i])]
-
-
-def frame_count(path: str | Path) -> int:
-    return probe(path).video.frames

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from ..engines.base import ResolvedCharacter, ShotSpec
 from ..errors import StudioError
 from ..hashing import stable_hash
-from ..models import GarmentKind, Scene, Shot
+from ..models import Scene, Shot
 from ..models.common import SCHEMA_VERSION
 from ..yamlio import atomic_write_text, validate_file
 from .colours import colour_word, skin_word
@@ -65,9 +65,6 @@ _ATMOSPHERE_WORDS = {"haze": "haze", "fog": "fog", "rain": "rain", "snow": "fall
 _OPPOSITE_TIME = {"dawn": "night", "morning": "night", "day": "night", "afternoon": "night",
                   "dusk": "midday sun", "evening": "midday sun", "night": "daylight"}
 # outer layers first: what a camera sees on the torso
-_TORSO_ORDER = [GarmentKind.coat, GarmentKind.jacket, GarmentKind.dress, GarmentKind.top]
-
-
 class PromptPolicy(BaseModel):
     """Optional ``prompt_policy.yaml`` in the series folder."""
 

@@ -104,8 +104,14 @@ def parse_answer(text: str, rubric: Rubric) -> tuple[float, dict[str, float], st
         raise StudioError("the vision-language model did not answer JSON",
                           hint="use a model that follows instructions, or set "
                           "response_format support on the server")
-    data = json.loads(m.group(0))
-    scores = {k: float(np.clip(float(v), 0, 1)) for k, v in data.get("scores", {}).items()}
+    try:
+        data = json.loads(m.group(0))
+        scores = {k: float(np.clip(float(v), 0, 1)) for k, v in data.get("scores", {}).items()}
+    except (ValueError, TypeError, AttributeError):
+        raise StudioError("the vision-language model's answer is not the rubric's JSON "
+                          "({\"scores\": {criterion: 0..1}, \"notes\": ...})",
+                          field="STUDIO_VLM_MODEL", hint="use a model that follows "
+                          "instructions and returns JSON") from None
     total = sum(i.weight for i in rubric.items if i.name in scores)
     if not total:
         raise StudioError("the vision-language model scored none of the rubric's criteria",
@@ -133,7 +139,13 @@ def ask(config: VLMConfig, messages: list[dict]) -> str:
     if r.status_code >= 400:
         raise StudioError(f"vision-language endpoint answered HTTP {r.status_code}",
                           hint="check STUDIO_VLM_MODEL and the server log")
-    return r.json()["choices"][0]["message"]["content"]
+    try:
+        return r.json()["choices"][0]["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise StudioError("the vision-language endpoint's reply is not an OpenAI chat "
+                          "completion", field="STUDIO_VLM_BASE_URL",
+                          hint="point it at an OpenAI-compatible /v1/chat/completions "
+                          "server") from None
 
 
 @SCORERS.register("vlm")

@@ -18,11 +18,10 @@ Rules (docs/fountain.md):
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 
-from ..hashing import stable_hash
+from ..hashing import canonical_json, stable_hash
 from ..models import (
     Act,
     ActKind,
@@ -109,14 +108,7 @@ def action_seconds(text: str) -> float:
 
 
 def _hash_value(value: object) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def field_hash(shot: Shot, name: str, dumped: dict | None = None) -> str:
-    """Hash of one tracked field's value (JSON form), as stored in ShotSource.field_hashes."""
-    data = dumped if dumped is not None else shot.model_dump(mode="json", include={name})
-    return _hash_value(data.get(name))
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()[:16]
 
 
 def field_hashes(shot: Shot) -> dict[str, str]:

@@ -29,7 +29,7 @@ from ..models import (
     TimeOfDay,
 )
 from ..scaffold import create_series_folder, new_character, new_scene, require_empty_folder
-from ..yamlio import atomic_open, atomic_write_bytes, atomic_write_text, save_model
+from ..yamlio import atomic_copy, atomic_open, atomic_write_text, save_model
 from .breakdown import BreakdownInput, breakdown
 from .parse import Heading, Script, fold, location_key, parse_fountain, read_script_file, slugify
 from .reimport import merge_storyboards
@@ -495,7 +495,7 @@ def import_script(project_root: Path, script_path: Path, episode: str, *, create
                         for ch in new_chars.values()}})
         target_script = root / "episodes" / ep / "script.fountain"
         if not target_script.exists() or target_script.resolve() != script_path.resolve():
-            atomic_write_bytes(target_script, script_path.read_bytes())
+            atomic_copy(script_path, target_script)
         atomic_write_text(report.storyboard_path, _dump_fast(sb))
     except OSError as exc:
         raise StudioError(f"cannot write the imported files: {exc.strerror or exc}",

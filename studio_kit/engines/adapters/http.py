@@ -232,9 +232,7 @@ class HttpJobClient:
                 except httpx.TransportError as exc:
                     err = ServerError(f"{self.name}: connection failed during {method} {url}: "
                                       f"{exc!r}", engine=self.name, remote_id=remote_id)
-                    if not idempotent:
-                        # the submission may have been accepted: never resend blindly
-                        raise err from exc
+                    # (a submission may have been accepted: callers never resend blindly)
                     raise err from exc
                 if resp.status_code >= 400:
                     raise self.map_error(resp, resp.text, remote_id)
@@ -508,10 +506,6 @@ def data_uri(vault: Vault, digest: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def aspect_of(request: EngineRequest) -> str:
-    w, h = request.format.width, request.format.height
-    g = math.gcd(w, h)
-    return f"{w // g}:{h // g}"
 
 
 def nearest(options: list[str], w: int, h: int) -> str:

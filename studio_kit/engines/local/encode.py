@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...edit.encoding import H264_PARAMS, fps_fraction, h264_args
+from ...edit.encoding import H264_PARAMS, ffmpeg_exe, fps_fraction, h264_args
 from ...errors import EngineError
 from ..base import ProgressFn, RenderFormat
 
@@ -63,11 +63,6 @@ def encode_args(fmt: RenderFormat, params: list[str] | None = None) -> list[str]
                                                   "-keyint_min", str(gop_size(fmt.fps))])
     return [*video, "-vf", "scale=out_color_matrix=bt709:out_range=tv"]
 
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def encode_stream(frames: Iterable[np.ndarray], out: str | Path, fmt: RenderFormat,
