@@ -16,21 +16,23 @@ def luma(frames: np.ndarray) -> np.ndarray:
     return 0.2126 * f[..., 0] + 0.7152 * f[..., 1] + 0.0722 * f[..., 2]
 
 
-def sharpness(frames: np.ndarray) -> float:
+# ``y``: the frames' luma when the caller has it already (the scorer computes it once per
+# shot for all four measures: it is the costly part).
+def sharpness(frames: np.ndarray, y: np.ndarray | None = None) -> float:
     """Median over frames of the variance of the Laplacian of luma (0..1 scale)."""
-    y = luma(frames) / 255.0
+    y = (luma(frames) if y is None else y) / 255.0
     return float(np.median([ndimage.laplace(f).var() for f in y]))
 
 
-def clipping(frames: np.ndarray) -> float:
-    y = luma(frames)
+def clipping(frames: np.ndarray, y: np.ndarray | None = None) -> float:
+    y = luma(frames) if y is None else y
     return float(((y <= 1.0) | (y >= 254.0)).mean())
 
 
-def flicker(frames: np.ndarray) -> float:
+def flicker(frames: np.ndarray, y: np.ndarray | None = None) -> float:
     """Largest jump of mean luma off a 5-frame running median (camera moves and fades are
     smooth, flicker is not)."""
-    m = luma(frames).mean(axis=(1, 2))
+    m = (luma(frames) if y is None else y).mean(axis=(1, 2))
     if len(m) < 3:
         return 0.0
     trend = ndimage.median_filter(m, size=5, mode="nearest")
@@ -49,8 +51,8 @@ def frozen_seconds(frames: np.ndarray, fps: float, tol: float = 0.25) -> float:
     return (longest + 1) / fps if longest else 0.0
 
 
-def black_fraction(frames: np.ndarray) -> float:
-    return float((luma(frames).mean(axis=(1, 2)) < 12.0).mean())
+def black_fraction(frames: np.ndarray, y: np.ndarray | None = None) -> float:
+    return float(((luma(frames) if y is None else y).mean(axis=(1, 2)) < 12.0).mean())
 
 
 @SCORERS.register("technical")
@@ -59,11 +61,12 @@ class TechnicalScorer(Scorer):
 
     def score(self, ctx: QCContext) -> list[QCScore]:
         fr = ctx.media.frames
+        y = luma(fr)
         out = [
-            self.make(ctx, "technical.sharpness", sharpness(fr)),
-            self.make(ctx, "technical.clipping", clipping(fr)),
-            self.make(ctx, "technical.flicker", flicker(fr)),
-            self.make(ctx, "technical.black", black_fraction(fr)),
+            self.make(ctx, "technical.sharpness", sharpness(fr, y)),
+            self.make(ctx, "technical.clipping", clipping(fr, y)),
+            self.make(ctx, "technical.flicker", flicker(fr, y)),
+            self.make(ctx, "technical.black", black_fraction(fr, y)),
         ]
         shot = ctx.spec.shot
         expects_motion = bool(shot.dialogue) or shot.camera.movement.type.value != "static" \
