@@ -197,3 +197,27 @@ def test_papermill_notebook_is_the_record(rendered) -> None:
     with Ledger(root / ".studio" / "ledger.sqlite") as ledger:  # the run's record
         last = ledger.query("SELECT status, record FROM runs ORDER BY id DESC LIMIT 1")[0]
     assert last == {"status": "ok", "record": str(path)}
+
+
+def test_series_look_lut_is_applied(rendered, tmp_path) -> None:
+    """series.yaml's look_lut (a .cube read once per render) colours every graded shot: a
+    LUT that drops blue gives a master with less blue than the same episode without it."""
+    from studio_kit.colorimetry import colour_science
+    from studio_kit.edit.grade import write_lut
+
+    _, plain = rendered
+    root = small_sample(tmp_path / "lighthouse")
+    lut = colour_science().LUT3D(size=9)
+    lut.table = lut.table * [1.0, 1.0, 0.5]
+    write_lut(lut, root / "warm.cube")
+    series = root / "series.yaml"
+    series.write_text(series.read_text(encoding="utf-8") + "look_lut: warm.cube\n",
+                      encoding="utf-8")
+    looked = render_episode(root, "01", options=OPTS, out_dir=root / "out")
+
+    def blue_ratio(master: str) -> float:
+        with av.open(master) as c:
+            f = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+        return f[..., 2].mean() / max(f[..., 0].mean(), 1.0)
+
+    assert blue_ratio(looked.master) < 0.8 * blue_ratio(plain.master)

@@ -159,7 +159,7 @@ class _Render:
         self.mix_future = None
         self._routing = None  # routing.yaml's rules, loaded at the first routed shot
         self._route_engines: dict[str, Any] = {}
-        self._look: tuple[Path | None, str | None] | None = None
+        self._look: tuple[Path | None, str | None, Any] | None = None
 
     # -- per-shot stages -----------------------------------------------------------------
     def dialogue(self, shot) -> dict[str, Any]:
@@ -316,7 +316,7 @@ class _Render:
 
     def grade(self, shot, clip_digest: str, reference, keyframes: list[float]) -> str:
         """Match the clip to its scene's reference look and the series look (one LUT)."""
-        lut_path, lut_hash = self.look()
+        lut_hash = self.look()[1]
         inputs = {"clip": clip_digest, "reference": reference.model_dump(mode="json"),
                   "look": lut_hash,
                   "keyframes": [round(k, 6) for k in keyframes]}
@@ -324,28 +324,28 @@ class _Render:
         def fn(ctx: StageContext) -> StageProduct:
             from ..edit import grade as g
 
-            src = self.vault.get(clip_digest)
-            before = g.measure_clip(src)
-            look = g.read_lut(lut_path) if lut_path else None
-            cube = g.transfer_lut(before, reference, look=look, name=f"{shot.id} grade")
-            cube_path = g.write_lut(cube, ctx.file(f"{shot.id}.cube"))
-            dst = ctx.file(f"{shot.id}.graded.mp4")
-            g.grade_clip(src, dst, cube_path, force_keyframes_s=keyframes)
+            dst, cube_path = ctx.file(f"{shot.id}.graded.mp4"), ctx.file(f"{shot.id}.cube")
+            before = g.grade_shot(self.vault.get(clip_digest), dst, reference, cube=cube_path,
+                                  look=self.look()[2], keyframes=keyframes,
+                                  name=f"{shot.id} grade")
             return StageProduct(files={"graded": dst, "lut": cube_path},
                                 meta={"before": before.model_dump(mode="json")})
 
         return self.runner.run("grade", inputs, fn, subject=shot.id,
                                version=_h264_tag()).digest("graded")
 
-    def look(self) -> tuple[Path | None, str | None]:
-        """The series look LUT and its hash (hashed once per render, not per shot)."""
+    def look(self) -> tuple[Path | None, str | None, Any]:
+        """The series look LUT: path, hash and parsed LUT (read once per render)."""
         if self._look is None:
             lut = self.project.series.look_lut
             lut_path = self.project.root / lut if lut else None
             if lut_path is not None and not lut_path.is_file():
                 raise StudioError("series look LUT not found", file=self.project.root / lut,
                                   field="look_lut", hint="fix the path or remove look_lut")
-            self._look = (lut_path, file_hash(lut_path) if lut_path else None)
+            from ..edit.grade import read_lut
+
+            self._look = (lut_path, file_hash(lut_path) if lut_path else None,
+                          read_lut(lut_path) if lut_path else None)
         return self._look
 
     def scene_references(self, clips: dict[str, str]) -> dict[str, Any]:
