@@ -785,15 +785,16 @@ def _assemble(r: _Render, plan: PicturePlan, graded: dict[str, str]):
 
 
 def _mix(r: _Render, primary: str, *, runner: StageRunner | None = None):
+    from ..audio.effects import user_effects
+
     proj = r.project
-    sfx = proj.root / "sfx"
     inputs = {
         "storyboard": r.sb.model_dump(mode="json"),
         "characters": {k: v.model_dump(mode="json") for k, v in proj.characters.items()},
         "scenes": {k: v.model_dump(mode="json") for k, v in proj.scenes.items()},
         "series": proj.series.model_dump(mode="json"), "languages": r.languages,
-        "sfx": {p.name: file_hash(p) for p in sorted(sfx.iterdir()) if p.is_file()}
-        if sfx.is_dir() else {},
+        # the user effects the mix can cue (not every file in sfx/, e.g. a README)
+        "sfx": {p.name: file_hash(p) for p in user_effects(proj.root).values()},
     }
 
     def fn(ctx: StageContext) -> StageProduct:

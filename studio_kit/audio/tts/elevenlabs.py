@@ -19,6 +19,7 @@ import time
 import httpx
 import numpy as np
 
+from ...engines.adapters.http import parse_retry_after
 from ...models import VoiceProfile
 from ...registry import TTS
 from ...visemes import Viseme
@@ -96,7 +97,8 @@ class ElevenLabsTTS(TTSEngine):
                     raise TTSAuthError(f"ElevenLabs rejected the API key (HTTP {code})",
                                        hint=f"check {KEY_ENV}")
                 if code == 429:
-                    wait = _retry_after(resp, delay)
+                    wait = parse_retry_after(resp.headers.get("retry-after"))
+                    wait = delay if wait is None else wait
                     self.attempts.append((code, wait))
                     if last or wait > self.max_retry_after_s:
                         raise TTSRateLimited(
@@ -168,21 +170,6 @@ class ElevenLabsTTS(TTSEngine):
         return Speech(samples=samples, sample_rate=SAMPLE_RATE, phonemes=phonemes,
                       visemes=compact_track(track), language=lang, voice=profile.voice,
                       engine=self.name, meta={"model_id": self.model_id})
-
-
-def _retry_after(resp: httpx.Response, default: float) -> float:
-    value = resp.headers.get("retry-after")
-    if value is None:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return default
 
 
 def _json(resp: httpx.Response) -> dict:
