@@ -24,7 +24,6 @@ of 6 s, 7 dissolves). ``--skip-moviepy`` leaves the slowest one out.
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import tempfile
 import time
@@ -32,6 +31,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
+from bench import cpu_seconds
 from studio_kit.edit.assemble import assemble
 from studio_kit.edit.encoding import H264_PARAMS, h264_args
 from studio_kit.edit.frames import run_ffmpeg
@@ -45,21 +45,15 @@ from studio_kit.models import TransitionKind
 SOURCES = ["testsrc2"]
 
 
-def _cpu() -> float:
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
 def timed(fn: Callable[[], Path], runs: int) -> tuple[float, float, int]:
     """Best of ``runs``: wall-clock seconds, CPU seconds (ours + ffmpeg children; fairer on
     a shared machine), and the output's frame count."""
     best, best_cpu = float("inf"), float("inf")
     for _ in range(runs):
-        t0, c0 = time.perf_counter(), _cpu()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         out = fn()
         best = min(best, time.perf_counter() - t0)
-        best_cpu = min(best_cpu, _cpu() - c0)
+        best_cpu = min(best_cpu, cpu_seconds() - c0)
     return best, best_cpu, probe(out).video.frames
 
 
@@ -111,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
             tl = timeline(TransitionKind.dissolve, d)
             assemble(tl, out, work_dir=work / "edit.work", pieces=cache)
             tl.items[len(tl.items) // 2].clip = str(changed)
-            t0, c0 = time.perf_counter(), _cpu()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             assemble(tl, out, work_dir=work / "edit.work", pieces=cache)
-            edit_times.append((time.perf_counter() - t0, _cpu() - c0))
+            edit_times.append((time.perf_counter() - t0, cpu_seconds() - c0))
             return out
 
         edit_times: list[tuple[float, float]] = []

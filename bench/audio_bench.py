@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from bench import cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "lighthouse"
 
@@ -73,21 +75,13 @@ class _Clock:
     CPU time is the fairer figure when other jobs share the machine."""
 
     def __enter__(self) -> _Clock:
-        import resource
-
-        self._r = resource
         self.w0 = time.perf_counter()
-        self.c0 = self._cpu()
+        self.c0 = cpu_seconds()
         return self
-
-    def _cpu(self) -> float:
-        r = self._r
-        s, c = r.getrusage(r.RUSAGE_SELF), r.getrusage(r.RUSAGE_CHILDREN)
-        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
     def __exit__(self, *exc) -> None:
         self.wall = time.perf_counter() - self.w0
-        self.cpu = self._cpu() - self.c0
+        self.cpu = cpu_seconds() - self.c0
 
     def __str__(self) -> str:
         return f"{self.wall:.2f} s | {self.cpu:.2f} s"

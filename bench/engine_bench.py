@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "lighthouse"
 SHOT = "s03-lamp-wide"  # dolly in: the camera moves every frame (no background cache)
@@ -45,12 +47,6 @@ def _request(width: int, height: int, seconds: float, shot: str = SHOT):
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _cpu() -> float:
-    """CPU seconds used so far by this process and its finished children (ffmpeg)."""
-    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + ch.ru_utime + ch.ru_stime
 
 
 # -- worker cases (run in a subprocess) --------------------------------------------------
@@ -137,7 +133,7 @@ def case_png_then_encode(width: int, height: int, seconds: float) -> dict:
 
     req = _request(width, height, seconds)
     with tempfile.TemporaryDirectory() as tmp:
-        c0 = _cpu()
+        c0 = cpu_seconds()
         t0 = time.perf_counter()
         n = 0
         for i, fr in enumerate(render_frames(req)):
@@ -148,7 +144,7 @@ def case_png_then_encode(width: int, height: int, seconds: float) -> dict:
                        check=True)
         dt = time.perf_counter() - t0
     return {"fps": n / dt, "realtime": (n / 24.0) / dt, "peak_mb": _peak_mb(), "frames": n,
-            "cpu_s": _cpu() - c0}
+            "cpu_s": cpu_seconds() - c0}
 
 
 def case_moviepy(width: int, height: int, seconds: float) -> dict:
@@ -158,7 +154,7 @@ def case_moviepy(width: int, height: int, seconds: float) -> dict:
 
     req = _request(width, height, seconds)
     with tempfile.TemporaryDirectory() as tmp:
-        c0 = _cpu()
+        c0 = cpu_seconds()
         t0 = time.perf_counter()
         frames = list(render_frames(req))  # moviepy's ImageSequenceClip wants them all
         clip = ImageSequenceClip(frames, fps=24)
@@ -166,7 +162,7 @@ def case_moviepy(width: int, height: int, seconds: float) -> dict:
                              audio=False, logger=None)
         dt = time.perf_counter() - t0
     return {"fps": len(frames) / dt, "realtime": (len(frames) / 24.0) / dt,
-            "peak_mb": _peak_mb(), "frames": len(frames), "cpu_s": _cpu() - c0}
+            "peak_mb": _peak_mb(), "frames": len(frames), "cpu_s": cpu_seconds() - c0}
 
 
 def case_preview() -> dict:

@@ -15,7 +15,6 @@ with the ratios to cold and the per-stage seconds of both edit runs.
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from bench import cpu_seconds
 from studio_kit.pipeline import RenderOptions, render_episode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,14 +63,6 @@ RUNS = ("cold", "warm (no change)", "one-shot dialogue edit",
         "same-timing line edit (dub kept)")
 
 
-def _cpu() -> float:
-    """CPU seconds of this process and its finished children (ffmpeg): less sensitive to
-    other load on the machine than wall time."""
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
 def run(width: int | None, height: int | None, shots: int | None) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="render-bench-") as tmp:
@@ -81,9 +73,9 @@ def run(width: int | None, height: int | None, shots: int | None) -> list[dict]:
                 _edit(root)
             elif label.startswith("same-timing"):
                 _edit(root, SAME_TIMING_SHOT, "Tomorrow night, I will wait for it.")
-            t0, c0 = time.perf_counter(), _cpu()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             res = render_episode(root, "01", options=opts, out_dir=root / "out")
-            seconds, cpu = time.perf_counter() - t0, _cpu() - c0
+            seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
             ran = sorted({f"{s.stage}[{s.subject}]" if s.subject else s.stage
                           for s in res.stages if not s.cache_hit})
             rows.append({"run": label, "seconds": seconds, "cpu": cpu,
