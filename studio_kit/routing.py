@@ -301,12 +301,7 @@ def engine_for(name: str, rules: RoutingRules | None = None) -> Engine:
     cfg = {k: v for k, v in (("base_url", s.base_url), ("model", s.model),
                               ("price_per_second", s.price_per_second),
                               ("timeout_s", s.timeout_s)) if v is not None}
-    eng = get_engine(name, **cfg)
-    if s.price_per_second is not None and eng.capabilities.price_per_second != \
-            s.price_per_second:
-        eng.capabilities = eng.capabilities.model_copy(
-            update={"price_per_second": s.price_per_second})
-    return eng
+    return get_engine(name, **cfg)
 
 
 def route_episode(project, episode: str, rules: RoutingRules | None = None,
