@@ -25,6 +25,9 @@ class EngineCapabilities(BaseModel):
     max_height: int = 2160
     fps: list[float] = Field(default_factory=lambda: [24.0, 25.0, 30.0])
     reference_images: bool = False
+    max_references: int = Field(
+        1, ge=0, description="How many reference images the engine takes when "
+        "reference_images (the first is the start frame for image-to-video engines).")
     lora: bool = False
     price_per_second: float = 0.0
     currency: str = "USD"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import Field, model_serializer, model_validator
 
 from .common import SCHEMA_VERSION, Identifier, LanguageCode, StudioModel
 from .scene import TimeOfDay
@@ -166,6 +166,18 @@ class Shot(StudioModel):
         "(one location, lit for day or night)."
     )
     source: ShotSource | None = None
+    continue_from_previous: bool = Field(
+        False, description="This shot continues the previous shot's last frame (sent to "
+        "engines that take images as the first frame).")
+
+    @model_serializer(mode="wrap")
+    def _omit_default_continuity(self, handler):  # type: ignore[no-untyped-def]
+        # left out when False: request hashes (what was paid for) and saved files of
+        # storyboards that do not use it stay as they were before the field existed
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("continue_from_previous"):
+            data.pop("continue_from_previous", None)
+        return data
 
     @property
     def character_ids(self) -> list[str]:
