@@ -52,10 +52,34 @@ def sky_colours(tod: TimeOfDay) -> tuple[np.ndarray, np.ndarray]:
     return rgbf(top), rgbf(horizon)
 
 
+#: Interior light level per time of day: practicals light a room at night, so it never
+#: falls as low as the night outside, but it is clearly darker than daylight through windows.
+_INTERIOR_LEVEL: dict[TimeOfDay, float] = {
+    TimeOfDay.dawn: 0.8, TimeOfDay.morning: 0.95, TimeOfDay.day: 1.0,
+    TimeOfDay.afternoon: 0.97, TimeOfDay.dusk: 0.78, TimeOfDay.evening: 0.66,
+    TimeOfDay.night: 0.55,
+}
+
+#: The grade of each time of day (RGB multipliers at unit luminance): night is the blue of
+#: day-for-night, dusk and dawn are warm, day is neutral. Applied with the white balance.
+_TINT: dict[TimeOfDay, tuple[float, float, float]] = {
+    TimeOfDay.dawn: (1.06, 0.99, 0.95), TimeOfDay.morning: (1.0, 1.0, 1.0),
+    TimeOfDay.day: (1.0, 1.0, 1.0), TimeOfDay.afternoon: (1.03, 1.0, 0.96),
+    TimeOfDay.dusk: (1.1, 0.98, 0.88), TimeOfDay.evening: (0.92, 0.98, 1.16),
+    TimeOfDay.night: (0.78, 0.97, 1.45),
+}
+
+
 def light_level(tod: TimeOfDay, interior: bool) -> float:
-    level = _SKY[tod][2]
-    # interiors are lit by practicals: never as dark as the night outside
-    return max(0.78, level) if interior else level
+    """Exposure of a set at a time of day (1 = daylight)."""
+    return _INTERIOR_LEVEL[tod] if interior else _SKY[tod][2]
+
+
+def tod_tint(tod: TimeOfDay) -> np.ndarray:
+    """RGB multipliers (unit luminance) for the time of day's grade."""
+    g = np.asarray(_TINT[tod], dtype=np.float64)
+    g = g / (0.2126 * g[0] + 0.7152 * g[1] + 0.0722 * g[2])
+    return g.astype(np.float32)
 
 
 def atmosphere_colour(kind: AtmosphereKind, tod: TimeOfDay, level: float) -> np.ndarray:

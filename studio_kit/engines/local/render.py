@@ -42,6 +42,14 @@ from .light import (
     light_level,
     rgbf,
     sky_colours,
+    tod_tint,
+)
+from .script import (
+    camera_offsets,
+    pose_for,
+    set_dressing,
+    shot_atmosphere,
+    shot_time_of_day,
 )
 
 SET_WIDTH = 8.0
@@ -49,6 +57,7 @@ Z_NEAR = 2.0
 Z_FAR = 12.0
 EYE_HEIGHT = 1.55
 MOUTH_DARK = np.array([40, 12, 14], dtype=np.float32) / 255.0
+HAIR_MIN_DE = 18.0  # hair at least this far (CIEDE2000) from the skin
 LIGHT_LUT_SIZE = 2049  # samples of the cylinder shading across -1..1 (see light_fn)
 
 Box = tuple[int, int, int, int]
@@ -137,11 +146,17 @@ class Figure:
     visemes: VisemeTrack = field(default_factory=list)
     offset: float = 0.0  # seeded placement variation on the mark (m)
     sway_phase: float = 0.0  # seeded phase of the idle sway
+    arms: tuple[float, float] = (0.0, 0.0)  # left/right arm angle out from hanging (rad)
+    walk: float = 0.0  # m/s across the set (the action: walks, runs)
+    still: bool = False  # the action froze them: no idle sway
 
     def x_at(self, t: float) -> float:
-        """Where the figure stands at time t: the mark, the seed's offset, an idle sway."""
-        return self.X + self.offset + 0.006 * self.height * float(
-            np.sin(2 * np.pi * t / 4.3 + self.sway_phase))
+        """Where the figure stands at time t: the mark, the seed's offset, a walk from the
+        action, an idle sway (none when the action freezes them)."""
+        x = self.X + self.offset + self.walk * t
+        if self.still:
+            return x
+        return x + 0.006 * self.height * float(np.sin(2 * np.pi * t / 4.3 + self.sway_phase))
 
     def blinking(self, t: float) -> bool:
         i = np.searchsorted(self.blinks, t, side="right") - 1
@@ -202,24 +217,32 @@ class Renderer:
         if "colour_temperature" in kinds:
             kelvin = kelvin * (1.0 + 0.5 * amt)
         self.kelvin = int(round(min(25000, kelvin)))
-        self.gains = np.asarray(kelvin_gains(self.kelvin), dtype=np.float32)
+        shot = spec.shot
+        # the shot's heading says when (one location is lit for day or night)
+        self.tod = tod = shot_time_of_day(shot, scene)
+        self.gains = np.asarray(kelvin_gains(self.kelvin), dtype=np.float32) * tod_tint(tod)
         # the canvas holds white-balanced 0..255 values: colours are scaled when drawn
         self.scale = (self.gains * 255.0).astype(np.float32)
-        self.level = light_level(scene.time_of_day, scene.interior)
-        self.sky_top, self.sky_horizon = sky_colours(scene.time_of_day)
+        self.level = light_level(tod, scene.interior)
+        self.sky_top, self.sky_horizon = sky_colours(tod)
         pal = [rgbf(c) for c in scene.palette] or [rgbf("#8a7f72")]
         self.wall = pal[0]
         self.ground = pal[1] if len(pal) > 1 else pal[0] * 0.6
         if not scene.interior:
             self.sky_top = 0.75 * self.sky_top + 0.25 * self.wall
             self.sky_horizon = 0.6 * self.sky_horizon + 0.4 * self.wall
-        atm = scene.atmosphere
+        atm = shot_atmosphere(shot, scene)
+        self.atmosphere = atm
         self.atm_kind = atm.kind
         self.atm_density = atm.density
         self.fog_k = fog_per_metre(atm.kind, atm.density)
-        self.fog_col = atmosphere_colour(atm.kind, scene.time_of_day, self.level)
+        self.fog_col = atmosphere_colour(atm.kind, tod, self.level)
         self.fog_s = np.minimum(self.fog_col * self.scale, draw.CANVAS_MAX).astype(np.float32)
         self.props = [self._prop(m) for m in scene.set_layout if m.kind == MarkKind.prop]
+        if not self.props:  # never a bare set: dress it from its location and description
+            self.props = [Prop(kind=d.kind, X=(d.x - 0.5) * SET_WIDTH,
+                               Z=Z_NEAR + d.depth * (Z_FAR - Z_NEAR), size=d.size,
+                               colour=rgbf(d.colour)) for d in set_dressing(scene)]
         self.figures = self._figures(spec.characters)
         self.subject = self._subject()
         self.angle = spec.shot.camera.angle
@@ -276,10 +299,17 @@ class Renderer:
                 x, depth = m.x, m.depth
             else:
                 x, depth = (i + 1) / (len(chars) + 1), 0.5
+            pose = pose_for(shot.action, ch.id, i, self.duration,
+                            _FRAMING[shot.camera.angle][3])
+            if not rc.mark:  # unmarked: the action's staging places them
+                x = float(np.clip(x + pose.dx / SET_WIDTH, 0.05, 0.95))
+                depth = float(np.clip(depth + pose.dz / (Z_FAR - Z_NEAR), 0.05, 0.95))
             app = ch.appearance
+            skin = rgbf(app.skin)
             hair = rgbf(app.hair_colour)
             if "hair_hue" in kinds:
                 hair = _rot_hue(hair, 120 * amt, 0.6 * amt)
+            hair = _apart_from(hair, skin)
             garments = {}
             for g in rc.garments:
                 col = rgbf(g.colours[0])
@@ -306,13 +336,14 @@ class Renderer:
                 face_w=app.face_width * (1 + 0.35 * amt if face else 1.0),
                 head_h=1 - 0.15 * amt if face else 1.0,
                 eye_gap=1 + 0.4 * amt if face else 1.0,
-                skin=rgbf(app.skin), hair=hair, hair_style=app.hair_style,
+                skin=skin, hair=hair, hair_style=app.hair_style,
                 eyes=rgbf(app.eye_colour), torso=torso, torso_kind=outer_kind, inner=inner,
                 legs=legs, legs_kind=legs_kind,
                 shoes=garments.get(GarmentKind.shoes, rgbf("#222222")),
                 hat=garments.get(GarmentKind.hat), scarf=garments.get(GarmentKind.scarf),
                 glasses=garments.get(GarmentKind.glasses), blinks=blinks,
                 visemes=tracks.get(ch.id, []), offset=float(offset), sway_phase=float(phase),
+                arms=(pose.arm_left, pose.arm_right), walk=pose.walk, still=pose.still,
             ))
         return out
 
@@ -382,7 +413,9 @@ class Renderer:
             cx = Xs
             target = 0.62 if self.angle == CameraAngle.over_the_shoulder else 0.5
             pan = (Xs - cx) / d - (target * self.W - self.W / 2) / f
-        return Cam(cx, cy, cz, f, pan, tilt)
+        # the action's own framing details (none for an empty action)
+        dpan, dcy, fscale = camera_offsets(self.request.spec.shot.action)
+        return Cam(cx, max(0.3, cy + dcy), cz, f * fscale, pan + dpan, tilt)
 
     def camera_at(self, t: float) -> Cam:
         b = self.base
@@ -575,6 +608,43 @@ class Renderer:
                        np.array([1.0, 0.95, 0.7], np.float32))
         elif kind in ("rock", "boulder", "bush"):
             pt.ellipse(sx, sy - 0.2 * z, 0.65 * z, 0.5 * z, c, light, y_max=sy)
+        elif kind == "tree":
+            box(-0.12, 0.0, 0.12, 1.6, np.array([0.33, 0.22, 0.14], np.float32))
+            pt.ellipse(sx, sy - 2.4 * z, 1.0 * z, 1.1 * z, c, light)
+            pt.ellipse(sx - 0.35 * z, sy - 2.9 * z, 0.6 * z, 0.6 * z, c * 1.12, light)
+        elif kind in ("building", "house"):
+            box(-1.6, 0.0, 1.6, 4.2, c)
+            box(-1.75, 4.2, 1.75, 4.45, c * 0.6)
+            night = self.level < 0.6
+            pane = np.array([1.0, 0.85, 0.5], np.float32) if night else \
+                (0.45 * self.sky_top + 0.35 * self.sky_horizon).astype(np.float32)
+            for row in range(3):
+                for col in range(3):
+                    x0 = -1.2 + col * 0.95
+                    y0 = 0.9 + row * 1.15
+                    box(x0, y0, x0 + 0.5, y0 + 0.65, pane, shade=False)
+        elif kind == "boat":
+            pt.trapezoid(sy - 0.55 * z, sy, (sx - 1.5 * z, sx + 1.5 * z),
+                         (sx - 1.1 * z, sx + 1.1 * z), c, light)
+            box(-0.05, 0.55, 0.05, 2.6, c * 0.6)
+            pt.trapezoid(sy - 2.5 * z, sy - 0.7 * z, (sx + 0.07 * z, sx + 0.1 * z),
+                         (sx + 0.07 * z, sx + 1.0 * z), np.array([0.88, 0.86, 0.8], np.float32),
+                         light)
+        elif kind in ("post", "bollard"):
+            box(-0.08, 0.0, 0.08, 1.1, c)
+        elif kind in ("streetlamp", "lamppost"):
+            box(-0.05, 0.0, 0.05, 3.2, c)
+            glow = np.array([1.0, 0.9, 0.65], np.float32)
+            pt.ellipse(sx, sy - 3.25 * z, 0.5 * z, 0.5 * z, glow, alpha=0.2)
+            pt.ellipse(sx, sy - 3.25 * z, 0.14 * z, 0.14 * z, glow)
+        elif kind == "bed":
+            box(-1.0, 0.25, 1.0, 0.55, c)
+            box(-1.05, 0.0, -0.85, 1.0, c * 0.55)
+            box(-0.8, 0.55, -0.35, 0.68, np.array([0.92, 0.9, 0.86], np.float32))
+        elif kind in ("shelf", "bookcase", "cupboard"):
+            box(-0.5, 0.0, 0.5, 2.0, c)
+            for k in range(4):
+                box(-0.44, 0.15 + k * 0.47, 0.44, 0.2 + k * 0.47, c * 0.55, shade=False)
         else:
             box(-0.4, 0.0, 0.4, 0.8, c)
 
@@ -635,10 +705,23 @@ class Renderer:
                                          hcol, light))
         # arms (sleeves) and torso
         tc = fig.torso
-        a1 = pt.rect(X(-0.185 * b), Y(0.83), X(-0.128 * b), Y(0.49), tc, light)
-        a2 = pt.rect(X(0.128 * b), Y(0.83), X(0.185 * b), Y(0.49), tc, light)
-        pt.ellipse(X(-0.157 * b), Y(0.47), 0.03 * h, 0.03 * h, fig.skin, light)
-        pt.ellipse(X(0.157 * b), Y(0.47), 0.03 * h, 0.03 * h, fig.skin, light)
+        if fig.arms == (0.0, 0.0):
+            a1 = pt.rect(X(-0.185 * b), Y(0.83), X(-0.128 * b), Y(0.49), tc, light)
+            a2 = pt.rect(X(0.128 * b), Y(0.83), X(0.185 * b), Y(0.49), tc, light)
+            pt.ellipse(X(-0.157 * b), Y(0.47), 0.03 * h, 0.03 * h, fig.skin, light)
+            pt.ellipse(X(0.157 * b), Y(0.47), 0.03 * h, 0.03 * h, fig.skin, light)
+        else:  # posed by the action: each arm swung out (or up) from the shoulder
+            arm_boxes = []
+            for side, angle in ((-1.0, fig.arms[0]), (1.0, fig.arms[1])):
+                x0, y0 = side * 0.157 * b, 0.815
+                x1 = x0 + side * 0.32 * float(np.sin(angle))
+                y1 = y0 - 0.32 * float(np.cos(angle))
+                arm_boxes.append(_limb(pt, X(x0), Y(y0), X(x1), Y(y1), 0.0285 * b * h, tc,
+                                       light))
+                hx, hy_ = x0 + side * 0.34 * float(np.sin(angle)), \
+                    y0 - 0.34 * float(np.cos(angle))
+                pt.ellipse(X(hx), Y(hy_), 0.03 * h, 0.03 * h, fig.skin, light)
+            a1, a2 = arm_boxes
         low = {GarmentKind.coat: 0.3, GarmentKind.jacket: 0.48,
                GarmentKind.dress: 0.54}.get(fig.torso_kind, 0.5)
         tb = pt.trapezoid(Y(0.845), Y(low), (X(-0.13 * b), X(0.13 * b)),
@@ -841,6 +924,34 @@ class Renderer:
         if not self._visible(cam, f):
             return {k: (0, 0, 0, 0) for k in REGION_KEYS}
         return self.figure_parts(cam, f, t, None)
+
+
+def _limb(pt: draw.Painter, x0: float, y0: float, x1: float, y1: float, half: float,
+          colour: np.ndarray, light) -> Box:
+    """A bar of half-width ``half`` px from (x0, y0) to (x1, y1) (pixels)."""
+    dx, dy = x1 - x0, y1 - y0
+    length = float(np.hypot(dx, dy)) or 1.0
+    if abs(dy) < 2 * half:  # about horizontal: a plain bar
+        return pt.rect(min(x0, x1), min(y0, y1) - half, max(x0, x1), max(y0, y1) + half,
+                       colour, light)
+    w = min(half * length / abs(dy), 4 * half)  # horizontal half-width of a slanted bar
+    (xa, ya), (xb, yb) = ((x0, y0), (x1, y1)) if y0 < y1 else ((x1, y1), (x0, y0))
+    return pt.trapezoid(ya, yb, (xa - w, xa + w), (xb - w, xb + w), colour, light)
+
+
+def _apart_from(hair: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Hair that reads as hair on that skin: a colour within a small CIEDE2000 distance of
+    the skin (a placeholder 'brown' on a brown skin reads as bald) is darkened until it
+    stands apart, keeping its hue."""
+    from ...colorimetry import delta_e, srgb_to_lab
+
+    out = hair.astype(np.float32)
+    skin_lab = srgb_to_lab(skin.astype(np.float64) * 255.0)
+    for _ in range(6):
+        if float(delta_e(srgb_to_lab(out.astype(np.float64) * 255.0), skin_lab)) >= HAIR_MIN_DE:
+            break
+        out = out * np.float32(0.72)
+    return out
 
 
 def _union(*boxes: Box) -> Box:

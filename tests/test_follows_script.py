@@ -1,0 +1,233 @@
+"""The film follows its screenplay (issue 19, render side): time of day, atmosphere, the
+action, the cast, descriptions, sets, fades, cards, voices and music, measured on decoded
+frames and rendered audio at tiny sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from studio_kit.engines.base import EngineRequest, RenderFormat, ResolvedCharacter, ShotSpec
+from studio_kit.engines.local import LocalEngine, figure_regions
+from studio_kit.models import (
+    Camera,
+    CastMember,
+    Character,
+    Garment,
+    Outfit,
+    Scene,
+    Shot,
+    Wardrobe,
+)
+from studio_kit.vault import Vault
+
+TINY = RenderFormat(width=160, height=90, fps=24.0)
+
+
+def person(cid: str, garments: list[tuple[str, str]] | None = None, *, skin: str = "#c68863",
+           hair: str = "#2b1d14") -> Character:
+    gs = [Garment(name=k, kind=k, colours=[c]) for k, c in
+          (garments or [("top", "#6b6b6b"), ("trousers", "#303040")])]
+    return Character(id=cid, name=cid.title(), appearance={"skin": skin, "hair_colour": hair},
+                     wardrobe=Wardrobe(outfits={"default": Outfit(garments=gs)}))
+
+
+def a_scene(**kw) -> Scene:
+    data = dict(id="harbour", name="HARBOUR", interior=False, time_of_day="day",
+                palette=["#87a9c9", "#6b7b4b"],
+                set_layout=[{"name": "a", "kind": "person", "x": 0.4, "depth": 0.3},
+                            {"name": "b", "kind": "person", "x": 0.6, "depth": 0.3},
+                            {"name": "post", "kind": "prop", "prop": "post", "x": 0.2,
+                             "depth": 0.9}])
+    data.update(kw)
+    return Scene.model_validate(data)
+
+
+def req(*, scene: Scene | None = None, chars: list[Character] = (), action: str = "",
+        angle: str = "wide", tod: str | None = None, sid: str = "s1",
+        seconds: float = 0.25) -> EngineRequest:
+    sc = scene or a_scene()
+    marks = [m.name for m in sc.set_layout if m.kind.value == "person"]
+    cast = [CastMember(character=c.id, mark=marks[i] if i < len(marks) else None)
+            for i, c in enumerate(chars)]
+    shot = Shot(id=sid, scene=sc.id, characters=cast, action=action,
+                camera=Camera(angle=angle), duration_s=seconds, time_of_day=tod)
+    rcs = [ResolvedCharacter(character=c, outfit_id="default",
+                             garments=c.wardrobe.outfits["default"].garments, mark=m.mark)
+           for c, m in zip(chars, cast, strict=True)]
+    return EngineRequest(spec=ShotSpec(episode="01", shot=shot, scene=sc, characters=rcs),
+                         seed=1, format=TINY)
+
+
+def render(request: EngineRequest, tmp_path: Path) -> tuple[bytes, list[np.ndarray]]:
+    """The clip's bytes and its decoded RGB frames (a real H.264 encode)."""
+    vault = Vault(tmp_path / "vault")
+    res = LocalEngine().render(request, vault)
+    path = vault.get(res.asset)
+    with av.open(str(path)) as box:
+        frames = [f.to_ndarray(format="rgb24") for f in box.decode(video=0)]
+    return path.read_bytes(), frames
+
+
+def lum(img: np.ndarray) -> np.ndarray:
+    f = img.astype(np.float64)
+    return 0.2126 * f[..., 0] + 0.7152 * f[..., 1] + 0.0722 * f[..., 2]
+
+
+def blue_red(img: np.ndarray) -> float:
+    f = img.astype(np.float64)
+    return float(f[..., 2].mean() / max(f[..., 0].mean(), 1e-6))
+
+
+# -- 1. time of day -------------------------------------------------------------------------
+@pytest.mark.parametrize("interior", [False, True])
+def test_night_heading_renders_darker_and_cooler_than_day(interior: bool,
+                                                          tmp_path: Path) -> None:
+    sc = a_scene(interior=interior)  # one location, lit for day; the shots' headings vary
+    looks = {}
+    for tod in ("day", "dusk", "night"):
+        _, frames = render(req(scene=sc, chars=[person("ana")], tod=tod), tmp_path / tod)
+        looks[tod] = (lum(frames[0]).mean(), blue_red(frames[0]))
+    (day_l, day_br), (dusk_l, _), (night_l, night_br) = looks["day"], looks["dusk"], \
+        looks["night"]
+    assert night_l < dusk_l < day_l
+    assert night_l < 0.75 * day_l
+    assert night_br > 1.15 * day_br  # night is blue
+
+
+def test_shot_time_of_day_falls_back_to_the_scene(tmp_path: Path) -> None:
+    _, night_scene = render(req(scene=a_scene(time_of_day="night")), tmp_path / "a")
+    _, night_shot = render(req(scene=a_scene(), tod="night"), tmp_path / "b")
+    _, day = render(req(scene=a_scene()), tmp_path / "c")
+    assert lum(night_scene[0]).mean() < 0.75 * lum(day[0]).mean()
+    assert abs(lum(night_scene[0]).mean() - lum(night_shot[0]).mean()) < 2.0
+
+
+# -- 2. atmosphere --------------------------------------------------------------------------
+def _depth_contrast(frame: np.ndarray) -> tuple[float, float]:
+    """Spread of luma in the ground rows near the camera and in the far rows."""
+    y = lum(frame)
+    h = y.shape[0]
+    return float(y[int(0.85 * h):].std() + 1e-6), float(y[int(0.45 * h):int(0.6 * h)].std())
+
+
+@pytest.mark.parametrize("where", ["action", "scene"])
+def test_fog_in_the_action_or_scene_gives_fog(where: str, tmp_path: Path) -> None:
+    dark = [person("ana", [("coat", "#101010"), ("trousers", "#101010")]),
+            person("ben", [("coat", "#101010"), ("trousers", "#101010")])]
+    sc = a_scene(set_layout=[{"name": "a", "kind": "person", "x": 0.3, "depth": 0.0},
+                             {"name": "b", "kind": "person", "x": 0.7, "depth": 1.0}])
+    sc_fog = Scene.model_validate({**sc.model_dump(mode="json"),
+                                   "atmosphere": {"kind": "fog", "density": 0.7}}) \
+        if where == "scene" else sc
+    action = "Fog rolls in over the water." if where == "action" else "They wait."
+    r_clear = req(scene=sc, chars=dark, action="They wait.", angle="extreme_wide")
+    r_fog = req(scene=sc_fog, chars=dark, action=action, angle="extreme_wide")
+    _, clear = render(r_clear, tmp_path / "clear")
+    _, fog = render(r_fog, tmp_path / "fog")
+
+    def figure_contrast(request: EngineRequest, frame: np.ndarray, cid: str) -> float:
+        x0, y0, x1, y1 = figure_regions(request, cid, 0.0)["torso"]
+        y = lum(frame)
+        w = x1 - x0
+        return abs(float(y[y0:y1, x0:x1].mean()) - float(y[y0:y1, x1 + w:x1 + 2 * w].mean()))
+
+    near_c, far_c = (figure_contrast(r_clear, clear[0], c) for c in ("ana", "ben"))
+    near_f, far_f = (figure_contrast(r_fog, fog[0], c) for c in ("ana", "ben"))
+    assert far_f < 0.6 * far_c  # the far figure fades into the fog
+    assert far_f / near_f < far_c / near_c  # and more than the near one: depth haze
+
+
+# -- 3. shots differ; the action drives the render ---------------------------------------------
+def test_different_headings_and_actions_are_different_clips(tmp_path: Path) -> None:
+    a, _ = render(req(action="The sea is flat.", tod="day", sid="s1"), tmp_path / "a")
+    b, _ = render(req(action="A gull circles the mast.", tod="night", sid="s2"), tmp_path / "b")
+    assert a != b
+
+
+def test_editing_a_shot_action_changes_its_clip_deterministically(tmp_path: Path) -> None:
+    cast = [person("ana"), person("ben")]
+    one, f1 = render(req(chars=cast, action="Ana waits by the rail."), tmp_path / "a")
+    two, f2 = render(req(chars=cast, action="Ana points at the horizon."), tmp_path / "b")
+    again, _ = render(req(chars=cast, action="Ana waits by the rail."), tmp_path / "c")
+    assert one != two and one == again
+    assert np.abs(f1[0].astype(float) - f2[0].astype(float)).mean() > 0.5
+
+
+def test_walking_moves_a_figure_and_freeze_holds_it() -> None:
+    from studio_kit.engines.local import Renderer
+
+    walk = Renderer(req(chars=[person("ana")], action="Ana walks to the boat.",
+                        angle="wide", seconds=2.0))
+    x0, x1 = walk.figures[0].x_at(0.0), walk.figures[0].x_at(2.0)
+    assert abs(x1 - x0) > 0.5
+    freeze = Renderer(req(chars=[person("ana")], action="Both freeze.", seconds=2.0))
+    f = freeze.figures[0]
+    assert f.still and f.x_at(0.0) == f.x_at(1.3)
+
+
+# -- 4. "Both freeze" renders the two characters ------------------------------------------------
+def test_both_freeze_renders_both_characters(tmp_path: Path) -> None:
+    cast = [person("ana", [("coat", "#d8c020"), ("trousers", "#303040")]),
+            person("ben", [("coat", "#c02020"), ("trousers", "#303040")])]
+    r = req(chars=cast, action="Both freeze.", angle="wide")
+    _, frames = render(r, tmp_path)
+    for cid, colour in (("ana", (216, 192, 32)), ("ben", (192, 32, 32))):
+        x0, y0, x1, y1 = figure_regions(r, cid, 0.0)["torso"]
+        assert x1 > x0 and y1 > y0
+        patch = frames[0][y0:y1, x0:x1].reshape(-1, 3).astype(float)
+        assert np.linalg.norm(patch.mean(0) - np.array(colour)) < 70
+
+
+# -- 5. descriptions reach the look ----------------------------------------------------------
+def test_costume_colours_show_in_their_regions(tmp_path: Path) -> None:
+    """A yellow oilskin (coat) and a red cap (hat) from the bible, on decoded frames."""
+    skipper = person("skipper", [("coat", "#e8c01a"), ("hat", "#c81e1e"),
+                                 ("trousers", "#303040")])
+    r = req(chars=[skipper], angle="medium")
+    _, frames = render(r, tmp_path)
+    img = frames[0].astype(float)
+    boxes = figure_regions(r, "skipper", 0.0)
+    x0, y0, x1, y1 = boxes["torso"]
+    torso = img[y0:y1, x0:x1].reshape(-1, 3).mean(0)
+    assert torso[0] > 120 and torso[1] > 100 and torso[2] < 90  # yellow
+    hx0, hy0, hx1, hy1 = boxes["hair"]
+    above = img[max(0, hy0 - (hy1 - hy0) // 2):hy0 + 2, hx0:hx1].reshape(-1, 3)
+    red = (above[:, 0] > 110) & (above[:, 1] < 80) & (above[:, 2] < 80)
+    assert red.mean() > 0.2  # the cap sits on the head
+
+
+def test_hair_close_to_skin_is_not_bald(tmp_path: Path) -> None:
+    brown = "#a0704c"
+    r = req(chars=[person("ana", skin=brown, hair="#a5744f")], angle="close_up")
+    _, frames = render(r, tmp_path)
+    img = frames[0].astype(float)
+    boxes = figure_regions(r, "ana", 0.0)
+    fx0, fy0, fx1, fy1 = boxes["face"]
+    face = img[fy0 + (fy1 - fy0) // 2: fy1, fx0 + (fx1 - fx0) // 4: fx1 - (fx1 - fx0) // 4]
+    hx0, hy0, hx1, _ = boxes["hair"]
+    hair = img[hy0 + 1: fy0 + (fy1 - fy0) // 6, hx0 + (hx1 - hx0) // 4: hx1 - (hx1 - hx0) // 4]
+    from studio_kit.colorimetry import delta_e, srgb_to_lab
+
+    de = float(delta_e(srgb_to_lab(hair.reshape(-1, 3).mean(0)),
+                       srgb_to_lab(face.reshape(-1, 3).mean(0))))
+    assert de > 12, de
+
+
+# -- 6. sets are not bare ---------------------------------------------------------------------
+@pytest.mark.parametrize("name,interior", [("HARBOUR", False), ("OPEN PLAIN", False),
+                                           ("KITCHEN", True)])
+def test_a_scene_without_props_gets_a_set(name: str, interior: bool, tmp_path: Path) -> None:
+    from studio_kit.engines.local import Renderer
+
+    bare = a_scene(id="s", name=name, interior=interior, set_layout=[])
+    r = req(scene=bare, angle="extreme_wide")
+    assert len(Renderer(r).props) >= 3
+    _, frames = render(r, tmp_path)
+    y = lum(frames[0])
+    # an empty horizon is smooth row by row: a dressed set has structure across the frame
+    across = float(np.abs(np.diff(y, axis=1)).mean())
+    assert across > 1.0, across
