@@ -217,32 +217,41 @@ class Project:
         return Ledger(self.studio_dir / "ledger.sqlite")
 
     # -- saving ----------------------------------------------------------------------
+    # Each save edits the file in place (comments and layout kept) and merges, field by
+    # field, changes made to it since this Project loaded it; an overlapping change is
+    # refused (yamlio.save_model). The in-memory copy becomes what is on disk.
     def save_storyboard(self, storyboard: Storyboard) -> Path:
         path = self.root / "episodes" / storyboard.episode / "storyboard.yaml"
-        save_model(path, storyboard)
         ep = self.episodes.get(storyboard.episode)
+        saved = save_model(path, storyboard, base=ep.storyboard if ep else None).model
         if ep is None:
             self.episodes[storyboard.episode] = Episode(storyboard.episode, path.parent,
-                                                        storyboard)
+                                                        saved)  # type: ignore[arg-type]
         else:
-            ep.storyboard = storyboard
+            ep.storyboard = saved  # type: ignore[assignment]
         return path
 
     def save_character(self, character: Character) -> Path:
         path = self.root / "characters" / f"{character.id}.yaml"
-        save_model(path, character)
-        self.characters[character.id] = character
+        base = self.characters.get(character.id)
+        self.characters[character.id] = save_model(  # type: ignore[assignment]
+            path, character, base=base).model
         return path
 
     def save_scene(self, scene: Scene) -> Path:
         path = self.root / "scenes" / f"{scene.id}.yaml"
-        save_model(path, scene)
-        self.scenes[scene.id] = scene
+        base = self.scenes.get(scene.id)
+        self.scenes[scene.id] = save_model(path, scene, base=base).model  # type: ignore
         return path
 
-    def save_series(self) -> Path:
+    def save_series(self, series: Series | None = None) -> Path:
+        """Save ``series`` (merged with changes on disk since load), or ``self.series``
+        as it is now (no merge base: it may have been changed in place)."""
         path = self.root / SERIES_FILE
-        save_model(path, self.series)
+        if series is None:
+            save_model(path, self.series)
+        else:
+            self.series = save_model(path, series, base=self.series).model  # type: ignore
         return path
 
     # -- resolution for engines -------------------------------------------------------

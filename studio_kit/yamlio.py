@@ -8,8 +8,10 @@ line a person must edit.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from .errors import Problem, ValidationFailed
+from .errors import Problem, StudioError, ValidationFailed
 
 LineMap = dict[tuple[Any, ...], int]
 #: libyaml's parser when PyYAML was built with it (same marks and errors, ~10x faster on
@@ -216,7 +218,261 @@ def dump_yaml(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
-def save_model(path: str | Path, model: BaseModel) -> None:
-    """Atomically write a model as YAML (defaults kept out so files stay short)."""
-    data = model.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
-    atomic_write_text(path, dump_yaml(data))
+# -- saving: round-trip edits that keep the file's comments, quoting and key order -------------
+_MISSING = object()
+
+
+@dataclasses.dataclass
+class SaveResult:
+    """What ``save_model`` wrote: the model now on disk and the fields it kept from changes
+    made to the file since ``base`` was loaded (merged, not overwritten)."""
+
+    model: BaseModel
+    theirs: list[str]
+
+
+def _plain(model: BaseModel) -> Any:
+    return model.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(whole file)"
+
+
+def changed_fields(a: Any, b: Any, loc: tuple[Any, ...] = ()) -> list[str]:
+    """The leaf field paths where two plain (dumped) values differ."""
+    if a == b:
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for k in list(a) + [k for k in b if k not in a]:
+            out += changed_fields(a.get(k, _MISSING), b.get(k, _MISSING), loc + (k,))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [f for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for f in changed_fields(x, y, loc + (i,))]
+    return [_dotted(loc)]
+
+
+def merge3(base: Any, disk: Any, new: Any, loc: tuple[Any, ...] = (),
+           conflicts: list[tuple[str, Any, Any]] | None = None) -> Any:
+    """Field-wise three-way merge of plain data: ``new``'s changes against ``base`` applied
+    on top of ``disk``. Where both changed one field differently the field goes to
+    ``conflicts`` (path, disk value, new value) and the disk value is kept."""
+    conflicts = [] if conflicts is None else conflicts
+    if new == base or disk == new:
+        return disk
+    if disk == base:
+        return new
+    if isinstance(base, dict) and isinstance(disk, dict) and isinstance(new, dict):
+        out = {}
+        for k in list(disk) + [k for k in new if k not in disk]:
+            v = merge3(base.get(k, _MISSING), disk.get(k, _MISSING), new.get(k, _MISSING),
+                       loc + (k,), conflicts)
+            if v is not _MISSING:
+                out[k] = v
+        return out
+    if (isinstance(base, list) and isinstance(disk, list) and isinstance(new, list)
+            and len(base) == len(disk) == len(new)):
+        return [merge3(b, d, n, loc + (i,), conflicts)
+                for i, (b, d, n) in enumerate(zip(base, disk, new, strict=True))]
+    conflicts.append((_dotted(loc), disk, new))
+    return disk
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """One save at a time per folder, across processes (surface kernels, CLI)."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+_RATIO_RE = re.compile(r"^\s*\d+(\.\d+)?\s*:\s*1\s*$")
+
+
+def _styled(old: Any, new: Any) -> Any:
+    """``new`` in the style of the scalar it replaces (quotes kept; a ``"4:1"`` ratio stays
+    a ratio)."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+
+    if isinstance(old, str) and isinstance(new, int | float) and not isinstance(new, bool) \
+            and _RATIO_RE.match(old):
+        new = f"{new:g}:1"
+    if isinstance(new, str):
+        for kind in (DoubleQuotedScalarString, SingleQuotedScalarString):
+            if isinstance(old, kind):
+                return kind(new)
+    return new
+
+
+def _node_like(value: Any, like: Any) -> Any:
+    """A new mapping/sequence node, in flow style when the sibling it joins is."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(value, dict):
+        node: Any = CommentedMap((k, _node_like(v, None)) for k, v in value.items())
+    elif isinstance(value, list):
+        node = CommentedSeq(_node_like(v, None) for v in value)
+    else:
+        return value
+    if like is not None and getattr(like, "fa", None) is not None and like.fa.flow_style():
+        node.fa.set_flow_style()
+    return node
+
+
+def _apply(node: Any, old: Any, new: Any) -> Any:
+    """Change the round-trip tree ``node`` (whose data dumps as ``old``) so it holds ``new``,
+    touching only what differs. Returns the node to put in the parent's place."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if old == new:
+        return node
+    if isinstance(node, CommentedMap) and isinstance(old, dict) and isinstance(new, dict):
+        for k in [k for k in old if k not in new and k in node]:
+            del node[k]
+        keys = list(new)
+        for i, k in enumerate(keys):
+            if k in node:
+                if old.get(k, _MISSING) != new[k]:
+                    node[k] = _apply(node[k], old.get(k, _MISSING), new[k])
+                continue
+            if k in old and old[k] == new[k]:
+                continue  # a default the file leaves out: keep it out
+            after = next((j for j, key in enumerate(node) if key in keys[i + 1:]), len(node))
+            node.insert(after, k, _node_like(new[k], node))
+        return node
+    if isinstance(node, CommentedSeq) and isinstance(old, list) and isinstance(new, list) \
+            and len(node) == len(old):
+        for i in range(min(len(old), len(new))):
+            if old[i] != new[i]:
+                node[i] = _apply(node[i], old[i], new[i])
+        del node[len(new):]
+        for v in new[len(old):]:
+            node.append(_node_like(v, node[0] if len(node) else node))
+        return node
+    if isinstance(new, dict | list):
+        return _node_like(new, node)
+    return _styled(node, new)
+
+
+def _round_trip_yaml(text: str, width: int = 4096) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.util import load_yaml_guess_indent
+
+    _, indent, offset = load_yaml_guess_indent(text)
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = width
+    rt.indent(mapping=2, sequence=max(indent or 2, (offset or 0) + 2), offset=offset or 0)
+    return rt
+
+
+def _dumps(rt: Any, tree: Any, text: str) -> str:
+    import io
+
+    buf = io.StringIO()
+    rt.dump(tree, buf)
+    out = buf.getvalue()
+    if not text.startswith("---") and out.startswith("---\n"):
+        out = out[4:]
+    return out
+
+
+def _edit_text(text: str, old: Any, new: Any) -> str | None:
+    """``text`` with only the fields where ``old`` and ``new`` differ changed, or None when
+    the file cannot be edited in place (then the caller writes a fresh dump).
+
+    The line width is the one that reproduces the file unchanged (never re-wrap a person's
+    long line; files the studio wrote itself wrap long flow mappings at 100)."""
+    import difflib
+
+    from ruamel.yaml.error import YAMLError as RuamelError
+
+    try:
+        best: tuple[int, Any] | None = None
+        for width in (4096, 100, 80):
+            rt = _round_trip_yaml(text, width)
+            same = _dumps(rt, rt.load(text), text)
+            if same == text:
+                best = (0, rt)
+                break
+            cost = sum(1 for line in difflib.ndiff(text.splitlines(), same.splitlines())
+                       if line[:1] in "+-")
+            if best is None or cost < best[0]:
+                best = (cost, rt)
+        assert best is not None
+        rt = best[1]
+        tree = _apply(rt.load(text), old, new)
+        return _dumps(rt, tree, text)
+    except (RuamelError, ValueError, TypeError, AttributeError, KeyError, IndexError):
+        return None
+
+
+def save_model(path: str | Path, model: BaseModel, *,
+               base: BaseModel | None = None) -> SaveResult:
+    """Atomically write a model as YAML, editing the existing file in place.
+
+    An existing file keeps its comments, quoting, key order and layout: only the fields
+    whose values change are rewritten (ruamel.yaml round-trip). With ``base`` (the model as
+    it was loaded), changes made to the file since then are merged field by field; a field
+    both sides changed is refused with a ``StudioError`` naming it, and nothing is written.
+    """
+    path = Path(path)
+    with _folder_lock(path.parent):
+        new = _plain(model)
+        try:
+            text: str | None = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            text = None
+        if text is None or not text.strip():
+            atomic_write_text(path, dump_yaml(new))
+            return SaveResult(model, [])
+        try:
+            disk_model = validate_file(type(model), path)
+        except ValidationFailed as exc:
+            if base is not None:
+                head = Problem(str(path), f"{path.name} was changed on disk since it was "
+                               "loaded and is not valid now; nothing was saved",
+                               hint="fix the file (studio validate), then reload the page")
+                raise ValidationFailed(head.message, problems=[head, *exc.problems]) from None
+            atomic_write_text(path, dump_yaml(new))  # no usable old file to edit
+            return SaveResult(model, [])
+        disk = _plain(disk_model)
+        theirs: list[str] = []
+        result = model
+        if base is not None:
+            old = _plain(base)
+            conflicts: list[tuple[str, Any, Any]] = []
+            merged = merge3(old, disk, new, conflicts=conflicts)
+            if conflicts:
+                field, on_disk, mine = conflicts[0]
+                more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+                raise StudioError(
+                    f"{path.name} was changed elsewhere since it was loaded: {field} is now "
+                    f"{on_disk!r} in the file, this edit has {mine!r}{more}; nothing was saved",
+                    file=path, field=field,
+                    hint="reload the page to see the current file, then redo your edit")
+            if merged != new:
+                result = validate_data(type(model), merged, path)
+                theirs = changed_fields(new, merged)
+                new = _plain(result)
+        if new == disk:
+            return SaveResult(result, theirs)
+        out = _edit_text(text, disk, new)
+        if out is not None:
+            try:  # the edited text must read back as exactly what we mean to save
+                data = yaml.load(out, Loader=_LOADER)
+                ok = _plain(validate_data(type(model), data, path)) == new
+            except (yaml.YAMLError, ValidationFailed):
+                ok = False
+            if not ok:
+                out = None
+        atomic_write_text(path, out if out is not None else dump_yaml(new))
+        return SaveResult(result, theirs)

@@ -167,19 +167,33 @@ class SceneControls(w.VBox):
             self.density.value = sc.atmosphere.density
         finally:
             self._loading = False
+        self._shown = self._controls()
         self.form.clear()
         self.refresh()
 
+    def _controls(self) -> dict[str, Any]:
+        fill: Any = self.fill.value.strip()
+        if ":" not in fill:
+            fill = fill or None
+        return {"lighting.key": self.key.value.value, "lighting.fill_ratio": fill,
+                "lighting.colour_temperature_k": self.temperature.value,
+                "time_of_day": self.time_of_day.value,
+                "atmosphere.kind": self.atmosphere.value,
+                "atmosphere.density": self.density.value}
+
     def candidate(self) -> dict[str, Any]:
-        """The scene as the controls describe it (not yet validated)."""
+        """The scene as the controls describe it (not yet validated): the project's copy
+        with the controls moved on this page (one left alone cannot revert a change saved
+        elsewhere meanwhile)."""
         sc = self.project.scenes[self.scene_select.value]
         data = sc.model_dump(mode="json", exclude_none=True)
-        data["lighting"] = {"key": self.key.value.value, "fill_ratio": self.fill.value.strip(),
-                            "colour_temperature_k": self.temperature.value}
-        if ":" not in data["lighting"]["fill_ratio"]:
-            data["lighting"]["fill_ratio"] = data["lighting"]["fill_ratio"] or None
-        data["time_of_day"] = self.time_of_day.value
-        data["atmosphere"] = {"kind": self.atmosphere.value, "density": self.density.value}
+        shown = getattr(self, "_shown", {})
+        for name, value in self._controls().items():
+            if name in shown and shown[name] == value:
+                continue
+            part, key = name.split(".") if "." in name else (None, name)
+            target = data.setdefault(part, {}) if part else data
+            target[key] = value
         return data
 
     def scene(self) -> Scene:
@@ -226,8 +240,15 @@ class SceneControls(w.VBox):
         path: list[Path] = []
 
         def act() -> str:
-            path.append(validation.save(self.project, "scene", self.candidate()))
-            return f"saved {path[0].relative_to(self.project.root)}"
+            merged: list[str] = []
+            path.append(validation.save(self.project, "scene", self.candidate(),
+                                        on_merge=merged.extend))
+            if merged:
+                self.load_scene(self.scene_select.value)  # show the merged scene
+            else:
+                self._shown = self._controls()
+            return (f"saved {path[0].relative_to(self.project.root)}"
+                    + (validation.merged_note(merged) if merged else ""))
 
         validation.guarded(self.form, act)
         return path[0] if path else None

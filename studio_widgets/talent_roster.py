@@ -107,6 +107,7 @@ class TalentRoster(w.VBox):
                                       layout=w.Layout(width="520px"))
         self.traits_text = w.Text(value=", ".join(ch.traits), description="Traits",
                              layout=w.Layout(width="520px"))
+        self._shown = self._details()
         save_details = w.Button(description="Save details")
         save_details.on_click(lambda _b: self.save_details())
         self.upload = w.FileUpload(accept="image/*", multiple=True,
@@ -154,17 +155,35 @@ class TalentRoster(w.VBox):
 
         return validation.guarded(self.form, act)
 
+    def _details(self) -> dict[str, Any]:
+        return {"name": self.name_text.value, "description": self.description_text.value,
+                "traits": [t.strip() for t in self.traits_text.value.split(",") if t.strip()]}
+
     def details_candidate(self) -> dict[str, Any]:
+        """The project's copy with the profile fields the user changed on this page (a field
+        left alone is not sent, so it cannot revert a change saved elsewhere)."""
         data = self.project.characters[self.select.value].model_dump(mode="json",
                                                                     exclude_none=True)
-        data["name"] = self.name_text.value
-        data["description"] = self.description_text.value
-        data["traits"] = [t.strip() for t in self.traits_text.value.split(",") if t.strip()]
+        shown = getattr(self, "_shown", {})
+        for k, v in self._details().items():
+            if shown.get(k) != v:
+                data[k] = v
         return data
 
     def save_details(self) -> bool:
-        return validation.guarded(self.form, lambda: "saved " + validation.save(
-            self.project, "character", self.details_candidate()).name)
+        def act() -> str:
+            merged: list[str] = []
+            path = validation.save(self.project, "character", self.details_candidate(),
+                                   on_merge=merged.extend)
+            if merged:  # the controls show the merged character, so a next save keeps it
+                ch = self.project.characters[self.select.value]
+                self.name_text.value, self.description_text.value = ch.name, ch.description
+                self.traits_text.value = ", ".join(ch.traits)
+                self.wardrobe.reload()
+            self._shown = self._details()
+            return f"saved {path.name}" + (validation.merged_note(merged) if merged else "")
+
+        return validation.guarded(self.form, act)
 
     def upload_images(self) -> None:
         files = list(self.upload.value)

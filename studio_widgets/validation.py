@@ -20,7 +20,7 @@ import ipywidgets as w
 from studio_kit.errors import Problem, StudioError, ValidationFailed
 from studio_kit.models import Character, Scene, Series
 from studio_kit.project import Project
-from studio_kit.yamlio import validate_data
+from studio_kit.yamlio import changed_fields, validate_data
 
 _KINDS: dict[str, tuple[type, str, str]] = {
     # kind -> (model, folder, Project attribute)
@@ -54,15 +54,32 @@ def check(project: Project, kind: str, data: dict[str, Any]) -> Character | Scen
     return obj
 
 
-def save(project: Project, kind: str, data: dict[str, Any]) -> Path:
-    """Validate (``check``) then write atomically through the project's save methods."""
+def save(project: Project, kind: str, data: dict[str, Any],
+         on_merge: Callable[[list[str]], None] | None = None) -> Path:
+    """Validate (``check``) then write through the project's save methods, which edit the
+    file in place and merge changes made to it since the page loaded it (an overlapping
+    change is refused with a StudioError naming the field). ``on_merge`` gets the fields
+    taken from the file, so the surface can redraw its controls from the merged copy."""
     obj = check(project, kind, data)
     if kind == "character":
-        return project.save_character(obj)  # type: ignore[arg-type]
-    if kind == "scene":
-        return project.save_scene(obj)  # type: ignore[arg-type]
-    project.series = obj  # type: ignore[assignment]
-    return project.save_series()
+        path = project.save_character(obj)  # type: ignore[arg-type]
+        now: Any = project.characters[obj.id]
+    elif kind == "scene":
+        path = project.save_scene(obj)  # type: ignore[arg-type]
+        now = project.scenes[obj.id]
+    else:
+        path = project.save_series(obj)  # type: ignore[arg-type]
+        now = project.series
+    theirs = changed_fields(obj.model_dump(mode="json", exclude_none=True),
+                            now.model_dump(mode="json", exclude_none=True))
+    if theirs and on_merge:
+        on_merge(theirs)
+    return path
+
+
+def merged_note(fields: list[str]) -> str:
+    shown = ", ".join(fields[:4]) + (f" and {len(fields) - 4} more" if len(fields) > 4 else "")
+    return f" (kept changes made elsewhere meanwhile: {shown})"
 
 
 def _short(p: Problem) -> str:

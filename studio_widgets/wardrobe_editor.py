@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import ipywidgets as w
@@ -51,6 +52,7 @@ class WardrobeEditor(w.VBox):
         self.outfits: dict[str, list[dict[str, Any]]] = {
             oid: [g.model_dump(mode="json") for g in o.garments]
             for oid, o in ch.wardrobe.outfits.items()}
+        self._shown = copy.deepcopy(self.outfits)
         self.outfit = w.Dropdown(options=sorted(self.outfits), value=ch.wardrobe.default,
                                  description="Outfit")
         self.outfit.add_class("studio-outfit")
@@ -103,14 +105,36 @@ class WardrobeEditor(w.VBox):
         data = self.project.characters[self.character_id].model_dump(mode="json",
                                                                      exclude_none=True)
         for oid, garments in self.outfits.items():
-            data["wardrobe"]["outfits"][oid]["garments"] = garments
+            # only outfits edited on this page: the others stay as the project has them
+            if garments != self._shown.get(oid) and oid in data["wardrobe"]["outfits"]:
+                data["wardrobe"]["outfits"][oid]["garments"] = garments
         return data
+
+    def reload(self) -> None:
+        """Redraw the garments from the project's copy (e.g. after a merged save)."""
+        ch = self.project.characters[self.character_id]
+        self.outfits = {oid: [g.model_dump(mode="json") for g in o.garments]
+                        for oid, o in ch.wardrobe.outfits.items()}
+        self._shown = copy.deepcopy(self.outfits)
+        if self._current not in self.outfits:
+            self._current = ch.wardrobe.default
+        self.outfit.unobserve(self._switch, names="value")
+        self.outfit.options = sorted(self.outfits)
+        self.outfit.value = self._current
+        self.outfit.observe(self._switch, names="value")
+        self._show_rows()
 
     def save(self) -> bool:
         def act() -> str:
-            path = validation.save(self.project, "character", self.candidate())
+            merged: list[str] = []
+            path = validation.save(self.project, "character", self.candidate(),
+                                   on_merge=merged.extend)
+            if merged:
+                self.reload()
+            else:
+                self._shown = copy.deepcopy(self.outfits)
             if self.on_saved:
                 self.on_saved()
-            return f"saved {path.name}"
+            return f"saved {path.name}" + (validation.merged_note(merged) if merged else "")
 
         return validation.guarded(self.form, act)
