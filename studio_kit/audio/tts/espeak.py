@@ -3,11 +3,19 @@
 Why ctypes by hand: no maintained Python binding exposes eSpeak NG's phoneme events
 (``espeakEVENT_PHONEME``), which carry the phoneme timing that visemes and the lip-sync
 check need. The library is not thread-safe: one synthesizer per process, behind a lock.
+
+Reproducible speech: eSpeak NG keeps synthesis state in C statics between utterances (the
+glottal phase, the pitch flutter index) and seeds its random generator from the clock, so
+the same line came out slightly different in every process and after every other line.
+Each line is therefore spoken by a freshly loaded library (unloaded with ``dlclose`` and
+loaded again: about 3 ms) whose generator is seeded from the line itself
+(``espeak_ng_SetRandSeed``): a line's samples depend only on its text, voice and language.
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import threading
 from pathlib import Path
 
@@ -58,7 +66,14 @@ class _Lib:
         import espeakng_loader
 
         self.data_path = Path(espeakng_loader.get_data_path())
-        lib = ctypes.CDLL(str(espeakng_loader.get_library_path()))
+        self.lib_path = str(espeakng_loader.get_library_path())
+        self._chunks: list[np.ndarray] = []
+        self._events: list[tuple[int, float, str]] = []
+        self._callback = _CALLBACK(self._on_synth)  # keep a reference: C holds the pointer
+        self._load()
+
+    def _load(self) -> None:
+        lib = ctypes.CDLL(self.lib_path)
         lib.espeak_Initialize.restype = ctypes.c_int
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
                                           ctypes.c_int]
@@ -73,6 +88,9 @@ class _Lib:
         lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
         lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
         lib.espeak_GetCurrentVoice.restype = ctypes.POINTER(_Voice)
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        lib.espeak_ng_SetRandSeed.restype = None
+        lib.espeak_Terminate.restype = ctypes.c_int
         self.sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0,
                                                  str(self.data_path).encode(),
                                                  _INIT_PHONEME_EVENTS)
@@ -80,10 +98,21 @@ class _Lib:
             raise TTSError(f"eSpeak NG did not start (data at {self.data_path})",
                            hint="reinstall espeakng-loader")
         self.lib = lib
-        self._chunks: list[np.ndarray] = []
-        self._events: list[tuple[int, float, str]] = []
-        self._callback = _CALLBACK(self._on_synth)  # keep a reference: C holds the pointer
         lib.espeak_SetSynthCallback(self._callback)
+
+    def fresh(self, seed: int) -> None:
+        """Unload and reload the library (its C statics start over), then seed its random
+        generator: the next utterance depends on nothing spoken before it. Call under
+        ``_lock``. If something else in the process holds the library open, the reload
+        keeps the old state (the seed still applies)."""
+        import _ctypes
+
+        self.lib.espeak_Terminate()
+        handle = self.lib._handle
+        del self.lib
+        _ctypes.dlclose(handle)
+        self._load()
+        self.lib.espeak_ng_SetRandSeed(seed)
 
     @classmethod
     def get(cls) -> _Lib:
@@ -181,7 +210,10 @@ class EspeakTTS(TTSEngine):
                 )
             name = f"{lang}+{profile.voice}"
         lib = self._lib
+        seed = int(hashlib.sha256(repr((text, name, profile.rate, profile.pitch,
+                                        profile.volume)).encode()).hexdigest()[:8], 16)
         with _Lib._lock:
+            lib.fresh(seed)
             if lib.lib.espeak_SetVoiceByName(name.encode()) != 0:
                 raise TTSError(f"eSpeak NG could not select voice {name!r}", field="voice")
             lib.lib.espeak_SetParameter(_RATE, int(profile.rate), 0)
