@@ -231,3 +231,72 @@ def test_a_scene_without_props_gets_a_set(name: str, interior: bool, tmp_path: P
     # an empty horizon is smooth row by row: a dressed set has structure across the frame
     across = float(np.abs(np.diff(y, axis=1)).mean())
     assert across > 1.0, across
+
+
+# -- 7. FADE OUT -------------------------------------------------------------------------------
+def _storyboard(transitions: list[str], *, title: str = "", title_card: bool = False):
+    from studio_kit.models import Storyboard
+
+    shots = [{"id": f"s{i}", "scene": "harbour", "duration_s": 1.0,
+              "transition": {"kind": k, "duration_s": 0.5}} for i, k in enumerate(transitions)]
+    return Storyboard.model_validate({"episode": "01", "title": title, "title_card": title_card,
+                                      "acts": [{"id": "a1", "shots": shots}]})
+
+
+def _decoded(path: str) -> list[np.ndarray]:
+    with av.open(path) as box:
+        return [f.to_ndarray(format="rgb24") for f in box.decode(video=0)]
+
+
+@pytest.mark.parametrize("last", ["fade", "dip_to_white", "dissolve", "cut"])
+def test_fade_out_ends_on_black(last: str, tmp_path: Path) -> None:
+    from studio_kit.edit.assemble import assemble
+    from studio_kit.edit.synth import make_clip
+    from studio_kit.edit.timeline import timeline_from_storyboard
+
+    sb = _storyboard(["cut", last])
+    clips = {s.id: make_clip(tmp_path / f"{s.id}.mp4", seconds=1.0, width=64, height=36,
+                             source="color", colour="0x8080c0") for s in sb.shots}
+    tl = timeline_from_storyboard(sb, clips, fps=24, width=64, height=36)
+    res = assemble(tl, tmp_path / "ep.mp4")
+    frames = _decoded(res.path)
+    assert len(frames) == 48  # a fade out adds no frames
+    end, before = frames[-1].astype(float).mean(), frames[-13].astype(float).mean()
+    if last == "fade":
+        assert end < 8 and before > 60  # black at the end, picture until the fade
+        mid = frames[-6].astype(float).mean()
+        assert 8 < mid < before  # a ramp, not a cut to black
+    elif last == "dip_to_white":
+        assert end > 245
+    else:
+        assert abs(end - before) < 3  # nothing else closes the episode
+
+
+def test_fade_to_black_between_shots_keeps_the_fade(tmp_path: Path) -> None:
+    """A fade followed by other transitions still dips to black mid-episode."""
+    from studio_kit.edit.assemble import assemble
+    from studio_kit.edit.synth import make_clip
+    from studio_kit.edit.timeline import timeline_from_storyboard
+
+    sb = _storyboard(["fade", "dissolve", "cut"])
+    clips = {s.id: make_clip(tmp_path / f"{s.id}.mp4", seconds=1.0, width=64, height=36,
+                             source="color", colour="0x8080c0") for s in sb.shots}
+    tl = timeline_from_storyboard(sb, clips, fps=24, width=64, height=36)
+    frames = _decoded(assemble(tl, tmp_path / "ep.mp4").path)
+    lum_curve = [f.astype(float).mean() for f in frames]
+    first_cut = tl.items[0].record_end - tl.items[0].transition.frames // 2
+    assert min(lum_curve[first_cut - 3:first_cut + 3]) < 20  # through black
+    assert lum_curve[-1] > 60
+
+
+# -- 8. cards ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("series,episode,expected", [
+    ("Big Fish", "Big Fish", "Big Fish"), ("Big Fish", "BIG FISH", "Big Fish"),
+    ("Big Fish", "The River", "Big Fish\nThe River"), ("", "The River", "The River")])
+def test_title_card_does_not_repeat_the_title(series: str, episode: str,
+                                              expected: str) -> None:
+    from studio_kit.edit.timeline import timeline_from_storyboard
+
+    tl = timeline_from_storyboard(_storyboard(["cut"], title=episode, title_card=True),
+                                  series_title=series)
+    assert tl.item("card-title").text == expected

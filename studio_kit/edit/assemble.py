@@ -89,8 +89,19 @@ class _Blend:
 
 
 @dataclass
+class _FadeOut:
+    """The episode's closing fade: ``n`` frames of ``clip`` from ``start`` going to black
+    (white for a dip), the last one fully black."""
+
+    kind: TransitionKind
+    clip: str
+    start: int
+    n: int
+
+
+@dataclass
 class _Group:
-    ops: list[_Plain | _Blend] = field(default_factory=list)
+    ops: list[_Plain | _Blend | _FadeOut] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
 
     @property
@@ -106,7 +117,8 @@ def _plan(tl: Timeline, infos: dict[str, StreamInfo]) -> list[_Group | Segment]:
         assert item.clip is not None
         prev = items[i - 1].transition if i else None
         head = prev.frames if prev is not None and prev.overlaps else 0
-        tail = item.transition.frames if item.transition.overlaps else 0
+        closing = item.transition.frames if item.transition.fades_out else 0
+        tail = item.transition.frames if item.transition.overlaps else closing
         a, b = item.source_in, item.source_in + item.frames
         body_from, body_to = a + head, b - tail
         keys = infos[item.clip].keyframe_indices
@@ -123,7 +135,10 @@ def _plan(tl: Timeline, infos: dict[str, StreamInfo]) -> list[_Group | Segment]:
         elif body_to > body_from:
             group.ops.append(_Plain(item.clip, body_from, body_to))
             group.items.append(item.id)
-        if tail:
+        if closing:
+            group.ops.append(_FadeOut(item.transition.kind, item.clip, body_to, closing))
+            group.items.append(item.id)
+        elif tail:
             nxt = items[i + 1]
             assert nxt.clip is not None
             group.ops.append(_Blend(item.transition.kind, item.clip, body_to, nxt.clip,
@@ -139,6 +154,11 @@ def _group_frames(group: _Group, fps: Fraction, threaded: bool) -> Iterator[np.n
     for op in group.ops:
         if isinstance(op, _Plain):
             yield from read_frames(op.clip, op.start, op.end, fps, threaded=threaded)
+        elif isinstance(op, _FadeOut):
+            frames = read_frames(op.clip, op.start, op.start + op.n, fps, threaded=threaded)
+            for j, fa in enumerate(frames):
+                # the first half of a fade/dip blend goes from the picture to black/white
+                yield blend(op.kind, fa, fa, 0.5 * (j + 1) / op.n)
         else:
             frames_a = read_frames(op.a_clip, op.a_start, op.a_start + op.n, fps,
                                    threaded=threaded)
@@ -154,6 +174,8 @@ def _region_key(group: _Group, tl: Timeline, hashes: dict[str, str], preset: str
     ranges and blends, the picture format, the encoder settings, and the parameter sets
     this encoder writes (another x264 build must not reuse regions it cannot join)."""
     ops = [("plain", hashes[o.clip], o.start, o.end) if isinstance(o, _Plain) else
+           ("fade-out", o.kind.value, hashes[o.clip], o.start, o.n)
+           if isinstance(o, _FadeOut) else
            ("blend", o.kind.value, hashes[o.a_clip], o.a_start, hashes[o.b_clip], o.b_start,
             o.n) for o in group.ops]
     return stable_hash("region", ops, tl.width, tl.height, str(tl.fps), repr(H264_PARAMS),
@@ -199,7 +221,8 @@ def _render_groups(groups: list[_Group], tl: Timeline, work: Path, ref_extra: st
     hashes: dict[str, str] = {}
     for g in groups:
         for op in g.ops:
-            for clip in ([op.clip] if isinstance(op, _Plain) else [op.a_clip, op.b_clip]):
+            for clip in ([op.clip] if isinstance(op, _Plain | _FadeOut)
+                         else [op.a_clip, op.b_clip]):
                 if clip not in hashes:
                     hashes[clip] = file_hash(clip)
     keys = [_region_key(g, tl, hashes, H264_PARAMS.transition_preset, ref_extra)

@@ -14,8 +14,10 @@ Ordering (the pacing elements of an episode):
 Picture transitions (dissolve, fade, dip to white, wipe) overlap the two items by the
 transition's duration; cut, match cut, J-cut and L-cut are picture cuts (J/L move only the
 audio: a J-cut starts the next shot's sound early, an L-cut lets this shot's sound run on).
-A shot's ``transition`` applies to whatever follows it, card or shot; the last item's
-transition is ignored.
+A shot's ``transition`` applies to whatever follows it, card or shot. The last item's
+transition closes the episode: a fade (``FADE OUT.``, ``FADE TO BLACK.``) or a dip to white
+fades its last frames out to black (white) without overlapping anything, so the last frame
+is black; any other kind is ignored there.
 """
 
 from __future__ import annotations
@@ -39,13 +41,23 @@ class ItemKind(StrEnum):
     hook_card = "hook_card"
 
 
+#: Transitions that can close the episode (fade out to black / to white).
+CLOSING_KINDS = (TransitionKind.fade, TransitionKind.dip_to_white)
+
+
 class TransitionSpec(BaseModel):
     kind: TransitionKind = TransitionKind.cut
     frames: int = Field(0, ge=0, description="Picture overlap, or audio offset for J/L-cuts.")
+    closing: bool = Field(False, description="The last item's fade out: its last ``frames`` "
+                          "frames fade to black (white), overlapping nothing.")
 
     @property
     def overlaps(self) -> bool:
-        return self.kind.touches_picture and self.frames > 0
+        return self.kind.touches_picture and self.frames > 0 and not self.closing
+
+    @property
+    def fades_out(self) -> bool:
+        return self.closing and self.frames > 0
 
 
 class TimelineItem(BaseModel):
@@ -115,8 +127,14 @@ class Timeline(BaseModel):
         for i, item in enumerate(self.items):
             tr = item.transition
             if i == n - 1:
-                item.transition = TransitionSpec(kind=tr.kind, frames=0)
+                if tr.kind in CLOSING_KINDS:  # FADE OUT: to black over the last frames
+                    item.transition = TransitionSpec(kind=tr.kind, closing=True,
+                                                     frames=min(tr.frames, item.frames))
+                else:
+                    item.transition = TransitionSpec(kind=tr.kind, frames=0)
                 continue
+            if tr.closing:  # no longer last (items were added after it)
+                tr = item.transition = TransitionSpec(kind=tr.kind, frames=tr.frames)
             if tr.kind.touches_picture:
                 nxt = self.items[i + 1]
                 limit = min(item.frames, nxt.frames) // 2
@@ -155,6 +173,20 @@ class Timeline(BaseModel):
             if i.id == item_id:
                 return i
         raise KeyError(item_id)
+
+
+def title_card_text(series_title: str, episode_title: str) -> str:
+    """The series title over the episode title, each once: an episode titled like its
+    series (a script's title page names both the same) shows one line, not "Big Fish /
+    Big Fish" (compared ignoring case, spacing and punctuation)."""
+    def norm(t: str) -> str:
+        return " ".join("".join(c for c in t.casefold() if c.isalnum() or c.isspace()).split())
+
+    lines: list[str] = []
+    for t in (series_title.strip(), episode_title.strip()):
+        if t and norm(t) not in {norm(x) for x in lines}:
+            lines.append(t)
+    return "\n".join(lines)
 
 
 def timeline_from_storyboard(
@@ -211,7 +243,7 @@ def timeline_from_storyboard(
 
     acts(ActKind.cold_open, with_cards=False)
     if storyboard.title_card:
-        text = "\n".join(t for t in (series_title, storyboard.title) if t) or \
+        text = title_card_text(series_title, storyboard.title) or \
             f"Episode {storyboard.episode}"
         card(ItemKind.title_card, "card-title", text, title_card_s)
     acts(ActKind.act, with_cards=True)
