@@ -1,8 +1,9 @@
 """QC plumbing: decoded media, the context a scorer sees, scores and reports.
 
 A scorer is a class registered in ``studio_kit.registry.SCORERS``; ``score(ctx)`` returns
-``QCScore``s (one per metric). A scorer that cannot run (no model configured, no figure
-regions, no reference) returns skipped scores, which never fail a shot.
+``QCScore``s (one per metric). A scorer that cannot run (no model configured, no dialogue
+for lip-sync, nothing measurable) returns skipped scores, which never fail a shot; each
+carries its reason (a sentence) in ``details["skipped"]``, recorded as such in the ledger.
 """
 
 from __future__ import annotations
@@ -135,6 +136,8 @@ class Scorer(ABC):
                        direction=direction, passed=ok, details=details)
 
     def skip(self, metric: str, why: str) -> QCScore:
+        if not isinstance(why, str) or not why.strip():
+            raise ValueError(f"{self.name}: a skipped {metric} needs its reason (a sentence)")
         return QCScore(scorer=self.name, metric=metric, value=0.0, skipped=True,
                        details={"skipped": why})
 
@@ -151,12 +154,19 @@ def run_scorers(ctx: QCContext, names: list[str] | None = None) -> QCReport:
     return report
 
 
+def skip_reason(score: QCScore) -> str:
+    """Why a score was skipped (a sentence; every ``Scorer.skip`` gives one)."""
+    why = score.details.get("skipped")
+    return why if isinstance(why, str) and why else f"{score.metric} was not measured"
+
+
 def record_report(report: QCReport, ledger, *, run_id: int | None = None,
                   attempt: int | None = None) -> None:
-    """Every score into the ledger's qc_scores (skipped ones too, marked in details)."""
+    """Every score into the ledger's qc_scores (skipped ones too: ``details.skipped`` holds
+    the reason, a string; ``false`` for a score that was measured)."""
     for s in report.scores:
         details = dict(s.details)
-        details["skipped"] = s.skipped if s.skipped else details.get("skipped", False)
+        details["skipped"] = skip_reason(s) if s.skipped else False
         if attempt is not None:
             details["attempt"] = attempt
         ledger.qc_score(shot_id=report.shot_id, scorer=s.metric, score=s.value,

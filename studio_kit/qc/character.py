@@ -1,7 +1,8 @@
 """Character consistency against the character's reference frame and the bible.
 
-Measured inside each character's figure regions (the engine's; the local engine exports
-them) on five frames across the shot:
+Measured inside each character's figure regions on five frames across the shot (the
+embedded engine's own regions for its clips; for any other clip, where ``qc.detect`` finds
+the characters: see ``runner.figure_regions_for``):
 - ``character.reference``: colour of hair, face (skin), torso (outer garment) and legs vs
   the reference frame (CIEDE2000), after removing the shot's white-balance offset and
   matching luma (so a lighting change is the continuity check's business);
@@ -13,7 +14,8 @@ them) on five frames across the shot:
 - ``character.bible``: hue of each region vs the bible colour, after grey-world white
   balance - a coarse check that needs no reference frame.
 Regions come from the *intended* request (drift removed), so QC never learns the drift from
-the engine. An engine without regions gets 'skipped' scores.
+the engine. Without regions (the bible's proxy could not be drawn) the scores are skipped
+with that reason.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ METRICS = ("character.reference", "character.hue", "character.hair", "character.
            "character.bible")
 #: floor of the hair chroma the hair change is divided by (grey hair: noise stays small)
 HAIR_MIN_CHROMA = 10.0
+#: a region whose white-balanced colour has less chroma than this has no reliable hue (a
+#: pale face in a beige room: grey-world balance swings its hue by 100 degrees or more)
+BIBLE_MIN_CHROMA = 12.0
 _TORSO = [GarmentKind.coat, GarmentKind.jacket, GarmentKind.dress, GarmentKind.top]
 _LEGS = [GarmentKind.trousers, GarmentKind.skirt, GarmentKind.dress]
 
@@ -60,7 +65,8 @@ class CharacterScorer(Scorer):
         if not ctx.spec.characters:
             return [self.skip(m, "no character in the shot") for m in METRICS]
         if ctx.regions is None:
-            return [self.skip(m, "the engine gives no figure regions") for m in METRICS]
+            why = ctx.options.get("regions_missing") or "no figure regions for this clip"
+            return [self.skip(m, why) for m in METRICS]
         shot = measure_shot(ctx)
         offset = shot["offset"]
         worst_ref, worst_hue, worst_face, worst_bible = -1.0, -1.0, -1.0, -1.0
@@ -106,7 +112,7 @@ class CharacterScorer(Scorer):
                     continue
                 want = srgb_to_lab(np.array(hex_to_rgb(hexc), float))
                 got = srgb_to_lab(np.clip(colour * gain, 0, 255))
-                if np.hypot(want[1], want[2]) < 15 or np.hypot(got[1], got[2]) < 8:
+                if np.hypot(want[1], want[2]) < 15 or np.hypot(got[1], got[2]) < BIBLE_MIN_CHROMA:
                     continue  # hue is meaningless for greys
                 dh = abs((_hue_deg(got) - _hue_deg(want) + 180) % 360 - 180)
                 d[f"bible_hue_{region}"] = round(dh, 1)

@@ -14,6 +14,20 @@ def scores_table(ledger, episode: str) -> list[dict[str, Any]]:
         "ORDER BY q.shot_id, q.scorer", (episode,))
 
 
+def _skipped(row: dict[str, Any]) -> bool:
+    """A ledger row whose details say it was skipped (a reason string; ``true`` in rows
+    recorded before the reasons were kept)."""
+    import json
+
+    d = row.get("details")
+    if isinstance(d, str):
+        try:
+            d = json.loads(d)
+        except ValueError:
+            return False
+    return bool(isinstance(d, dict) and d.get("skipped"))
+
+
 def plot_scores(rows: list[dict[str, Any]], metrics: list[str] | None = None):
     """One bar chart per metric: score per shot, the threshold as a line, failures in red.
 
@@ -23,7 +37,7 @@ def plot_scores(rows: list[dict[str, Any]], metrics: list[str] | None = None):
     import holoviews as hv
     import holoviews.plotting.bokeh  # noqa: F401  (registers the renderer the options need)
 
-    rows = [r for r in rows if '"skipped": true' not in str(r.get("details", ""))]
+    rows = [r for r in rows if not _skipped(r)]
     metrics = metrics or sorted({r["metric"] for r in rows})
     plots = []
     for metric in metrics:

@@ -6,8 +6,13 @@ shot of that framing is compared with the same frame. With the local engine they
 rendered: a drift-free still of the scene at the shot's angle without figures, and of each
 character alone on their mark in that scene at that angle (framing matters: atmosphere
 between camera and figure changes colours, and small faces measure differently). For other
-engines pass them in (measured on an approved frame with ``character_reference`` /
+engines they are drawn by the embedded engine from the bible (the bible is the truth), or
+passed in (measured on an approved frame with ``character_reference`` /
 ``scene_reference``).
+
+Figure regions: the engine's own (``figure_regions``) when the clip is the engine's drawing
+of the request; otherwise (a cloud engine, a clip altered after rendering) the detector of
+``qc.detect`` finds the characters (see ``figure_regions_for``).
 """
 
 from __future__ import annotations
@@ -18,11 +23,20 @@ from pathlib import Path
 from typing import Any
 
 from ..engines.base import Drift, EngineRequest, EngineResult, ResolvedCharacter, ShotSpec
+from ..errors import StudioError
 from ..hashing import stable_hash
 from ..models import Camera, CastMember, Shot, Tier
 from ..registry import ENGINES
 from ..vault import Vault
-from .base import QCContext, QCReport, RegionsFn, load_media, record_report, run_scorers
+from .base import (
+    QCContext,
+    QCReport,
+    RegionsFn,
+    ShotMedia,
+    load_media,
+    record_report,
+    run_scorers,
+)
 from .references import CharacterReference, SceneReference, character_reference, scene_reference
 
 
@@ -131,19 +145,105 @@ def references_for(engine_name: str, request: EngineRequest, vault: Vault
     return scene_ref, chars
 
 
+def reference_engine(engine_name: str) -> str:
+    """The engine that draws a shot's references: the engine itself when it can render a
+    still (the embedded one), else the embedded engine from the bible (the bible is the
+    truth; a cloud engine cannot draw a locked reference frame on demand)."""
+    mod = _engine_module(engine_name)
+    return engine_name if mod is not None and hasattr(mod, "frame_at") else "local"
+
+
+#: mean absolute luma difference (0..255) under which a clip is the engine's own drawing
+#: of the request (H.264 at the local engine's settings stays under 1.5)
+ENGINE_DREW_TOLERANCE = 3.0
+
+
+def engine_drew(mod, request: EngineRequest, media: ShotMedia) -> bool:
+    """Is the clip what the engine draws for this request (not altered after rendering)?
+    Two frames (a quarter and three quarters in) against the engine's own rendering."""
+    import cv2
+    import numpy as np
+
+    if not hasattr(mod, "frame_at"):
+        return False
+    if (media.width, media.height) != (request.format.width, request.format.height):
+        return False
+    h, w = media.frames.shape[1:3]
+    for q in (0.25, 0.75):
+        i = min(int(q * len(media.frames)), len(media.frames) - 1)
+        drawn = mod.frame_at(request, i / media.fps)
+        if drawn.shape[:2] != (h, w):
+            drawn = cv2.resize(drawn, (w, h), interpolation=cv2.INTER_AREA)
+        d = np.abs(drawn.astype(np.float32) - media.frames[i].astype(np.float32)).mean()
+        if d > ENGINE_DREW_TOLERANCE:
+            return False
+    return True
+
+
+def figure_regions_for(engine_name: str, request: EngineRequest, media: ShotMedia,
+                       mode: str = "auto") -> tuple[RegionsFn | None, dict[str, Any]]:
+    """Where the characters are in a delivered clip, and what found them.
+
+    ``mode``: ``engine`` (the engine's own regions), ``detector`` (``qc.detect``: the
+    Haar face detector and the figure locator) or ``auto`` (the engine's regions when the
+    engine exports them and the clip is its own drawing of the request, else the
+    detector). Returns (regions function or None, info for the scores' details)."""
+    if mode not in ("auto", "engine", "detector"):
+        raise StudioError(f"unknown QC regions mode {mode!r}", field="options.regions",
+                          hint="auto, engine or detector")
+    mod = _engine_module(engine_name)
+    if mode == "engine" or (mode == "auto" and mod is not None
+                            and engine_drew(mod, request, media)):
+        fn = regions_for(engine_name, request)
+        if fn is not None:
+            return fn, {"source": f"{engine_name} engine's figure regions"}
+        if mode == "engine":
+            return None, {"source": "none",
+                          "missing": f"the {engine_name} engine gives no figure regions"}
+    from ..engines.base import EngineError
+    from .detect import FigureLocator
+
+    try:
+        locator = FigureLocator(request, media)
+    except (EngineError, StudioError) as exc:
+        return None, {"source": "none",
+                      "missing": f"the bible's proxy of the shot cannot be drawn: {exc}"}
+    info: dict[str, Any] = {"source": "detector (Haar faces + figure locator)",
+                            "locator": locator}
+    return locator.regions_fn(), info
+
+
 def qc_clip(path: str | Path, request: EngineRequest, engine_name: str, *, vault: Vault,
             tier: Tier | str = Tier.standard, asset: str | None = None,
             scorers: list[str] | None = None, options: dict[str, Any] | None = None,
             scene_ref: SceneReference | None = None,
-            character_refs: dict[str, CharacterReference] | None = None) -> QCReport:
+            character_refs: dict[str, CharacterReference] | None = None,
+            regions: str | None = None) -> QCReport:
+    """Score a clip of ``request`` made by ``engine_name`` (any engine).
+
+    ``regions`` (or ``options["regions"]``): ``auto`` (default), ``engine`` or
+    ``detector``; see ``figure_regions_for``. References default to locked frames drawn by
+    ``reference_engine(engine_name)``."""
+    opts = dict(options or {})
+    mode = regions or opts.pop("regions", "auto")
     media = load_media(path)
     if scene_ref is None and character_refs is None:
-        scene_ref, character_refs = references_for(engine_name, request, vault)
+        scene_ref, character_refs = references_for(reference_engine(engine_name), request,
+                                                   vault)
+    fn, info = figure_regions_for(engine_name, request, media, mode)
+    if fn is None:
+        opts["regions_missing"] = info["missing"]
     ctx = QCContext(spec=request.spec, media=media, tier=tier, request=request,
-                    regions=regions_for(engine_name, request),
-                    character_refs=character_refs or {}, scene_ref=scene_ref, asset=asset,
-                    options=dict(options or {}))
-    return run_scorers(ctx, scorers)
+                    regions=fn, character_refs=character_refs or {}, scene_ref=scene_ref,
+                    asset=asset, options=opts)
+    report = run_scorers(ctx, scorers)
+    where = {"source": info["source"]}
+    if "locator" in info:
+        where["figures"] = info["locator"].summary()
+    for s in report.scores:
+        if s.scorer in ("character", "continuity", "lipsync") and not s.skipped:
+            s.details["regions"] = where
+    return report
 
 
 def qc_result(result: EngineResult, request: EngineRequest, *, vault: Vault, ledger=None,
