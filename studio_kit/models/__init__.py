@@ -8,6 +8,8 @@ from .character import (
     HairStyle,
     LoraRef,
     Outfit,
+    VoiceAge,
+    VoiceGender,
     VoiceProfile,
     Wardrobe,
 )
@@ -43,7 +45,7 @@ from .storyboard import (
 __all__ = [
     "SCHEMA_VERSION", "StudioModel", "hex_to_rgb",
     "Appearance", "Character", "Garment", "GarmentKind", "HairStyle", "LoraRef", "Outfit",
-    "VoiceProfile", "Wardrobe",
+    "VoiceAge", "VoiceGender", "VoiceProfile", "Wardrobe",
     "Atmosphere", "AtmosphereKind", "KeyLight", "Lighting", "MarkKind", "Scene", "SetMark",
     "TimeOfDay",
     "Budget", "DeliveryFormat", "LoudnessPreset", "LoudnessTarget", "Series", "Tier",

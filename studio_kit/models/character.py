@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import Field, model_serializer, model_validator
 
 from .common import SCHEMA_VERSION, Colour, Identifier, LanguageCode, StudioModel
 
@@ -81,6 +81,19 @@ class Appearance(StudioModel):
     face_width: float = Field(1.0, ge=0.7, le=1.3)
 
 
+class VoiceGender(StrEnum):
+    female = "female"
+    male = "male"
+    neutral = "neutral"
+
+
+class VoiceAge(StrEnum):
+    child = "child"
+    young = "young"
+    adult = "adult"
+    older = "older"
+
+
 class VoiceProfile(StudioModel):
     engine: str = "espeak"
     voice: str | None = Field(
@@ -90,6 +103,23 @@ class VoiceProfile(StudioModel):
     pitch: int = Field(50, ge=0, le=99)
     rate: int = Field(170, ge=80, le=450, description="Words per minute.")
     volume: int = Field(100, ge=0, le=200)
+    gender: VoiceGender | None = Field(
+        default=None, description="Who the voice is (from the script or bible); picks the "
+        "engine voice when 'voice' is not set. Unset: each character gets its own voice.")
+    age: VoiceAge | None = Field(
+        default=None, description="child, young, adult or older: shifts the pitch and, for "
+        "eSpeak, picks an older voice variant when 'voice' is not set.")
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_who(self, handler):  # type: ignore[no-untyped-def]
+        # left out when unset: bible hashes (what renders were keyed by) and saved files of
+        # characters that do not use them stay as they were before the fields existed
+        data = handler(self)
+        if isinstance(data, dict):
+            for k in ("gender", "age"):
+                if data.get(k) is None:
+                    data.pop(k, None)
+        return data
 
 
 class LoraRef(StudioModel):
