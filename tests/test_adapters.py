@@ -64,7 +64,9 @@ def test_happy_path(rig):
     res = run(engine, req, vault, progress=seen.append, on_submitted=ids.append)
     assert vault.has(res.asset)
     assert (res.width, res.height) == (160, 90)
-    assert res.duration_s == pytest.approx(1.0, abs=0.1)
+    # the engine delivers (and bills) the next length it offers; the whole clip decoded
+    assert res.duration_s == pytest.approx(engine.expected_duration(req), abs=0.05)
+    assert res.metadata["frames"] == pytest.approx(res.duration_s * res.fps, abs=1)
     assert res.engine == name and ids and res.metadata["remote_id"] == ids[0]
     assert seen[-1] == 1.0
     price = engine.capabilities.price_per_second
@@ -117,8 +119,11 @@ def test_transient_poll_faults_are_retried(rig, faults):
 def test_persistent_malformed_status_gives_up(rig):
     name, server, engine, req, vault = rig
     server.script("status", *["malformed"] * 10)
-    with pytest.raises(E.MalformedResponse):
+    with pytest.raises(E.ResultUnavailable) as info:
         run(engine, req, vault)
+    # the job was accepted: it is kept (remote id) to be collected later, not failed
+    assert info.value.transient and info.value.remote_id and not info.value.completed
+    assert isinstance(info.value.__cause__, E.MalformedResponse)
     assert len(server.submissions) == 1
 
 

@@ -16,7 +16,7 @@ from . import app, console
 def _set_overrides(p: Project, episode: str, sets: list[str]) -> None:
     from ..registry import ENGINES
 
-    sb = p.storyboard(episode)
+    sb = p.storyboard(episode).model_copy(deep=True)  # saves merge against the loaded copy
     for item in sets:
         shot_id, eq, engine = item.partition("=")
         if not eq or not shot_id.strip():

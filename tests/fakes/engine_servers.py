@@ -14,7 +14,16 @@ consumed in order) or drawn at random (``fault_rate``, ``fault_kinds``, seeded).
 - ``moderation`` (a refusal in the service's own style), ``latency`` (a slow answer)
 - job-level, chosen at submission: ``job_failed``, ``job_moderated``, ``stall`` (never
   finishes), ``oversize``, ``oversize_chunked`` (no Content-Length), ``not_video``
-  (text/html), ``bad_type`` (claims video/mp4, is HTML), ``corrupt`` (MP4 magic, garbage)
+  (text/html), ``bad_type`` (claims video/mp4, is HTML), ``corrupt`` (MP4 magic, garbage),
+  ``truncated`` (the real clip cut in half), ``flipped`` (the real clip with bytes of its
+  media data inverted), ``short`` (a whole, valid clip of 1 s whatever was asked)
+- ``drop_after_accept`` (submit): the job is created (and will bill) but the connection
+  closes before the answer; ``echo_key`` (submit): a 400 whose body echoes the caller's
+  Authorization header, as some services do
+
+A delivered clip is a real MP4 of the length the submission asked for (the service's own
+``duration`` field; ComfyUI: the graph's frame count at its rate), unless ``video`` is
+given. ``redirect_downloads_to`` makes the file URLs answer 302 to another server.
 """
 
 from __future__ import annotations
@@ -36,9 +45,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 JOB_FAULTS = {"job_failed", "job_moderated", "stall", "oversize", "oversize_chunked",
-              "not_video", "bad_type", "corrupt"}
+              "not_video", "bad_type", "corrupt", "truncated", "flipped", "short"}
 CALL_FAULTS = {"http401", "http402", "http429", "http500", "http503", "malformed",
                "missing_field", "moderation", "latency"}
+#: faults only ever scripted (``server.script``), never drawn at random
+SCRIPTED_ONLY = {"drop_after_accept", "echo_key"}
 ENDPOINT_FAULTS = {
     "submit": CALL_FAULTS | JOB_FAULTS,
     "status": {"http429", "http500", "http503", "malformed", "latency"},
@@ -50,22 +61,62 @@ _VIDEO: dict[str, bytes] = {}
 _VIDEO_LOCK = threading.Lock()
 
 
-def tiny_mp4(seconds: float = 1.0, size: str = "160x90") -> bytes:
-    """A real H.264 MP4 (testsrc pattern) made with ffmpeg, cached per process."""
-    key = f"{seconds}-{size}"
+def tiny_mp4(seconds: float = 1.0, size: str = "160x90", *, rate: int = 24,
+             frames: int | None = None) -> bytes:
+    """A real H.264 MP4 (testsrc pattern) made with ffmpeg, cached per process: ``seconds``
+    long at ``rate`` fps, or exactly ``frames`` frames."""
+    key = f"{seconds}-{size}-{rate}-{frames}"
     with _VIDEO_LOCK:
         if key not in _VIDEO:
             import imageio_ffmpeg
 
             tmp = Path(tempfile.mkdtemp(prefix="fake-engine-"))
             out = tmp / "clip.mp4"
+            length = ["-frames:v", str(frames)] if frames else ["-t", str(seconds)]
             subprocess.run(
                 [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
-                 f"testsrc=size={size}:rate=24", "-t", str(seconds), "-c:v", "libx264",
-                 "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(out)], check=True)
+                 f"testsrc=size={size}:rate={rate}", *length, "-c:v", "libx264",
+                 "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+                 str(out)], check=True)
             _VIDEO[key] = out.read_bytes()
             shutil.rmtree(tmp, ignore_errors=True)
         return _VIDEO[key]
+
+
+def truncated(video: bytes) -> bytes:
+    """The first half of a clip (its header intact, half its frames' data missing)."""
+    return video[: len(video) // 2]
+
+
+def flipped(video: bytes, every: int = 97) -> bytes:
+    """The clip with one byte in ``every`` of its media data (after ``mdat``) inverted."""
+    data = bytearray(video)
+    start = data.find(b"mdat") + 64
+    for i in range(start, len(data), every):
+        data[i] ^= 0xFF
+    return bytes(data)
+
+
+def clip_length(service: str, body: Any) -> tuple[float, int | None, int]:
+    """(seconds, exact frame count or None, fps) the submission asks for."""
+    if not isinstance(body, dict):
+        return 5.0, None, 24
+    if service == "comfyui":
+        nodes = body.values()
+        length = next((n["inputs"].get("length") for n in nodes
+                       if isinstance(n, dict) and n.get("class_type") ==
+                       "EmptyHunyuanLatentVideo"), None)
+        fps = next((n["inputs"].get("fps") for n in nodes
+                    if isinstance(n, dict) and n.get("class_type") == "CreateVideo"), 16)
+        fps = int(fps or 16)
+        return (float(length) / fps if length else 5.0), (int(length) if length else None), fps
+    value = (body.get("input") or {}).get("duration") if service == "replicate" else \
+        body.get("duration")
+    try:
+        seconds = float(str(value).rstrip("s")) if value is not None else 5.0
+    except ValueError:
+        seconds = 5.0
+    return seconds, None, 24
 
 
 @dataclass
@@ -78,6 +129,9 @@ class Job:
     billed: bool = False
     cancelled: bool = False
     model: str = ""
+    seconds: float = 5.0
+    frames: int | None = None
+    fps: int = 24
 
     def phase(self, latency: float) -> str:
         if self.cancelled:
@@ -111,6 +165,7 @@ class FakeEngineServer:
     jobs: dict[str, Job] = field(default_factory=dict)
     faults_injected: Counter = field(default_factory=Counter)
     download_auth: list[str | None] = field(default_factory=list)
+    redirect_downloads_to: str | None = None
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -119,8 +174,6 @@ class FakeEngineServer:
         self._draws: Counter = Counter()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        if self.video is None:
-            self.video = tiny_mp4()
 
     # -- control ---------------------------------------------------------------------
     def start(self) -> FakeEngineServer:
@@ -194,8 +247,10 @@ class FakeEngineServer:
 
     def new_job(self, body: dict[str, Any], fault: str | None, model: str = "") -> Job:
         key = json.dumps({"model": model, "body": body}, sort_keys=True)
+        seconds, frames, fps = clip_length(self.service, body)
         job = Job(id=uuid.uuid4().hex[:16], body=body, key=key, created=time.monotonic(),
-                  fault=fault if fault in JOB_FAULTS else None, model=model)
+                  fault=fault if fault in JOB_FAULTS else None, model=model,
+                  seconds=seconds, frames=frames, fps=fps)
         with self._lock:
             self.jobs[job.id] = job
             self.submissions.append(key)
@@ -204,6 +259,14 @@ class FakeEngineServer:
     def bill(self, job: Job) -> None:
         with self._lock:
             job.billed = True
+
+    def clip(self, job: Job) -> bytes:
+        """The file a job delivers: ``video`` if given, else a clip of the asked length."""
+        if self.video is not None:
+            return self.video
+        if job.frames:
+            return tiny_mp4(frames=job.frames, rate=job.fps)
+        return tiny_mp4(job.seconds, rate=job.fps)
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -230,6 +293,11 @@ class _Handler(BaseHTTPRequestHandler):
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
         with self.fake._lock:  # logged before answering, so the client never races the log
             self.fake.calls.append((self.command, self.path, status))
+        if getattr(self, "_drop", False):  # the job exists; the answer never arrives
+            self._drop = False
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         for k, v in (headers or {}).items():
@@ -270,6 +338,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "latency":
             time.sleep(f.slow_s)
             return False
+        if fault == "drop_after_accept":
+            self._drop = True
+            return False
+        if fault == "echo_key":
+            self._send(400, {"error": "invalid request for key "
+                             f"{self.headers.get('Authorization', '')!s}: bad parameters"})
+            return True
         if fault == "http401":
             self._send(401, {"error": "Unauthorized"})
         elif fault == "http402":
@@ -353,11 +428,25 @@ class _Handler(BaseHTTPRequestHandler):
         job = self._job(jid)
         if job is None:
             return
+        if f.redirect_downloads_to:
+            with f._lock:
+                f.calls.append((self.command, self.path, 302))
+            self.send_response(302)
+            self.send_header("Location", f.redirect_downloads_to.rstrip("/") + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         fault = f.fault_for("download", job.key)
         if self._call_fault(fault):
             return
         kind = job.fault
-        video = f.video or b""
+        video = f.clip(job)
+        if kind == "truncated":
+            return self._send(200, raw=truncated(video), ctype="video/mp4")
+        if kind == "flipped":
+            return self._send(200, raw=flipped(video), ctype="video/mp4")
+        if kind == "short":
+            return self._send(200, raw=tiny_mp4(1.0, rate=job.fps), ctype="video/mp4")
         if kind == "oversize":
             return self._send(200, raw=video + b"\0" * f.oversize_bytes, ctype="video/mp4")
         if kind == "oversize_chunked":

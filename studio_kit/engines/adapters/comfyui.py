@@ -57,9 +57,10 @@ def build_graph(request: EngineRequest, fps: int = 16) -> dict[str, Any]:
     triggers = []
     model_src: list = ["1", 0]
     clip_src: list = ["2", 0]
+    wanted = request.options.get("lora")  # LoRA ids from conditioning; None: every one
     for i, rc in enumerate(request.spec.characters):
         lora = rc.character.lora
-        if lora is None:
+        if lora is None or (wanted is not None and lora.name not in wanted):
             continue
         node = f"lora_{i}"
         g[node] = {"class_type": "LoraLoader",
@@ -94,6 +95,12 @@ class ComfyUIEngine(HttpEngine):
     capabilities = EngineCapabilities(max_duration_s=10, max_width=1280, max_height=720,
                                       fps=[16.0, 24.0], reference_images=False, lora=True,
                                       price_per_second=0.0, paid=False)
+
+    def expected_duration(self, request: EngineRequest) -> float:
+        """The graph's frame count at its rate (``build_graph``)."""
+        fps = int(request.format.fps)
+        length = build_graph(request, fps=fps)["8"]["inputs"].get("length")
+        return float(length) / fps if isinstance(length, int) and fps else request.duration
 
     async def submit(self, client: httpx.AsyncClient, request: EngineRequest,
                      vault: Vault) -> str:

@@ -3,11 +3,19 @@
 All are ``EngineError`` (so a ``StudioError``): the CLI prints them plainly and the router
 fails over on any of them. ``transient`` says whether waiting and asking again can help
 (the adapter already retried those before raising).
+
+Every message and hint is passed through ``studio_kit.secrets.redact`` when the error is
+made, so an engine that echoes the key in its error body cannot put it into the ledger,
+the console or render.json through ``str(err)``.
+
+Money: ``cost`` is what the engine has billed for the failed call (0 when nothing was
+billed or it is not known); the ledger records it whatever the outcome.
 """
 
 from __future__ import annotations
 
 from ...errors import EngineError
+from ...secrets import redact
 
 
 class AdapterError(EngineError):
@@ -17,7 +25,9 @@ class AdapterError(EngineError):
 
     def __init__(self, message: str, *, engine: str = "", remote_id: str | None = None,
                  status: int | None = None, cost: float = 0.0, **kw) -> None:
-        super().__init__(message, **kw)
+        if kw.get("hint"):
+            kw["hint"] = redact(str(kw["hint"]))
+        super().__init__(redact(str(message)), **kw)
         self.engine = engine
         self.remote_id = remote_id
         self.status = status
@@ -52,6 +62,19 @@ class ServerError(AdapterError):
     transient = True
 
 
+class SubmissionUnconfirmed(ServerError):
+    """The connection dropped after a submission was sent: the engine may have accepted it
+    (and will bill it) but its job id never reached us, so it cannot be polled.
+
+    Never resubmitted by the adapter. ``at_risk`` is the most the engine may bill for it
+    (the estimate); ``cost`` stays 0 because the bill is not known. The caller records the
+    call as unconfirmed with ``at_risk`` so spend reports can show it."""
+
+    def __init__(self, message: str, *, at_risk: float = 0.0, **kw) -> None:
+        super().__init__(message, **kw)
+        self.at_risk = at_risk
+
+
 class InvalidRequest(AdapterError):
     """400/413/422 that is not a moderation refusal: the input is wrong for this engine."""
 
@@ -81,11 +104,39 @@ class MalformedResponse(AdapterError):
 
 
 class DownloadRejected(AdapterError):
-    """The output is larger than the cap, not a video, or does not decode."""
+    """The output is larger than the cap, not a video, or does not decode in full (every
+    frame is decoded; frame count and duration are checked against what was asked).
+
+    The job ran and was billed: ``cost`` is the billed cost. A failed, billed attempt:
+    record it with its cost and fail over (asking again gets the same file)."""
+
+
+class ResultUnavailable(AdapterError):
+    """The job was accepted (``remote_id``) but its result could not be collected this time:
+    status polls, the result call or the download kept failing transiently (5xx, dropped
+    connections, malformed answers, rate limits) after the adapter's retries.
+
+    Contract for the caller (``generation.generate_shot``): do NOT record the call as
+    failed and do NOT submit the request again or pay another engine for it. Keep the
+    ledger call pending with ``remote_id`` (status ``submitted``) and record ``cost``;
+    the next run calls ``run_job(request, vault, remote_id=remote_id)``, which polls and
+    downloads without submitting.
+
+    ``completed`` is True when the engine had reported the job finished (it is billed:
+    ``cost`` is the billed cost); False when its state is unknown (``cost`` 0: not known
+    to be billed yet). ``__cause__`` is the last underlying error.
+    """
+
+    transient = True
+
+    def __init__(self, message: str, *, completed: bool = False, **kw) -> None:
+        super().__init__(message, **kw)
+        self.completed = completed
 
 
 __all__ = [
     "AdapterError", "AuthError", "DownloadRejected", "EngineTimeout", "InsufficientCredits",
     "InvalidRequest", "JobFailed", "JobNotFound", "MalformedResponse", "MissingKey",
-    "ModerationRefused", "RateLimited", "ServerError",
+    "ModerationRefused", "RateLimited", "ResultUnavailable", "ServerError",
+    "SubmissionUnconfirmed",
 ]

@@ -12,7 +12,7 @@ import httpx
 from ...registry import ENGINES
 from ...vault import Vault
 from ..base import EngineCapabilities, EngineRequest
-from .http import HttpEngine, JobState, data_uri, nearest, prompt_text
+from .http import HttpEngine, JobState, data_uri, data_uris, nearest, prompt_text
 
 ASPECTS = ["16:9", "9:16", "1:1"]
 
@@ -30,9 +30,28 @@ class FalQueueEngine(HttpEngine):
     def app_id(model_id: str) -> str:
         return "/".join(model_id.split("/")[:2])
 
+    #: a model taking several subject images (``input_image_urls``), or "" if none
+    elements_model = ""
+    max_elements = 4
+
+    def reference_slots(self, continues: bool) -> int:
+        """A start frame goes alone (image-to-video); otherwise up to ``max_elements``
+        subject images when the service has an elements model."""
+        if not self.capabilities.reference_images:
+            return 0
+        if continues or not self.elements_model:
+            return 1
+        return self.max_elements
+
+    def uses_elements(self, request: EngineRequest) -> bool:
+        return bool(self.elements_model and len(request.references) > 1
+                    and not request.options.get("continues"))
+
     def model_for(self, request: EngineRequest) -> str:
         if "model" in request.options:
             return str(request.options["model"])
+        if self.uses_elements(request):
+            return self.elements_model
         return self.image_model if request.references else self.text_model
 
     def body(self, request: EngineRequest, vault: Vault) -> dict:
@@ -43,7 +62,9 @@ class FalQueueEngine(HttpEngine):
                 "seed": request.seed}
         if request.negative_prompt:
             body["negative_prompt"] = request.negative_prompt
-        if request.references:
+        if self.uses_elements(request):
+            body["input_image_urls"] = data_uris(vault, request.references[:self.max_elements])
+        elif request.references:
             body["image_url"] = data_uri(vault, request.references[0])
         return body
 
@@ -99,11 +120,12 @@ class KlingEngine(FalQueueEngine):
     model = "fal-ai/kling-video/v2.1/standard"
     text_model = "fal-ai/kling-video/v2.1/standard/text-to-video"
     image_model = "fal-ai/kling-video/v2.1/standard/image-to-video"
+    elements_model = "fal-ai/kling-video/v1.6/standard/elements"  # up to 4 subject images
     durations = (5.0, 10.0)
     # $0.25 per 5 s (standard tier), approximate; override in routing.yaml
     capabilities = EngineCapabilities(max_duration_s=10, max_width=1920, max_height=1080,
                                       fps=[24.0, 30.0], reference_images=True,
-                                      price_per_second=0.05, paid=True)
+                                      max_references=4, price_per_second=0.05, paid=True)
 
 
 @ENGINES.register("pika")

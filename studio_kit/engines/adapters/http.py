@@ -14,7 +14,14 @@ cancellation (``submit``, ``status``, ``cancel``); everything else lives here:
 - ``run_job`` reports the remote id as soon as it is known (``on_submitted``) and can
   resume polling an existing id instead of submitting again;
 - downloads stream into the vault under a size cap, with a content-type check, a magic
-  number check and a PyAV probe, and never send the engine's key to the download host.
+  number check and a full decode (every frame, frame count and duration against what was
+  asked) before the asset is accepted; the engine's key goes only to a URL of the same
+  origin as the base URL (scheme, host and port compared exactly), redirects included;
+- a job that was accepted but whose result cannot be collected this time raises
+  ``ResultUnavailable`` (transient, with the remote id and the billed cost), so the caller
+  keeps it pending and collects it on the next run instead of paying another engine;
+- base URLs are http(s) only, and plain http only to loopback unless
+  ``STUDIO_ALLOW_INSECURE_HTTP=1`` (``check_base_url``).
 
 Hand-written retry/backoff rather than tenacity: the policy depends on the call kind
 (submit vs poll) and on the error (Retry-After), which is clearer as one short loop.
@@ -49,7 +56,9 @@ from .errors import (
     MissingKey,
     ModerationRefused,
     RateLimited,
+    ResultUnavailable,
     ServerError,
+    SubmissionUnconfirmed,
 )
 
 MODERATION_WORDS = ("moderation", "content policy", "safety", "nsfw", "flagged", "sensitive",
@@ -79,6 +88,78 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+INSECURE_HTTP_ENV = "STUDIO_ALLOW_INSECURE_HTTP"
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MAX_REDIRECTS = 5
+
+
+def origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of an absolute URL, the port made explicit (80/443)."""
+    u = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    scheme = u.scheme.lower()
+    port = u.port if u.port is not None else {"http": 80, "https": 443}.get(scheme)
+    return scheme, (u.host or "").lower().rstrip("."), port
+
+
+def same_origin(a: str | httpx.URL, b: str | httpx.URL) -> bool:
+    """True only when both URLs have the same scheme, host and port (RFC 6454 origin)."""
+    try:
+        oa, ob = origin(a), origin(b)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return False
+    return bool(oa[0] and oa[1]) and oa == ob
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url_problem(url: str, *, allow_insecure: bool | None = None) -> str | None:
+    """Why ``url`` cannot be an engine's base URL (None if it can): http(s) with a host;
+    plain http only to loopback unless insecure http is allowed (the key would travel in
+    clear)."""
+    if allow_insecure is None:
+        allow_insecure = os.environ.get(INSECURE_HTTP_ENV, "").strip().lower() in (
+            "1", "true", "yes")
+    try:
+        u = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        return f"{url!r} is not a URL ({exc})"
+    scheme = u.scheme.lower()
+    if scheme not in ("http", "https"):
+        return (f"{url!r}: scheme {scheme or 'none'!r} is not allowed (engines are spoken "
+                "to over https, or http on this machine)")
+    if not u.host:
+        return f"{url!r} has no host"
+    if u.userinfo:
+        return f"{url!r} carries credentials; keys come from the environment only"
+    if scheme == "http" and not is_loopback(u.host) and not allow_insecure:
+        return (f"{url!r}: plain http to {u.host} would send the API key unencrypted "
+                f"(http is allowed for 127.0.0.1/localhost; set {INSECURE_HTTP_ENV}=1 to "
+                "allow it for a trusted network)")
+    return None
+
+
+def check_base_url(url: str, *, engine: str = "", allow_insecure: bool | None = None,
+                   field: str | None = "base_url") -> str:
+    """``url`` without a trailing slash, or StudioError naming what is wrong."""
+    problem = base_url_problem(url, allow_insecure=allow_insecure)
+    if problem:
+        raise EngineError(f"{engine + ': ' if engine else ''}base URL {problem}", field=field,
+                          hint="use https://... (or http://127.0.0.1:PORT for a local "
+                               "server) in routing.yaml engines.<name>.base_url or "
+                               "$STUDIO_ENGINE_<NAME>_URL")
+    return url.rstrip("/")
 
 
 def looks_like_video(head: bytes) -> bool:
@@ -116,7 +197,7 @@ class HttpJobClient:
         env = self.env_prefix
         self.base_url = (base_url or os.environ.get(f"{env}_URL")
                          or os.environ.get("STUDIO_ENGINE_URL") or self.default_base_url)
-        self.base_url = self.base_url.rstrip("/")
+        self.base_url = check_base_url(self.base_url, engine=self.name)
         self._api_key = api_key
         self.poll_interval = poll_interval if poll_interval is not None else _env_float(
             "STUDIO_ENGINE_POLL_S", 2.0)
@@ -230,10 +311,10 @@ class HttpJobClient:
                                       hint="is the engine's base URL right and reachable?"
                                       ) from exc
                 except httpx.TransportError as exc:
-                    err = ServerError(f"{self.name}: connection failed during {method} {url}: "
-                                      f"{exc!r}", engine=self.name, remote_id=remote_id)
+                    cls = ServerError if idempotent else SubmissionUnconfirmed
                     # (a submission may have been accepted: callers never resend blindly)
-                    raise err from exc
+                    raise cls(f"{self.name}: connection failed during {method} {url}: "
+                              f"{exc!r}", engine=self.name, remote_id=remote_id) from exc
                 if resp.status_code >= 400:
                     raise self.map_error(resp, resp.text, remote_id)
                 if not expect_json:
@@ -310,53 +391,53 @@ class HttpJobClient:
             delay = min(delay * 1.6, self.max_poll_interval)
 
     # -- download --------------------------------------------------------------------
+    def keyed_url(self, url: str | httpx.URL) -> bool:
+        """May the engine's key go with a request to ``url``? Only to a relative URL (the
+        base URL's own origin) or an absolute one of exactly the base URL's origin."""
+        text = str(url)
+        if text.startswith("/") and not text.startswith("//"):
+            return True
+        return same_origin(text, self.base_url)
+
     async def download(self, client: httpx.AsyncClient, url: str, vault: Vault,
-                       remote_id: str | None = None) -> tuple[str, dict[str, Any]]:
-        """Stream ``url`` into the vault; (digest, probe) or DownloadRejected."""
-        same_host = url.startswith("/") or url.startswith(self.base_url)
+                       remote_id: str | None = None, *, expected_s: float | None = None
+                       ) -> tuple[str, dict[str, Any]]:
+        """Stream ``url`` into the vault; (digest, decode info) or DownloadRejected.
+
+        The engine's key is sent only to the base URL's origin; other origins (a CDN) and
+        redirects to them are fetched with a client that has no key. The file is decoded
+        in full (``decode_check``) before it is stored: with ``expected_s``, its length
+        must match within two frames."""
         cap = self.max_download_bytes
         kw = {"engine": self.name, "remote_id": remote_id}
-        # The key goes only to the engine's own host, never to a CDN.
-        dl = client if same_host else httpx.AsyncClient(
-            timeout=self.http_timeout, follow_redirects=True,
-            verify=url.startswith("https://"))
+        anon: httpx.AsyncClient | None = None
+
+        def client_for(target: str | httpx.URL) -> httpx.AsyncClient:
+            nonlocal anon
+            if self.keyed_url(target):
+                return client
+            if anon is None:
+                anon = httpx.AsyncClient(timeout=self.http_timeout, follow_redirects=False,
+                                         headers={"User-Agent": "studio-kit"})
+            return anon
+
         try:
             for attempt in range(1, self.max_retries + 2):
                 try:
-                    async with dl.stream("GET", url) as resp:
-                        if resp.status_code >= 400:
-                            await resp.aread()
-                            raise self.map_error(resp, resp.text, remote_id)
-                        ctype = resp.headers.get("content-type", "").split(";")[0].strip()
-                        if not ctype.lower().startswith(VIDEO_TYPES):
-                            raise DownloadRejected(
-                                f"{self.name}: output is {ctype or 'untyped'}, not a video",
-                                **kw)
-                        length = resp.headers.get("content-length")
-                        if length and length.isdigit() and int(length) > cap:
-                            raise DownloadRejected(
-                                f"{self.name}: output is {int(length)} bytes, over the "
-                                f"{cap}-byte cap", hint="raise STUDIO_ENGINE_MAX_DOWNLOAD",
-                                **kw)
-                        with vault.writer(".mp4") as (tmp, out):
-                            size = 0
-                            head = b""
-                            with open(tmp, "wb") as fh:
-                                async for chunk in resp.aiter_bytes(1 << 16):
-                                    size += len(chunk)
-                                    if size > cap:
-                                        raise DownloadRejected(
-                                            f"{self.name}: output exceeds the {cap}-byte cap",
-                                            hint="raise STUDIO_ENGINE_MAX_DOWNLOAD", **kw)
-                                    if len(head) < 16:
-                                        head += chunk[:16]
-                                    fh.write(chunk)
-                            if not looks_like_video(head):
-                                raise DownloadRejected(
-                                    f"{self.name}: output ({ctype}) is not a video file "
-                                    f"(starts {head[:8]!r})", **kw)
-                            info = probe_video(tmp, self.name, remote_id)
-                        return out[0], info
+                    target: str | httpx.URL = url
+                    for _hop in range(_MAX_REDIRECTS + 1):
+                        dl = client_for(target)
+                        async with dl.stream("GET", target) as resp:
+                            if resp.status_code in _REDIRECTS and resp.headers.get("location"):
+                                target = resp.url.join(resp.headers["location"])
+                                if target.scheme not in ("http", "https"):
+                                    raise DownloadRejected(
+                                        f"{self.name}: output redirects to a "
+                                        f"{target.scheme}: URL", **kw)
+                                continue
+                            return await self._receive(resp, vault, cap, kw, expected_s)
+                    raise DownloadRejected(f"{self.name}: output URL redirects more than "
+                                           f"{_MAX_REDIRECTS} times", **kw)
                 except (ServerError, httpx.TransportError) as exc:
                     if attempt > self.max_retries:
                         if isinstance(exc, AdapterError):
@@ -366,8 +447,51 @@ class HttpJobClient:
                     await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
             raise AssertionError("unreachable")
         finally:
-            if dl is not client:
-                await dl.aclose()
+            if anon is not None:
+                await anon.aclose()
+
+    async def _receive(self, resp: httpx.Response, vault: Vault, cap: int,
+                       kw: dict[str, Any], expected_s: float | None
+                       ) -> tuple[str, dict[str, Any]]:
+        remote_id = kw.get("remote_id")
+        if resp.status_code >= 400:
+            await resp.aread()
+            raise self.map_error(resp, resp.text, remote_id)
+        if resp.status_code != 200:
+            raise DownloadRejected(f"{self.name}: output answered HTTP {resp.status_code}, "
+                                   "not the file", **kw)
+        ctype = resp.headers.get("content-type", "").split(";")[0].strip()
+        if not ctype.lower().startswith(VIDEO_TYPES):
+            raise DownloadRejected(f"{self.name}: output is {ctype or 'untyped'}, not a video",
+                                   **kw)
+        length = resp.headers.get("content-length")
+        if length and length.isdigit() and int(length) > cap:
+            raise DownloadRejected(f"{self.name}: output is {int(length)} bytes, over the "
+                                   f"{cap}-byte cap", hint="raise STUDIO_ENGINE_MAX_DOWNLOAD",
+                                   **kw)
+        with vault.writer(".mp4") as (tmp, out):
+            size = 0
+            head = b""
+            with open(tmp, "wb") as fh:
+                async for chunk in resp.aiter_bytes(1 << 16):
+                    size += len(chunk)
+                    if size > cap:
+                        raise DownloadRejected(f"{self.name}: output exceeds the {cap}-byte "
+                                               "cap", hint="raise STUDIO_ENGINE_MAX_DOWNLOAD",
+                                               **kw)
+                    if len(head) < 16:
+                        head += chunk[:16]
+                    fh.write(chunk)
+            if length and length.isdigit() and size != int(length) and \
+                    not resp.headers.get("content-encoding"):
+                raise DownloadRejected(f"{self.name}: output ended after {size} of "
+                                       f"{int(length)} bytes (truncated)", **kw)
+            if not looks_like_video(head):
+                raise DownloadRejected(f"{self.name}: output ({ctype}) is not a video file "
+                                       f"(starts {head[:8]!r})", **kw)
+            info = await asyncio.to_thread(decode_check, tmp, self.name, remote_id,
+                                           expected_s)
+        return out[0], info
 
 
 def probe_video(path, engine: str, remote_id: str | None) -> dict[str, Any]:
@@ -393,6 +517,70 @@ def probe_video(path, engine: str, remote_id: str | None) -> dict[str, Any]:
     except av.error.FFmpegError as exc:
         raise DownloadRejected(f"{engine}: output does not decode as video: {exc}",
                                engine=engine, remote_id=remote_id) from None
+
+
+#: frames a delivery may be short of (or beyond) what was asked
+FRAME_TOLERANCE = 2
+#: extra length allowed beyond what was asked (engines round up: 5 s -> 121 frames, 5.1 s)
+OVERRUN_FRACTION = 0.05
+
+
+def decode_check(path, engine: str, remote_id: str | None = None,
+                 expected_s: float | None = None) -> dict[str, Any]:
+    """Decode every frame of a delivered clip; DownloadRejected unless it decodes cleanly,
+    has the frames its header declares and (with ``expected_s``) the length asked for,
+    within ``FRAME_TOLERANCE`` frames (and ``OVERRUN_FRACTION`` longer at most).
+
+    The decoder runs with error detection that stops at the first damaged packet
+    (``err_detect=explode``) and frames flagged corrupt are counted, so a byte-flipped or
+    truncated file is refused here instead of reaching grading."""
+    import av
+
+    info = probe_video(path, engine, remote_id)
+    kw = {"engine": engine, "remote_id": remote_id}
+    frames = corrupt = 0
+    first_pts = last_pts = None
+    try:
+        with av.open(str(path)) as box:
+            stream = box.streams.video[0]
+            declared = int(stream.frames or 0)
+            stream.codec_context.options = {"err_detect": "explode"}
+            stream.thread_type = "AUTO"
+            time_base = float(stream.time_base) if stream.time_base else None
+            for frame in box.decode(stream):
+                frames += 1
+                corrupt += bool(getattr(frame, "is_corrupt", False))
+                if frame.pts is not None:
+                    first_pts = frame.pts if first_pts is None else min(first_pts, frame.pts)
+                    last_pts = frame.pts if last_pts is None else max(last_pts, frame.pts)
+    except av.error.FFmpegError as exc:
+        raise DownloadRejected(f"{engine}: output is damaged: decoding stopped after {frames} "
+                               f"frames: {exc}", **kw) from None
+    fps = info["fps"] or 24.0
+    if frames == 0:
+        raise DownloadRejected(f"{engine}: output has no decodable frames", **kw)
+    if corrupt:
+        raise DownloadRejected(f"{engine}: output is damaged: {corrupt} of {frames} frames "
+                               "decode corrupt", **kw)
+    if declared and frames < declared - FRAME_TOLERANCE:
+        raise DownloadRejected(f"{engine}: output is truncated: {frames} of the {declared} "
+                               "frames its header declares decode", **kw)
+    if last_pts is not None and first_pts is not None and time_base:
+        decoded_s = (last_pts - first_pts) * time_base + 1.0 / fps
+    else:
+        decoded_s = frames / fps
+    if expected_s:
+        want = expected_s * fps
+        if frames < want - FRAME_TOLERANCE:
+            raise DownloadRejected(
+                f"{engine}: output is {frames} frames ({decoded_s:.2f}s); {expected_s:g}s "
+                f"at {fps:g} fps ({want:.0f} frames) was asked", **kw)
+        if frames > want * (1 + OVERRUN_FRACTION) + FRAME_TOLERANCE:
+            raise DownloadRejected(
+                f"{engine}: output is {frames} frames ({decoded_s:.2f}s), longer than the "
+                f"{expected_s:g}s asked", **kw)
+    info.update(frames=frames, duration_s=round(decoded_s, 3))
+    return info
 
 
 class HttpEngine(HttpJobClient, Engine):
@@ -445,30 +633,69 @@ class HttpEngine(HttpJobClient, Engine):
                                     "output URL", engine=self.name, remote_id=remote_id)
         return state.output_url
 
+    def expected_duration(self, request: EngineRequest) -> float:
+        """The length of clip the engine is asked to deliver (checked on download)."""
+        return self.billed_duration(request)
+
+    def reference_slots(self, continues: bool) -> int:
+        """How many reference images a request may carry (``conditioning``); adapters
+        whose service takes a different number with a start frame override this."""
+        caps = self.capabilities
+        return caps.max_references if caps.reference_images else 0
+
     async def run_job(self, request: EngineRequest, vault: Vault,
                       progress: ProgressFn | None = None, *, remote_id: str | None = None,
                       on_submitted: Callable[[str], None] | None = None) -> EngineResult:
-        """Submit (or resume ``remote_id``), wait, download; the result carries the cost."""
+        """Submit (or resume ``remote_id``), wait, download; the result carries the cost.
+
+        After the job is accepted, a result that cannot be collected this time (polls,
+        the result call or the download keep failing transiently) raises
+        ``ResultUnavailable`` with the remote id (and the billed cost once the job is
+        known to have finished): call again with ``remote_id=`` to collect it. A delivery
+        that does not decode in full raises ``DownloadRejected`` with the billed cost."""
         self.check(request)
+        transient = (ServerError, MalformedResponse, RateLimited, httpx.TransportError)
         async with self.client() as client:
             if remote_id is None:
-                remote_id = await self.submit(client, request, vault)
+                try:
+                    remote_id = await self.submit(client, request, vault)
+                except SubmissionUnconfirmed as err:
+                    err.at_risk = self.estimate_cost(request)
+                    raise
                 if on_submitted:
                     on_submitted(remote_id)
-            state = await self.wait(client, remote_id, progress)
-            cost = self.estimate_cost(request)  # billed on completion
-            url = await self.output_url(client, remote_id, state)
             try:
-                digest, info = await self.download(client, url, vault, remote_id)
+                state = await self.wait(client, remote_id, progress)
+            except transient as err:
+                raise ResultUnavailable(
+                    f"{self.name}: job {remote_id} was accepted but its status cannot be "
+                    f"read now ({err}); it is collected on the next run", engine=self.name,
+                    remote_id=remote_id, completed=False,
+                    hint="run the render again later: the job is polled, not resubmitted"
+                ) from err
+            cost = self.estimate_cost(request)  # billed on completion
+            try:
+                url = await self.output_url(client, remote_id, state)
+                digest, info = await self.download(client, url, vault, remote_id,
+                                                   expected_s=self.expected_duration(request))
+            except transient as err:
+                raise ResultUnavailable(
+                    f"{self.name}: job {remote_id} finished (billed) but its result cannot "
+                    f"be fetched now ({err}); it is collected on the next run",
+                    engine=self.name, remote_id=remote_id, completed=True, cost=cost,
+                    hint="run the render again later: the finished job is downloaded, "
+                         "not paid again") from err
             except AdapterError as err:
                 err.cost = cost
+                if err.remote_id is None:
+                    err.remote_id = remote_id
                 raise
         return EngineResult(
             asset=digest, engine=self.name, model=self.model,
             duration_s=info["duration_s"], width=info["width"], height=info["height"],
             fps=info["fps"], cost=cost, currency=self.capabilities.currency,
             metadata={"remote_id": remote_id, "billed_s": self.billed_duration(request),
-                      "codec": info["codec"]})
+                      "codec": info["codec"], "frames": info.get("frames")})
 
     async def generate(self, request: EngineRequest, vault: Vault,
                        progress: ProgressFn | None = None) -> EngineResult:
@@ -500,12 +727,18 @@ def data_uri(vault: Vault, digest: str) -> str:
     """A vault image as a data URI (the services accept these for reference images)."""
     import base64
 
-    path = vault.get(digest)
-    head = path.read_bytes()[:8]
-    mime = "image/png" if head.startswith(b"\x89PNG") else "image/jpeg"
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
+    data = vault.get(digest).read_bytes()
+    if data.startswith(b"\x89PNG"):
+        mime = "image/png"
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        mime = "image/webp"
+    else:
+        mime = "image/jpeg"
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
 
 
+def data_uris(vault: Vault, digests: list[str]) -> list[str]:
+    return [data_uri(vault, d) for d in digests]
 
 
 def nearest(options: list[str], w: int, h: int) -> str:

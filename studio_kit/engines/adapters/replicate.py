@@ -7,9 +7,10 @@ import httpx
 from ...registry import ENGINES
 from ...vault import Vault
 from ..base import EngineCapabilities, EngineRequest
-from .http import HttpEngine, JobState, data_uri, nearest, prompt_text
+from .http import HttpEngine, JobState, data_uri, data_uris, nearest, prompt_text
 
 ASPECTS = ["16:9", "9:16", "1:1"]
+MAX_SUBJECTS = 4  # kling-v1.6-standard: optional start_image + up to 4 reference_images
 
 
 @ENGINES.register("replicate")
@@ -22,7 +23,12 @@ class ReplicateEngine(HttpEngine):
     # about $0.28 per 5 s clip for this model (approximate; override in routing.yaml)
     capabilities = EngineCapabilities(max_duration_s=10, max_width=1920, max_height=1080,
                                       fps=[24.0, 30.0], reference_images=True,
+                                      max_references=MAX_SUBJECTS + 1,
                                       price_per_second=0.056, paid=True)
+
+    def reference_slots(self, continues: bool) -> int:
+        """A start frame (when continuing) plus up to four subject images."""
+        return MAX_SUBJECTS + 1 if continues else MAX_SUBJECTS
 
     async def submit(self, client: httpx.AsyncClient, request: EngineRequest,
                      vault: Vault) -> str:
@@ -32,8 +38,13 @@ class ReplicateEngine(HttpEngine):
                      "aspect_ratio": nearest(ASPECTS, f.width, f.height)}
         if request.negative_prompt:
             inp["negative_prompt"] = request.negative_prompt
-        if request.references:
-            inp["start_image"] = data_uri(vault, request.references[0])
+        refs = list(request.references)
+        if refs and request.options.get("continues"):
+            # the previous shot's last frame: the clip starts from it
+            inp["start_image"] = data_uri(vault, refs.pop(0))
+        if refs:
+            # subjects (characters, the set) the clip must show: up to 4
+            inp["reference_images"] = data_uris(vault, refs[:MAX_SUBJECTS])
         body: dict = {"input": inp}
         if request.options.get("webhook_url"):
             body["webhook"] = request.options["webhook_url"]
