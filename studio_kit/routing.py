@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from .engines.base import Engine, EngineRequest, EngineResult, RenderFormat
 from .errors import EngineError, StudioError
@@ -110,6 +110,16 @@ class EngineSettings(StudioModel):
     base_url: str | None = None
     model: str | None = None
     timeout_s: float | None = Field(None, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_safe(cls, v: str | None) -> str | None:
+        # http(s) only; plain http only to loopback unless STUDIO_ALLOW_INSECURE_HTTP=1
+        from .engines.adapters.http import base_url_problem
+
+        if v is not None and (problem := base_url_problem(v)):
+            raise ValueError(problem)
+        return v.rstrip("/") if v else v
 
 
 class RoutingRules(StudioModel):

@@ -69,9 +69,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _escape(text: str) -> str:
+    """Printable error text: configured secrets redacted, rich markup escaped."""
     from rich.markup import escape
 
-    return escape(text)
+    from ..secrets import redact
+
+    return escape(redact(text))
 
 
 def run() -> None:

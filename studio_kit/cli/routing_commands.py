@@ -37,6 +37,25 @@ def _set_overrides(p: Project, episode: str, sets: list[str]) -> None:
     p.save_storyboard(sb)
 
 
+def _print_engine_hosts(rules, names: list[str]) -> None:
+    """Each engine's base URL (routing.yaml, $STUDIO_ENGINE_<NAME>_URL or the vendor's);
+    a warning when it is not the vendor's host, since the API key is sent there."""
+    from ..engines.adapters.http import HttpJobClient, origin
+    from ..routing import engine_for
+
+    for name in dict.fromkeys(names):
+        eng = engine_for(name, rules)
+        if not isinstance(eng, HttpJobClient):
+            continue
+        line = f"engine {name}: {eng.base_url}"
+        default = type(eng).default_base_url
+        if default and origin(eng.base_url) != origin(default):
+            key = f"${eng.key_env}" if eng.key_env else "its key"
+            line += (f"  [yellow]warning: not the default host ({default}); {key} is sent "
+                     "there[/]")
+        console.print(line, highlight=False)
+
+
 @app.command("route")
 def route(project: Path = typer.Argument(..., help="Series folder"),
           episode: str = typer.Argument(..., help="Episode, e.g. 01"),
@@ -64,6 +83,7 @@ def route(project: Path = typer.Argument(..., help="Series folder"),
         table.add_row(d.shot_id, d.engine, d.rule, " > ".join(d.chain[1:]) or "-",
                       f"{d.duration_s:g}", f"{s.cost:.2f}", why)
     Console(width=160).print(table)
+    _print_engine_hosts(rules, [e for d in decisions for e in (d.configured or d.chain)])
     console.print(f"{len(decisions)} shots, estimate {est.cost:.2f} {est.currency} "
                   f"({est.total:.2f} with retries)")
 
@@ -83,6 +103,11 @@ def estimate(project: Path = typer.Argument(...), episode: str = typer.Argument(
         table.add_row(s.shot_id, s.engine, f"{s.seconds:g}", f"{s.rate:.3f}", f"{s.cost:.2f}",
                       f"{s.budgeted:.2f}", "; ".join(s.warnings))
     Console(width=160).print(table)
+    from ..routing import load_rules, route_episode
+
+    rules = load_rules(p)
+    _print_engine_hosts(rules, [e for d in route_episode(p, episode, rules)
+                                for e in (d.configured or d.chain)])
     cur = est.currency
     per = f"{est.per_episode_budget:.2f}" if est.per_episode_budget is not None else "none"
     console.print(f"estimate {est.cost:.2f} {cur}, budgeted {est.total:.2f} {cur} "
