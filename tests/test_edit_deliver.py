@@ -106,6 +106,50 @@ def test_mp4_master_has_audio_dubs_and_subtitles(media, artifacts_dir):
             [bytes(x) for x in b.demux(video=0) if x.size]
 
 
+def _ebur128_true_peak(path: Path, stream: int) -> float:
+    """The delivered track's true peak as ffmpeg's ebur128 summary prints it (dBFS)."""
+    import re
+
+    done = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(path), "-map",
+                           f"0:a:{stream}", "-af", "ebur128=peak=true", "-f", "null", "-"],
+                          capture_output=True, text=True, check=True)
+    summary = done.stderr[done.stderr.rindex("Summary:"):]
+    return float(re.search(r"True peak:\s+Peak:\s+(-?[\d.]+) dBFS", summary).group(1))
+
+
+def test_delivered_aac_true_peak_holds_the_ceiling(media, artifacts_dir):
+    """Issue 19: the ceiling holds on the decoded AAC, not only on the PCM mix. A loud,
+    peaky mix mastered by ``audio.mix.master`` (the main track) and the same mix limited
+    right at the ceiling (a dub: the encoder overshoots it, so it must be re-encoded lower)
+    both come out of the MP4 at or below ceiling - AAC_MARGIN_DB."""
+    from studio_kit.audio.mix import AAC_MARGIN_DB, master, true_peak_dbtp, write_wav
+    from studio_kit.edit.mux import MuxReport
+    from studio_kit.models import LoudnessTarget
+
+    d = artifacts_dir / "edit" / "deliver" / "peak"
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    t = np.arange(3 * 48000) / 48000
+    x = 0.1 * np.sign(np.sin(2 * np.pi * 110 * t)) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.7 * t))
+    x += 0.9 * rng.standard_normal(len(t)) * (rng.random(len(t)) < 0.01)  # clicks
+    mix = np.stack([x, np.roll(x, 7)], 1).astype(np.float32)
+    target = LoudnessTarget()  # streaming: -14 LUFS, -1 dBTP
+    curve, _ = master(mix, target)
+    at_ceiling, _ = master(mix, target, headroom_db=0.0)
+    main = write_wav(d / "main.wav", mix * curve[:, None])
+    hot = write_wav(d / "hot.wav", mix * at_ceiling[:, None])
+    assert true_peak_dbtp(mix * at_ceiling[:, None]) > target.peak - AAC_MARGIN_DB
+    report = MuxReport()
+    info = mux_master(media["video"], d / "master.mp4", audio=main, dubs={"fr": hot},
+                      ceiling_dbtp=target.peak, report=report)
+    limit = target.peak - AAC_MARGIN_DB
+    for n in range(2):
+        assert _ebur128_true_peak(Path(info.path), n) <= limit
+    assert set(report.true_peak_dbtp) == {"en", "fr"}
+    assert all(v <= limit for v in report.true_peak_dbtp.values())
+    assert report.reencoded >= 1  # the hot dub overshot and was encoded again, lower
+
+
 def test_prores_master_decodes_as_hq(media, artifacts_dir):
     info = prores_master(media["video"], artifacts_dir / "edit" / "deliver" / "master.mov",
                          audio=media["mix"], dubs={"fr": media["fr"]})

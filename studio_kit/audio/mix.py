@@ -4,6 +4,11 @@ to the series' loudness target with pyloudnorm (ITU-R BS.1770-4) and a true-peak
 Master chain: sum -> static gain to the integrated-loudness target -> look-ahead true-peak
 limiter (4x oversampled detection) -> re-measure and correct (up to 4 passes). The same
 gain curve is applied to every stem, so stems (and the M&E mix) add up to the master.
+
+The ceiling holds on what is delivered, not only on the PCM: the limiter works to the
+series' ceiling minus ``AAC_HEADROOM_DB`` (the AAC encoder's inter-sample overshoot), and
+``edit.mux`` measures every encoded AAC track and re-encodes it lower if its true peak is
+above the ceiling minus ``AAC_MARGIN_DB``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,13 @@ from ..yamlio import atomic_open
 from . import SAMPLE_RATE
 
 LAYERS = ("dialogue", "music", "effects", "ambience")
+
+#: How far under the series' true-peak ceiling the PCM master is limited: room for the AAC
+#: encoder's overshoot (192 kb/s on the sample: the PCM at -1.3 dBTP came out at -0.9).
+AAC_HEADROOM_DB = 1.0
+#: Every delivered AAC track's true peak (ffmpeg ``ebur128=peak=true``, 4x oversampled) is
+#: held at or below the ceiling minus this margin (``edit.mux.encode_aac``).
+AAC_MARGIN_DB = 0.5
 
 
 class MixSettings(BaseModel):
@@ -44,7 +56,9 @@ class MasterReport(BaseModel):
     integrated_lufs: float
     true_peak_dbtp: float
     target_lufs: float
-    ceiling_dbtp: float
+    ceiling_dbtp: float = Field(description="The series' true-peak ceiling (delivered audio).")
+    limit_dbtp: float | None = Field(None, description=(
+        "What the PCM was limited to: the ceiling minus the AAC headroom."))
     gain_db: float
     passes: int
     limited_ms: float = Field(description="Time the limiter reduced gain by more than 0.1 dB.")
@@ -197,12 +211,14 @@ def gain_from_peaks(peak: np.ndarray, ceiling_dbtp: float, *, lookahead_s: float
 
 
 def master(mix: np.ndarray, target: LoudnessTarget, *, sr: int = SAMPLE_RATE,
-           tolerance_lu: float = 0.3, passes: int = 4) -> tuple[np.ndarray, MasterReport]:
+           tolerance_lu: float = 0.3, passes: int = 4,
+           headroom_db: float = AAC_HEADROOM_DB) -> tuple[np.ndarray, MasterReport]:
     """Per-sample gain curve that takes ``mix`` to the target; and the report.
 
-    Apply it to the mix (and to stems): ``mix * curve[:, None]``.
+    Apply it to the mix (and to stems): ``mix * curve[:, None]``. The true peak is held
+    at ``target.peak - headroom_db`` (room for the AAC encode; 0 for PCM-only delivery).
     """
-    lufs_target, ceiling = target.lufs, target.peak
+    lufs_target, ceiling = target.lufs, target.peak - headroom_db
     silent = float(np.abs(mix).max(initial=0.0)) == 0.0
     if silent:
         raise StudioError("the mix is silent: nothing to master",
@@ -246,8 +262,8 @@ def master(mix: np.ndarray, target: LoudnessTarget, *, sr: int = SAMPLE_RATE,
         measured = integrated_lufs(out, sr)
     limited = float(np.count_nonzero(curve < curve.max() * 10 ** (-0.1 / 20)) / sr * 1000)
     return curve, MasterReport(integrated_lufs=round(measured, 3), true_peak_dbtp=round(tp, 3),
-                               target_lufs=lufs_target, ceiling_dbtp=ceiling,
-                               gain_db=round(gain_db, 3), passes=used, limited_ms=limited)
+                               target_lufs=lufs_target, ceiling_dbtp=target.peak,
+                               limit_dbtp=ceiling, gain_db=round(gain_db, 3), passes=used, limited_ms=limited)
 
 
 def write_wav(path: str | Path, x: np.ndarray, sr: int = SAMPLE_RATE) -> Path:

@@ -9,11 +9,12 @@ language tag, which is what players show in their language menus.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..errors import StudioError
 from ..hashing import stable_hash
@@ -77,8 +78,13 @@ def mux_master(
     audio_bitrate: str = "192k",
     aac_cache: PieceCache | None = None,
     report: MuxReport | None = None,
+    ceiling_dbtp: float | None = None,
 ) -> MasterInfo:
     """MP4 master: picture copied, master mix + dubs as AAC, SRT files as mov_text tracks.
+
+    ``ceiling_dbtp`` (the series' true-peak ceiling): every AAC track's true peak is
+    measured after encoding and held at or below ``ceiling_dbtp - AAC_MARGIN_DB``
+    (re-encoded lower when the encoder overshot); ``report.true_peak_dbtp`` has the values.
 
     ``dubs``/``subtitles``: language -> audio file / .srt file. Each audio track is encoded
     on its own (``encode_aac``: padded or trimmed to the picture's duration) and the master
@@ -103,7 +109,8 @@ def mux_master(
     with tempfile.TemporaryDirectory(prefix=".mux-", dir=out.parent) as tmp:
         encoded = _aac_tracks([p for _, p in audio_tracks], duration, audio_bitrate,
                               aac_cache if aac_cache is not None else DirPieces(Path(tmp), ".m4a"),
-                              Path(tmp), report)
+                              Path(tmp), report, ceiling_dbtp,
+                              [lg for lg, _ in audio_tracks])
         return _mux_copy(inputs, maps, meta, list(zip([lg for lg, _ in audio_tracks], encoded,
                                                       strict=True)),
                          audio is not None, subtitles, title, duration, out)
@@ -141,49 +148,113 @@ def _mux_copy(inputs: list[str], maps: list[str], meta: list[str],
 
 
 #: Bumped when an AAC track's encode arguments change (part of every track's key).
-AAC_TRACK_VERSION = "1"
+AAC_TRACK_VERSION = "2"
 
 
 class MuxReport(BaseModel):
     tracks: int = 0
     encoded: int = 0
     reused: int = 0
+    true_peak_dbtp: dict[str, float] = Field(default_factory=dict, description=(
+        "Delivered true peak (ffmpeg ebur128, 4x) of each AAC track encoded in this run, "
+        "by language."))
+    reencoded: int = Field(0, description="Encodes redone lower after an overshoot.")
 
 
-def _aac_args(bitrate: str, duration: float) -> list[str]:
+def _aac_args(bitrate: str, duration: float, gain_db: float = 0.0) -> list[str]:
+    gain = f"volume={gain_db:.3f}dB:precision=double," if gain_db else ""
     return ["-map", "0:a:0", "-vn", "-sn", "-c:a", "aac", "-b:a", bitrate, "-ar", "48000",
-            "-af", "apad", "-t", f"{duration:.6f}"]
+            "-af", f"{gain}apad", "-t", f"{duration:.6f}"]
+
+
+def true_peak_dbtp(path: str | Path, *, stream: int = 0) -> float:
+    """True peak (dBTP) of an audio stream as delivered, decoded and measured by ffmpeg's
+    ``ebur128=peak=true`` filter (4x oversampled, BS.1770-4): the figure a loudness QC of
+    the delivery sees. Read at full precision from the filter's frame metadata."""
+    import subprocess
+
+    from .encoding import ffmpeg_exe
+
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error",
+           "-i", _check(path, "audio"), "-map", f"0:a:{stream}", "-af",
+           "ebur128=peak=true:metadata=1,"
+           "ametadata=mode=print:key=lavfi.r128.true_peak:file=-", "-f", "null", "-"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    peaks = [float(line.split("=", 1)[1]) for line in proc.stdout.splitlines()
+             if line.startswith("lavfi.r128.true_peak=")]
+    if proc.returncode != 0 or not peaks:
+        raise StudioError(f"ffmpeg could not measure the true peak: "
+                          f"{proc.stderr.strip()[-400:]}", file=path,
+                          hint="check the file with 'studio probe'")
+    top = max(peaks)
+    return 20 * math.log10(top) if top > 0 else -120.0
 
 
 def encode_aac(src: str | Path, dst: str | Path, *, duration_s: float,
-               bitrate: str = "192k") -> Path:
-    """One AAC track (.m4a) of ``src``, padded with silence or trimmed to ``duration_s``."""
+               bitrate: str = "192k", ceiling_dbtp: float | None = None) -> Path:
+    """One AAC track (.m4a) of ``src``, padded with silence or trimmed to ``duration_s``.
+
+    With ``ceiling_dbtp``: the encoded track's true peak is held at or below
+    ``ceiling_dbtp - AAC_MARGIN_DB`` (see :func:`encode_aac_held`)."""
+    return encode_aac_held(src, dst, duration_s=duration_s, bitrate=bitrate,
+                           ceiling_dbtp=ceiling_dbtp)[0]
+
+
+def encode_aac_held(src: str | Path, dst: str | Path, *, duration_s: float,
+                    bitrate: str = "192k", ceiling_dbtp: float | None = None,
+                    tries: int = 4) -> tuple[Path, float | None, int]:
+    """Encode, measure the delivered true peak, and re-encode with the gain lowered by
+    the excess (+0.1 dB) while it is above ``ceiling_dbtp - AAC_MARGIN_DB``.
+
+    Returns (path, delivered true peak or None without a ceiling, re-encodes)."""
+    from ..audio.mix import AAC_MARGIN_DB
+
     dst = Path(dst)
-    run_ffmpeg(["-i", _check(src, "audio"), *_aac_args(bitrate, duration_s), "-f", "mp4",
-                str(dst)], what="encode an AAC track", file=src)
-    return dst
+    gain_db = 0.0
+    for n in range(tries):
+        run_ffmpeg(["-i", _check(src, "audio"), *_aac_args(bitrate, duration_s, gain_db),
+                    "-f", "mp4", str(dst)], what="encode an AAC track", file=src)
+        if ceiling_dbtp is None:
+            return dst, None, 0
+        tp = true_peak_dbtp(dst)
+        limit = ceiling_dbtp - AAC_MARGIN_DB
+        if tp <= limit:
+            return dst, round(tp, 3), n
+        gain_db -= tp - limit + 0.1
+    raise StudioError(f"the AAC track's true peak stays at {tp:.2f} dBTP, above "
+                      f"{limit:.2f} dBTP, after {tries} encodes", file=src,
+                      hint="lower the series loudness target or raise loudness.true_peak_dbtp")
 
 
 def _aac_tracks(sources: list[str], duration: float, bitrate: str, cache: PieceCache,
-                work: Path, report: MuxReport | None) -> list[Path]:
+                work: Path, report: MuxReport | None, ceiling_dbtp: float | None = None,
+                names: list[str] | None = None) -> list[Path]:
     """Each source as an AAC track: from ``cache`` (keyed by the PCM's hash, the encoder
-    arguments and the duration), else encoded. Tracks to encode run as separate ffmpeg
-    processes side by side (ffmpeg's AAC encoder is single-threaded)."""
+    arguments, the duration and the peak ceiling), else encoded (and its delivered true
+    peak held under the ceiling). Tracks to encode run as separate ffmpeg processes side
+    by side (ffmpeg's AAC encoder is single-threaded)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from ..audio.mix import AAC_MARGIN_DB
     from ..hashing import file_hash
 
+    names = names or [str(i) for i in range(len(sources))]
+    hold = None if ceiling_dbtp is None else (ceiling_dbtp, AAC_MARGIN_DB)
     keys = [stable_hash("aac-track", AAC_TRACK_VERSION, ffmpeg_build(), file_hash(src),
-                        _aac_args(bitrate, duration)) for src in sources]
+                        _aac_args(bitrate, duration), hold) for src in sources]
     found: list[Path | None] = [cache.get(k) for k in keys]
     todo = [i for i, f in enumerate(found) if f is None]
     if todo:
         with ThreadPoolExecutor(max_workers=min(2, len(todo))) as pool:
-            made = list(pool.map(lambda i: encode_aac(sources[i], work / f"track{i}.m4a",
-                                                      duration_s=duration, bitrate=bitrate),
-                                 todo))
-        for i, path in zip(todo, made, strict=True):
+            made = list(pool.map(lambda i: encode_aac_held(
+                sources[i], work / f"track{i}.m4a", duration_s=duration, bitrate=bitrate,
+                ceiling_dbtp=ceiling_dbtp), todo))
+        for i, (path, tp, redone) in zip(todo, made, strict=True):
             found[i] = cache.put(keys[i], path)
+            if report is not None:
+                report.reencoded += redone
+                if tp is not None:
+                    report.true_peak_dbtp[names[i]] = tp
     if report is not None:
         report.tracks, report.encoded = len(sources), len(todo)
         report.reused = len(sources) - len(todo)

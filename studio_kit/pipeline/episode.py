@@ -164,7 +164,10 @@ class _Render:
     # -- per-shot stages -----------------------------------------------------------------
     def dialogue(self, shot) -> dict[str, Any]:
         """Speak the shot's lines: their durations and viseme tracks (shot-local times)."""
-        speakers = {d.character: self.project.characters[d.character].voice
+        from ..audio.dialogue import cast_voices
+
+        cast = cast_voices(self.project.characters)  # the voices speak_line will use
+        speakers = {d.character: cast[d.character]
                     for d in shot.dialogue if d.character in self.project.characters}
         inputs = {"dialogue": [d.model_dump(mode="json") for d in shot.dialogue],
                   "voices": speakers, "shot": shot.id}
@@ -913,7 +916,8 @@ def _captions(r: _Render, sound, primary: str, name: str):
 def _mux(r: _Render, picture, sound, captions, primary: str):
     inputs = {"picture": picture.digest("picture"),
               "sound": sound.outputs if sound else None,
-              "captions": captions.outputs if captions else None, "primary": primary}
+              "captions": captions.outputs if captions else None, "primary": primary,
+              "ceiling_dbtp": r.project.series.loudness.peak}
 
     def fn(ctx: StageContext) -> StageProduct:
         from ..edit import mux
@@ -932,11 +936,12 @@ def _mux(r: _Render, picture, sound, captions, primary: str):
             picture.path("picture"), dst, audio=sound.path("master") if sound else None,
             audio_language=primary, dubs=dubs, subtitles=subs,
             title=f"{r.project.series.title} - {r.episode} {r.sb.title}".strip(),
-            aac_cache=VaultPieces(r.vault, "aac_track", force=r.options.force), report=report)
+            aac_cache=VaultPieces(r.vault, "aac_track", force=r.options.force), report=report,
+            ceiling_dbtp=r.project.series.loudness.peak)  # held on the delivered AAC
         return StageProduct(files={"master": dst}, meta={"info": info.model_dump(mode="json"),
                                                          "aac": report.model_dump()})
 
-    return r.runner.run("mux", inputs, fn, version="2")
+    return r.runner.run("mux", inputs, fn, version="3")
 
 
 def _prores_pieces_early(r: _Render, picture):
@@ -1071,6 +1076,7 @@ def _certify(r: _Render, mp4, mov, signed: dict[str, str], creds, result: Render
 def _qc_summary(r: _Render, master_digest: str, sound):
     """Streams, durations and loudness of the delivered master (one JSON record)."""
     def fn(ctx: StageContext) -> StageProduct:
+        from ..edit.mux import true_peak_dbtp
         from ..edit.probe import probe
 
         info = probe(r.vault.get(master_digest), packets=True)  # read in place
@@ -1080,11 +1086,14 @@ def _qc_summary(r: _Render, master_digest: str, sound):
         meta = {"video": {"codec": v.codec, "width": v.width, "height": v.height,
                           "fps": v.fps, "frames": v.frames, "duration_s": round(video_s, 4)},
                 "audio": [{"codec": a.codec, "language": a.language,
-                           "duration_s": round(a.duration_s, 4)} for a in audio],
+                           "duration_s": round(a.duration_s, 4),
+                           "true_peak_dbtp": round(true_peak_dbtp(  # as delivered (decoded)
+                               r.vault.get(master_digest), stream=n), 2)}
+                          for n, a in enumerate(audio)],
                 "subtitles": [s.language for s in info.of_type("subtitle")],
                 "av_offset_s": round(max((abs(a.duration_s - video_s) for a in audio),
                                          default=0.0), 4),
                 "loudness": sound.meta["loudness"] if sound else {}}
         return StageProduct(meta=meta)
 
-    return r.runner.run("summary", {"master": master_digest}, fn)
+    return r.runner.run("summary", {"master": master_digest}, fn, version="2")
