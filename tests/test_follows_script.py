@@ -300,3 +300,66 @@ def test_title_card_does_not_repeat_the_title(series: str, episode: str,
     tl = timeline_from_storyboard(_storyboard(["cut"], title=episode, title_card=True),
                                   series_title=series)
     assert tl.item("card-title").text == expected
+
+
+# -- 9. voices follow gender and age ------------------------------------------------------------
+def _f0(x: np.ndarray, sr: int) -> float:
+    """Median fundamental (Hz) of the voiced 40 ms frames (autocorrelation)."""
+    n, out = int(0.04 * sr), []
+    rms = float(np.sqrt(np.mean(x ** 2)))
+    for i in range(0, len(x) - n, n // 2):
+        fr = x[i:i + n] - x[i:i + n].mean()
+        if np.sqrt(np.mean(fr ** 2)) < 0.3 * rms:
+            continue
+        ac = np.correlate(fr, fr, "full")[n - 1:]
+        lo, hi = int(sr / 400), int(sr / 60)
+        k = lo + int(np.argmax(ac[lo:hi]))
+        if ac[k] > 0.4 * ac[0]:
+            out.append(sr / k)
+    return float(np.median(out))
+
+
+def _speaker(cid: str, description: str = "", **voice) -> Character:
+    return Character(id=cid, name=cid.title(), description=description, voice=voice,
+                     wardrobe=Wardrobe(outfits={"default": Outfit(garments=[
+                         Garment(name="top", kind="top", colours=["#808080"])])}))
+
+
+LINE = "The boat is coming back to the harbour tonight."
+
+
+def _spoken(cast: dict[str, Character], cid: str):
+    from studio_kit.audio.dialogue import speak_line
+    from studio_kit.models import DialogueLine
+
+    return speak_line(cast, DialogueLine(character=cid, text=LINE), shot_id="s1", index=0)
+
+
+def test_voices_follow_gender_and_age() -> None:
+    from studio_kit.audio import SAMPLE_RATE
+
+    cast = {c.id: c for c in [
+        _speaker("mara", gender="female"), _speaker("tom", gender="male"),
+        _speaker("kit", gender="female", age="child"),
+        _speaker("ned", gender="male", age="older"),
+        _speaker("edna", "A fisherwoman in her sixties; she mends nets.")]}
+    f0 = {cid: _f0(_spoken(cast, cid).samples, SAMPLE_RATE) for cid in cast}
+    assert f0["mara"] > 1.5 * f0["tom"]  # a woman's voice, not the default man's
+    assert f0["edna"] > 1.4 * f0["tom"]  # the bible description says she
+    assert f0["kit"] > 1.25 * f0["mara"]  # a child speaks higher
+    ned, tom = _spoken(cast, "ned"), _spoken(cast, "tom")
+    assert ned.voice.endswith("grandpa") and len(ned.samples) > 1.08 * len(tom.samples)
+    assert _spoken(cast, "edna").voice.endswith("grandma")
+
+
+def test_unspecified_voices_are_distinct_and_not_all_male() -> None:
+    from studio_kit.audio import SAMPLE_RATE
+
+    cast = {c.id: c for c in [_speaker(n) for n in ("ana", "ben", "cleo", "dev", "eli")]}
+    voices = {cid: _spoken(cast, cid).voice for cid in cast}
+    assert len(set(voices.values())) == len(cast)  # each their own voice
+    assert voices == {cid: _spoken(cast, cid).voice for cid in cast}  # deterministic
+    f0 = sorted(_f0(_spoken(cast, cid).samples, SAMPLE_RATE) for cid in cast)
+    assert f0[-1] > 1.5 * f0[0]  # some speak in a higher (female) register
+    pinned = {**cast, "ben": _speaker("ben", voice="m3")}
+    assert _spoken(pinned, "ben").voice.endswith("m3")  # an explicit voice is kept

@@ -4,12 +4,22 @@ A line's language is ``DialogueLine.language`` or the character's voice language
 in language L speaks ``translations[L]`` (or the line itself when it is already in L);
 a line with no translation keeps its original text and language, and the result says so
 (``fallback=True``) so that the caller can warn.
+
+Who speaks (:func:`cast_voices`): a character whose voice names no eSpeak variant gets
+one from its ``gender`` and ``age`` (the voice profile's, else words of its bible
+description: "a fisherwoman in her sixties"): female variants f1..f5, male m1..m8,
+``grandma``/``grandpa`` for older voices, a pitch shift per age. With no gender known the
+cast alternates female and male variants. Each character of the cast gets its own
+variant (picked from the id's hash, then the next free one), so the assignment is
+deterministic for a given cast; set ``voice:`` to pin one.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,7 +29,7 @@ from scipy.signal import resample_poly
 
 from ..errors import StudioError
 from ..hashing import stable_hash
-from ..models import Character, DialogueLine, Storyboard, VoiceProfile
+from ..models import Character, DialogueLine, Storyboard, VoiceAge, VoiceGender, VoiceProfile
 from ..visemes import Viseme, VisemeTrack
 from . import SAMPLE_RATE
 from .tts.base import Speech, clean_text, get_tts
@@ -95,6 +105,98 @@ class VaultSpeechStore:
             "meta": extra})
 
 
+_FEMALE = ("f1", "f2", "f3", "f4", "f5")
+_MALE = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8")
+_ANY = ("f1", "m1", "f2", "m3", "f3", "m2", "f4", "m4", "f5", "m7", "m5", "m6", "m8")
+_OLDER = {VoiceGender.female: "grandma", VoiceGender.male: "grandpa"}
+_AGE_PITCH = {VoiceAge.child: 30, VoiceAge.young: 10, VoiceAge.adult: 0, VoiceAge.older: -12}
+_AGE_RATE = {VoiceAge.child: 0, VoiceAge.young: 5, VoiceAge.adult: 0, VoiceAge.older: -28}
+_SHE = re.compile(r"\b(she|her|hers|herself|woman|women|girl|lady|mother|mum|mom|wife|"
+                  r"daughter|sister|aunt|grandmother|granny|queen|actress|widow|"
+                  r"fisherwoman|businesswoman|policewoman|heroine|mrs|ms|miss)\b", re.I)
+_HE = re.compile(r"\b(he|him|his|himself|man|men|boy|gentleman|father|dad|husband|son|"
+                 r"brother|uncle|grandfather|grandpa|king|actor|widower|fisherman|"
+                 r"businessman|policeman|hero|mr|sir)\b", re.I)
+_OLD = re.compile(r"\b(old|older|elderly|aged|ageing|aging|grey-haired|gray-haired|"
+                  r"sixties|seventies|eighties|nineties|grandmother|grandfather|granny|"
+                  r"grandpa|grandma|veteran|retired|(6|7|8|9)\d\s*(years?\s*old|s\b))\b",
+                  re.I)
+_CHILD = re.compile(r"\b(child|kid|toddler|little (girl|boy)|([3-9]|1[0-2])\s*years?\s*old|"
+                    r"schoolgirl|schoolboy)\b", re.I)
+_YOUNG = re.compile(r"\b(young|teen|teenage|teenager|youth|(1[3-9]|2\d)\s*years?\s*old|"
+                    r"twenties|adolescent)\b", re.I)
+
+
+def voice_gender(character: Character) -> VoiceGender | None:
+    """The voice's gender, else what the bible description says (None: unknown)."""
+    if character.voice.gender is not None:
+        return character.voice.gender
+    text = character.description
+    she, he = len(_SHE.findall(text)), len(_HE.findall(text))
+    if she > he:
+        return VoiceGender.female
+    if he > she:
+        return VoiceGender.male
+    return None
+
+
+def voice_age(character: Character) -> VoiceAge | None:
+    if character.voice.age is not None:
+        return character.voice.age
+    text = character.description
+    for rx, age in ((_CHILD, VoiceAge.child), (_OLD, VoiceAge.older), (_YOUNG, VoiceAge.young)):
+        if rx.search(text):
+            return age
+    return None
+
+
+def cast_voices(characters: dict[str, Character]) -> dict[str, VoiceProfile]:
+    """Each character's effective voice profile (see the module docstring)."""
+    key = tuple(sorted((c.id, c.voice.model_dump_json(), c.description)
+                       for c in characters.values()))
+    return dict(_cast_voices(key))
+
+
+def _cast_voices(key: tuple[tuple[str, str, str], ...]) -> tuple[tuple[str, VoiceProfile], ...]:
+    hit = _CAST_CACHE.get(key)
+    if hit is not None:
+        return hit
+    used = set()
+    chars = []
+    for cid, voice_json, description in key:
+        profile = VoiceProfile.model_validate_json(voice_json)
+        if profile.voice:
+            used.add(profile.voice)
+        chars.append(Character.model_construct(id=cid, voice=profile, description=description))
+    out = []
+    for ch in chars:
+        profile = ch.voice
+        if profile.voice or profile.engine != "espeak":
+            out.append((ch.id, profile))
+            continue
+        gender, age = voice_gender(ch), voice_age(ch)
+        pool = {VoiceGender.female: _FEMALE, VoiceGender.male: _MALE}.get(gender, _ANY)
+        if age == VoiceAge.older and gender in _OLDER:
+            pool = (_OLDER[gender], *pool)
+        start = 0 if age == VoiceAge.older and gender in _OLDER else \
+            zlib.crc32(ch.id.encode()) % len(pool)
+        free = [pool[(start + k) % len(pool)] for k in range(len(pool))]
+        variant = next((v for v in free if v not in used), free[0])
+        used.add(variant)
+        update: dict[str, Any] = {"voice": variant}
+        if age is not None:
+            update["pitch"] = int(min(99, max(0, profile.pitch + _AGE_PITCH[age])))
+            update["rate"] = int(min(450, max(80, profile.rate + _AGE_RATE[age])))
+        out.append((ch.id, profile.model_copy(update=update)))
+    if len(_CAST_CACHE) > 64:
+        _CAST_CACHE.clear()
+    _CAST_CACHE[key] = tuple(out)
+    return _CAST_CACHE[key]
+
+
+_CAST_CACHE: dict[tuple, tuple[tuple[str, VoiceProfile], ...]] = {}
+
+
 def line_language(line: DialogueLine, character: Character) -> str:
     return line.language or character.voice.language
 
@@ -150,7 +252,7 @@ def speak_line(characters: dict[str, Character], line: DialogueLine, *, shot_id:
                           field="dialogue.character",
                           hint=f"known characters: {', '.join(sorted(characters))}")
     text, lang, fallback = text_for(line, ch, language)
-    profile = ch.voice
+    profile = cast_voices(characters)[ch.id]
     if rate_scale != 1.0:
         profile = profile.model_copy(update={"rate": int(min(450, profile.rate * rate_scale))})
     try:

@@ -61,10 +61,11 @@ def say(project: Path = typer.Argument(..., help="Series folder"),
         raise StudioError(f"unknown character {character!r}", file=p.root / "characters",
                           hint=f"characters: {', '.join(sorted(p.characters)) or 'none'}")
     from ..audio import SAMPLE_RATE
-    from ..audio.dialogue import synthesize, to_rate
+    from ..audio.dialogue import cast_voices, synthesize, to_rate
     from ..audio.mix import write_wav
 
-    speech = synthesize(text, ch.voice, language or ch.voice.language, where="text")
+    voice = cast_voices(p.characters)[ch.id]  # the voice the episode gives them
+    speech = synthesize(text, voice, language or voice.language, where="text")
     write_wav(output, to_rate(speech.samples, speech.sample_rate), SAMPLE_RATE)
     console.print(f"[green]wrote[/] {output} ({speech.duration_s:.2f} s, {speech.engine} "
                   f"voice {speech.voice}, {len(speech.visemes)} visemes)")
