@@ -68,6 +68,42 @@ def test_srt_and_vtt_parse_back_with_cue_times(artifacts_dir):
     assert Path(files["fr"].vtt).read_text().startswith("WEBVTT")
 
 
+#: what a hostile or broken dialogue line can carry (issue 13 point 10)
+_HOSTILE = ("\x00", "\u202e", "\u202d", "\u202a", "\u202b", "\u202c", "\u2066", "\u2067",
+            "\u2068", "\u2069", "\x1b", "\x07", "\x08", "\x0b", "\x7f", "\x85", "\x9b",
+            "\ufeff")
+
+
+def test_captions_strip_control_and_bidi_override_characters(media, artifacts_dir):
+    """NUL, right-to-left overrides and other control characters in dialogue never reach
+    the SRT, the WebVTT or the MP4's mov_text tracks; the visible words stay, in order."""
+    d = artifacts_dir / "edit" / "deliver" / "hostile"
+    cues = [Cue(start_s=0.25, end_s=1.25, speaker="Ma\u202era\x00",
+                text="Stay\x00 where \u202eyou are\u202c,\x1b[2J now\x07!\u2066 \u2067ok\u2069\x7f"),
+            Cue(start_s=1.5, end_s=2.5, speaker="Theo", text="\u202e\x00\u2069"),  # nothing left
+            Cue(start_s=1.5, end_s=2.5, speaker="Élodie", language="he",
+                text="\u202bשלום\u200f, Mara\u202c\x00")]
+    files = write_captions(cues, d, "ep01")
+    texts = {f"{lang}.{kind}": Path(getattr(f, kind)).read_text(encoding="utf-8")
+             for lang, f in files.items() for kind in ("srt", "vtt")}
+    for name, text in texts.items():
+        bad = [hex(ord(ch)) for ch in _HOSTILE if ch in text]
+        assert not bad, (name, bad)
+    en = list(srt.parse(texts["en.srt"]))
+    assert len(en) == 1  # the cue that was only control characters is dropped
+    assert " ".join(en[0].content.split()) == "MARA: Stay where you are,[2J now! ok"
+    assert "<v Mara>" in texts["en.vtt"]
+    assert "\u200f" in texts["he.srt"]  # a right-to-left mark (not an override) is kept
+    master = mux_master(media["video"], d / "master.mp4", audio=media["mix"],
+                        subtitles={k: v.srt for k, v in files.items()})
+    with av.open(master.path) as c:  # a mov_text sample: 16-bit text length, text, boxes
+        samples = [bytes(pk) for pk in c.demux(subtitles=0) if pk.size > 2]
+    shown = [b[2:2 + int.from_bytes(b[:2], "big")].decode("utf-8") for b in samples]
+    assert any("Stay where you are" in t for t in shown)
+    for t in shown:
+        assert not [hex(ord(ch)) for ch in _HOSTILE if ch in t], t
+
+
 def test_shot_cue_uses_the_assembled_shot_start():
     from studio_kit.edit.captions import shot_cue
     from studio_kit.edit.timeline import ItemKind, ShotTime

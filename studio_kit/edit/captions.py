@@ -3,11 +3,21 @@
 Cues come from the audio stage (when each line is spoken, in episode time). Lines are
 wrapped at ~42 characters, at most 2 lines per caption; a longer cue is split into
 consecutive captions, its time shared in proportion to the text length.
+
+Caption text comes from project files (dialogue, character names), so it is cleaned
+before it is delivered (:func:`caption_text`): C0/C1 control characters (NUL, ESC, BEL,
+DEL...) and the bidirectional embeddings, overrides and isolates (U+202A..U+202E,
+U+2066..U+2069: a right-to-left override makes a caption display reversed) are removed;
+tabs, newlines and other separators become spaces. The bidi *marks* (LRM, RLM, ALM) are
+kept: they only set the direction of the neighbouring punctuation in right-to-left
+languages and cannot reorder the text around them.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
+import unicodedata
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +30,26 @@ from .timeline import ShotTime
 
 MAX_CHARS = 42
 MAX_LINES = 2
+
+#: Bidi embeddings/overrides (LRE RLE PDF LRO RLO) and isolates (LRI RLI FSI PDI).
+_BIDI_FORMATTING = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def caption_text(text: str) -> str:
+    """``text`` safe to deliver as a caption: no control characters (C0, DEL, C1), no bidi
+    embeddings/overrides/isolates, no lone surrogates, BOMs or interlinear annotation
+    marks; whitespace (tabs, newlines, line/paragraph separators) collapsed to single
+    spaces."""
+    text = _BIDI_FORMATTING.sub("", text)
+    kept = []
+    for ch in text:
+        if ch.isspace():
+            kept.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cs") or ch in "\ufeff\ufff9\ufffa\ufffb":
+            continue
+        else:
+            kept.append(ch)
+    return " ".join("".join(kept).split())
 
 
 class Cue(BaseModel):
@@ -58,10 +88,13 @@ def layout(cues: Iterable[Cue], *, max_chars: int = MAX_CHARS, max_lines: int = 
     out: list[Caption] = []
     last_speaker: str | None = None
     for cue in sorted(cues, key=lambda c: c.start_s):
-        text = " ".join(cue.text.split())
-        if speaker_labels and cue.speaker and cue.speaker != last_speaker:
-            text = f"{cue.speaker.upper()}: {text}"
-        last_speaker = cue.speaker
+        text = caption_text(cue.text)
+        if not text:
+            continue  # nothing visible left (it was only control characters)
+        speaker = caption_text(cue.speaker or "") or None
+        if speaker_labels and speaker and speaker != last_speaker:
+            text = f"{speaker.upper()}: {text}"
+        last_speaker = speaker
         lines = textwrap.wrap(text, max_chars, break_long_words=True) or [text]
         chunks = [lines[i:i + max_lines] for i in range(0, len(lines), max_lines)]
         weights = [sum(len(x) for x in ch) for ch in chunks]
@@ -69,7 +102,7 @@ def layout(cues: Iterable[Cue], *, max_chars: int = MAX_CHARS, max_lines: int = 
         t = cue.start_s
         for chunk, w in zip(chunks, weights, strict=True):
             end = cue.end_s if chunk is chunks[-1] else t + (cue.end_s - cue.start_s) * w / total
-            out.append(Caption(start_s=t, end_s=end, lines=chunk, speaker=cue.speaker))
+            out.append(Caption(start_s=t, end_s=end, lines=chunk, speaker=speaker))
             t = end
     return out
 
