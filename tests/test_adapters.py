@@ -151,7 +151,8 @@ def test_stalled_job_times_out_and_is_cancelled(rig):
 
 def test_download_rejected(rig):
     name, server, engine, req, vault = rig
-    for fault in ("oversize", "oversize_chunked", "not_video", "bad_type", "corrupt"):
+    for fault in ("oversize", "oversize_chunked", "not_video", "bad_type", "corrupt",
+                  "truncated", "flipped", "short"):
         server.script("submit", fault)
         with pytest.raises(E.DownloadRejected) as info:
             run(engine, req, vault)
@@ -289,3 +290,81 @@ def test_capability_check_happens_before_any_call(project, vault, keys):
         res = run(engine, req, vault)
         assert res.fps == 24.0
         assert server.jobs[next(iter(server.jobs))].body["ratio"] == "1280:720"
+
+
+@pytest.mark.parametrize("fault,match", [("truncated", "damaged|truncated|frames"),
+                                         ("flipped", "damaged"),
+                                         ("short", "was asked")])
+def test_bad_delivery_is_refused_before_it_reaches_the_vault(rig, fault, match):
+    """A clip that decodes only in part (cut short, bytes flipped) or is shorter than asked
+    is a failed, billed attempt: DownloadRejected with the cost and the remote id."""
+    name, server, engine, req, vault = rig
+    server.script("submit", fault)
+    with pytest.raises(E.DownloadRejected, match=match) as info:
+        run(engine, req, vault)
+    assert info.value.cost == pytest.approx(engine.estimate_cost(req))
+    assert info.value.remote_id and len(server.billed) == 1
+    assert not info.value.transient  # asking the same job again gets the same file
+
+
+def test_decode_check_counts_every_frame(tmp_path):
+    from fakes.engine_servers import flipped, tiny_mp4, truncated
+
+    from studio_kit.engines.adapters.http import decode_check
+
+    good = tmp_path / "good.mp4"
+    good.write_bytes(tiny_mp4(2.0))
+    info = decode_check(good, "t", expected_s=2.0)
+    assert info["frames"] == 48 and info["duration_s"] == pytest.approx(2.0)
+    decode_check(good, "t", expected_s=2.0 + 1.5 / 24)  # within two frames
+    with pytest.raises(E.DownloadRejected, match="was asked"):
+        decode_check(good, "t", expected_s=2.5)
+    with pytest.raises(E.DownloadRejected, match="longer"):
+        decode_check(good, "t", expected_s=1.0)
+    for damage in (truncated, flipped):
+        bad = tmp_path / f"{damage.__name__}.mp4"
+        bad.write_bytes(damage(tiny_mp4(2.0)))
+        # the header alone (what the old probe read) still claims a whole clip
+        from studio_kit.engines.adapters.http import probe_video
+
+        assert probe_video(bad, "t", None)["duration_s"] == pytest.approx(2.0)
+        with pytest.raises(E.DownloadRejected):
+            decode_check(bad, "t", expected_s=2.0)
+
+
+def test_completed_job_whose_download_keeps_failing_is_collected_later(rig):
+    """The job finished (billed) but its file cannot be fetched now: ResultUnavailable with
+    the remote id and the cost; run_job(remote_id=...) later collects it, no resubmission."""
+    name, server, engine, req, vault = rig
+    server.script("download", *["http500"] * (engine.max_retries + 1))
+    with pytest.raises(E.ResultUnavailable) as info:
+        run(engine, req, vault)
+    err = info.value
+    assert err.transient and err.completed and err.remote_id
+    assert err.cost == pytest.approx(engine.estimate_cost(req))
+    assert len(server.billed) == 1
+    res = run(engine, req, vault, remote_id=err.remote_id)
+    assert vault.has(res.asset)
+    assert len(server.submissions) == 1 and len(server.billed) == 1
+
+
+def test_fal_result_call_failing_is_collected_later(project, vault, keys):
+    with FakeEngineServer("fal", job_latency_s=0.02) as server:
+        engine = make("kling", server)
+        req = request_for(project)
+        server.script("result", *["http500"] * (engine.max_retries + 1))
+        with pytest.raises(E.ResultUnavailable) as info:
+            run(engine, req, vault)
+        assert info.value.completed and info.value.cost == pytest.approx(0.25)
+        res = run(engine, req, vault, remote_id=info.value.remote_id)
+        assert vault.has(res.asset) and len(server.submissions) == 1
+
+
+def test_submission_dropped_after_accept_is_not_resent(rig):
+    name, server, engine, req, vault = rig
+    server.script("submit", "drop_after_accept")
+    with pytest.raises(E.SubmissionUnconfirmed) as info:
+        run(engine, req, vault)
+    assert len(server.submissions) == 1  # the engine has it; we never sent it twice
+    assert info.value.cost == 0 and info.value.at_risk == pytest.approx(
+        engine.estimate_cost(req))
