@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,28 +70,15 @@ def _fresh(code: str) -> float:
 
 
 def _browser_tti(project: Path, projects: Path) -> dict[str, float]:
-    from studio_kit.cli.serve_commands import serve_env, voila_command
+    from studio_kit.cli.serve_commands import running_server
 
     if not Path("/usr/bin/chromium").exists():
         return {}
-    import socket
-
     from playwright.sync_api import sync_playwright
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = serve_env(project)
-    env["STUDIO_PROJECTS_DIR"] = str(projects)
-    proc = subprocess.Popen(voila_command(NOTEBOOKS, port, "bench"), env=env, cwd=NOTEBOOKS,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out: dict[str, float] = {}
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/?token=bench", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.3)
+    with running_server(project, token="bench",
+                        env={**os.environ, "STUDIO_PROJECTS_DIR": str(projects)}) as srv:
+        port = srv.port
         with sync_playwright() as pw:
             b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -109,9 +95,6 @@ def _browser_tti(project: Path, projects: Path) -> dict[str, float]:
                     page.close()
                 out[name] = statistics.median(times)
             b.close()
-    finally:
-        proc.terminate()
-        proc.wait(15)
     return out
 
 

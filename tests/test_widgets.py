@@ -369,15 +369,18 @@ def test_run_launcher_runs_papermill_with_progress(tmp_path):
 
 # -- serving --------------------------------------------------------------------------------
 def test_serve_is_loopback_token_and_offline(tmp_path):
-    from studio_kit.cli.serve_commands import offline_template_dir, serve_env, voila_command
+    from studio_kit.cli.serve_commands import TOKEN_ENV, private_dir, serve_env, voila_command
 
-    cmd = voila_command(Path("notebooks"), 9999, "tok")
-    assert "--Voila.ip=127.0.0.1" in cmd and "--token=tok" in cmd and "--port=9999" in cmd
-    assert "--token=" in voila_command(Path("notebooks"), 9999, None)
-    tpl = offline_template_dir() / "voila" / "templates" / "studio"
-    assert "cdn.jsdelivr.net" not in (tpl / "index.html.j2").read_text()
-    env = serve_env(tmp_path, {})
+    cmd = voila_command(Path("notebooks"), 9999)
+    assert "--Voila.ip=127.0.0.1" in cmd and "--port=9999" in cmd
+    assert not any("token" in c.lower() for c in cmd)  # the token is never an argument
+    assert "--MappingKernelManager.cull_connected=False" in cmd
+    data = private_dir()
+    env = serve_env(tmp_path, "tok", data, {"STUDIO_TOKEN": "tok"})
+    assert env[TOKEN_ENV] == "tok" and "STUDIO_TOKEN" not in env
     assert env["BOKEH_RESOURCES"] == "inline" and env["STUDIO_PROJECT"] == str(tmp_path)
+    tpl = Path(env["JUPYTER_PATH"].split(":")[0]) / "voila" / "templates" / "studio"
+    assert "cdn.jsdelivr.net" not in (tpl / "index.html.j2").read_text()
 
 
 def test_serve_rejects_a_broken_project(tmp_path):
