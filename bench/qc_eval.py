@@ -13,6 +13,15 @@ see, is not visible, and is reported apart as 'invisible').
     .venv/bin/python -m bench.qc_eval            # full set (all shots, 2 seeds, 6 levels)
     .venv/bin/python -m bench.qc_eval -j2        # the same on two processes
     .venv/bin/python -m bench.qc_eval --quick    # the reduced set the default tests run
+
+Footage the embedded engine did not draw (``--footage``): real operations on its rendered
+clips (decoded, changed, re-encoded with ffmpeg: recolour a character's hair or garment
+pixels, another character in its place, a white-balance change, shift, zoom), scored
+through the detector path (``qc_clip(..., regions="detector")``: the engine's figure
+regions are not used; ``qc.detect`` finds the characters):
+
+    .venv/bin/python -m bench.qc_eval --footage          # 5 shots x 13 operations
+    .venv/bin/python -m bench.qc_eval --footage --quick  # 2 shots, what the tests run
 """
 
 from __future__ import annotations
@@ -177,12 +186,260 @@ def run_quick(**kw) -> EvalResult:
     return run_eval(shots=QUICK_SHOTS, seeds=(0,), levels=[0.1, 0.3], **kw)
 
 
+# -- footage the embedded engine did not draw: real operations on rendered clips -----------
+#: footage operations: name -> (amount levels, counts for recall when amount >= 0.3)
+FOOTAGE_OPS = {
+    "hair_recolour": "hue of the character's hair pixels rotated by 120 x amount degrees "
+                     "(saturation raised to at least 0.6 x amount)",
+    "garment_recolour": "the same on the garment pixels",
+    "white_balance": "every pixel multiplied by the gains of a light 50 x amount % warmer "
+                     "in Kelvin (the engine's own light model, kelvin_gains)",
+    "swap": "another bible character drawn in the character's place",
+    "shift": "the picture moved 14 px right and 6 px up (edges repeated)",
+    "zoom": "cropped to 1 / 1.08 of the frame about the centre and scaled back up",
+    "shift+hair_recolour": "shifted as above, and the hair recoloured",
+}
+FOOTAGE_PLAN = [("none", 0.0), ("shift", 0.0), ("zoom", 0.0),
+                ("hair_recolour", 0.05), ("garment_recolour", 0.05), ("white_balance", 0.1),
+                ("hair_recolour", 0.3), ("hair_recolour", 0.6),
+                ("garment_recolour", 0.3), ("garment_recolour", 0.6),
+                ("white_balance", 0.3), ("swap", 1.0), ("shift+hair_recolour", 0.3)]
+SWAP_TO = {"mara": "elodie", "elodie": "theo", "theo": "mara"}
+FOOTAGE_SHOTS = ["s02-cliff-mara", "s04-lamp-mara", "s07-cafe-wide", "s09-cafe-elodie",
+                 "s10-cliff-beam"]
+QUICK_FOOTAGE_SHOTS = ["s02-cliff-mara", "s09-cafe-elodie"]
+
+
+def decode(path) -> list[np.ndarray]:
+    """Every frame of a clip, full size (PyAV)."""
+    import av
+
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])]
+
+
+def encode(frames: list[np.ndarray], out, fps: float = 24.0) -> Path:
+    """Re-encode frames with ffmpeg (H.264, the embedded engine's settings)."""
+    from studio_kit.engines.base import RenderFormat
+    from studio_kit.engines.local import encode_stream
+
+    h, w = frames[0].shape[:2]
+    encode_stream(frames, out, RenderFormat(width=w, height=h, fps=fps))
+    return Path(out)
+
+
+def part_masks(request, kind: str, n: int) -> list[np.ndarray]:
+    """Per frame, the pixels of the characters' hair (``hair_hue``) or garments
+    (``garment_hue``): where the engine's drawing changes when only that colour changes."""
+    from studio_kit.engines.base import Drift
+    from studio_kit.engines.local.engine import validate_request
+
+    a = validate_request(request.model_copy(update={"drift": Drift()}))
+    b = validate_request(request.model_copy(update={"drift": Drift(amount=1.0,
+                                                                   kinds=[kind])}))
+    fps = request.format.fps
+    return [np.abs(a.frame(i / fps).astype(np.int16) - b.frame(i / fps)).max(axis=-1) > 6
+            for i in range(n)]
+
+
+def recolour(frames: list[np.ndarray], masks: list[np.ndarray], amount: float
+             ) -> list[np.ndarray]:
+    """Rotate the hue of the masked pixels by 120 x amount degrees (OpenCV HSV), raising
+    their saturation to at least 0.6 x amount (dark, greyish hair shows the change)."""
+    import cv2
+
+    out = []
+    for f, m in zip(frames, masks, strict=True):
+        hsv = cv2.cvtColor(f, cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
+        hsv[..., 0] = np.where(m, (hsv[..., 0] + 256.0 * amount / 3.0) % 256.0, hsv[..., 0])
+        hsv[..., 1] = np.where(m, np.maximum(hsv[..., 1], 255.0 * 0.6 * amount), hsv[..., 1])
+        out.append(cv2.cvtColor(np.clip(hsv + 0.5, 0, 255).astype(np.uint8),
+                                cv2.COLOR_HSV2RGB_FULL))
+    return out
+
+
+def white_balance(frames: list[np.ndarray], kelvin: float, amount: float) -> list[np.ndarray]:
+    from studio_kit.engines.local import kelvin_gains
+
+    g = (np.array(kelvin_gains(int(round(kelvin * (1 + 0.5 * amount)))))
+         / np.array(kelvin_gains(int(round(kelvin)))))
+    return [np.clip(f.astype(np.float32) * g + 0.5, 0, 255).astype(np.uint8) for f in frames]
+
+
+def warp(frames: list[np.ndarray], dx: float = 0.0, dy: float = 0.0, zoom: float = 1.0
+         ) -> list[np.ndarray]:
+    """Shift by (dx, dy) px and/or zoom about the centre (crop + scale back), edges
+    repeated."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    m = np.array([[zoom, 0, (1 - zoom) * w / 2 + dx], [0, zoom, (1 - zoom) * h / 2 + dy]])
+    return [cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE) for f in frames]
+
+
+def swapped(request, project) -> object:
+    """The request with each character replaced by another bible character (same id and
+    mark, the other's appearance and default outfit)."""
+    chars = []
+    for rc in request.spec.characters:
+        other = project.characters[SWAP_TO.get(rc.character.id, "mara")]
+        outfit = other.wardrobe.default
+        chars.append(rc.model_copy(update={
+            "character": other.model_copy(update={"id": rc.character.id}),
+            "outfit_id": outfit, "garments": other.wardrobe.outfits[outfit].garments}))
+    return request.model_copy(update={"spec": request.spec.model_copy(
+        update={"characters": chars})})
+
+
+def footage_op(op: str, amount: float, request, clip, project, workdir: Path) -> Path:
+    """Apply one footage operation to a rendered clip; the re-encoded clip's path."""
+    import asyncio
+
+    from studio_kit.engines.local import LocalEngine
+    from studio_kit.vault import Vault
+
+    frames = decode(clip)
+    if op == "none":
+        return Path(clip)
+    if op == "swap":
+        vault = Vault(workdir / "swap-vault")
+        res = asyncio.run(LocalEngine().generate(swapped(request, project), vault))
+        return vault.get(res.asset)
+    if op.startswith("shift"):
+        frames = warp(frames, dx=14 * frames[0].shape[1] / 640,
+                      dy=-6 * frames[0].shape[1] / 640)
+    if op == "zoom":
+        frames = warp(frames, zoom=1.08)
+    if op.endswith("recolour"):
+        kind = "hair_hue" if "hair" in op else "garment_hue"
+        masks = part_masks(request, kind, len(frames))
+        if op.startswith("shift"):
+            masks = [m > 0 for m in warp([mm.astype(np.uint8) * 255 for mm in masks],
+                                         dx=14 * frames[0].shape[1] / 640,
+                                         dy=-6 * frames[0].shape[1] / 640)]
+            masks = [m[..., 0] if m.ndim == 3 else m for m in masks]
+        frames = recolour(frames, masks, amount)
+    if op == "white_balance":
+        frames = white_balance(frames, request.spec.scene.lighting.colour_temperature_k, amount)
+    return encode(frames, workdir / f"{op}-{amount:g}.mp4", request.format.fps)
+
+
+def _visible_change(a_path, b_path) -> bool:
+    """At least 0.1 % of the middle frame's pixels changed by 3 CIEDE2000 or more."""
+    from studio_kit.colorimetry import delta_e, srgb_to_lab
+
+    a, b = decode(a_path), decode(b_path)
+    i = len(a) // 2
+    x, y = a[i], b[min(i, len(b) - 1)]
+    changed = np.abs(x.astype(np.int16) - y).max(axis=-1) > 0
+    if changed.mean() < 0.001:
+        return False
+    d = delta_e(srgb_to_lab(x[changed]), srgb_to_lab(y[changed]))
+    return float((d >= 3.0).sum()) / changed.size >= 0.001
+
+
+def _footage_shot(args: tuple) -> list[Case]:
+    (sid, seed, plan, width, height, duration_s, tier, sample, progress) = args
+    warnings.filterwarnings("ignore")
+    import asyncio
+
+    from studio_kit.engines.base import RenderFormat
+    from studio_kit.engines.local import LocalEngine
+    from studio_kit.project import Project
+    from studio_kit.qc.runner import qc_clip, references_for
+    from studio_kit.routing import build_request
+    from studio_kit.vault import Vault
+
+    project = Project.load(sample)
+    cases = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        vault = Vault(work / "vault")
+        req = build_request(project, "01", sid, duration_s=duration_s)
+        req = req.model_copy(update={"format": RenderFormat(width=width, height=height,
+                                                            fps=24), "seed": seed})
+        scene_ref, char_refs = references_for("local", req, vault)
+        clip = vault.get(asyncio.run(LocalEngine().generate(req, vault)).asset)
+        for op, amount in plan:
+            out = footage_op(op, amount, req, clip, project, work)
+            report = qc_clip(out, req, "local", vault=vault, tier=tier, regions="detector",
+                             scorers=["character", "continuity"], scene_ref=scene_ref,
+                             character_refs=char_refs)
+            positive = op == "swap" or (op not in ("none", "shift", "zoom") and amount >= 0.3)
+            visible = positive and _visible_change(
+                clip, out if not op.startswith("shift+") else
+                footage_op(op.split("+", 1)[1], amount, req, clip, project, work))
+            case = Case(sid, seed, op, amount, not report.passed, visible,
+                        [f.metric for f in report.failures],
+                        {x.metric: round(x.value, 2) for x in report.scores if not x.skipped})
+            case.positive = positive  # type: ignore[attr-defined]
+            cases.append(case)
+            if progress:
+                print(f"{sid} {op} {amount:g}: {'FLAG' if case.flagged else 'pass'} "
+                      f"{case.failures}", flush=True)
+    return cases
+
+
+@dataclass
+class FootageResult(EvalResult):
+    @property
+    def positives(self) -> list[Case]:
+        return [c for c in self.cases if getattr(c, "positive", False) and c.visible]
+
+    @property
+    def negatives(self) -> list[Case]:
+        return [c for c in self.cases if not getattr(c, "positive", False)]
+
+    def table(self) -> str:
+        rows = ["| footage operation | amount | cases | flagged | rate |", "|---|---|---|---|---|"]
+        for op, amount in dict.fromkeys((c.kind, c.amount) for c in self.cases):
+            cs = [c for c in self.cases if c.kind == op and c.amount == amount
+                  and (c.visible or not getattr(c, "positive", False))]
+            if cs:
+                f = sum(c.flagged for c in cs)
+                rows.append(f"| {op} | {amount:g} | {len(cs)} | {f} | {f / len(cs):.0%} |")
+        inv = [c for c in self.cases if getattr(c, "positive", False) and not c.visible]
+        return "\n".join(rows) + (
+            f"\n**recall (visible changes): {self.recall:.1%}** "
+            f"({sum(c.flagged for c in self.positives)}/{len(self.positives)}); "
+            f"**false alarms (no change, shift, zoom, recolour 0.05, white balance 0.1): "
+            f"{self.false_alarm_rate:.1%}** "
+            f"({sum(c.flagged for c in self.negatives)}/{len(self.negatives)}); "
+            f"invisible changes left out: {len(inv)}; {len(self.cases)} clips in "
+            f"{self.seconds:.0f} s")
+
+
+def run_footage_eval(shots: list[str] | None = None, seeds: tuple[int, ...] = (0,),
+                     plan: list[tuple[str, float]] | None = None, width: int = 640,
+                     height: int = 360, duration_s: float = 0.25, tier: str = "standard",
+                     sample: Path = SAMPLE, progress: bool = False) -> FootageResult:
+    """Clips the embedded engine did not draw (footage operations on its clips), scored
+    through the detector path (``regions="detector"``: no engine regions)."""
+    jobs = [(sid, seed, plan or FOOTAGE_PLAN, width, height, duration_s, tier, sample,
+             progress) for sid in (shots or FOOTAGE_SHOTS) for seed in seeds]
+    result = FootageResult()
+    t0 = time.perf_counter()
+    for job in jobs:
+        result.cases.extend(_footage_shot(job))
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def run_footage_quick(**kw) -> FootageResult:
+    return run_footage_eval(shots=QUICK_FOOTAGE_SHOTS, **kw)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     verbose = "-v" in argv
     workers = 2 if "-j2" in argv else 1
-    result = run_quick(progress=verbose) if "--quick" in argv else \
-        run_eval(progress=verbose, workers=workers)
+    if "--footage" in argv:
+        result = run_footage_quick(progress=verbose) if "--quick" in argv else \
+            run_footage_eval(progress=verbose)
+    else:
+        result = run_quick(progress=verbose) if "--quick" in argv else \
+            run_eval(progress=verbose, workers=workers)
     print(result.table())
 
 

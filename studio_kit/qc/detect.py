@@ -310,7 +310,10 @@ class FigureLocator:
         out = {}
         for k, b in self.intended_regions(cid, t).items():
             x0, y0, x1, y1 = transform_box(b, p.warp)
-            out[k] = (x0 / scale, y0 / scale, x1 / scale, y1 / scale)
+            # whole pixels, like the engine's own boxes (x1, y1 exclusive): the shading
+            # profiles cut columns at the box edges, and a box edge 0.01 px inside a
+            # column would drop that column
+            out[k] = tuple(float(round(v / scale)) for v in (x0, y0, x1, y1))
         return out
 
     def _anchor(self, t: float) -> float:

@@ -1,7 +1,7 @@
 """Run QC on a generated shot: decode, find figure regions, get references, score, record.
 
 References are locked frames measured once per (scene or character + outfit, camera angle,
-engine, format) and cached in the vault's stage cache (stage ``qc-reference``), so every
+the shot's action, engine, format) and cached in the vault's stage cache (stage ``qc-reference``), so every
 shot of that framing is compared with the same frame. With the local engine they are
 rendered: a drift-free still of the scene at the shot's angle without figures, and of each
 character alone on their mark in that scene at that angle (framing matters: atmosphere
@@ -81,7 +81,7 @@ def _reference_request(spec: ShotSpec, base: EngineRequest, cast: list[ResolvedC
                               subject=spec.shot.camera.subject
                               if spec.shot.camera.subject in {rc.character.id for rc in cast}
                               else None),
-                duration_s=1.0)
+                duration_s=1.0, action=spec.shot.action)
     ref_spec = ShotSpec(episode=spec.episode, shot=shot, scene=spec.scene, characters=cast,
                         bible_version=spec.bible_version)
     return EngineRequest(spec=ref_spec, seed=0, format=base.format, duration_s=1.0)
@@ -125,8 +125,10 @@ def references_for(engine_name: str, request: EngineRequest, vault: Vault
         return scene_reference(spec.scene.id, frame, [],
                                source=f"{engine_name} still").model_dump()
 
-    scene_key = stable_hash("qc-scene-ref", 13, engine_name, fmt, spec.scene,
-                           spec.shot.camera.angle.value)
+    # the shot's action is part of the framing: the embedded engine stages figures by it
+    # (sitting, gesturing) and moves the camera for it, so references are drawn with it
+    scene_key = stable_hash("qc-scene-ref", 14, engine_name, fmt, spec.scene,
+                           spec.shot.camera.angle.value, spec.shot.action)
     scene_ref = SceneReference.model_validate(_cached(vault, scene_key, make_scene))
     chars: dict[str, CharacterReference] = {}
     for rc in spec.characters:
@@ -139,8 +141,9 @@ def references_for(engine_name: str, request: EngineRequest, vault: Vault
             return character_reference(rc.character.id, frame, regions, scale,
                                        source=f"{engine_name} still").model_dump()
 
-        key = stable_hash("qc-char-ref", 16, engine_name, fmt, spec.scene, rc,
-                         spec.shot.camera.angle.value, spec.shot.camera.subject)
+        key = stable_hash("qc-char-ref", 17, engine_name, fmt, spec.scene, rc,
+                         spec.shot.camera.angle.value, spec.shot.camera.subject,
+                         spec.shot.action)
         chars[cid] = CharacterReference.model_validate(_cached(vault, key, make_char))
     return scene_ref, chars
 
