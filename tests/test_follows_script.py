@@ -363,3 +363,72 @@ def test_unspecified_voices_are_distinct_and_not_all_male() -> None:
     assert f0[-1] > 1.5 * f0[0]  # some speak in a higher (female) register
     pinned = {**cast, "ben": _speaker("ben", voice="m3")}
     assert _spoken(pinned, "ben").voice.endswith("m3")  # an explicit voice is kept
+
+
+# -- 10. music follows the act's mood ------------------------------------------------------------
+_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+def _mode(x: np.ndarray, sr: int) -> str:
+    """major or minor: the Krumhansl-Kessler key profile that fits the chroma best."""
+    mono = x.mean(1)
+    spec = np.abs(np.fft.rfft(mono * np.hanning(len(mono))))
+    freqs = np.fft.rfftfreq(len(mono), 1 / sr)
+    ok = (freqs > 60) & (freqs < 2000)
+    pcs = np.round(12 * np.log2(freqs[ok] / 440.0)).astype(int) % 12  # 0 = A
+    chroma = np.bincount(pcs, weights=spec[ok] ** 2, minlength=12)
+    best = max(((np.corrcoef(np.roll(p, k), chroma)[0, 1], name)
+                for name, p in (("major", _MAJOR), ("minor", _MINOR)) for k in range(12)))
+    return best[1]
+
+
+def _tempo(x: np.ndarray, sr: int) -> float:
+    """The strongest pulse (BPM, 90..200) of the amplitude envelope's spectrum."""
+    hop = sr // 100
+    env = np.sqrt(np.add.reduceat(x.mean(1) ** 2, np.arange(0, len(x), hop)) / hop)
+    spec = np.abs(np.fft.rfft((env - env.mean()) * np.hanning(len(env)), 1 << 14))
+    f = np.fft.rfftfreq(1 << 14, 1 / 100) * 60
+    ok = (f >= 90) & (f <= 200)
+    return float(f[ok][np.argmax(spec[ok])])
+
+
+def _act_music(action: str, scene: Scene,
+               mood: str | None = None) -> tuple[str | None, dict[str, np.ndarray]]:
+    from studio_kit.audio import SAMPLE_RATE
+    from studio_kit.audio.music import act_mood, plan_score, render_score
+    from studio_kit.models import Act
+
+    act = Act(id="a1", mood=mood, shots=[Shot(id="s1", scene=scene.id, action=action,
+                                              duration_s=8.0)])
+    derived = act_mood(act, {scene.id: scene})
+    return derived, render_score(plan_score([("a1", derived, 0.0, 8.0)]), 8.0, seed=3,
+                                 sr=SAMPLE_RATE)
+
+
+def test_a_storm_is_not_neutral_c_major() -> None:
+    from studio_kit.audio import SAMPLE_RATE as SR
+
+    sea = a_scene(ambience=["sea", "wind"], atmosphere={"kind": "rain", "density": 0.8})
+    calm_day = a_scene(ambience=["sea"], time_of_day="morning")
+    storm_mood, storm = _act_music("Waves crash over the bow. Thunder.", sea)
+    calm_mood, calm = _act_music("The water is still; gulls rest on the rail.", calm_day)
+    assert storm_mood == "storm" and calm_mood == "calm"
+    mix_s, mix_c = sum(storm.values()), sum(calm.values())
+    rms = lambda y: float(np.sqrt(np.mean(y ** 2)))  # noqa: E731
+    assert rms(mix_s) > 1.8 * rms(mix_c)  # energy
+    assert _mode(mix_s, SR) == "minor" and _mode(mix_c, SR) == "major"  # mode
+    # tempo: a driving beat (the percussion stem) at the storm's pace; the calm has none
+    assert 120 <= _tempo(storm["percussion"], SR) <= 145
+    assert rms(calm["percussion"]) < 1e-6 < rms(storm["percussion"])
+
+
+def test_act_mood_wins_and_tension_is_read_from_the_action() -> None:
+    night = a_scene(time_of_day="night")
+    mood, tense = _act_music("Both freeze. Footsteps on the deck.", night)
+    neutral_mood, neutral = _act_music("", a_scene())
+    assert mood == "tense" and neutral_mood is None  # nothing to go on: neutral
+    rms = lambda y: float(np.sqrt(np.mean(y ** 2)))  # noqa: E731
+    assert rms(tense["percussion"]) > 1e-3 > rms(neutral["percussion"])  # a pulse
+    assert rms(sum(tense.values())) > 1.1 * rms(sum(neutral.values()))
+    assert _act_music("Both freeze.", night, mood="happy")[0] == "happy"

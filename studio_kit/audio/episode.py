@@ -32,7 +32,7 @@ from .dialogue import SpeechStore, SpokenLine, speak_line, speak_storyboard
 from .effects import find_cues, render_effects, user_effects
 from .mix import LAYERS, MasterReport, MixSettings, master, mix_layers, pan_gains, write_wav
 from .music import STEMS as MUSIC_STEMS
-from .music import plan_score, render_score
+from .music import act_mood, plan_score, render_score
 from .timing import Pacing, ShotTiming, plan_timing, total_duration
 
 ProgressFn = Callable[[float, str], None] | Callable[[float], None]
@@ -316,7 +316,7 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
     for act in sb.acts:
         ts = [t for t in timings if t.act_id == act.id]
         if ts:
-            acts.append((act.id, act.mood, ts[0].start_s, ts[-1].end_s))
+            acts.append((act.id, act_mood(act, project.scenes), ts[0].start_s, ts[-1].end_s))
     score = plan_score(acts)
     for c in score:
         if not c.known_mood:

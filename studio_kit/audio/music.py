@@ -1,5 +1,9 @@
 """Music scored per act from its mood, synthesized with numpy, as stems.
 
+An act's mood is ``Act.mood``, else derived from the act's shots (:func:`act_mood`: storm,
+chase, tension, joy ... words in the action; the scenes' atmosphere, ambience and time of
+day), else neutral.
+
 mood -> :class:`MoodSpec` (key, mode, tempo, instrumentation, intensity). Each act plays a
 four-chord progression of its mode in bars of 4/4. The change to the next act lands on a
 bar boundary of the outgoing music (the one nearest the act's first picture frame) and
@@ -13,12 +17,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from ..models import Act, Scene
 from . import SAMPLE_RATE
 
 NOTE_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
@@ -62,6 +68,7 @@ _MOODS: dict[str, tuple[str, str, float, list[str], float]] = {
     "triumphant": ("D", "major", 100, ["pad", "arp", "bass", "drums"], 0.8),
     "playful": ("F", "major", 120, ["pluck", "bass"], 0.5),
     "hopeful": ("C", "major", 84, ["pad", "pluck", "bass"], 0.45),
+    "storm": ("D", "phrygian", 132, ["drone", "arp", "bass", "drums"], 0.95),
 }
 _SYNONYMS = {"mystery": "mysterious", "eerie": "mysterious", "suspense": "tense",
              "suspenseful": "tense", "anxious": "tense", "dark": "ominous",
@@ -71,7 +78,11 @@ _SYNONYMS = {"mystery": "mysterious", "eerie": "mysterious", "suspense": "tense"
              "tender": "romantic", "chase": "action", "exciting": "action", "fight": "action",
              "epic": "triumphant", "victory": "triumphant", "comedic": "playful",
              "funny": "playful", "whimsical": "playful", "warm": "hopeful",
-             "uplifting": "hopeful"}
+             "uplifting": "hopeful", "stormy": "storm", "tempest": "storm",
+             "gale": "storm", "hurricane": "storm", "tension": "tense", "tensions": "tense",
+             "joy": "happy", "jubilant": "happy", "celebration": "happy", "serene": "calm",
+             "tranquil": "calm", "horror": "ominous", "fear": "ominous",
+             "scary": "ominous", "danger": "tense", "thriller": "tense"}
 
 
 def mood_spec(mood: str | None) -> tuple[MoodSpec, bool]:
@@ -86,6 +97,66 @@ def mood_spec(mood: str | None) -> tuple[MoodSpec, bool]:
     key, mode, tempo, inst, inten = _MOODS["neutral"]
     return MoodSpec(mood="neutral", key=key, mode=mode, tempo_bpm=tempo, instruments=inst,
                     intensity=inten), mood is None
+
+
+#: What an act's scenes and action say about its music when the act names no mood:
+#: (mood, weight, words in the actions; the first word list found per shot counts).
+_CUES: list[tuple[str, float, str]] = [
+    ("storm", 3.0, r"storm|storms|stormy|thunder|thunderclap|lightning|gale|tempest|squall|"
+                   r"hurricane|lashing|waves crash|crashing waves|howling wind|downpour"),
+    ("action", 2.0, r"chase|chases|fight|fights|punch|punches|shoots|gunfire|gunshot|"
+                    r"explosion|explodes|runs|sprints|races|crash|crashes|attack|attacks"),
+    ("tense", 1.5, r"freeze|freezes|froze|tense|tension|waits|silence|listens|creeps|"
+                   r"creaks|whispers|hides|stares|holds (his|her|their) breath|footsteps"),
+    ("ominous", 1.5, r"blood|dead|body|corpse|scream|screams|shadow|shadows|knife|"
+                     r"threat|menace|dread"),
+    ("sad", 1.5, r"cries|crying|tears|weeps|sobs|funeral|grave|mourns|grief|alone"),
+    ("happy", 1.5, r"laughs|laughing|smiles|grins|celebrates|cheers|dances|dancing|hugs|"
+                   r"joy|joyful|party|sings"),
+    ("romantic", 1.5, r"kiss|kisses|kissing|embrace|embraces|holds hands|in love"),
+    ("mysterious", 1.0, r"fog|mist|misty|strange|mysterious|unknown|glows|glimmer"),
+    ("calm", 1.0, r"calm|quiet|peaceful|still water|sunlight|gentle|rests|sleeps"),
+]
+
+
+def act_mood(act: Act, scenes: Mapping[str, Scene] | None = None) -> str | None:
+    """The act's music mood: ``act.mood``, else what its shots say (action words, their
+    scenes' atmosphere, ambience and time of day), else None (neutral).
+
+    A storm scene (rain with wind or storm ambience, or storm words) scores "storm", fog
+    "mysterious", a night scene leans "tense"; the highest total over the act's shots wins.
+    """
+    if act.mood:
+        return act.mood
+    scenes = scenes or {}
+    score: dict[str, float] = {}
+
+    def add(mood: str, w: float) -> None:
+        score[mood] = score.get(mood, 0.0) + w
+
+    for shot in act.shots:
+        text = shot.action.lower()
+        for mood, w, words in _CUES:
+            if re.search(rf"\b({words})\b", text):
+                add(mood, w)
+        scene = scenes.get(shot.scene)
+        if scene is None:
+            continue
+        atm = scene.atmosphere
+        beds = {a.strip().lower() for a in scene.ambience}
+        if "storm" in beds or "thunder" in beds or (
+                atm.kind.value == "rain" and ({"wind", "sea"} & beds or atm.density > 0.7)):
+            add("storm", 2.0)
+        elif atm.kind.value == "fog" and atm.density > 0:
+            add("mysterious", 1.0)
+        tod = (shot.time_of_day or scene.time_of_day).value
+        if tod == "night":
+            add("tense", 0.5)
+        elif tod in ("dawn", "morning"):
+            add("calm", 0.4)
+    if not score:
+        return None
+    return max(sorted(score), key=lambda m: score[m])
 
 
 def known_moods() -> list[str]:
