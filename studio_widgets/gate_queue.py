@@ -4,7 +4,8 @@ Gates: A = budget (``budget.approve_gate_a``: the current cost estimate), B = cr
 (``gates.review_shot``: one decision per shot, bound to the shot's current take), C = final
 (``gates.decide_master``: bound to the content hash of the latest render's master). The
 widget records nothing itself: it calls the same gates API as the CLI, so a Gate C given here
-unlocks ``gates.publish`` and ``studio status`` shows it.
+unlocks ``gates.publish`` and ``studio status`` shows it. Publish (beside Gate C) goes through
+``gates.publish``, so it is refused without Gate C on the current master.
 """
 
 from __future__ import annotations
@@ -110,6 +111,25 @@ def decide(project: Project, episode: str, gate: str, decision: str, who: str,
         ledger.close()
 
 
+def publish(project: Project, episode: str, dest: str | Path | None = None) -> Path:
+    """Publish the latest render's master through ``gates.publish``, which refuses unless
+    Gate C approved exactly that file (a master changed since re-opens the gate). The copy
+    goes to ``<project>/out/published/<episode><ext>`` unless ``dest`` is given."""
+    ledger = project.ledger()
+    try:
+        ep = project.storyboard(episode).episode
+        render = gates.latest_render(ledger, ep)
+        master = render.get("master") if render else None
+        if not master:
+            raise StudioError(f"episode {ep} has no rendered master to publish",
+                              field="gate C", hint="render the episode first")
+        target = Path(dest) if dest else (project.root / "out" / "published"
+                                          / f"{ep}{Path(master).suffix or '.mp4'}")
+        return gates.publish(ledger, ep, master, target)
+    finally:
+        ledger.close()
+
+
 class GateQueue(w.VBox):
     def __init__(self, project: Project) -> None:
         self.project = project
@@ -144,13 +164,15 @@ class GateQueue(w.VBox):
                            f" <small>({html.escape(summary)})</small>",
                            layout=w.Layout(width="420px"))
             g = st["pending"]
+            # offered on every rendered episode; refused (with the reason) until Gate C
+            pub = [self._publish_button(st["episode"])] if st.get("rendered") else []
             if g is None:
-                rows.append(w.HBox([label, w.HTML("all gates approved")]))
+                rows.append(w.HBox([label, w.HTML("all gates approved"), *pub]))
                 continue
             waiting = "" if st["ready"] else " (waits for a render)"
             info = w.HTML(f"gate {g} ({GATES[g]}){waiting}")
             if g == "B" and st["ready"]:  # one decision per shot, on its current take
-                rows.append(w.HBox([label, info]))
+                rows.append(w.HBox([label, info, *pub]))
                 for s in st["shots"]:
                     if not s["take"]:
                         continue
@@ -166,8 +188,29 @@ class GateQueue(w.VBox):
                 continue
             rows.append(w.HBox([label, info, *self._buttons(
                 st["episode"], g, st["ready"], expected=st.get("master_hash") if g == "C"
-                else None)]))
+                else None), *pub]))
         self.rows.children = rows or [w.HTML("<i>No storyboarded episodes.</i>")]
+
+    def _publish_button(self, episode: str) -> w.Button:
+        """Publish is offered beside Gate C; ``gates.publish`` refuses it without Gate C on
+        the current master, and the refusal is shown."""
+        b = w.Button(description="Publish", tooltip="copy the approved master to "
+                     "out/published (needs Gate C on this master)")
+        b.add_class("studio-publish")
+        b.on_click(lambda _b: self._publish(episode))
+        return b
+
+    def _publish(self, episode: str) -> Path | None:
+        try:
+            dest = publish(self.project, episode)
+        except StudioError as err:
+            self.message.value = ("<span class='studio-publish-refused' style='color:#b00020'>"
+                                  f"{html.escape(str(err))}</span>")
+            return None
+        self.message.value = ("<span class='studio-published'>"
+                              + html.escape(f"published episode {episode} to {dest}")
+                              + "</span>")
+        return dest
 
     def _decide(self, episode: str, gate: str, decision: str, shot: str | None = None,
                 expected: str | None = None) -> None:

@@ -189,6 +189,38 @@ def parse_parameters(raw: dict[str, str], known: dict[str, Any]) -> dict[str, An
     return out
 
 
+PROJECT_PARAMS = ("project", "project_dir", "project_path", "project_root")
+
+
+def _is_path_param(name: str) -> bool:
+    return name in PROJECT_PARAMS or name in ("out", "output") or name.endswith(
+        ("_dir", "_path", "_file", "_folder"))
+
+
+def confine_paths(params: dict[str, Any], project: Project) -> dict[str, Any]:
+    """Path parameters made absolute and kept to the served project: a ``project`` other
+    than it, or an output folder outside it, is refused (the launcher renders the project
+    this surface serves, nothing else on the machine). Relative paths are taken from the
+    project folder."""
+    root = project.root.resolve()
+    out = dict(params)
+    for name, value in params.items():
+        if not _is_path_param(name) or not isinstance(value, str):
+            continue
+        path = Path(value).expanduser()
+        path = (path if path.is_absolute() else root / path).resolve()
+        if name in PROJECT_PARAMS:
+            if path != root:
+                raise StudioError(f"{name}: this launcher runs only the served project "
+                                  f"{root}, not {value!r}", field=name,
+                                  hint=f"serve the other project: studio serve {value}")
+        elif path != root and root not in path.parents:
+            raise StudioError(f"{name}: {value!r} is outside the project folder {root}",
+                              field=name, hint=f"use a folder inside it, e.g. {root / 'out'}")
+        out[name] = str(path)
+    return out
+
+
 class RunLauncher(w.VBox):
     """Pick a notebook and an episode, set parameters, Start; progress updates live."""
 
@@ -249,7 +281,9 @@ class RunLauncher(w.VBox):
 
     def parameters(self) -> dict[str, Any]:
         params = self.available.get(self.notebook.value or "", {})
-        return parse_parameters({k: v.value for k, v in self.param_fields.items()}, params)
+        return confine_paths(parse_parameters({k: v.value for k, v in
+                                               self.param_fields.items()}, params),
+                             self.project)
 
     def start(self) -> NotebookRun | None:
         if self.run and self.run.status == "running":
@@ -257,7 +291,8 @@ class RunLauncher(w.VBox):
         try:
             params = self.parameters()
         except StudioError as err:
-            self.state_html.value = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
+            self.state_html.value = ("<span class='studio-run-error' style='color:#b00020'>"
+                                     f"{html.escape(str(err))}</span>")
             return None
         nb = notebooks_dir() / self.notebook.value
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

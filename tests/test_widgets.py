@@ -409,3 +409,51 @@ def test_command_center_composes_status_chart_gates_and_launcher(sample_dir):
     assert cc.launcher.param_fields["episode"].value == "01"
     assert cc.chart_thread is None
     assert len(cc.gates.rows.children) == 2
+
+
+def test_run_launcher_runs_only_the_served_project(sample_dir, tmp_path):
+    """Free-text paths cannot render another project or write outside the served one."""
+    from studio_widgets.run_launcher import RunLauncher
+
+    other = tmp_path / "other-project"
+    other.mkdir()
+    p = Project.load(sample_dir)
+    launcher = RunLauncher(p)
+    fields = launcher.param_fields
+    fields["project"].value = str(other)
+    assert launcher.start() is None and launcher.run is None
+    assert "runs only the served project" in launcher.state_html.value
+    fields["project"].value = str(sample_dir)
+    for bad in ("../elsewhere", str(tmp_path / "out"), "/tmp"):
+        fields["out_dir"].value = bad
+        assert launcher.start() is None and launcher.run is None, bad
+        assert "outside the project folder" in launcher.state_html.value
+    assert not (sample_dir.parent / "elsewhere").exists() and not (tmp_path / "out").exists()
+    fields["out_dir"].value = "out/tiny"  # relative: taken from the project folder
+    params = launcher.parameters()
+    assert params["out_dir"] == str((sample_dir / "out" / "tiny").resolve())
+    assert params["project"] == str(sample_dir.resolve())
+
+
+def test_publish_from_the_gate_queue_needs_gate_c_on_the_current_master(sample_dir, tmp_path):
+    from studio_kit import gates
+    from studio_widgets.gate_queue import GateQueue, decide, gate_states, publish
+
+    p = Project.load(sample_dir)
+    master = fake_render_record(p, tmp_path)
+    q = GateQueue(p)
+    assert q._publish("01") is None  # no Gate C: refused, and the page says why
+    assert "nothing is published without Gate C" in q.message.value
+    dest = sample_dir / "out" / "published" / "01.mp4"
+    assert not dest.exists()
+    with pytest.raises(gates.GateError, match="without Gate C"):
+        publish(p, "01")
+    st = {s["episode"]: s for s in gate_states(p)}["01"]
+    decide(p, "01", "C", "approved", "bo", expected=st["master_hash"])
+    assert q._publish("01") == dest and dest.read_bytes() == b"master v1"
+    master.write_bytes(b"master v2")  # a changed master re-opens Gate C
+    with pytest.raises(gates.GateError, match="changed after it was approved"):
+        publish(p, "01")
+    q.refresh()
+    assert any("studio-publish" in b._dom_classes for row in q.rows.children
+               for b in getattr(row, "children", ()))
