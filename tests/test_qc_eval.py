@@ -43,3 +43,18 @@ def test_drift_detection_on_full_set():
     assert sum(c.flagged for c in wide) / len(wide) >= 0.85
     light = [c for c in result.positives if c.kind == "light_direction"]
     assert all(c.flagged for c in light)
+
+
+def test_footage_the_engine_did_not_draw_is_checked_through_the_detector():
+    """Real footage operations on rendered clips (recolour hair / garment pixels, another
+    character in place, white balance; shift, zoom and tiny recolours must pass), scored
+    without the engine's figure regions (``qc.detect``). Reduced set: 2 shots."""
+    from bench.qc_eval import run_footage_quick
+
+    result = run_footage_quick()
+    print(result.table())
+    assert len(result.positives) >= 14 and len(result.negatives) >= 12
+    assert result.recall >= 0.95, result.table()
+    assert result.false_alarm_rate <= 0.05, result.table()
+    assert {c.kind for c in result.positives if c.flagged} >= {
+        "hair_recolour", "garment_recolour", "white_balance", "swap", "shift+hair_recolour"}
