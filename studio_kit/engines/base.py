@@ -76,7 +76,10 @@ class EngineRequest(BaseModel):
     spec: ShotSpec
     prompt: str = ""
     negative_prompt: str = ""
-    references: list[str] = Field(default_factory=list, description="Vault hashes of images.")
+    references: list[str] = Field(
+        default_factory=list, description="Vault hashes of images, in priority order "
+        "(studio_kit.conditioning); with options['continues'] the first is the previous "
+        "shot's last frame.")
     seed: int = 0
     format: RenderFormat = Field(default_factory=RenderFormat)
     duration_s: float | None = Field(default=None, description="Defaults to the shot's.")

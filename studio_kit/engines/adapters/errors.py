@@ -124,7 +124,9 @@ class ResultUnavailable(AdapterError):
 
     ``completed`` is True when the engine had reported the job finished (it is billed:
     ``cost`` is the billed cost); False when its state is unknown (``cost`` 0: not known
-    to be billed yet). ``__cause__`` is the last underlying error.
+    to be billed yet). ``__cause__`` is the last underlying error. A job that stays
+    uncollectable over several runs (say 3) may then be recorded failed with its cost and
+    the shot failed over; until then, failing over would pay a second engine for it.
     """
 
     transient = True
