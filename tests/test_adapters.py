@@ -368,3 +368,33 @@ def test_submission_dropped_after_accept_is_not_resent(rig):
     assert len(server.submissions) == 1  # the engine has it; we never sent it twice
     assert info.value.cost == 0 and info.value.at_risk == pytest.approx(
         engine.estimate_cost(req))
+
+
+def test_truncated_delivery_fails_over_and_is_costed(sample_project, keys):
+    """A truncated clip from the first engine: a failed, billed attempt in the ledger (its
+    cost recorded), the next engine of the chain makes the shot."""
+    from studio_kit.routing import EngineSettings, RouteDecision, Router, RoutingRules
+
+    p = sample_project
+    vault, ledger = p.vault(), p.ledger()
+    ledger.decide(episode="01", gate="A", subject="budget", decision="approved", who="t")
+    req = request_for(p)
+    with FakeEngineServer("runway", job_latency_s=0.02) as rw, \
+            FakeEngineServer("luma", job_latency_s=0.02) as lu:
+        rw.script("submit", "truncated")
+        engines = {"runway": make("runway", rw), "luma": make("luma", lu)}
+        rules = RoutingRules(default="runway", failover=["luma"],
+                             engines={n: EngineSettings() for n in engines})
+        decision = RouteDecision(shot_id=req.spec.shot.id, engine="runway",
+                                 chain=["runway", "luma"], rule="test", reason="test",
+                                 duration_s=req.duration)
+        router = Router(rules, vault=vault, ledger=ledger, engines=engines)
+        out = asyncio.run(router.run_shot(req, decision, episode="01", project=p))
+        assert out.ok and out.engine == "luma"
+        assert out.attempts[0]["error"] == "DownloadRejected"
+        assert len(rw.billed) == 1 and len(lu.billed) == 1
+    rows = {r["engine"]: r for r in ledger.query("SELECT * FROM engine_calls")}
+    assert rows["runway"]["status"] == "failed"
+    assert rows["runway"]["cost"] == pytest.approx(engines["runway"].estimate_cost(req))
+    assert rows["luma"]["status"] == "succeeded" and vault.has(rows["luma"]["asset"])
+    ledger.close()
