@@ -16,16 +16,46 @@ def export_otio_cmd(
     project: Path = typer.Argument(..., help="Series folder"),
     episode: str = typer.Argument(..., help="Episode number, e.g. 01"),
     out: Path = typer.Option(..., "-o", "--output", help="The .otio file to write"),
+    render: Path | None = typer.Option(
+        None, help="The render to export: its render.json, its episode folder or its "
+        "output folder (default: <project>/out/episode-NN)"),
     clips: Path | None = typer.Option(
-        None, help="Folder of rendered shots named <shot id>.mp4 (missing ones are left "
-        "as offline media)"),
+        None, help="Before any render: folder of shots named <shot id>.mp4 for a cut planned "
+        "from the storyboard (missing ones are left as offline media)"),
+    planned: bool = typer.Option(
+        False, "--planned", help="Export the cut planned from the storyboard (nominal "
+        "durations, no sound) even if a render exists"),
 ) -> None:
-    """Export an episode's cut (shots, cards, transitions) to OpenTimelineIO."""
+    """Export an episode's cut to OpenTimelineIO: by default the cut the last render made
+    (the master's durations, cards, transitions, sound tracks); before any render, the cut
+    planned from the storyboard."""
     from ..edit.timeline import timeline_from_storyboard
+    from ..exporters.otio import find_render
     from ..registry import EXPORTERS
 
     p = Project.load(project)
     sb = p.storyboard(episode)
+    exporter = EXPORTERS.get("otio")()
+    if render is None and clips is None and not planned:
+        default = p.root / "out" / f"episode-{sb.episode}"
+        try:
+            render = find_render(default)
+        except StudioError:
+            render = None
+    if render is not None and not planned:
+        if clips is not None:
+            raise StudioError("--clips and --render exclude each other", field="clips",
+                              hint="a render's cut uses the clips the render made")
+        record = find_render(render, sb.episode)
+        exporter.export_render(record, out, episode=sb.episode)
+        import opentimelineio as otio
+
+        back = otio.adapters.read_from_file(str(out))
+        audio = [t for t in back.tracks if t.kind == otio.schema.TrackKind.Audio]
+        console.print(f"[green]wrote[/] {out}: the cut of {record} - "
+                      f"{len(list(back.tracks[0].find_clips()))} clips, "
+                      f"{len(audio)} sound tracks, {back.duration().to_seconds():.2f} s")
+        return
     found: dict[str, Path] = {}
     if clips is not None:
         if not clips.is_dir():
@@ -35,9 +65,12 @@ def export_otio_cmd(
     fmt = p.series.format
     tl = timeline_from_storyboard(sb, found, fps=fmt.fps_fraction, width=fmt.width,
                                   height=fmt.height, series_title=p.series.title)
-    EXPORTERS.get("otio")().export(tl, out)
+    exporter.export(tl, out)
     console.print(f"[green]wrote[/] {out}: {len(tl.items)} clips "
                   f"({len(found)}/{len(sb.shots)} shots with media), {tl.duration_s:.2f} s")
+    console.print("[yellow]planned from the storyboard[/]: nominal durations, no sound; "
+                  "a render's cut (dialogue-lengthened shots, transition handles) differs - "
+                  "render first for the cut the master has")
 
 
 @app.command("probe")
