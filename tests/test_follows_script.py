@@ -4,6 +4,7 @@ frames and rendered audio at tiny sizes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import av
@@ -432,3 +433,57 @@ def test_act_mood_wins_and_tension_is_read_from_the_action() -> None:
     assert rms(tense["percussion"]) > 1e-3 > rms(neutral["percussion"])  # a pulse
     assert rms(sum(tense.values())) > 1.1 * rms(sum(neutral.values()))
     assert _act_music("Both freeze.", night, mood="happy")[0] == "happy"
+
+
+# -- 8b. cards carry room tone -------------------------------------------------------------------
+def _rms_db(y: np.ndarray) -> float:
+    return 20 * float(np.log10(max(float(np.sqrt(np.mean(y.astype(np.float64) ** 2))), 1e-12)))
+
+
+def test_conformed_cards_carry_the_adjacent_scenes_room_tone() -> None:
+    from studio_kit.audio.ambience import CARD_TONE_DBFS, card_fill
+    from studio_kit.edit.timeline import timeline_from_storyboard
+    from studio_kit.pipeline.conform import conform
+
+    sr = 48000
+    sb = _storyboard(["cut", "cut"], title="The River", title_card=True)
+    sb.acts[0].title = "One"
+    tl = timeline_from_storyboard(sb, fps=24, width=64, height=36, series_title="Big Fish")
+    times = tl.shot_times()
+    # the mix: shots end to end, each a loud tone
+    t = np.arange(int(2.0 * sr)) / sr
+    mix = (0.3 * np.sin(2 * np.pi * 220 * t))[:, None].repeat(2, 1).astype(np.float32)
+    spans = [("s0", 0.0, 1.0), ("s1", 1.0, 2.0)]
+    record = {s: times[s].start_s for s in ("s0", "s1")}
+    scenes = {"harbour": a_scene(ambience=["sea"])}
+    fill, key = card_fill(tl, scenes)
+    silent = conform(mix, spans, record, tl.duration_s, sr)
+    toned = conform(mix, spans, record, tl.duration_s, sr, gap_fill=fill)
+    for card in ("card-title", "card-a1"):
+        a, b = int(times[card].start_s * sr) + 4000, int(times[card].end_s * sr) - 4000
+        assert _rms_db(silent[a:b]) < -200  # was digital silence
+        assert abs(_rms_db(toned[a:b]) - CARD_TONE_DBFS) < 3  # now room tone, quietly
+    shot = slice(int(times["s0"].start_s * sr), int(times["s0"].end_s * sr))
+    assert np.array_equal(silent[shot], toned[shot])  # the shots' sound is untouched
+    assert key and key[0][2]["id"] == "harbour"  # the card's room tone is its scene's
+
+
+@pytest.mark.heavy
+def test_rendered_master_has_room_tone_on_cards(tmp_path: Path) -> None:
+    """The whole render: the master's title card span is neither silent nor loud."""
+    import soundfile as sf
+
+    from studio_kit.pipeline import render_episode
+    from tests.test_pipeline_episode import OPTS, small_sample
+
+    root = small_sample(tmp_path / "lighthouse")
+    result = render_episode(root, "01", options=OPTS, out_dir=root / "out")
+    x, sr = sf.read(result.mix, dtype="float32", always_2d=True)
+    tl = json.loads(Path(result.timeline).read_text())
+    cards = [it for it in tl["items"] if it["kind"] != "shot"]
+    assert cards
+    fps = tl["fps_num"] / tl["fps_den"]
+    for it in cards:
+        a = int((it["record_start"] / fps + 0.15) * sr)
+        b = int((it["record_end"] / fps - 0.15) * sr)
+        assert -70 < _rms_db(x[a:b]) < -30

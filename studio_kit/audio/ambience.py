@@ -199,3 +199,63 @@ def render_ambience(runs: list[tuple[Scene, float, float]], total_s: float, *,
             env[-k:] *= np.cos(np.linspace(0, np.pi / 2, k)) ** 2
         out[a:b] += seg * env[:, None]
     return out
+
+
+#: Level of the room tone under a card (RMS, dBFS): the scene's air, well under dialogue.
+CARD_TONE_DBFS = -50.0
+CARD_TONE_FADE_S = 0.08
+
+
+def card_tone(scene: Scene | None, n: int, *, seed: int = 0, sr: int = SAMPLE_RATE,
+              channels: int = 2, level_db: float = CARD_TONE_DBFS) -> np.ndarray:
+    """(n, channels) of low-level ambience for a card: the adjacent scene's beds (room tone
+    when there is no scene) at ``level_db`` RMS, faded in and out, so a card is never
+    digital silence."""
+    beds = scene_beds(scene) if scene is not None else [("room_tone", 1.0)]
+    x = np.zeros((n, 2), np.float32)
+    for k, (kind, gain) in enumerate(beds):
+        x += looped_bed(kind, n, seed=seed * 1000 + k, sr=sr) * gain
+    rms = float(np.sqrt(np.mean(x ** 2))) if n else 0.0
+    if rms > 0:
+        x *= np.float32(10 ** (level_db / 20) / rms)
+    f = min(n // 2, int(CARD_TONE_FADE_S * sr))
+    if f:
+        ramp = np.sin(np.linspace(0, np.pi / 2, f, dtype=np.float32)) ** 2
+        x[:f] *= ramp[:, None]
+        x[n - f:] *= ramp[::-1, None]
+    if channels == 1:
+        return x.mean(1, keepdims=True)
+    return x if channels == 2 else np.repeat(x.mean(1, keepdims=True), channels, 1)
+
+
+def card_spans(timeline, scenes: dict[str, Scene]) -> list[tuple[float, float, Scene | None]]:
+    """(start_s, end_s, adjacent scene) of every card of a ``Timeline``: the scene of the
+    shot before it, else of the shot after it."""
+    items = timeline.items
+    out = []
+    for i, it in enumerate(items):
+        if it.kind.value == "shot":
+            continue
+        near = [x for x in reversed(items[:i]) if x.kind.value == "shot"] + \
+            [x for x in items[i + 1:] if x.kind.value == "shot"]
+        scene = next((scenes.get(x.scene) for x in near if x.scene in scenes), None)
+        out.append((timeline.seconds(it.record_start), timeline.seconds(it.record_end), scene))
+    return out
+
+
+def card_fill(timeline, scenes: dict[str, Scene], *, seed: int = 0):
+    """A ``gap_fill`` for :func:`studio_kit.pipeline.conform.conform`: room tone of the
+    adjacent scene in the gaps the cards leave, and the data it depends on (for cache
+    keys)."""
+    spans = card_spans(timeline, scenes)
+
+    def fill(a_s: float, b_s: float, n: int, channels: int, sr: int) -> np.ndarray | None:
+        mid = 0.5 * (a_s + b_s)
+        for start, end, scene in spans:
+            if start - 1e-6 <= mid <= end + 1e-6:
+                return card_tone(scene, n, seed=seed, sr=sr, channels=channels)
+        return None
+
+    key = [(round(a, 4), round(b, 4), s.model_dump(mode="json") if s else None)
+           for a, b, s in spans]
+    return fill, key

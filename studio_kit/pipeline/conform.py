@@ -4,8 +4,10 @@ The audio stage lays shots end to end (``audio.timing``); the picture edit adds 
 (title, act breaks, hook) and overlaps shots at dissolves, fades and wipes. Conforming
 cuts each shot's sound span and places it at the frame its picture starts
 (``Timeline.shot_times``): overlapping spans cross-fade (equal gain, over the picture
-overlap), spans next to a card get short fades, and cards are silent. J/L-cut offsets
-inside the sound are kept because each span moves as a block.
+overlap), spans next to a card get short fades, and what no span covers (the cards) gets
+``gap_fill``'s sound (the pipeline passes the adjacent scene's room tone,
+``audio.ambience.card_fill``), else silence. J/L-cut offsets inside the sound are kept
+because each span moves as a block.
 
 Hand-written (numpy): conforming is a classic post-production step, but no library in our
 stack renders an audio edit from a list of (source span -> record time) moves.
@@ -13,17 +15,22 @@ stack renders an audio edit from a list of (source span -> record time) moves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 EDGE_FADE_S = 0.02
 
 
+GapFill = Callable[[float, float, int, int, int], "np.ndarray | None"]
+
+
 def conform(x: np.ndarray, spans: Sequence[tuple[str, float, float]],
-            record_starts: Mapping[str, float], total_s: float, sr: int) -> np.ndarray:
+            record_starts: Mapping[str, float], total_s: float, sr: int, *,
+            gap_fill: GapFill | None = None) -> np.ndarray:
     """``x``: (n, channels) audio on the shots-end-to-end clock; ``spans``: (shot, start,
-    end) seconds on that clock in order; ``record_starts``: shot -> picture start seconds."""
+    end) seconds on that clock in order; ``record_starts``: shot -> picture start seconds.
+    ``gap_fill(start_s, end_s, n, channels, sr)``: sound for a stretch no span covers."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 1:
         x = x[:, None]
@@ -55,6 +62,16 @@ def conform(x: np.ndarray, spans: Sequence[tuple[str, float, float]],
         lo, hi = max(0, p0), min(n_out, p1)
         if hi > lo:
             out[lo:hi] += seg[lo - p0:hi - p0]
+    if gap_fill is not None:
+        covered = np.zeros(n_out + 2, bool)
+        covered[0] = covered[-1] = True
+        for p0, seg in placed:
+            covered[1 + max(0, p0):1 + min(n_out, p0 + len(seg))] = True
+        edges = np.flatnonzero(np.diff(covered.astype(np.int8)))
+        for a, b in zip(edges[::2], edges[1::2], strict=True):  # uncovered [a, b)
+            y = gap_fill(a / sr, b / sr, int(b - a), out.shape[1], sr)
+            if y is not None:
+                out[a:b] += np.asarray(y, np.float32)[: b - a]
     return out
 
 

@@ -821,7 +821,7 @@ def _mix(r: _Render, primary: str, *, runner: StageRunner | None = None):
     return (runner or r.runner).run("mix", inputs, fn)
 
 
-CONFORM_VERSION = "1"
+CONFORM_VERSION = "2"  # 2: cards carry the adjacent scene's room tone
 
 
 def _conform_inputs(mix, timeline, plan: PicturePlan) -> dict[str, Any]:
@@ -833,11 +833,13 @@ def _conform_inputs(mix, timeline, plan: PicturePlan) -> dict[str, Any]:
 
 def _conform(r: _Render, mix, timeline, plan: PicturePlan, *,
              runner: StageRunner | None = None):
+    from ..audio.ambience import card_fill
     from .conform import conform, map_time
 
     audio = mix.meta["audio"]
     inputs = _conform_inputs(mix, timeline, plan)
     spans, record = inputs["spans"], inputs["record"]
+    fill, inputs["card_tone"] = card_fill(timeline, r.project.scenes)
 
     def fn(ctx: StageContext) -> StageProduct:
         import soundfile as sf
@@ -849,12 +851,16 @@ def _conform(r: _Render, mix, timeline, plan: PicturePlan, *,
         for i, (key, digest) in enumerate(sorted(mix.outputs.items())):
             # each track is conformed once per (its sound, the edit): a track the change
             # did not touch (e.g. a dub after an original-language line edit) is reused
+            # room tone under the cards: in the mixes and the M&E/ambience stems only
+            toned = key in ("master", "stem:me", "stem:ambience") or key.startswith("dub:")
             track_key = stable_hash("conform-track", CONFORM_VERSION, digest, spans, record,
-                                    timeline.duration_s, key == "master")
+                                    timeline.duration_s, key == "master",
+                                    inputs["card_tone"] if toned else None)
             rec = None if r.options.force else r.vault.lookup("conform_track", track_key)
             if rec is None:
                 x, sr = sf.read(str(r.vault.get(digest)), dtype="float32", always_2d=True)
-                y = conform(x, spans, record, timeline.duration_s, sr)
+                y = conform(x, spans, record, timeline.duration_s, sr,
+                            gap_fill=fill if toned else None)
                 path = write_wav(ctx.file(key.replace(":", "_") + ".wav"), y, sr)
                 measured = {"integrated_lufs": round(integrated_lufs(y, sr), 2),
                             "true_peak_dbtp": round(true_peak_dbtp(y), 2)} \
