@@ -487,3 +487,12 @@ def test_rendered_master_has_room_tone_on_cards(tmp_path: Path) -> None:
         a = int((it["record_start"] / fps + 0.15) * sr)
         b = int((it["record_end"] / fps - 0.15) * sr)
         assert -70 < _rms_db(x[a:b]) < -30
+
+
+def test_workshop_time_of_day_override_beats_the_heading() -> None:
+    from studio_kit.engines.local import preview_frame
+
+    spec = req(tod="night").spec
+    night = lum(preview_frame(spec)).mean()
+    day = lum(preview_frame(spec, overrides={"time_of_day": "day"})).mean()
+    assert day > 1.3 * night

@@ -96,6 +96,8 @@ def apply_overrides(spec: ShotSpec, overrides: dict[str, Any] | None) -> ShotSpe
             _set_path(shot, parts, value)
         else:
             _set_path(scene, parts, value)
+            if parts == ["time_of_day"] and "shot.time_of_day" not in overrides:
+                shot["time_of_day"] = None  # the edited light shows, not the heading's
     try:
         new_scene = Scene.model_validate(scene)
         new_shot = Shot.model_validate(shot)
