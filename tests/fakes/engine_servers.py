@@ -522,6 +522,11 @@ class _Handler(BaseHTTPRequestHandler):
             job = f.new_job(body, fault)
             return self._send(201, {"id": job.id, "state": "queued", "assets": None,
                                     "request": body})
+        if method == "GET" and path == "/generations":  # newest first, with their request
+            gens = sorted(f.jobs.values(), key=lambda j: j.created, reverse=True)[:20]
+            return self._send(200, {"generations": [
+                {"id": j.id, "state": "queued", "request": j.body} for j in gens],
+                "count": len(gens), "has_more": False, "limit": 20, "offset": 0})
         m = re.fullmatch(r"/generations/([^/]+)", path)
         if m and method == "DELETE":
             job = self._job(m.group(1))
@@ -670,6 +675,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(422, {"detail": "input is required", "status": 422})
             job = f.new_job(body, fault, m.group(1))
             return self._send(201, self._prediction(job, "queued"))
+        if method == "GET" and path == "/v1/predictions":  # the account's latest
+            preds = sorted((j for j in f.jobs.values() if not j.model.startswith("training")),
+                           key=lambda j: j.created, reverse=True)
+            return self._send(200, {"previous": None, "next": None, "results": [
+                {"id": j.id, "model": j.model, "input": j.body.get("input"),
+                 "status": "starting"} for j in preds]})
         m = re.fullmatch(r"/v1/predictions/([^/]+)(/cancel)?", path)
         if m and m.group(2) and method == "POST":
             job = self._job(m.group(1))

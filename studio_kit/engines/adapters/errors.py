@@ -66,9 +66,12 @@ class SubmissionUnconfirmed(ServerError):
     """The connection dropped after a submission was sent: the engine may have accepted it
     (and will bill it) but its job id never reached us, so it cannot be polled.
 
-    Never resubmitted by the adapter. ``at_risk`` is the most the engine may bill for it
-    (the estimate); ``cost`` stays 0 because the bill is not known. The caller records the
-    call as unconfirmed with ``at_risk`` so spend reports can show it."""
+    Never resubmitted by the adapter. Services that list recent jobs with their input
+    (Replicate, Luma: ``find_submission``) are asked first; a job found there is collected
+    as if the answer had arrived (``on_submitted`` gets its id). Raised only when it cannot
+    be found: ``at_risk`` is the most the engine may bill for it (the estimate); ``cost``
+    stays 0 because the bill is not known. The caller records the call as unconfirmed with
+    ``at_risk`` so spend reports can show it."""
 
     def __init__(self, message: str, *, at_risk: float = 0.0, **kw) -> None:
         super().__init__(message, **kw)

@@ -633,6 +633,19 @@ class HttpEngine(HttpJobClient, Engine):
                                     "output URL", engine=self.name, remote_id=remote_id)
         return state.output_url
 
+    async def find_submission(self, client: httpx.AsyncClient, request: EngineRequest,
+                              vault: Vault) -> str | None:
+        """The remote id of a job the engine accepted for ``request`` although its answer
+        was lost, for services that list recent jobs with their input (None: cannot)."""
+        return None
+
+    async def _recover_submission(self, client: httpx.AsyncClient, request: EngineRequest,
+                                  vault: Vault) -> str | None:
+        try:
+            return await self.find_submission(client, request, vault)
+        except (AdapterError, httpx.HTTPError):
+            return None
+
     def expected_duration(self, request: EngineRequest) -> float:
         """The length of clip the engine is asked to deliver (checked on download)."""
         return self.billed_duration(request)
@@ -661,7 +674,10 @@ class HttpEngine(HttpJobClient, Engine):
                     remote_id = await self.submit(client, request, vault)
                 except SubmissionUnconfirmed as err:
                     err.at_risk = self.estimate_cost(request)
-                    raise
+                    found = await self._recover_submission(client, request, vault)
+                    if found is None:
+                        raise
+                    remote_id = found  # the engine has it: collect it, never resend
                 if on_submitted:
                     on_submitted(remote_id)
             try:

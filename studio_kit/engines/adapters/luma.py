@@ -24,8 +24,7 @@ class LumaEngine(HttpEngine):
                                       fps=[24.0], reference_images=True,
                                       price_per_second=0.142, paid=True)
 
-    async def submit(self, client: httpx.AsyncClient, request: EngineRequest,
-                     vault: Vault) -> str:
+    def generation_body(self, request: EngineRequest, vault: Vault) -> dict:
         f = request.format
         body: dict = {"prompt": prompt_text(request)[:2000],
                       "model": request.options.get("model", self.model),
@@ -40,8 +39,26 @@ class LumaEngine(HttpEngine):
             body["keyframes"] = {"frame0": {"type": "image", "url": url}}
         if request.options.get("webhook_url"):
             body["callback_url"] = request.options["webhook_url"]
-        data = await self.call(client, "POST", "/generations", json=body, idempotent=False)
+        return body
+
+    async def submit(self, client: httpx.AsyncClient, request: EngineRequest,
+                     vault: Vault) -> str:
+        data = await self.call(client, "POST", "/generations",
+                               json=self.generation_body(request, vault), idempotent=False)
         return str(self.need(data, "id"))
+
+    async def find_submission(self, client: httpx.AsyncClient, request: EngineRequest,
+                              vault: Vault) -> str | None:
+        """The id of one of the latest generations made from exactly this request body
+        (``GET /generations``, each carries its ``request``): a submission whose answer
+        was lost."""
+        want = self.generation_body(request, vault)
+        data = await self.call(client, "GET", "/generations", params={"limit": 20},
+                               idempotent=True)
+        for gen in (data.get("generations") or []) if isinstance(data, dict) else []:
+            if isinstance(gen, dict) and gen.get("request") == want and gen.get("id"):
+                return str(gen["id"])
+        return None
 
     async def status(self, client: httpx.AsyncClient, remote_id: str) -> JobState:
         data = await self.call(client, "GET", f"/generations/{remote_id}", idempotent=True,

@@ -30,8 +30,7 @@ class ReplicateEngine(HttpEngine):
         """A start frame (when continuing) plus up to four subject images."""
         return MAX_SUBJECTS + 1 if continues else MAX_SUBJECTS
 
-    async def submit(self, client: httpx.AsyncClient, request: EngineRequest,
-                     vault: Vault) -> str:
+    def prediction_input(self, request: EngineRequest, vault: Vault) -> dict:
         f = request.format
         inp: dict = {"prompt": prompt_text(request)[:2500],
                      "duration": int(self.billed_duration(request)),
@@ -45,7 +44,11 @@ class ReplicateEngine(HttpEngine):
         if refs:
             # subjects (characters, the set) the clip must show: up to 4
             inp["reference_images"] = data_uris(vault, refs[:MAX_SUBJECTS])
-        body: dict = {"input": inp}
+        return inp
+
+    async def submit(self, client: httpx.AsyncClient, request: EngineRequest,
+                     vault: Vault) -> str:
+        body: dict = {"input": self.prediction_input(request, vault)}
         if request.options.get("webhook_url"):
             body["webhook"] = request.options["webhook_url"]
             body["webhook_events_filter"] = ["completed"]
@@ -53,6 +56,19 @@ class ReplicateEngine(HttpEngine):
         data = await self.call(client, "POST", f"/v1/models/{model}/predictions", json=body,
                                idempotent=False)
         return str(self.need(data, "id"))
+
+    async def find_submission(self, client: httpx.AsyncClient, request: EngineRequest,
+                              vault: Vault) -> str | None:
+        """The id of a prediction of this model with exactly this input among the account's
+        latest (``GET /v1/predictions``): a submission whose answer was lost."""
+        want = self.prediction_input(request, vault)
+        model = request.options.get("model", self.model)
+        data = await self.call(client, "GET", "/v1/predictions", idempotent=True)
+        for pred in (data.get("results") or []) if isinstance(data, dict) else []:
+            if isinstance(pred, dict) and pred.get("input") == want and \
+                    pred.get("model") in (None, model) and pred.get("id"):
+                return str(pred["id"])
+        return None
 
     async def status(self, client: httpx.AsyncClient, remote_id: str) -> JobState:
         data = await self.call(client, "GET", f"/v1/predictions/{remote_id}", idempotent=True,
