@@ -2,7 +2,7 @@
 
 Two clean renders (fresh project copies, each in its own Python process, as two users or
 two CI runs would make them) at 64x36 without C2PA signing (its manifest carries a
-timestamp) must give identical MP4 bytes, identical decoded audio samples on every track
+timestamp) must give identical MP4 bytes, the same ProRes essence, identical decoded audio samples on every track
 and identical video packets. What broke it: eSpeak NG seeded its random generator from the
 clock and kept synthesis state between utterances (see ``audio/tts/espeak.py``).
 """
@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 _RENDER = """
 import json, sys
 from studio_kit.pipeline import RenderOptions, render_episode
-opts = RenderOptions(engine="local", width=64, height=36, sign=False, prores=False)
+opts = RenderOptions(engine="local", width=64, height=36, sign=False, prores=True)
 r = render_episode(sys.argv[1], "01", options=opts, out_dir=sys.argv[2])
-print(json.dumps({"master": r.master, "mix": r.mix}))
+print(json.dumps({"master": r.master, "mix": r.mix, "prores": r.prores}))
 """
 
 
@@ -60,6 +60,7 @@ def test_two_clean_renders_give_identical_master_essence(tmp_path: Path) -> None
     assert video_a == video_b, "video packets differ between two renders"
     assert Path(a["mix"]).read_bytes() == Path(b["mix"]).read_bytes()  # the PCM mix too
     assert Path(a["master"]).read_bytes() == Path(b["master"]).read_bytes()  # unsigned MP4
+    assert _essence(a["prores"]) == _essence(b["prores"])  # and the ProRes master
 
 
 def test_a_line_sounds_the_same_whatever_was_spoken_before() -> None:
