@@ -127,15 +127,16 @@ def shot_conditioning(project: Any, spec: ShotSpec, engine: Engine, *, vault: Va
     name = getattr(engine, "name", "") or type(engine).__name__
     notes: list[str] = []
     images: list[str] = []
-    continues = False
     shot = spec.shot
-    if shot.continue_from_previous:
-        if previous_clip:
-            images.append(last_frame(vault, previous_clip))
-            continues = True
-        else:
-            notes.append("continue_from_previous: no previous shot's clip to continue "
-                         "(first shot, or the previous shot is not generated yet)")
+    continues = bool(shot.continue_from_previous and previous_clip)
+    slots = reference_slots(engine, continues)
+    if shot.continue_from_previous and not previous_clip:
+        notes.append("continue_from_previous: no previous shot's clip to continue "
+                     "(first shot, or the previous shot is not generated yet)")
+    if continues:
+        assert previous_clip is not None
+        # decoded only for an engine that takes images
+        images.append(last_frame(vault, previous_clip) if slots else "previous-last-frame")
     cast = sorted(spec.characters,
                   key=lambda rc: rc.character.id != shot.camera.subject)  # subject first
     for rc in cast:
@@ -149,7 +150,6 @@ def shot_conditioning(project: Any, spec: ShotSpec, engine: Engine, *, vault: Va
                            f"scene {spec.scene.id} reference frame", notes)
         if d and d not in images:
             images.append(d)
-    slots = reference_slots(engine, continues)
     if images and slots == 0:
         notes.append(f"{name} takes no reference images: {len(images)} left out")
         images, continues = [], False

@@ -188,3 +188,16 @@ def test_last_frame_is_cached_per_clip(sample_project):
 def test_conditioning_model_defaults():
     c = Conditioning()
     assert c.references == [] and c.lora == [] and c.notes == [] and not c.continues
+
+
+def test_continuity_to_an_engine_without_images_decodes_nothing(bible):
+    p, _ = bible
+    vault = p.vault()
+    clip = vault.put_bytes(tiny_mp4(1.0))
+    shot = p.storyboard("01").shot(SHOT).model_copy(update={"continue_from_previous": True})
+    req = build_request(p, "01", SHOT)
+    spec = req.spec.model_copy(update={"shot": shot})
+    cond = shot_conditioning(p, spec, get_engine("local"), vault=vault, previous_clip=clip)
+    assert cond.references == [] and not cond.continues
+    assert any("local takes no reference images: 4 left out" in n for n in cond.notes)
+    assert vault.lookup("last-frame", clip) is None
