@@ -496,3 +496,21 @@ def test_workshop_time_of_day_override_beats_the_heading() -> None:
     night = lum(preview_frame(spec)).mean()
     day = lum(preview_frame(spec, overrides={"time_of_day": "day"})).mean()
     assert day > 1.3 * night
+
+
+# -- 7b. the import keeps FADE TO BLACK when another transition follows ---------------------------
+@pytest.mark.parametrize("after", ["CUT TO:", "DISSOLVE TO:", "SMASH CUT TO:"])
+def test_fade_to_black_then_another_transition_keeps_the_fade(after: str) -> None:
+    from studio_kit.models import TransitionKind
+    from studio_kit.screenplay import BreakdownInput, breakdown, parse_fountain
+    from studio_kit.screenplay.importer import resolve_characters, resolve_scenes
+
+    text = ("INT. HOUSE - DAY\n\nAna sits.\n\nFADE TO BLACK.\n\n" f"> {after}\n\n"
+            "EXT. GARDEN - NIGHT\n\nBen waits.\n\nFADE OUT.\n")
+    script = parse_fountain(text, "t.fountain")
+    scene_ids, _, _ = resolve_scenes(script, {})
+    chars, _, _ = resolve_characters(script, {}, "en")
+    sb, _ = breakdown(script, BreakdownInput("01", scene_ids, chars, preamble_scene="opening"))
+    shots = sb.shots
+    assert shots[0].transition.kind == TransitionKind.fade
+    assert shots[-1].transition.kind == TransitionKind.fade  # FADE OUT. closes the episode

@@ -456,7 +456,11 @@ class _Breakdown:
             self.warnings.append(f"line {el.line}: transition {el.text!r} before any shot is "
                                  "ignored")
             return
-        self.last.transition = Transition(kind=el.kind)
+        if self.last.transition.kind == TransitionKind.fade and el.kind != TransitionKind.fade:
+            # FADE TO BLACK. then CUT TO: the fade is what the picture does; keep it
+            self._add_note(self.last, f"transition: {el.text} (after a fade; the fade kept)")
+        else:
+            self.last.transition = Transition(kind=el.kind)
         plain = re.sub(r"[^A-Z ]", "", el.text.upper()).strip()
         if plain not in {"CUT TO", "DISSOLVE TO", "FADE OUT", "FADE TO BLACK", "MATCH CUT TO",
                          "WIPE TO", "FADE TO WHITE"}:
