@@ -181,3 +181,14 @@ def test_echoed_key_appears_nowhere(sample_project, monkeypatch, capsys, engine)
     assert main(["validate", str(p.root)]) == 2
     out = capsys.readouterr()
     assert key not in out.out + out.err and REDACTED in out.err
+
+
+def test_redirect_to_a_non_http_scheme_is_refused(sample_project, keys):
+    vault = sample_project.vault()
+    req = build_request(sample_project, "01", SHOT)
+    with FakeEngineServer("runway") as api:
+        api.redirect_downloads_to = "file:///etc"
+        engine = get_engine("runway", base_url=api.url, **FAST)
+        with pytest.raises(E.DownloadRejected, match="redirects to a file: URL") as info:
+            asyncio.run(engine.run_job(req, vault))
+        assert info.value.cost == pytest.approx(engine.estimate_cost(req))
