@@ -136,6 +136,10 @@ class _Lib:
         return 0
 
     def voices(self) -> list[VoiceInfo]:
+        with _Lib._lock:  # (a synthesis in another thread may be reloading the library)
+            return self._list_voices()
+
+    def _list_voices(self) -> list[VoiceInfo]:
         out = []
         arr = self.lib.espeak_ListVoices(None)
         i = 0
