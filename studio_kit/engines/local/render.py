@@ -414,8 +414,9 @@ class Renderer:
             target = 0.62 if self.angle == CameraAngle.over_the_shoulder else 0.5
             pan = (Xs - cx) / d - (target * self.W - self.W / 2) / f
         # the action's own framing details (none for an empty action)
-        dpan, dcy, fscale = camera_offsets(self.request.spec.shot.action)
-        return Cam(cx, max(0.3, cy + dcy), cz, f * fscale, pan + dpan, tilt)
+        dx, dy, fscale = camera_offsets(self.request.spec.shot.action)
+        f *= fscale
+        return Cam(cx, cy, cz, f, pan + dx * self.W / f, tilt + dy * self.H / f)
 
     def camera_at(self, t: float) -> Cam:
         b = self.base

@@ -106,14 +106,15 @@ def pose_for(action: str, character_id: str, index: int, duration: float,
 
 
 def camera_offsets(action: str) -> tuple[float, float, float]:
-    """(pan in tangent units, camera height in m, focal scale) the action's hash adds: the
-    small differences of framing between two takes of the same set-up."""
+    """(horizontal and vertical offset as fractions of the frame, focal scale) the action's
+    hash adds: the small differences of framing between two takes of the same set-up,
+    small enough to keep any angle's framing (a close-up keeps its face in frame)."""
     seed = action_seed(action)
     if seed is None:
         return 0.0, 0.0, 1.0
     rng = np.random.default_rng([seed, 7])
-    return (float(rng.uniform(-0.05, 0.05)), float(rng.uniform(-0.12, 0.12)),
-            float(rng.uniform(0.94, 1.06)))
+    return (float(rng.uniform(-0.03, 0.03)), float(rng.uniform(-0.02, 0.02)),
+            float(rng.uniform(0.96, 1.04)))
 
 
 # -- set dressing for a scene without props ----------------------------------------------
