@@ -299,8 +299,9 @@ class Renderer:
                 x, depth = m.x, m.depth
             else:
                 x, depth = (i + 1) / (len(chars) + 1), 0.5
+            vf = _FRAMING[shot.camera.angle][0]  # visible height / subject height
             pose = pose_for(shot.action, ch.id, i, self.duration,
-                            _FRAMING[shot.camera.angle][3])
+                            vf * ch.appearance.height_cm / 100.0 * self.W / self.H)
             if not rc.mark:  # unmarked: the action's staging places them
                 x = float(np.clip(x + pose.dx / SET_WIDTH, 0.05, 0.95))
                 depth = float(np.clip(depth + pose.dz / (Z_FAR - Z_NEAR), 0.05, 0.95))

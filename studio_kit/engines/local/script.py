@@ -86,7 +86,9 @@ class Pose:
 
 
 def pose_for(action: str, character_id: str, index: int, duration: float,
-             wide: bool) -> Pose:
+             frame_width_m: float) -> Pose:
+    """The staging of one figure; ``frame_width_m``: about how many metres the shot's
+    framing shows across (a walk stays within a quarter of it)."""
     seed = action_seed(action)
     if seed is None:
         return Pose()
@@ -98,7 +100,7 @@ def pose_for(action: str, character_id: str, index: int, duration: float,
     run, walks = _RUN.search(action), _WALK.search(action)
     if run or walks:
         speed = 2.5 if run else 0.9
-        reach = 2.4 if wide else 0.35  # stay in the frame for the shot
+        reach = min(2.4, 0.25 * frame_width_m)  # stay in the frame for the shot
         walk = float(np.sign(rng.uniform(-1, 1)) * min(speed, reach / max(duration, 0.1)))
     return Pose(arm_left=float(arms[0]), arm_right=float(arms[1]), walk=walk,
                 still=bool(_FREEZE.search(action)),
