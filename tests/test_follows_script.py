@@ -514,3 +514,12 @@ def test_fade_to_black_then_another_transition_keeps_the_fade(after: str) -> Non
     shots = sb.shots
     assert shots[0].transition.kind == TransitionKind.fade
     assert shots[-1].transition.kind == TransitionKind.fade  # FADE OUT. closes the episode
+
+
+def test_cloud_prompts_follow_the_shots_time_of_day_and_action() -> None:
+    from studio_kit.prompts import compile_prompt
+
+    spec = req(tod="night", action="Fog rolls in over the water.").spec
+    p = compile_prompt(spec, "runway")
+    assert "Night," in p.prompt and "Day," not in p.prompt and "fog" in p.prompt.lower()
+    assert "night" not in p.negative_prompt.lower()  # the opposite of night is refused

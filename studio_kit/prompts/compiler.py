@@ -224,6 +224,12 @@ def compile_prompt(spec: ShotSpec, engine: str, *, policy: PromptPolicy | None =
     policy = policy or PromptPolicy()
     limit = max_chars or engine_prompt_limit(engine, policy)
     shot, scene = spec.shot, spec.scene
+    # the shot's heading (NIGHT) and action ("fog rolls in") light the set, as on the
+    # local engine
+    from ..engines.local.script import shot_atmosphere, shot_time_of_day
+
+    scene = scene.model_copy(update={"time_of_day": shot_time_of_day(shot, scene),
+                                     "atmosphere": shot_atmosphere(shot, scene)})
     use_lora = _engine_supports_lora(engine)
     speakers = {d.character for d in shot.dialogue}
     place, lighting, description = _scene_text(scene)
