@@ -73,7 +73,7 @@ def png_data_uri(frame: np.ndarray) -> str:
 def shot_brief(ctx: QCContext) -> str:
     spec = ctx.spec
     lines = [f"Scene: {spec.scene.name} ({'interior' if spec.scene.interior else 'exterior'}),"
-             f" {spec.scene.time_of_day.value}, key light {spec.scene.lighting.key.value}, "
+             f" {(spec.shot.time_of_day or spec.scene.time_of_day).value}, key light {spec.scene.lighting.key.value}, "
              f"{spec.scene.lighting.colour_temperature_k} K.",
              f"Camera: {spec.shot.camera.angle.value}, {spec.shot.camera.movement.type.value}.",
              f"Action: {spec.shot.action}"]
