@@ -21,13 +21,13 @@ class Problem:
     hint: str | None = None
 
     def __str__(self) -> str:
-        where = self.file or "<input>"
+        where = self.file or ""
         if self.line is not None:
-            where += f":{self.line}"
-        parts = [where]
+            where += f":{self.line}" if where else f"line {self.line}"
+        parts = [where] if where else []
         if self.field:
             parts.append(f"[{self.field}]")
-        text = " ".join(parts) + f": {self.message}"
+        text = (" ".join(parts) + ": " if parts else "") + self.message
         if self.hint:
             text += f"\n    hint: {self.hint}"
         return text

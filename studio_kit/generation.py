@@ -58,7 +58,8 @@ def get_engine(name: str, **config: Any) -> Engine:
         return eng
     if callable(obj):
         return obj(**config) if config else obj()
-    raise EngineError(f"engine {name!r} is registered as {type(obj).__name__}, not an Engine")
+    raise EngineError(f"engine {name!r} is registered as {type(obj).__name__}, not an Engine",
+                      hint="register an Engine subclass or instance in registry.ENGINES")
 
 
 def is_paid(engine: Engine) -> bool:

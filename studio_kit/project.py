@@ -13,6 +13,8 @@ Layout (see docs/architecture.md)::
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,47 @@ from .vault import Vault
 from .yamlio import LineMap, line_for, load_yaml, save_model, validate_data
 
 SERIES_FILE = "series.yaml"
+#: extra folders (os.pathsep-separated, absolute) a project may name files in, e.g. a
+#: shared asset library; by default every file a project names is inside its folder
+ASSET_ROOTS_ENV = "STUDIO_ASSET_ROOTS"
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_VAULT_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+def asset_roots(root: Path) -> list[Path]:
+    """The folders a project's files may live in: the series folder, then the allow-listed
+    roots of ``STUDIO_ASSET_ROOTS``."""
+    extra = [Path(p).resolve() for p in os.environ.get(ASSET_ROOTS_ENV, "").split(os.pathsep)
+             if p.strip() and Path(p).is_absolute()]
+    return [root.resolve(), *extra]
+
+
+def project_file_problem(root: Path, name: str) -> tuple[str, str] | None:
+    """Why the file ``name`` (as a project file writes it) may not be used, with a hint; None
+    when it resolves (symlinks followed) inside the series folder or an allow-listed root.
+
+    Absolute paths, ``..`` escapes and symlinks pointing out are all refused: a project is
+    shared and rendered by others, and its files are uploaded to engines (LoRA training)."""
+    roots = asset_roots(root)
+    if "\x00" in name:
+        return (f"{name!r} contains a NUL character", "write a plain relative path")
+    p = Path(name)
+    if p.is_absolute():
+        inside = any(p.resolve().is_relative_to(r) for r in roots[1:])
+        if not inside:
+            return (f"{name!r} is an absolute path outside the series folder",
+                    "copy the file into the series folder (e.g. characters/<id>/) and name it "
+                    f"relative to it, or allow its folder with {ASSET_ROOTS_ENV}")
+        return None
+    target = (roots[0] / p).resolve()
+    if any(target.is_relative_to(r) for r in roots):
+        return None
+    if ".." in p.parts:
+        return (f"{name!r} leaves the series folder ('..')",
+                "name files inside the series folder, relative to it")
+    return (f"{name!r} is a symlink to {target}, outside the series folder",
+            "replace the link by a copy of the file inside the series folder, or allow "
+            f"its folder with {ASSET_ROOTS_ENV}")
 
 
 def _check_unique_shot_ids(data: object, path: Path, lines: LineMap) -> None:
@@ -122,6 +165,12 @@ class Project:
         for folder in sorted(p for p in (root / "episodes").glob("*") if p.is_dir()):
             sb_path = folder / "storyboard.yaml"
             sb = load(Storyboard, sb_path) if sb_path.exists() else None
+            if sb is not None and sb.episode != folder.name:
+                problems.add(Problem(str(sb_path), f"episode {sb.episode!r} does not match its "
+                                     f"folder episodes/{folder.name}",
+                                     line_for(lines.get(sb_path, {}), ("episode",)), "episode",
+                                     f"set episode: '{folder.name}' or move the storyboard to "
+                                     f"episodes/{sb.episode}/"))
             episodes[folder.name] = Episode(folder.name, folder, sb, lines.get(sb_path, {}))
         if series is None:
             problems.raise_if_any(f"{root}: the series does not validate")
@@ -135,9 +184,28 @@ class Project:
     def reference_problems(self) -> list[Problem]:
         """Cross-file checks: every id a storyboard or character names must exist."""
         out: list[Problem] = []
+
+        def outside(path: Path, name: str, loc: tuple) -> bool:
+            why = project_file_problem(self.root, name)
+            if why is not None:
+                out.append(Problem(str(path), why[0], line_for(self._lines.get(path, {}), loc),
+                                   ".".join(map(str, loc)), why[1]))
+            return why is not None
+
+        spath = self.root / SERIES_FILE
+        if self.series.look_lut:
+            outside(spath, self.series.look_lut, ("look_lut",))
+        for sc in self.scenes.values():
+            ref = sc.reference_frame
+            if ref and not _VAULT_HASH.match(ref):
+                outside(self.root / "scenes" / f"{sc.id}.yaml", ref, ("reference_frame",))
         for ch in self.characters.values():
             path = self.root / "characters" / f"{ch.id}.yaml"
+            if ch.lora is not None and not _URL.match(ch.lora.uri) and ":" not in ch.lora.uri:
+                outside(path, ch.lora.uri, ("lora", "uri"))
             for i, img in enumerate(ch.reference_images):
+                if outside(path, img, ("reference_images", i)):
+                    continue
                 if not (self.root / img).is_file():
                     out.append(Problem(str(path), f"reference image {img!r} not found",
                                        line_for(self._lines.get(path, {}),
@@ -191,6 +259,14 @@ class Project:
         return out
 
     # -- access ----------------------------------------------------------------------
+    def file(self, name: str) -> Path:
+        """The file a project file names (``reference_images``, ``look_lut``...), resolved
+        inside the series folder or an allow-listed asset root; StudioError otherwise."""
+        why = project_file_problem(self.root, name)
+        if why is not None:
+            raise StudioError(why[0], file=self.root, hint=why[1])
+        return (self.root / name).resolve()
+
     def episode(self, episode_id: str) -> Episode:
         key = episode_id.zfill(2) if episode_id.isdigit() else episode_id
         if key not in self.episodes:
@@ -273,14 +349,19 @@ class Project:
         scene = self.scenes.get(shot.scene)
         if scene is None:
             raise StudioError(f"shot {shot.id}: unknown scene {shot.scene!r}",
-                              file=self.episode(episode_id).storyboard_path, field="scene")
+                              file=self.episode(episode_id).storyboard_path, field="scene",
+                              hint=f"scenes: {', '.join(sorted(self.scenes)) or 'none'} "
+                                   "(or add scenes/<id>.yaml)")
         resolved = []
         for member in shot.characters:
             ch = self.characters.get(member.character)
             if ch is None:
                 raise StudioError(f"shot {shot.id}: unknown character {member.character!r}",
                                   file=self.episode(episode_id).storyboard_path,
-                                  field="characters")
+                                  field="characters",
+                                  hint="characters: "
+                                       f"{', '.join(sorted(self.characters)) or 'none'} "
+                                       "(or add characters/<id>.yaml)")
             outfit_id = member.outfit or ch.wardrobe.outfit_id_for(sb.episode, scene.id)
             resolved.append(ResolvedCharacter(character=ch, outfit_id=outfit_id,
                                               garments=ch.wardrobe.outfits[outfit_id].garments,

@@ -161,7 +161,10 @@ class Vault:
                  meta: dict[str, Any] | None = None) -> StageRecord:
         for name, digest in outputs.items():
             if not self.has(digest):
-                raise VaultError(f"stage {stage} output {name!r} ({digest[:12]}) not stored")
+                raise VaultError(f"stage {stage} output {name!r} ({digest[:12]}) not stored",
+                                 file=self.root,
+                                 hint="store the object (put_file/writer) before recording "
+                                      "the stage")
         rec = StageRecord(stage=stage, key=key, outputs=outputs, meta=meta or {})
         atomic_write_text(self._record_path(stage, key), rec.model_dump_json(indent=1))
         return rec

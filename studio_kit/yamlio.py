@@ -104,11 +104,14 @@ def load_yaml(path: str | Path) -> tuple[Any, LineMap]:
             "file is not UTF-8 text", file=path, hint="save the file as UTF-8 YAML"
         ) from exc
     except FileNotFoundError as exc:
-        raise ValidationFailed("file not found", file=path) from exc
+        raise ValidationFailed("file not found", file=path,
+                               hint="check the path (project files are named relative to "
+                                    "the series folder)") from exc
     except OSError as exc:  # a folder named *.yaml, no permission, ...
         raise ValidationFailed(f"cannot read the file: {exc.strerror or exc}", file=path,
                                hint="it must be a readable YAML file") from exc
     try:
+        _refuse_aliases(text, path)
         loader = _LOADER(text)  # parse once: nodes for line numbers, then the data
         try:
             node = loader.get_single_node()
@@ -137,6 +140,25 @@ def load_yaml(path: str | Path) -> tuple[Any, LineMap]:
     if node is not None:
         _line_map(node, (), lines)
     return data, lines
+
+
+def _refuse_aliases(text: str, path: Path) -> None:
+    """Project files may not use YAML anchors (``&a``) or aliases (``*a``): a few hundred
+    bytes of nested aliases ("billion laughs") expand to billions of values once the data is
+    validated or walked. The scan is linear in the text and runs before anything expands;
+    a file without ``&`` or ``*`` is not scanned at all."""
+    if "&" not in text and "*" not in text:
+        return
+    for token in yaml.scan(text, Loader=_LOADER):
+        if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+            kind = "anchor" if isinstance(token, yaml.AnchorToken) else "alias"
+            sign = "&" if kind == "anchor" else "*"
+            raise ValidationFailed(
+                f"YAML {kind} {sign}{token.value} is not allowed in project files",
+                file=path, line=token.start_mark.line + 1,
+                hint="write the values out in full (anchors and aliases can expand a small "
+                     "file into billions of values); quote text that starts with & or *",
+            )
 
 
 def _check_duplicate_keys(node: yaml.Node, path: Path, prefix: tuple[Any, ...] = ()) -> None:
@@ -193,9 +215,26 @@ def validate_data(
             field = ".".join(str(p) for p in loc) or None
             hint = _hint_for(err)
             problems.append(
-                Problem(str(path), err["msg"], line_for(lines, loc), field, hint)
+                Problem(str(path), _message_for(err), line_for(lines, loc), field, hint)
             )
         raise ValidationFailed(f"{path}: invalid {model.__name__}", problems=problems) from None
+
+
+#: plain words for the id patterns of the models (a person should not have to read a regex)
+_PATTERN_WORDS = {
+    r"^[0-9]{2,3}$": ("two or three digits", "write the episode number quoted, e.g. '01'"),
+    r"^[a-z0-9][a-z0-9_-]*$": ("lowercase letters, digits, '-' and '_'",
+                               "rename it, e.g. 'Old Town' -> 'old-town'"),
+}
+
+
+def _message_for(err: dict[str, Any]) -> str:
+    """pydantic's message, with a regex pattern put in words."""
+    if err.get("type") == "string_pattern_mismatch":
+        pattern = str((err.get("ctx") or {}).get("pattern", ""))
+        words = _PATTERN_WORDS.get(pattern, ("the documented form", ""))[0]
+        return f"{err.get('input')!r} is not a valid value: use {words}"
+    return str(err["msg"])
 
 
 def _hint_for(err: dict[str, Any]) -> str | None:
@@ -211,6 +250,19 @@ def _hint_for(err: dict[str, Any]) -> str | None:
         return f"value must satisfy {ctx}"
     if "input" in err and kind.endswith("_type"):
         return f"got {err['input']!r}; expected {kind.removesuffix('_type')}"
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        return _PATTERN_WORDS.get(pattern, ("", "see the field's description in schema/"))[1]
+    if kind in ("string_too_short", "too_short"):
+        return f"give at least {ctx.get('min_length', 1)}"
+    if kind in ("string_too_long", "too_long"):
+        return f"give at most {ctx.get('max_length')}"
+    if kind == "literal_error" and "expected" in ctx:
+        return f"use one of {ctx['expected']}"
+    if kind == "value_error":
+        return "correct the value as the message says"
+    if "input" in err:
+        return f"got {err['input']!r}; see the field's description in schema/"
     return None
 
 

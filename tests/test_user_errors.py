@@ -79,3 +79,162 @@ def test_render_options_zero_width_and_unknown_engine_fail_before_work(sample_di
     if ledger.exists():  # no stage ran before the mistake was reported
         with Ledger(ledger) as led:
             assert led.query("SELECT COUNT(*) AS n FROM stage_results")[0]["n"] == 0
+
+
+# -- issue 13: hostile project files ---------------------------------------------------
+ALIAS_BOMB = (
+    "a: &a [x,x,x,x,x,x,x,x,x]\n"
+    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+    "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+    "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+    "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+    "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+    "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
+)
+
+
+def test_yaml_alias_bomb_fails_fast(sample_dir: Path) -> None:
+    import time
+
+    from studio_kit.project import Project
+
+    path = sample_dir / "series.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + ALIAS_BOMB, encoding="utf-8")
+    t0 = time.monotonic()
+    with pytest.raises(StudioError) as info:
+        Project.load(sample_dir)
+    assert time.monotonic() - t0 < 1.0
+    text = str(info.value)
+    assert "anchor &a is not allowed" in text and "hint:" in text
+    assert info.value.file == str(path) and info.value.line is not None
+
+
+def test_yaml_text_with_ampersand_and_star_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text('title: "Salt & Light *"\nnote: fish & chips\n', encoding="utf-8")
+    assert load_yaml(path)[0] == {"title": "Salt & Light *", "note": "fish & chips"}
+
+
+def _set_refs(sample_dir: Path, images: list[str]) -> Path:
+    import yaml
+
+    path = sample_dir / "characters" / "mara.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["reference_images"] = images
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["absolute", "dotdot", "symlink"])
+def test_reference_outside_the_series_is_refused_at_validate(sample_dir: Path, tmp_path: Path,
+                                                             kind: str) -> None:
+    from studio_kit.project import Project
+
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG not yours")
+    name = {"absolute": "/etc/passwd", "dotdot": "../secret.png",
+            "symlink": "characters/mara/face.png"}[kind]
+    if kind == "symlink":
+        (sample_dir / "characters" / "mara").mkdir()
+        (sample_dir / name).symlink_to(secret)
+    path = _set_refs(sample_dir, [name])
+    with pytest.raises(StudioError) as info:
+        Project.load(sample_dir)
+    probs = [p for p in info.value.problems if p.field == "reference_images.0"]
+    assert probs, str(info.value)
+    p = probs[0]
+    assert p.file == str(path) and p.line is not None and p.hint
+    assert "outside the series folder" in p.message or "leaves the series folder" in p.message
+
+
+def test_reference_inside_the_series_and_allowed_root_validates(sample_dir: Path,
+                                                               tmp_path: Path,
+                                                               monkeypatch) -> None:
+    from studio_kit.project import Project
+
+    (sample_dir / "characters" / "mara").mkdir()
+    (sample_dir / "characters" / "mara" / "a.png").write_bytes(b"x")
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "b.png").write_bytes(b"y")
+    (sample_dir / "characters" / "mara" / "b.png").symlink_to(library / "b.png")
+    _set_refs(sample_dir, ["characters/mara/a.png", "characters/mara/b.png"])
+    with pytest.raises(StudioError, match="symlink"):
+        Project.load(sample_dir)
+    monkeypatch.setenv("STUDIO_ASSET_ROOTS", str(library))
+    proj = Project.load(sample_dir)
+    assert proj.file("characters/mara/b.png") == (library / "b.png").resolve()
+    monkeypatch.delenv("STUDIO_ASSET_ROOTS")
+    with pytest.raises(StudioError, match="outside the series folder"):
+        proj.file("/etc/passwd")
+
+
+def test_look_lut_outside_is_refused(sample_dir: Path) -> None:
+    from studio_kit.project import Project
+
+    path = sample_dir / "series.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "look_lut: ../../look.cube\n",
+                    encoding="utf-8")
+    with pytest.raises(StudioError) as info:
+        Project.load(sample_dir)
+    assert any(p.field == "look_lut" and p.line for p in info.value.problems)
+
+
+def test_storyboard_episode_must_match_its_folder(sample_dir: Path) -> None:
+    from studio_kit.project import Project
+
+    path = sample_dir / "episodes" / "02" / "storyboard.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "episode: '02'" in text or 'episode: "02"' in text
+    path.write_text(text.replace("episode: '02'", "episode: '01'")
+                    .replace('episode: "02"', "episode: '01'"), encoding="utf-8")
+    with pytest.raises(StudioError) as info:
+        Project.load(sample_dir)
+    probs = [p for p in info.value.problems if p.field == "episode"]
+    assert probs and probs[0].file == str(path) and probs[0].line
+    assert "episodes/02" in probs[0].message and "set episode: '02'" in (probs[0].hint or "")
+
+
+def test_pattern_errors_are_in_words_with_a_hint(sample_dir: Path) -> None:
+    from studio_kit.project import Project
+
+    path = sample_dir / "episodes" / "02" / "storyboard.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("episode: '02'", "episode: 'two'")
+                    .replace('episode: "02"', "episode: 'two'"), encoding="utf-8")
+    with pytest.raises(StudioError) as info:
+        Project.load(sample_dir)
+    text = str(info.value)
+    assert "two or three digits" in text and "^[" not in text
+    assert all(p.hint for p in info.value.problems), text
+
+
+def test_error_without_a_file_has_no_input_placeholder() -> None:
+    from studio_kit.engines.adapters.errors import ServerError
+
+    err = ServerError("runway: 500 from the engine", engine="runway")
+    assert str(err) == "runway: 500 from the engine"
+    assert str(StudioError("x", line=3)) == "line 3: x"
+
+
+def test_every_studio_error_raised_in_the_kit_carries_a_hint_or_is_internal() -> None:
+    """The project's own user-facing raises (files this test guards) name a fix."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "studio_kit"
+    names = {"StudioError", "ValidationFailed", "ScriptError", "VaultError", "EngineError",
+             "BudgetError"}
+    missing = []
+    for rel in ("project.py", "yamlio.py", "vault.py", "generation.py", "ledger.py",
+                "status.py", "budget.py"):
+        f = root / rel
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                fn = node.exc.func
+                name = fn.id if isinstance(fn, ast.Name) else getattr(fn, "attr", None)
+                kws = {k.arg for k in node.exc.keywords}
+                if name in names and not kws & {"hint", "problems", None}:
+                    missing.append(f"{rel}:{node.lineno}")
+    assert not missing, missing
