@@ -523,3 +523,56 @@ def test_cloud_prompts_follow_the_shots_time_of_day_and_action() -> None:
     p = compile_prompt(spec, "runway")
     assert "Night," in p.prompt and "Day," not in p.prompt and "fog" in p.prompt.lower()
     assert "night" not in p.negative_prompt.lower()  # the opposite of night is refused
+
+
+# -- from the screenplay: import, then render ---------------------------------------------------
+SCRIPT = """Title: Harbour Lights
+Author: Someone Else
+
+EXT. HARBOUR - DAY
+
+Gulls over a flat sea. MARA (60s), a fisherwoman in a yellow oilskin, coils rope.
+
+MARA
+Tide's turning.
+
+EXT. HARBOUR - NIGHT
+
+Fog rolls in over the black water. Mara waits by the rail.
+
+MARA
+Nobody comes out in this.
+
+FADE OUT.
+"""
+
+
+def test_screenplay_night_and_fog_reach_the_frames(tmp_path: Path) -> None:
+    from studio_kit.project import Project
+    from studio_kit.screenplay import import_script
+
+    script = tmp_path / "harbour.fountain"
+    script.write_text(SCRIPT)
+    import_script(tmp_path / "series", script, "01", create=True)
+    p = Project.load(tmp_path / "series")
+    shots = p.storyboard("01").shots
+    day = next(s for s in shots if "Gulls" in s.action)
+    night = next(s for s in shots if "Fog" in s.action)
+    assert day.scene == night.scene  # one location, lit for day or night
+    frames = {}
+    for shot in (day, night):
+        spec = p.resolve_shot("01", shot.id)
+        r = EngineRequest(spec=spec, seed=1, format=TINY, duration_s=0.25)
+        frames[shot.id] = render(r, tmp_path / shot.id)[1][0]
+    d, n = frames[day.id], frames[night.id]
+    assert lum(n).mean() < 0.75 * lum(d).mean() and blue_red(n) > 1.15 * blue_red(d)
+    assert shots[-1].transition.kind.value == "fade"  # FADE OUT. is on the last shot
+    from studio_kit.engines.local import Renderer
+
+    fog = Renderer(EngineRequest(spec=p.resolve_shot("01", night.id), seed=1, format=TINY))
+    assert fog.atm_kind.value == "fog" and fog.fog_k > 0.1
+    a, _ = render(EngineRequest(spec=p.resolve_shot("01", day.id), seed=1, format=TINY,
+                                duration_s=0.25), tmp_path / "again")
+    b, _ = render(EngineRequest(spec=p.resolve_shot("01", night.id), seed=1, format=TINY,
+                                duration_s=0.25), tmp_path / "again2")
+    assert a != b
