@@ -137,3 +137,23 @@ def test_rendered_master_aac_true_peak_holds_the_ceiling(rendered) -> None:
         assert _ebur128_true_peak(Path(result.master), n) <= ceiling - AAC_MARGIN_DB
     summary = json.loads((Path(result.out_dir) / "episode-01.qc.json").read_text())
     assert all(a["true_peak_dbtp"] <= ceiling - AAC_MARGIN_DB for a in summary["audio"])
+
+
+def test_export_after_the_project_moved(rendered, tmp_path) -> None:
+    """render.json names absolute paths; a moved series folder still exports its cut
+    (timeline, mix and master found in the episode folder, shots in the vault)."""
+    root, result = rendered
+    moved = tmp_path / "moved"
+    shutil.copytree(root, moved)
+    shutil.rmtree(moved / "out" / "episode-01" / "audio" / "dubs")  # (a missing dub is skipped)
+    out = tmp_path / "moved.otio"
+    record = moved / "out" / "episode-01"
+    assert main(["export-otio", str(moved), "01", "-o", str(out), "--render", str(record)]) == 0
+    back = otio.adapters.read_from_file(str(out))
+    frames, _ = _master_seconds(result)
+    assert back.duration().to_frames() == frames
+    urls = [c.media_reference.target_url for c in back.find_clips()
+            if isinstance(c.media_reference, otio.schema.ExternalReference)]
+    outside = [u for u in urls if not u.startswith(moved.resolve().as_uri())]
+    assert urls and not outside, outside
+    assert not any("dub" in t.name for t in back.tracks)

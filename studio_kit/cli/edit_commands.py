@@ -47,7 +47,7 @@ def export_otio_cmd(
             raise StudioError("--clips and --render exclude each other", field="clips",
                               hint="a render's cut uses the clips the render made")
         record = find_render(render, sb.episode)
-        exporter.export_render(record, out, episode=sb.episode)
+        exporter.export_render(record, out, episode=sb.episode, project=p.root)
         import opentimelineio as otio
 
         back = otio.adapters.read_from_file(str(out))

@@ -161,16 +161,17 @@ def find_render(path: str | Path, episode: str | None = None) -> Path:
 
 
 def _resolve_clip(clip: str | None, project: Path) -> str | None:
-    """A clip the timeline names, as it is on disk now: vault objects are found by their
-    digest in the project's vault even if the project folder moved."""
-    if not clip or Path(clip).is_file():
-        return clip
+    """A clip the timeline names, as it is on disk now: a vault object is taken from the
+    project's own vault (found by its digest, so a moved or copied series folder points
+    at its own files), anything else where the timeline says."""
+    if not clip:
+        return None
     name = Path(clip).name
     if _DIGEST.fullmatch(name):
         obj = project / ".studio" / "vault" / "objects" / name[:2] / name
         if obj.is_file():
             return str(obj)
-    return None
+    return clip if Path(clip).is_file() else None
 
 
 def render_audio_tracks(ep_dir: Path, mix: str | None, language: str | None
@@ -194,8 +195,10 @@ def render_audio_tracks(ep_dir: Path, mix: str | None, language: str | None
     return tracks
 
 
-def render_to_otio(render: str | Path, *, episode: str | None = None) -> otio.schema.Timeline:
-    """The cut a render made (see module doc) from its ``render.json``."""
+def render_to_otio(render: str | Path, *, episode: str | None = None,
+                   project: str | Path | None = None) -> otio.schema.Timeline:
+    """The cut a render made (see module doc) from its ``render.json``. ``project``: the
+    series folder now (default: where it was at render time), to find vault clips in."""
     record_path = find_render(render, episode)
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
@@ -206,7 +209,21 @@ def render_to_otio(render: str | Path, *, episode: str | None = None) -> otio.sc
         raise StudioError(f"this render is of episode {record.get('episode')!r}, not "
                           f"{episode!r}", file=record_path, field="episode",
                           hint="pass the render.json of the episode to export")
-    tl_path = record.get("timeline")
+    # the folder holding render.json is the episode folder (even if the render was moved)
+    ep_dir = record_path.parent
+
+    def here(path: str | None) -> str | None:
+        """A path the record names, in the episode folder where it is now (a moved or
+        copied render points at its own files), else as recorded."""
+        if not path:
+            return path
+        try:
+            rebased = ep_dir / Path(path).relative_to(record.get("out_dir") or "")
+        except ValueError:
+            return path
+        return str(rebased) if rebased.exists() else path
+
+    tl_path = here(record.get("timeline"))
     if not tl_path or not Path(tl_path).is_file():
         raise StudioError("the render record names no assembled timeline", file=record_path,
                           field="timeline",
@@ -217,13 +234,10 @@ def render_to_otio(render: str | Path, *, episode: str | None = None) -> otio.sc
     except (OSError, ValueError) as err:
         raise StudioError(f"assembled timeline unreadable: {err}", file=tl_path,
                           hint="render the episode again") from None
-    project = Path(record.get("project") or ".")
+    root = Path(project or record.get("project") or ".")
     for item in tl.items:
-        item.clip = _resolve_clip(item.clip, project)
-    ep_dir = Path(record.get("out_dir") or record_path.parent)
-    if not ep_dir.is_dir():
-        ep_dir = record_path.parent
-    master = record.get("master")
+        item.clip = _resolve_clip(item.clip, root)
+    master = here(record.get("master"))
     language = None
     master_s = None
     if master and Path(master).is_file():
@@ -234,18 +248,19 @@ def render_to_otio(render: str | Path, *, episode: str | None = None) -> otio.sc
         audio_streams = info.of_type("audio")
         language = audio_streams[0].language if audio_streams else None
     return timeline_to_otio(
-        tl, audio=render_audio_tracks(ep_dir, record.get("mix"), language),
+        tl, audio=render_audio_tracks(ep_dir, here(record.get("mix")), language),
         metadata={"render": str(record_path), "run_id": record.get("run_id"),
                   "master": master, "master_duration_s": master_s,
                   "series": record.get("series")})
 
 
-def export_render(render: str | Path, out: str | Path, *, episode: str | None = None) -> Path:
+def export_render(render: str | Path, out: str | Path, *, episode: str | None = None,
+                  project: str | Path | None = None) -> Path:
     """Write the cut a render made (``render.json``, its folder or the output folder) as
     an .otio file atomically."""
     out = Path(out)
     atomic_write_text(out, otio.adapters.write_to_string(
-        render_to_otio(render, episode=episode), "otio_json"))
+        render_to_otio(render, episode=episode, project=project), "otio_json"))
     return out
 
 
@@ -262,5 +277,5 @@ class OtioExporter:
         return export_otio(timeline, out)
 
     def export_render(self, render: str | Path, out: str | Path, *,
-                      episode: str | None = None) -> Path:
-        return export_render(render, out, episode=episode)
+                      episode: str | None = None, project: str | Path | None = None) -> Path:
+        return export_render(render, out, episode=episode, project=project)
