@@ -416,6 +416,30 @@ def _scrub_all_logs() -> None:
     logging.setLogRecordFactory(factory)
 
 
+def _same_origin_shutdown(handler: Any) -> Any:
+    """Voila's page asks for its kernel's shutdown on ``beforeunload`` with
+    ``navigator.sendBeacon``, which cannot carry the XSRF header, so jupyter_server refused
+    every one (403) and no kernel ever stopped. The shutdown is accepted from this server's
+    own pages (Origin / Sec-Fetch-Site same-origin); the login cookie is SameSite=Strict,
+    so another site's request is not even authenticated."""
+    from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+
+    if not (isinstance(handler, tuple) and len(handler) >= 2
+            and handler[1] is VoilaShutdownKernelHandler):
+        return handler
+
+    class SameOriginShutdown(VoilaShutdownKernelHandler):
+        def check_xsrf_cookie(self) -> None:
+            req = self.request
+            origin = req.headers.get("Origin")
+            site = req.headers.get("Sec-Fetch-Site")
+            if (origin in (f"http://{req.host}",) and site in (None, "same-origin")):
+                return None
+            return super().check_xsrf_cookie()
+
+    return (handler[0], SameOriginShutdown, *handler[2:])
+
+
 def launch(argv: list[str] | None = None) -> None:
     """Run Voila with the studio's protections (see the module docstring)."""
     import tornado.web
@@ -452,7 +476,8 @@ def launch(argv: list[str] | None = None) -> None:
             self.app = LoopbackApplication(**settings)
             self.app.port = self.port
             self.app.settings.update(self.tornado_settings)
-            self.app.add_handlers(".*$", self.init_handlers())
+            self.app.add_handlers(".*$", [_same_origin_shutdown(h) for h in
+                                          self.init_handlers()])
             self._harden_kernels()
             self.listen()
 
