@@ -576,3 +576,16 @@ def test_screenplay_night_and_fog_reach_the_frames(tmp_path: Path) -> None:
     b, _ = render(EngineRequest(spec=p.resolve_shot("01", night.id), seed=1, format=TINY,
                                 duration_s=0.25), tmp_path / "again2")
     assert a != b
+
+
+def test_fade_out_fades_the_sound_with_the_picture() -> None:
+    from studio_kit.pipeline.conform import conform
+
+    sr = 48000
+    x = np.full((2 * sr, 2), 0.25, np.float32)
+    spans = [("s0", 0.0, 2.0)]
+    plain = conform(x, spans, {"s0": 0.0}, 2.0, sr)
+    faded = conform(x, spans, {"s0": 0.0}, 2.0, sr, fade_out_s=0.5)
+    assert np.array_equal(plain[: int(1.5 * sr)], faded[: int(1.5 * sr)])
+    assert abs(faded[-1]).max() < 1e-6 < abs(plain[-1]).min()
+    assert 0.05 < abs(faded[int(1.75 * sr)]).max() < 0.2  # a ramp

@@ -27,10 +27,12 @@ GapFill = Callable[[float, float, int, int, int], "np.ndarray | None"]
 
 def conform(x: np.ndarray, spans: Sequence[tuple[str, float, float]],
             record_starts: Mapping[str, float], total_s: float, sr: int, *,
-            gap_fill: GapFill | None = None) -> np.ndarray:
+            gap_fill: GapFill | None = None, fade_out_s: float = 0.0) -> np.ndarray:
     """``x``: (n, channels) audio on the shots-end-to-end clock; ``spans``: (shot, start,
     end) seconds on that clock in order; ``record_starts``: shot -> picture start seconds.
-    ``gap_fill(start_s, end_s, n, channels, sr)``: sound for a stretch no span covers."""
+    ``gap_fill(start_s, end_s, n, channels, sr)``: sound for a stretch no span covers.
+    ``fade_out_s``: the episode's closing fade (FADE OUT.): the sound fades with the
+    picture over its last seconds, to silence on the last sample."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 1:
         x = x[:, None]
@@ -72,6 +74,9 @@ def conform(x: np.ndarray, spans: Sequence[tuple[str, float, float]],
             y = gap_fill(a / sr, b / sr, int(b - a), out.shape[1], sr)
             if y is not None:
                 out[a:b] += np.asarray(y, np.float32)[: b - a]
+    k = min(n_out, int(round(fade_out_s * sr)))
+    if k > 0:
+        out[n_out - k:] *= np.cos(np.linspace(0, np.pi / 2, k, dtype=np.float32))[:, None] ** 2
     return out
 
 

@@ -840,6 +840,8 @@ def _conform(r: _Render, mix, timeline, plan: PicturePlan, *,
     inputs = _conform_inputs(mix, timeline, plan)
     spans, record = inputs["spans"], inputs["record"]
     fill, inputs["card_tone"] = card_fill(timeline, r.project.scenes)
+    last = timeline.items[-1].transition
+    inputs["fade_out_s"] = fade_out = timeline.seconds(last.frames) if last.fades_out else 0.0
 
     def fn(ctx: StageContext) -> StageProduct:
         import soundfile as sf
@@ -855,12 +857,12 @@ def _conform(r: _Render, mix, timeline, plan: PicturePlan, *,
             toned = key in ("master", "stem:me", "stem:ambience") or key.startswith("dub:")
             track_key = stable_hash("conform-track", CONFORM_VERSION, digest, spans, record,
                                     timeline.duration_s, key == "master",
-                                    inputs["card_tone"] if toned else None)
+                                    inputs["card_tone"] if toned else None, fade_out)
             rec = None if r.options.force else r.vault.lookup("conform_track", track_key)
             if rec is None:
                 x, sr = sf.read(str(r.vault.get(digest)), dtype="float32", always_2d=True)
                 y = conform(x, spans, record, timeline.duration_s, sr,
-                            gap_fill=fill if toned else None)
+                            gap_fill=fill if toned else None, fade_out_s=fade_out)
                 path = write_wav(ctx.file(key.replace(":", "_") + ".wav"), y, sr)
                 measured = {"integrated_lufs": round(integrated_lufs(y, sr), 2),
                             "true_peak_dbtp": round(true_peak_dbtp(y), 2)} \
