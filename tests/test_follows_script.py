@@ -589,3 +589,15 @@ def test_fade_out_fades_the_sound_with_the_picture() -> None:
     assert np.array_equal(plain[: int(1.5 * sr)], faded[: int(1.5 * sr)])
     assert abs(faded[-1]).max() < 1e-6 < abs(plain[-1]).min()
     assert 0.05 < abs(faded[int(1.75 * sr)]).max() < 0.2  # a ramp
+
+
+def test_the_action_moves_the_people_it_names() -> None:
+    from studio_kit.engines.local import Renderer
+
+    cast = [person("ana"), person("ben")]
+    r = Renderer(req(chars=cast, action="Ana walks to the boat.", seconds=2.0))
+    ana, ben = r.figures
+    assert abs(ana.x_at(2.0) - ana.x_at(0.0)) > 0.3
+    assert abs(ben.x_at(2.0) - ben.x_at(0.0)) < 0.05  # only his idle sway
+    both = Renderer(req(chars=cast, action="Both freeze.", seconds=2.0))
+    assert all(f.still for f in both.figures)  # no one named: the action is everyone's

@@ -46,6 +46,7 @@ from .light import (
 )
 from .script import (
     camera_offsets,
+    names_in,
     pose_for,
     set_dressing,
     shot_atmosphere,
@@ -284,6 +285,9 @@ class Renderer:
         amt = self.request.drift.amount
         kinds = self.kinds
         tracks = self._text_tracks()
+        named = {rc.character.id: names_in(shot.action, [rc.character.id, rc.character.name,
+                                                         *rc.character.aliases])
+                 for rc in chars}
         out = []
         for i, rc in enumerate(chars):
             ch = rc.character
@@ -301,7 +305,8 @@ class Renderer:
                 x, depth = (i + 1) / (len(chars) + 1), 0.5
             vf = _FRAMING[shot.camera.angle][0]  # visible height / subject height
             pose = pose_for(shot.action, ch.id, i, self.duration,
-                            vf * ch.appearance.height_cm / 100.0 * self.W / self.H)
+                            vf * ch.appearance.height_cm / 100.0 * self.W / self.H,
+                            acts=named[ch.id] or not any(named.values()))
             if not rc.mark:  # unmarked: the action's staging places them
                 x = float(np.clip(x + pose.dx / SET_WIDTH, 0.05, 0.95))
                 depth = float(np.clip(depth + pose.dz / (Z_FAR - Z_NEAR), 0.05, 0.95))

@@ -85,25 +85,33 @@ class Pose:
     dz: float = 0.0
 
 
+def names_in(action: str, names: list[str]) -> bool:
+    """Whether the action names someone by one of ``names`` (id, name, aliases)."""
+    return any(re.search(rf"\b{re.escape(n)}\b", action, re.I) for n in names if n.strip())
+
+
 def pose_for(action: str, character_id: str, index: int, duration: float,
-             frame_width_m: float) -> Pose:
+             frame_width_m: float, *, acts: bool = True) -> Pose:
     """The staging of one figure; ``frame_width_m``: about how many metres the shot's
-    framing shows across (a walk stays within a quarter of it)."""
+    framing shows across (a walk stays within a quarter of it). ``acts``: the action's
+    verbs are this figure's (False when the action names other people of the shot but not
+    this one: "Ana walks to the window" walks Ana only)."""
     seed = action_seed(action)
     if seed is None:
         return Pose()
     rng = np.random.default_rng([seed, zlib.crc32(character_id.encode()), index])
     arms = rng.uniform(0.04, 0.4, 2)
-    if _RAISE.search(action):
-        arms[int(rng.integers(2))] = rng.uniform(1.3, 2.7)
+    raise_arm = int(rng.integers(2))
+    if acts and _RAISE.search(action):
+        arms[raise_arm] = rng.uniform(1.3, 2.7)
     walk = 0.0
     run, walks = _RUN.search(action), _WALK.search(action)
-    if run or walks:
+    if acts and (run or walks):
         speed = 2.5 if run else 0.9
         reach = min(2.4, 0.25 * frame_width_m)  # stay in the frame for the shot
         walk = float(np.sign(rng.uniform(-1, 1)) * min(speed, reach / max(duration, 0.1)))
     return Pose(arm_left=float(arms[0]), arm_right=float(arms[1]), walk=walk,
-                still=bool(_FREEZE.search(action)),
+                still=acts and bool(_FREEZE.search(action)),
                 dx=float(rng.uniform(-0.25, 0.25)), dz=float(rng.uniform(-0.4, 0.4)))
 
 
