@@ -17,14 +17,17 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .errors import Problem, ProblemList, StudioError, ValidationFailed
 from .ledger import Ledger
 from .models import Character, Scene, Series, Shot, Storyboard
 from .vault import Vault
 from .yamlio import LineMap, line_for, load_yaml, save_model, validate_data
+from .yamlio import plain_data as _plain
 
 SERIES_FILE = "series.yaml"
+M = TypeVar("M", Character, Scene, Series)
 #: extra folders (os.pathsep-separated, absolute) a project may name files in, e.g. a
 #: shared asset library; by default every file a project names is inside its folder
 ASSET_ROOTS_ENV = "STUDIO_ASSET_ROOTS"
@@ -114,6 +117,15 @@ class Project:
     scenes: dict[str, Scene]
     episodes: dict[str, Episode]
     _lines: dict[Path, LineMap] = field(default_factory=dict, repr=False)
+    #: the bible and series as loaded/saved (plain dumps): the merge base of the next save,
+    #: so a copy edited in place or a stale page cannot revert changes made on disk
+    _saved: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self._saved:
+            self._saved["series"] = _plain(self.series)
+            self._saved.update({f"character:{k}": _plain(v) for k, v in self.characters.items()})
+            self._saved.update({f"scene:{k}": _plain(v) for k, v in self.scenes.items()})
 
     # -- loading ---------------------------------------------------------------------
     @classmethod
@@ -299,7 +311,9 @@ class Project:
     def save_storyboard(self, storyboard: Storyboard) -> Path:
         path = self.root / "episodes" / storyboard.episode / "storyboard.yaml"
         ep = self.episodes.get(storyboard.episode)
-        saved = save_model(path, storyboard, base=ep.storyboard if ep else None).model
+        # a storyboard edited in place (the loaded object itself) has no merge base left
+        base = ep.storyboard if ep and ep.storyboard is not storyboard else None
+        saved = save_model(path, storyboard, base=base).model
         if ep is None:
             self.episodes[storyboard.episode] = Episode(storyboard.episode, path.parent,
                                                         saved)  # type: ignore[arg-type]
@@ -307,27 +321,27 @@ class Project:
             ep.storyboard = saved  # type: ignore[assignment]
         return path
 
+    def _save(self, key: str, path: Path, model: M) -> M:
+        saved = save_model(path, model, base=self._saved.get(key)).model
+        self._saved[key] = _plain(saved)
+        return saved  # type: ignore[return-value]
+
     def save_character(self, character: Character) -> Path:
         path = self.root / "characters" / f"{character.id}.yaml"
-        base = self.characters.get(character.id)
-        self.characters[character.id] = save_model(  # type: ignore[assignment]
-            path, character, base=base).model
+        self.characters[character.id] = self._save(f"character:{character.id}", path,
+                                                   character)
         return path
 
     def save_scene(self, scene: Scene) -> Path:
         path = self.root / "scenes" / f"{scene.id}.yaml"
-        base = self.scenes.get(scene.id)
-        self.scenes[scene.id] = save_model(path, scene, base=base).model  # type: ignore
+        self.scenes[scene.id] = self._save(f"scene:{scene.id}", path, scene)
         return path
 
     def save_series(self, series: Series | None = None) -> Path:
-        """Save ``series`` (merged with changes on disk since load), or ``self.series``
-        as it is now (no merge base: it may have been changed in place)."""
+        """Save ``series`` (default: ``self.series``), merged with changes made to the
+        file since it was loaded."""
         path = self.root / SERIES_FILE
-        if series is None:
-            save_model(path, self.series)
-        else:
-            self.series = save_model(path, series, base=self.series).model  # type: ignore
+        self.series = self._save("series", path, series or self.series)
         return path
 
     # -- resolution for engines -------------------------------------------------------

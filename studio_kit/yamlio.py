@@ -283,8 +283,12 @@ class SaveResult:
     theirs: list[str]
 
 
-def _plain(model: BaseModel) -> Any:
+def plain_data(model: BaseModel) -> Any:
+    """A model as the plain data a save compares and merges (what the file would hold)."""
     return model.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+
+
+_plain = plain_data
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
@@ -468,13 +472,14 @@ def _edit_text(text: str, old: Any, new: Any) -> str | None:
 
 
 def save_model(path: str | Path, model: BaseModel, *,
-               base: BaseModel | None = None) -> SaveResult:
+               base: BaseModel | dict[str, Any] | None = None) -> SaveResult:
     """Atomically write a model as YAML, editing the existing file in place.
 
     An existing file keeps its comments, quoting, key order and layout: only the fields
     whose values change are rewritten (ruamel.yaml round-trip). With ``base`` (the model as
-    it was loaded), changes made to the file since then are merged field by field; a field
-    both sides changed is refused with a ``StudioError`` naming it, and nothing is written.
+    it was loaded, or its ``plain_data``), changes made to the file since then are merged
+    field by field; a field both sides changed is refused with a ``StudioError`` naming it,
+    and nothing is written.
     """
     path = Path(path)
     with _folder_lock(path.parent):
@@ -500,7 +505,7 @@ def save_model(path: str | Path, model: BaseModel, *,
         theirs: list[str] = []
         result = model
         if base is not None:
-            old = _plain(base)
+            old = base if isinstance(base, dict) else _plain(base)
             conflicts: list[tuple[str, Any, Any]] = []
             merged = merge3(old, disk, new, conflicts=conflicts)
             if conflicts:

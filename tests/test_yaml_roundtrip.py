@@ -161,3 +161,17 @@ def test_two_processes_saving_at_once_keep_both_changes(sample_dir):
         assert pr.exitcode == 0
     theo = Project.load(sample_dir).characters["theo"]
     assert theo.traits[-1] == "t1" and theo.description == "from process two"
+
+
+def test_in_place_edits_save_and_a_stale_unchanged_copy_reverts_nothing(sample_dir):
+    a = Project.load(sample_dir)
+    b = Project.load(sample_dir)
+    ch = a.characters["mara"]
+    ch.traits.append("in place")  # the loaded object itself, edited
+    a.save_character(ch)
+    assert Project.load(sample_dir).characters["mara"].traits[-1] == "in place"
+    b.save_character(b.characters["mara"])  # a page saving what it loaded, unchanged
+    assert Project.load(sample_dir).characters["mara"].traits[-1] == "in place"
+    series = b.series.model_copy(update={"title": "Retitled"})
+    b.save_series(series)
+    assert Project.load(sample_dir).series.title == "Retitled"
