@@ -63,6 +63,7 @@ class VoicePreview(w.VBox):
         self.audio_box = w.Box([])
         self.play_button.on_click(lambda _b: self.preview())
         self.save_button.on_click(lambda _b: self.save())
+        self._shown = self.profile_data()
         f = self.form
         super().__init__([
             f.field("voice.engine", self.engine_text), f.field("voice.voice", self.voice_text),
@@ -78,9 +79,19 @@ class VoicePreview(w.VBox):
                 "volume": self.project.characters[self.character_id].voice.volume}
 
     def candidate(self) -> dict[str, Any]:
+        """The project's copy with the voice settings moved on this page (one left alone
+        cannot revert a change saved elsewhere meanwhile)."""
         data = self.project.characters[self.character_id].model_dump(mode="json",
                                                                      exclude_none=True)
-        data["voice"] = {k: v for k, v in self.profile_data().items() if v is not None}
+        shown = getattr(self, "_shown", {})
+        voice = data.setdefault("voice", {})
+        for k, v in self.profile_data().items():
+            if k in shown and shown[k] == v:
+                continue
+            if v is None:
+                voice.pop(k, None)
+            else:
+                voice[k] = v
         return data
 
     def preview(self) -> bytes | None:
@@ -102,9 +113,17 @@ class VoicePreview(w.VBox):
 
     def save(self) -> None:
         def act() -> str:
-            path = validation.save(self.project, "character", self.candidate())
+            merged: list[str] = []
+            path = validation.save(self.project, "character", self.candidate(),
+                                   on_merge=merged.extend)
+            v = self.project.characters[self.character_id].voice
+            if merged:  # show the merged voice, so a next save keeps it
+                self.engine_text.value, self.voice_text.value = v.engine, v.voice or ""
+                self.language_text.value = v.language
+                self.pitch.value, self.rate.value = v.pitch, v.rate
+            self._shown = self.profile_data()
             if self.on_saved:
                 self.on_saved()
-            return f"saved {path.name}"
+            return f"saved {path.name}" + (validation.merged_note(merged) if merged else "")
 
         validation.guarded(self.form, act)

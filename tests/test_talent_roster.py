@@ -47,3 +47,34 @@ def test_removing_an_unknown_image_is_a_clear_error(sample_dir):
     assert roster.remove_image("characters/theo/none.png") is False
     assert "not a reference image" in roster.form.message("reference_images").value
     assert (sample_dir / "characters/theo.yaml").read_bytes() == before
+
+
+def test_two_rosters_on_one_character_keep_each_others_edits(sample_dir):
+    """Two pages on one character: each page sends only what it changed, so a save never
+    reverts the other page's edit, even from controls drawn before it."""
+    from studio_widgets.talent_roster import TalentRoster
+
+    a = TalentRoster(Project.load(sample_dir), "mara")
+    b = TalentRoster(Project.load(sample_dir), "mara")
+    a.description_text.value = "Edited on page A."
+    assert a.save_details()
+    b.voice.pitch.value = 70  # B's profile controls still show the old description
+    b.voice.save()
+    assert "kept changes made elsewhere" in b.form.general.value
+    b.wardrobe.rows[0].colour.value = "#010203"
+    assert b.wardrobe.save()
+    a.traits_text.value = "one, two"  # A's voice and wardrobe controls are stale now
+    assert a.save_details()
+    a.voice.rate.value = 200
+    a.voice.save()
+    mara = Project.load(sample_dir).characters["mara"]
+    assert mara.description == "Edited on page A." and mara.traits == ["one", "two"]
+    assert mara.voice.pitch == 70 and mara.voice.rate == 200
+    assert mara.wardrobe.outfits["work"].garments[0].colours == ["#010203"]
+    # the same field from both pages: the second is refused beside the control
+    a.name_text.value = "Mara A"
+    assert a.save_details()
+    b.name_text.value = "Mara B"
+    assert not b.save_details()
+    assert "changed elsewhere" in b.form.message("name").value
+    assert Project.load(sample_dir).characters["mara"].name == "Mara A"
