@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import Field, model_serializer, model_validator
 
 from .common import SCHEMA_VERSION, Identifier, LanguageCode, StudioModel
-from .scene import TimeOfDay
+from .scene import Atmosphere, TimeOfDay
 
 
 class CameraAngle(StrEnum):
@@ -131,6 +131,15 @@ class DialogueLine(StudioModel):
     translations: dict[LanguageCode, str] = Field(
         default_factory=dict, description="Dub lines: language -> translated text."
     )
+    lyric: bool = Field(False, description="Sung, not spoken (Fountain '~' lyrics).")
+
+    @model_serializer(mode="wrap")
+    def _omit_default_lyric(self, handler):  # type: ignore[no-untyped-def]
+        # left out when False: hashes and files of lines that are not lyrics stay as before
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("lyric"):
+            data.pop("lyric", None)
+        return data
 
 
 class CastMember(StudioModel):
@@ -165,6 +174,9 @@ class Shot(StudioModel):
         default=None, description="From the scene heading; overrides the scene's time of day "
         "(one location, lit for day or night)."
     )
+    atmosphere: Atmosphere | None = Field(
+        default=None, description="From the heading or action (fog, rain, snow, smoke, "
+        "dust); overrides the scene's atmosphere for this shot.")
     source: ShotSource | None = None
     continue_from_previous: bool = Field(
         False, description="This shot continues the previous shot's last frame (sent to "
@@ -177,6 +189,8 @@ class Shot(StudioModel):
         data = handler(self)
         if isinstance(data, dict) and not data.get("continue_from_previous"):
             data.pop("continue_from_previous", None)
+        if isinstance(data, dict) and data.get("atmosphere", 0) is None:
+            data.pop("atmosphere", None)  # unset: hashes of shots without it stay as before
         return data
 
     @property
