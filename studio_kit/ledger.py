@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -90,7 +92,48 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 2: cross-process leases per request hash; money at risk; collection attempts; run host
+    """
+    CREATE TABLE leases (
+        request_hash TEXT PRIMARY KEY,
+        token TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        expires REAL NOT NULL
+    );
+    ALTER TABLE engine_calls ADD COLUMN at_risk REAL NOT NULL DEFAULT 0;
+    ALTER TABLE engine_calls ADD COLUMN collect_tries INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN host TEXT
+    """,
 ]
+HOST = socket.gethostname()
+#: a lease not renewed for this long is dead whatever its holder's pid (another host)
+LEASE_TTL_S = 30.0
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` (on this host) is running (a zombie counts as dead)."""
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _redact(text: str) -> str:
+    """Error text and params with every configured secret taken out (studio_kit.secrets)."""
+    from .secrets import redact
+
+    return redact(text)
 
 
 _CLOCK = threading.Lock()
@@ -124,6 +167,7 @@ class Ledger:
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
             self._migrate()
+            self.mark_dead_runs()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
@@ -189,15 +233,62 @@ class Ledger:
                   params: dict[str, Any] | None = None) -> int:
         with self.transaction() as c:
             cur = c.execute(
-                "INSERT INTO runs (kind, episode, params, started_at, pid) VALUES (?,?,?,?,?)",
-                (kind, episode, json.dumps(params or {}, sort_keys=True), _now(), os.getpid()),
+                "INSERT INTO runs (kind, episode, params, started_at, pid, host) "
+                "VALUES (?,?,?,?,?,?)",
+                (kind, episode, _redact(json.dumps(params or {}, sort_keys=True)), _now(),
+                 os.getpid(), HOST),
             )
             return int(cur.lastrowid)
+
+    def mark_dead_runs(self) -> int:
+        """Runs left 'running' by a process that is gone (kill -9, power loss) become
+        'interrupted'; returns how many. Only runs of this host are judged by pid."""
+        rows = self._conn.execute(
+            "SELECT id, pid, host FROM runs WHERE status='running'").fetchall()
+        dead = [r["id"] for r in rows if (r["host"] in (None, HOST)) and
+                r["pid"] != os.getpid() and not pid_alive(r["pid"])]
+        if dead:
+            with self.transaction() as c:
+                c.executemany("UPDATE runs SET status='interrupted', finished_at=? WHERE id=? "
+                              "AND status='running'", [(_now(), i) for i in dead])
+        return len(dead)
+
+    # -- leases: one process at a time works on a request ------------------------------
+    def acquire_lease(self, request_hash: str, ttl_s: float = LEASE_TTL_S
+                      ) -> tuple[str | None, dict[str, Any] | None]:
+        """Take the lease on ``request_hash``: ``(token, previous)`` when taken (``previous``
+        is a dead holder's lease that was taken over, or None), ``(None, holder)`` while a
+        live holder has it (its pid, host and expiry). A lease is dead when it expired or
+        its holder's process (on this host) is gone."""
+        now = time.time()
+        with self.transaction() as c:
+            row = c.execute("SELECT * FROM leases WHERE request_hash=?",
+                            (request_hash,)).fetchone()
+            prev = dict(row) if row else None
+            if prev is not None and prev["expires"] > now and not (
+                    prev["host"] == HOST and not pid_alive(prev["pid"])):
+                return None, prev
+            token = uuid.uuid4().hex
+            c.execute("INSERT OR REPLACE INTO leases (request_hash, token, pid, host, "
+                      "acquired_at, expires) VALUES (?,?,?,?,?,?)",
+                      (request_hash, token, os.getpid(), HOST, _now(), now + ttl_s))
+            return token, prev
+
+    def renew_lease(self, request_hash: str, token: str, ttl_s: float = LEASE_TTL_S) -> bool:
+        with self.transaction() as c:
+            cur = c.execute("UPDATE leases SET expires=? WHERE request_hash=? AND token=?",
+                            (time.time() + ttl_s, request_hash, token))
+            return cur.rowcount == 1
+
+    def release_lease(self, request_hash: str, token: str) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM leases WHERE request_hash=? AND token=?",
+                      (request_hash, token))
 
     def finish_run(self, run_id: int, status: str = "ok", record: str | None = None) -> None:
         with self.transaction() as c:
             c.execute("UPDATE runs SET status=?, finished_at=?, record=COALESCE(?, record) "
-                      "WHERE id=?", (status, _now(), record, run_id))
+                      "WHERE id=?", (status, _now(), _redact(record) if record else record, run_id))
 
     # -- stages ----------------------------------------------------------------------
     def stage_result(self, run_id: int | None, stage: str, key: str, *, cache_hit: bool,
@@ -226,10 +317,13 @@ class Ledger:
             return int(cur.lastrowid)
 
     def update_call(self, call_id: int, **fields: Any) -> None:
-        allowed = {"status", "remote_id", "cost", "currency", "asset", "error", "model"}
+        allowed = {"status", "remote_id", "cost", "currency", "asset", "error", "model",
+                   "at_risk", "collect_tries"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown engine_calls fields {unknown}")
+        if fields.get("error"):  # no configured secret reaches the ledger
+            fields["error"] = _redact(str(fields["error"]))
         sets = ", ".join(f"{k}=?" for k in fields) + ", updated_at=?"
         with self.transaction() as c:
             c.execute(f"UPDATE engine_calls SET {sets} WHERE id=?",
@@ -250,17 +344,44 @@ class Ledger:
             (request_hash,)).fetchone()
         return dict(row) if row else None
 
-    def total_cost(self, episode: str | None = None) -> float:
+    def _calls(self, episode: str | None) -> list[dict[str, Any]]:
         if episode is None:
-            row = self._conn.execute(
-                "SELECT COALESCE(SUM(cost),0) FROM engine_calls WHERE status='succeeded'"
-            ).fetchone()
-        else:
-            row = self._conn.execute(
-                "SELECT COALESCE(SUM(e.cost),0) FROM engine_calls e JOIN runs r "
-                "ON e.run_id=r.id WHERE e.status='succeeded' AND r.episode=?", (episode,)
-            ).fetchone()
-        return float(row[0])
+            return self.query("SELECT e.id, e.status, e.cost, e.at_risk, e.shot_id, e.asset, "
+                              "r.episode FROM engine_calls e LEFT JOIN runs r "
+                              "ON e.run_id=r.id")
+        return self.query("SELECT e.id, e.status, e.cost, e.at_risk, e.shot_id, e.asset, "
+                          "r.episode FROM engine_calls e JOIN runs r ON e.run_id=r.id "
+                          "WHERE r.episode=?", (episode,))
+
+    def total_cost(self, episode: str | None = None) -> float:
+        """Everything the engines billed: successful takes, and failed attempts that were
+        billed (a rejected delivery, a completed job whose result is still to collect)."""
+        return float(round(sum(r["cost"] or 0 for r in self._calls(episode)), 9))
+
+    def spend(self, episode: str | None = None) -> dict[str, float]:
+        """``billed`` (all), ``kept`` (takes in use), ``waste`` (billed but discarded: failed
+        or rejected attempts, and succeeded takes a later take of the same shot replaced),
+        ``pending`` (billed, result still to collect) and ``at_risk`` (submissions whose
+        answer was lost: the engine may bill up to this)."""
+        rows = self._calls(episode)
+        latest: dict[tuple, int] = {}
+        for r in rows:
+            if r["status"] == "succeeded":
+                k = (r["episode"], r["shot_id"])
+                latest[k] = max(latest.get(k, 0), r["id"])
+        out = {"billed": 0.0, "kept": 0.0, "waste": 0.0, "pending": 0.0, "at_risk": 0.0}
+        for r in rows:
+            cost = float(r["cost"] or 0)
+            out["billed"] += cost
+            out["at_risk"] += float(r["at_risk"] or 0)
+            if r["status"] == "succeeded" and (
+                    r["shot_id"] is None or latest.get((r["episode"], r["shot_id"])) == r["id"]):
+                out["kept"] += cost
+            elif r["status"] in ("submitting", "submitted", "running"):
+                out["pending"] += cost
+            else:
+                out["waste"] += cost
+        return {k: round(v, 9) for k, v in out.items()}
 
     # -- gates -----------------------------------------------------------------------
     def decide(self, *, episode: str, gate: str, subject: str, decision: str, who: str,
@@ -269,7 +390,7 @@ class Ledger:
             cur = c.execute(
                 "INSERT INTO gate_decisions (episode, gate, subject, decision, who, why, "
                 "subject_hash, created_at) VALUES (?,?,?,?,?,?,?,?)",
-                (episode, gate, subject, decision, who, why, subject_hash, _now()),
+                (episode, gate, subject, decision, who, _redact(why), subject_hash, _now()),
             )
             return int(cur.lastrowid)
 
@@ -289,5 +410,6 @@ class Ledger:
                 "INSERT INTO qc_scores (run_id, episode, shot_id, asset, scorer, score, "
                 "threshold, passed, details, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (run_id, episode, shot_id, asset, scorer, float(score), threshold,
-                 int(passed), json.dumps(details or {}, sort_keys=True, default=str), _now()),
+                 int(passed), _redact(json.dumps(details or {}, sort_keys=True, default=str)),
+                 _now()),
             )

@@ -420,6 +420,8 @@ class Router:
             except EngineError as err:
                 out.attempts.append({"engine": name, "error": type(err).__name__,
                                      "message": str(err).splitlines()[0][:200]})
+                if getattr(err, "collect_later", False):
+                    break  # accepted and pending at this engine: collected next run
                 continue
             if not await self._passes(request, res):
                 out.attempts.append({"engine": name, "error": "QcFailed",

@@ -216,11 +216,15 @@ def test_fault_run_completes_through_failover(proj):
         assert any(len(o.attempts) > 1 for o in outs)  # failover happened
         rows = ledger.query("SELECT * FROM engine_calls")
         ok = [r for r in rows if r["status"] == "succeeded"]
-        # the ledger's total is the sum of the successful paid calls
+        # the ledger's total is everything billed (failed billed attempts too); the takes
+        # kept are the successful calls, the rest is waste
         expected = sum(o.result.cost for o in outs)
-        assert ledger.total_cost() == pytest.approx(sum(r["cost"] for r in ok))
-        assert ledger.total_cost() == pytest.approx(expected)
-        assert ledger.total_cost("01") == pytest.approx(expected)
+        assert ledger.total_cost() == pytest.approx(sum(r["cost"] for r in rows))
+        spend = ledger.spend("01")
+        assert spend["kept"] == pytest.approx(expected)
+        assert spend["kept"] == pytest.approx(sum(r["cost"] for r in ok))
+        assert spend["billed"] == pytest.approx(ledger.total_cost("01"))
+        assert spend["waste"] == pytest.approx(spend["billed"] - expected - spend["pending"])
         # no request paid twice: per server, and per request hash in the ledger
         for s in servers.values():
             assert max(s.billed_per_request().values(), default=0) <= 1
