@@ -50,6 +50,7 @@ class EpisodeEstimate(BaseModel):
     series_budget: float
     spent_series: float
     spent_episode: float
+    waste_series: float = 0.0  # of spent_series: billed but discarded
     missing_keys: dict[str, str] = Field(default_factory=dict, description="engine -> env var")
     blocking: list[str] = Field(default_factory=list)
     over_budget: list[str] = Field(default_factory=list)
@@ -116,8 +117,9 @@ def estimate_episode(project, episode: str, *, rules: RoutingRules | None = None
     total = round(sum(s.budgeted for s in shots), 6)
     budget = project.series.budget
     led = ledger or project.ledger()
-    spent_series = led.total_cost()
+    spent_series = led.total_cost()  # everything billed, failed billed attempts included
     spent_episode = led.total_cost(ep)
+    waste_series = led.spend()["waste"]
     over = []
     if budget.per_episode is not None and total > budget.per_episode + 1e-9:
         over.append(f"episode estimate {total:.2f} {budget.currency} is over the per-episode "
@@ -129,6 +131,7 @@ def estimate_episode(project, episode: str, *, rules: RoutingRules | None = None
         episode=ep, currency=budget.currency, shots=shots, cost=cost, total=total,
         retry_allowance=rules.retry_allowance, per_episode_budget=budget.per_episode,
         series_budget=budget.total, spent_series=spent_series, spent_episode=spent_episode,
+        waste_series=waste_series,
         missing_keys=missing, blocking=blocking, over_budget=over)
     # what the producer approves: the routes and prices as configured, not which API keys
     # this shell happens to have (a kernel or CI job with other keys must not reopen Gate A)

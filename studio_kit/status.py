@@ -21,7 +21,8 @@ class EpisodeStatus(BaseModel):
     last_run: str | None = None
     stages_run: int = 0
     cache_hits: int = 0
-    spent: float = 0.0
+    spent: float = 0.0  # everything billed (``Ledger.total_cost``)
+    waste: float = 0.0  # billed but discarded (failed billed attempts, replaced takes)
     gates: dict[str, str] = {}  # A/B/C -> state (``gates.EpisodeGates.summary``)
 
 
@@ -30,6 +31,9 @@ class ProjectStatus(BaseModel):
     budget: float
     currency: str
     spent: float
+    waste: float = 0.0
+    pending: float = 0.0  # billed, result still to collect on the next run
+    at_risk: float = 0.0  # submissions whose answer was lost (may be billed)
     episodes: list[EpisodeStatus]
 
 
@@ -55,14 +59,18 @@ def project_status(project: Project) -> ProjectStatus:
                         "SELECT COUNT(*) AS n, COALESCE(SUM(cache_hit),0) AS hits "
                         "FROM stage_results WHERE run_id=?", (run["id"],))
                     st.stages_run, st.cache_hits = int(rows[0]["n"]), int(rows[0]["hits"])
-                st.spent = ledger.total_cost(key)
+                money = ledger.spend(key)
+                st.spent, st.waste = money["billed"], money["waste"]
                 if sb is not None:  # the gates API's records (CLI and gate queue alike)
                     st.gates = episode_gates(ledger, project, key).summary()
             episodes.append(st)
-        spent = ledger.total_cost() if ledger is not None else 0.0
+        money = ledger.spend() if ledger is not None else {}
+        spent = money.get("billed", 0.0)
     finally:
         if ledger is not None:
             ledger.close()
     budget = project.series.budget
     return ProjectStatus(title=project.series.title, budget=budget.total,
-                         currency=budget.currency, spent=spent, episodes=episodes)
+                         currency=budget.currency, spent=spent, waste=money.get("waste", 0.0),
+                         pending=money.get("pending", 0.0), at_risk=money.get("at_risk", 0.0),
+                         episodes=episodes)

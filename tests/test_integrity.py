@@ -211,3 +211,22 @@ def test_echoed_key_never_reaches_the_ledger(sample_project, monkeypatch):
     for f in sample_project.studio_dir.glob("ledger.sqlite*"):
         data += f.read_bytes()
     assert secret.encode() not in data
+
+
+def test_status_and_gate_a_count_billed_failures_and_show_waste(sample_project):
+    from studio_kit.budget import estimate_episode
+    from studio_kit.status import project_status
+
+    with sample_project.ledger() as led:
+        run = led.start_run("render", episode="01")
+        ok = led.begin_call(engine="runway", request_hash="a", run_id=run, shot_id="s1")
+        led.update_call(ok, status="succeeded", cost=0.25, asset="x")
+        bad = led.begin_call(engine="runway", request_hash="b", run_id=run, shot_id="s2")
+        led.update_call(bad, status="failed", cost=0.5, error="truncated delivery")
+        led.finish_run(run, status="incomplete")
+    st = project_status(sample_project)
+    assert st.spent == pytest.approx(0.75) and st.waste == pytest.approx(0.5)
+    ep = next(e for e in st.episodes if e.episode == "01")
+    assert ep.spent == pytest.approx(0.75) and ep.waste == pytest.approx(0.5)
+    est = estimate_episode(sample_project, "01")
+    assert est.spent_series == pytest.approx(0.75) and est.waste_series == pytest.approx(0.5)

@@ -93,7 +93,10 @@ def status(project: Path = typer.Argument(Path("."), help="Series folder")) -> N
     from ..status import project_status
 
     st = project_status(Project.load(project))
-    table = Table(title=f"{st.title} - spend {st.spent:.2f} / {st.budget:.2f} {st.currency}")
+    extra = "".join(f", {name} {v:.2f}" for name, v in
+                    (("waste", st.waste), ("pending", st.pending), ("at risk", st.at_risk)) if v)
+    table = Table(title=f"{st.title} - spend {st.spent:.2f} / {st.budget:.2f} {st.currency}"
+                        f" (billed{extra or ', no waste'})")
     for col in ("episode", "title", "shots", "s", "stage", "last run", "cache hits", "spend",
                 "gates"):
         table.add_column(col)
@@ -101,7 +104,8 @@ def status(project: Path = typer.Argument(Path("."), help="Series folder")) -> N
         gates = " ".join(f"{g}: {state}" for g, state in sorted(ep.gates.items())) or "-"
         table.add_row(ep.episode, ep.title, str(ep.shots), f"{ep.duration_s:.1f}", ep.stage,
                       ep.last_run or "-", f"{ep.cache_hits}/{ep.stages_run}",
-                      f"{ep.spent:.2f}", gates)
+                      f"{ep.spent:.2f}" + (f" (waste {ep.waste:.2f})" if ep.waste else ""),
+                      gates)
     from rich.console import Console
 
     out = Console()
