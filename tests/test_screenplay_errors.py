@@ -33,8 +33,7 @@ BAD = {
     "empty.fountain": (b"  \n\n\t\n", "empty", None),
     "latin1.fountain": ("INT. CAFÉ - DAY\n\nMARA\nBonjour.\n".encode()
                         + "\nÉLODIE\nCafé.\n".encode("latin-1"), "not UTF-8", 6),
-    "noheadings.fountain": (b"Just some notes about a film.\n\nNo scenes here.\n",
-                            "no scene headings", None),
+    "titleonly.fountain": (b"Title: A Film\nAuthor: Someone\n", "only a title page", None),
     "control.fountain": (b"INT. A - DAY\n\nMARA\nHi\x07 there.\n", "control character", 4),
 }
 

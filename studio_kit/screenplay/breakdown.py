@@ -25,6 +25,7 @@ from ..hashing import canonical_json, stable_hash
 from ..models import (
     Act,
     ActKind,
+    Atmosphere,
     Camera,
     CameraAngle,
     CameraMove,
@@ -39,6 +40,7 @@ from ..models import (
     Transition,
     TransitionKind,
 )
+from .describe import DETECT_LANGUAGES, DETECT_MIN_CONFIDENCE, atmosphere_from, detect_language
 from .parse import (
     ActionPara,
     Heading,
@@ -70,7 +72,11 @@ SPEECH_PAD_S, PARENTHETICAL_S, SPEECH_MIN_S, MAX_SHOT_S = 0.4, 0.5, 1.0, 120.0
 ESTABLISHING_S = {True: 3.0, False: 4.0}  # interior, exterior
 
 TRACKED_FIELDS = ("scene", "characters", "action", "dialogue", "camera", "duration_s",
-                  "transition", "notes", "time_of_day")
+                  "transition", "notes", "time_of_day", "atmosphere")
+OPTIONAL_TRACKED = frozenset({"atmosphere"})
+#: Action that refers to the characters on screen without naming them ("Both freeze.").
+_GROUP_RE = re.compile(r"\b(both|they|them|everyone|everybody|the two|the pair|all of them|"
+                       r"the others|together)\b", re.IGNORECASE)
 
 _CLOSE_PARENS = re.compile(r"\b(whisper|quiet|soft|tear|cry|crying|sob|breath|beat|"
                            r"intense|emotional|choked|trembl)", re.IGNORECASE)
@@ -113,7 +119,9 @@ def _hash_value(value: object) -> str:
 
 def field_hashes(shot: Shot) -> dict[str, str]:
     dumped = shot.model_dump(mode="json", include=set(TRACKED_FIELDS))
-    return {f: _hash_value(dumped.get(f)) for f in TRACKED_FIELDS}
+    # fields added later are hashed only when set: boards imported before keep their hashes
+    return {f: _hash_value(dumped.get(f)) for f in TRACKED_FIELDS
+            if f not in OPTIONAL_TRACKED or dumped.get(f) is not None}
 
 
 def stamp_source(shot: Shot, key: str) -> None:
@@ -130,6 +138,7 @@ class BreakdownInput:
     voice_language: dict[str, str] = field(default_factory=dict)  # character id -> lang
     title: str = ""
     preamble_scene: str | None = None  # scene for action/dialogue before the first heading
+    languages: tuple[str, ...] = DETECT_LANGUAGES  # what a line's language is detected among
 
 
 FADE_IN_RE = re.compile(r"^\W*FADE IN\W*$", re.IGNORECASE)
@@ -142,6 +151,7 @@ class _Block:
     interior: bool
     time_of_day: TimeOfDay | None
     language: str | None = None
+    atmosphere: Atmosphere | None = None
     present: list[str] = field(default_factory=list)
     shot_no: int = 0
     speech_no: int = 0
@@ -159,6 +169,7 @@ class _Breakdown:
         self.last: Shot | None = None
         self.open_shot: Shot | None = None  # establishing/secondary shot awaiting its action
         self.pending_notes: list[str] = []
+        self.pending_transitions: list[tuple[str, TransitionKind]] = []
         self.keys: dict[str, int] = {}
         self.passages: dict[str, str] = {}  # shot id -> source passage text (for its key)
         self.roles: dict[str, str] = {}
@@ -167,6 +178,10 @@ class _Breakdown:
                                 for e in script.elements)
         self.heading_no = 0
         self.tod: TimeOfDay | None = None
+        #: scene id -> atmosphere of its heading or first description (for new scenes)
+        self.scene_atmosphere: dict[str, Atmosphere] = {}
+        #: scene id -> the first description under its first heading (set props)
+        self.scene_description: dict[str, str] = {}
         self._mention_re = self._mentions_regex()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -228,6 +243,7 @@ class _Breakdown:
             camera=Camera(angle=angle, movement=movement or CameraMove(), subject=subject),
             duration_s=duration,
             time_of_day=block.time_of_day,
+            atmosphere=block.atmosphere,
         )
         if self.pending_notes:
             shot.notes = "\n".join(self.pending_notes)
@@ -262,9 +278,25 @@ class _Breakdown:
                     self.block.language = el.language
                 self.pending_notes.extend(el.notes)
             prev = el
+        if self.last is None and self.inp.preamble_scene and (
+                self.pending_notes or self.pending_transitions or self.acts):
+            # nothing but structure (sections, synopses, transitions): one opening shot
+            # holds it, so the script still imports and its acts are kept
+            self._need_block("structure", 1)
+            first_act = self.acts[0] if self.acts else None
+            self.act = first_act
+            shot = self._new_shot("est", "\n".join(self.pending_notes) or "opening",
+                                  angle=CameraAngle.wide, characters=[],
+                                  duration=ESTABLISHING_S[False])
+            for text, kind in self.pending_transitions:
+                self._add_note(shot, f"transition: {text}")
+                if shot.transition.kind is TransitionKind.cut:
+                    shot.transition = Transition(kind=kind)
+            acts = list(self.acts)
+        else:
+            acts = [a for a in self.acts if a.shots]
         if self.pending_notes and self.last is not None:
             self._add_note(self.last, "\n".join(self.pending_notes))
-        acts = [a for a in self.acts if a.shots]
         for act in acts:
             for shot in act.shots:
                 role = self.roles[shot.id]
@@ -312,13 +344,21 @@ class _Breakdown:
                     angle = a
                     break
             shot = self._new_shot("sec", h.text, angle=angle, characters=[], duration=2.0)
+            if h.time_of_day is not None:
+                shot.time_of_day = h.time_of_day
+            atm = atmosphere_from(h.text)
+            if atm is not None:
+                shot.atmosphere = atm
             self._add_note(shot, f"heading: {h.text}")
             self.open_shot = shot
             return
         self.blocks += 1
         tod = h.time_of_day or self.tod
         self.tod = tod
-        self.block = _Block(self.blocks, scene_id, h.interior, tod)
+        self.block = _Block(self.blocks, scene_id, h.interior, tod,
+                            atmosphere=atmosphere_from(h.text))
+        if self.block.atmosphere is not None:
+            self.scene_atmosphere.setdefault(scene_id, self.block.atmosphere)
         est_move = (CameraMove() if h.interior
                     else CameraMove(type=Movement.pan, direction=Direction.right, speed=0.2))
         shot = self._new_shot("est", h.text, angle=(CameraAngle.wide if h.interior
@@ -350,12 +390,25 @@ class _Breakdown:
             return
         block = self.block
         assert block is not None
+        if el.centered and self.last is not None:
+            # '>THE END<': text on the picture, not a shot of its own
+            self._add_note(self.last, f"centered: {el.text}")
+            return
         named = self.mentions(el.text)
+        if not named and block.present and _GROUP_RE.search(el.text):
+            named = list(block.present)  # "Both freeze."
         for c in named:
             if c not in block.present:
                 block.present.append(c)
         shot = self.open_shot
         self.open_shot = None
+        atm = atmosphere_from(el.text)
+        if atm is not None:
+            block.atmosphere = atm
+        if shot is not None and shot.source is None and shot.id.endswith("-01"):
+            self.scene_description.setdefault(block.scene, el.text)
+            if atm is not None:
+                self.scene_atmosphere.setdefault(block.scene, atm)
         if shot is not None:
             shot.action = f"{shot.action} {el.text}".strip()
             shot.characters = self._cast([m.character for m in shot.characters] + named)
@@ -371,6 +424,10 @@ class _Breakdown:
             shot = self._new_shot("act", el.text, angle=angle, characters=named or [],
                                   subject=named[0] if len(named) == 1 else None,
                                   duration=action_seconds(el.text), action=el.text)
+        if atm is not None:
+            shot.atmosphere = atm
+        if el.lyric:
+            self._add_note(shot, "lyric: sung, not spoken")
         for note in self.script.notes.get(el.line, []):
             self._add_note(shot, note)
 
@@ -380,10 +437,29 @@ class _Breakdown:
         for i, cid in enumerate(ids):
             for j, part in enumerate(sp.parts):
                 lang = part.language or (block.language if block else None)
+                if lang is None and i == 0:
+                    lang = self._detected(part.text, cid, sp.line)
+                elif lang is None:
+                    lang = lines[j].language if j < len(lines) else None
                 lines.append(DialogueLine(character=cid, text=part.text, language=lang,
                                           parenthetical=part.parenthetical,
-                                          dual=dual or (i > 0 and j == 0)))
+                                          dual=dual or (i > 0 and j == 0), lyric=part.lyric))
         return lines
+
+    def _detected(self, text: str, cid: str, line: int) -> str | None:
+        """The line's language when it is clearly not the speaker's voice language."""
+        voice = (self.inp.voice_language.get(cid) or "en").split("-")[0].lower()
+        found = detect_language(text, self.inp.languages)
+        if found is None:
+            return None
+        lang, conf = found
+        if lang == voice or conf < DETECT_MIN_CONFIDENCE:
+            return None
+        self.warnings.append(
+            f"line {line}: {text[:40]!r} reads as {lang} ({conf:.0%} sure) but {cid}'s voice "
+            f"speaks {voice}: the line is set to language {lang} (mark it with [[lang: "
+            f"{voice}]] if that is wrong)")
+        return lang
 
     def _speech_duration(self, sp: Speech, ids: list[str]) -> float:
         block = self.block
@@ -453,6 +529,7 @@ class _Breakdown:
 
     def transition(self, el: TransitionPara) -> None:
         if self.last is None:
+            self.pending_transitions.append((el.text, el.kind))
             self.warnings.append(f"line {el.line}: transition {el.text!r} before any shot is "
                                  "ignored")
             return
@@ -468,7 +545,22 @@ class _Breakdown:
         self.open_shot = None
 
 
+@dataclass
+class BreakdownResult:
+    storyboard: Storyboard
+    warnings: list[str]
+    scene_atmosphere: dict[str, Atmosphere]  # scene id -> from its heading/first description
+    scene_description: dict[str, str]  # scene id -> its first description (set props)
+
+
+def breakdown_full(script: Script, inp: BreakdownInput) -> BreakdownResult:
+    """The storyboard, warnings and what the script says about each scene's set."""
+    b = _Breakdown(script, inp)
+    sb = b.run()
+    return BreakdownResult(sb, b.warnings, b.scene_atmosphere, b.scene_description)
+
+
 def breakdown(script: Script, inp: BreakdownInput) -> tuple[Storyboard, list[str]]:
     """Build the first-pass storyboard; also return warnings (lines not storyboarded)."""
-    b = _Breakdown(script, inp)
-    return b.run(), b.warnings
+    r = breakdown_full(script, inp)
+    return r.storyboard, r.warnings

@@ -21,17 +21,33 @@ from ..hashing import stable_hash
 from ..models import (
     Appearance,
     Character,
+    Garment,
     HairStyle,
     KeyLight,
+    MarkKind,
+    Outfit,
     Scene,
     Series,
+    SetMark,
     Storyboard,
     TimeOfDay,
+    VoiceGender,
+    Wardrobe,
 )
 from ..scaffold import create_series_folder, new_character, new_scene, require_empty_folder
 from ..yamlio import atomic_copy, atomic_open, atomic_write_text, save_model
-from .breakdown import BreakdownInput, breakdown
-from .parse import Heading, Script, fold, location_key, parse_fountain, read_script_file, slugify
+from .breakdown import BreakdownInput, BreakdownResult, breakdown_full
+from .describe import DETECT_LANGUAGES, Looks, introduction, looks_from, props_from
+from .parse import (
+    ActionPara,
+    Heading,
+    Script,
+    fold,
+    location_key,
+    parse_fountain,
+    read_script_file,
+    slugify,
+)
 from .reimport import merge_storyboards
 
 
@@ -212,16 +228,19 @@ def resolve_scenes(script: Script, existing: dict[str, Scene]
 def preamble_scene(script: Script, scenes: dict[str, Scene]) -> Scene | None:
     """The scene for action or dialogue before the first heading (None if there is none)."""
     from .breakdown import FADE_IN_RE
-    from .parse import ActionPara, Speech
+    from .parse import Speech
 
-    for el in script.elements:
-        if isinstance(el, Heading):
+    el = script.elements[0] if script.elements else None
+    if script.headings or el is None:
+        for el in script.elements:
+            if isinstance(el, Heading):
+                return None
+            if isinstance(el, Speech) or (isinstance(el, ActionPara)
+                                          and not FADE_IN_RE.match(el.text)):
+                break
+        else:
             return None
-        if isinstance(el, Speech) or (isinstance(el, ActionPara)
-                                      and not FADE_IN_RE.match(el.text)):
-            break
-    else:
-        return None
+    # else: a script without headings (dialogue only, sections only...) is one scene
     for sc in scenes.values():
         if location_key(sc.name) == "OPENING":
             return sc
@@ -239,6 +258,27 @@ _CLOTH = ["#1f3a5f", "#7a2e2e", "#3b3b35", "#5b6b3a", "#6d4c7d", "#c2a36b", "#2c
           "#8a8a8a"]
 _VOICES_M = ["m1", "m2", "m3", "m4", "m5", "m6", "m7"]
 _VOICES_F = ["f1", "f2", "f3", "f4", "f5"]
+#: Placeholder hair at least this far (RGB distance) from the skin: a hair colour close to
+#: the skin reads as a bald head.
+HAIR_SKIN_MIN_DISTANCE = 90.0
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    c = colour.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+def colour_distance(a: str, b: str) -> float:
+    return sum((x - y) ** 2 for x, y in zip(_rgb(a), _rgb(b), strict=True)) ** 0.5
+
+
+def hair_apart_from(skin: str, start: int) -> str:
+    """The first placeholder hair colour from ``start`` that does not read as skin."""
+    for i in range(len(_HAIR)):
+        cand = _HAIR[(start + i) % len(_HAIR)]
+        if colour_distance(cand, skin) >= HAIR_SKIN_MIN_DISTANCE:
+            return cand
+    return "#1a1a1a"
 
 
 def placeholder_character(char_id: str, name: str, cue: str, language: str, line: int,
@@ -250,12 +290,14 @@ def placeholder_character(char_id: str, name: str, cue: str, language: str, line
         return seq[(h >> shift) % len(seq)]
 
     voices = _VOICES_M + _VOICES_F
+    skin = pick(_SKIN, 0)
+    styles = [s for s in HairStyle if s is not HairStyle.bald]  # bald only when written
     return new_character(
         char_id, " ".join(w.capitalize() for w in name.split()) or cue, aliases=[cue],
         description=f"Placeholder from the script ({source}:{line}): edit looks, wardrobe "
         "and voice.",
-        appearance=Appearance(skin=pick(_SKIN, 0), hair_colour=pick(_HAIR, 4),
-                              hair_style=pick(list(HairStyle), 8), eye_colour=pick(_EYES, 12),
+        appearance=Appearance(skin=skin, hair_colour=hair_apart_from(skin, (h >> 4) % len(_HAIR)),
+                              hair_style=pick(styles, 8), eye_colour=pick(_EYES, 12),
                               height_cm=155 + (h >> 16) % 36),
         clothes=[pick(_CLOTH, 20), pick(_CLOTH, 24), "#2b2b2b"], outfit="Placeholder outfit",
         voice=pick(voices, 28), language=language, pitch=35 + (h >> 32) % 31, rate=165,
@@ -313,6 +355,84 @@ def resolve_characters(script: Script, existing: dict[str, Character], default_l
         index[key] = cid
         out[name] = [cid]
     return out, created, list(matched)
+
+
+def apply_looks(ch: Character, looks: Looks, intro: str) -> Character:
+    """A NEW placeholder character dressed and voiced as its introduction says."""
+    h = int(stable_hash("character", ch.name)[:12], 16)
+    app = ch.appearance
+    if looks.hair:
+        app = app.model_copy(update={"hair_colour": looks.hair})
+    if looks.bald:
+        app = app.model_copy(update={"hair_style": HairStyle.bald})
+    wardrobe = ch.wardrobe
+    if looks.garments:
+        placeholder = ch.wardrobe.outfits[ch.wardrobe.default].garments
+        said = [Garment(name=n, kind=k, colours=c) for n, k, c in looks.garments]
+        kinds = {g.kind for g in said}
+        garments = said + [g for g in placeholder if g.kind not in kinds]
+        wardrobe = Wardrobe(default="default", outfits={"default": Outfit(
+            description="From the script: " + ", ".join(n for n, _, _ in looks.garments),
+            garments=garments)})
+    voice = ch.voice
+    if looks.gender is not None or looks.age is not None:
+        upd: dict[str, object] = {"gender": looks.gender, "age": looks.age}
+        if looks.gender is VoiceGender.female:
+            upd["voice"] = _VOICES_F[h % len(_VOICES_F)]
+        elif looks.gender is VoiceGender.male:
+            upd["voice"] = _VOICES_M[h % len(_VOICES_M)]
+        voice = voice.model_copy(update=upd)
+    desc = ch.description
+    if intro.strip():
+        desc = f"{desc} From the script: {intro.strip()[:300]}"
+    return ch.model_copy(update={"appearance": app, "wardrobe": wardrobe, "voice": voice,
+                                 "description": desc})
+
+
+def describe_new_characters(script: Script, new_chars: dict[str, Character],
+                            cue_ids: dict[str, list[str]]) -> dict[str, Character]:
+    """New characters with the looks and voice their introduction in the action gives."""
+    if not new_chars:
+        return new_chars
+    paras = [el.text for el in script.elements if isinstance(el, ActionPara)]
+    names = [n for n, ids in cue_ids.items() if len(ids) == 1]
+    out = dict(new_chars)
+    for name in names:
+        cid = cue_ids[name][0]
+        if cid not in out:
+            continue
+        intro = introduction(paras, name, names)
+        looks = looks_from(intro, name) if intro else Looks()
+        if not looks.empty:
+            out[cid] = apply_looks(out[cid], looks, intro)
+    return out
+
+
+_BIG_PROPS = {"lighthouse", "house", "cottage", "tree", "boat", "car", "truck", "cliff",
+              "train", "bus", "plane", "helicopter", "shed", "tent", "statue", "mast"}
+
+
+def dress_new_scenes(new_scenes: dict[str, Scene], res: BreakdownResult) -> dict[str, Scene]:
+    """New scenes get the atmosphere and props of their heading and first description."""
+    out = dict(new_scenes)
+    for sid, sc in new_scenes.items():
+        upd: dict[str, object] = {}
+        atm = res.scene_atmosphere.get(sid)
+        if atm is not None:
+            upd["atmosphere"] = atm
+        desc = res.scene_description.get(sid)
+        if desc:
+            props = props_from(desc)
+            n = len(props)
+            upd["set_layout"] = [
+                SetMark(name=slugify(p), kind=MarkKind.prop, prop=p,
+                        x=round((i + 1) / (n + 1), 3), depth=0.75 if p in _BIG_PROPS else 0.5,
+                        size=2.5 if p in _BIG_PROPS else 1.0)
+                for i, p in enumerate(props)]
+            upd["description"] = f"{sc.description} {desc[:300]}"
+        if upd:
+            out[sid] = sc.model_copy(update=upd)
+    return out
 
 
 # -- the import ------------------------------------------------------------------------------
@@ -446,7 +566,15 @@ def import_script(project_root: Path, script_path: Path, episode: str, *, create
         title=script.title or "",
         preamble_scene=preamble.id if preamble is not None else None,
     )
-    fresh, warnings = breakdown(script, inp)
+    inp.languages = tuple(dict.fromkeys([*DETECT_LANGUAGES, *series.languages,
+                                         *script.languages]))
+    if script.title and series.title and fold(script.title) == fold(series.title):
+        inp.title = ""  # the title card names the series once, not "Big Fish / Big Fish"
+    res = breakdown_full(script, inp)
+    fresh, warnings = res.storyboard, res.warnings
+    new_chars = describe_new_characters(script, new_chars, cue_ids)
+    all_chars = {**characters, **new_chars}
+    new_scenes = dress_new_scenes(new_scenes, res)
     if not fresh.shots:
         raise StudioError("the script gives no shots", file=script_path,
                           hint="put action or dialogue under the scene headings")

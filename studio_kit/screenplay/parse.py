@@ -37,9 +37,16 @@ _LANG_NOTE_RE = re.compile(r"^\s*(?:lang|language)\s*:\s*(.*?)\s*$", re.IGNORECA
 _LANG_CODE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _NOTE_RE = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 _PREFIX_RE = re.compile(
-    r"^(?P<p>INT\.?\s*/\s*EXT\.?|EXT\.?\s*/\s*INT\.?|I\s*/\s*E\.?|INT\.?|EXT\.?|EST\.?)"
+    r"^(?P<p>INT\.?\s*/\s*EXT\.?|EXT\.?\s*/\s*INT\.?|I\.?\s*/\s*E\.?|INT\.?|EXT\.?|EST\.?)"
     r"(?:[.\s]+|$)"
 )
+#: A line that is a scene heading even without a blank line after it or a period
+#: ("INT HOUSE DAY", "I./E. CAR - NIGHT"); upper-case only, so action is not taken for one.
+_HEADING_LINE_RE = re.compile(
+    r"^(INT\.?\s*/\s*EXT|EXT\.?\s*/\s*INT|I\.?\s*/\s*E|INT|EXT|EST)(\.\s*|\s+)\S")
+_TRAILING_TIME_RE = re.compile(
+    r"^(?P<loc>.*\S)\s+(?P<t>PRE-DAWN|DAWN|SUNRISE|MORNING|DAY|NOON|AFTERNOON|SUNSET|DUSK|"
+    r"TWILIGHT|EVENING|NIGHT|MIDNIGHT|CONTINUOUS|LATER)$")
 _BRACKETS_RE = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 _SEP_RE = re.compile(r"\s+-{1,2}\s+|\s*--\s*|\s*,\s+|\s+-$")
 _TIME_WORDS = re.compile(
@@ -83,6 +90,7 @@ class ActionPara:
     line: int
     text: str
     centered: bool = False
+    lyric: bool = False
 
 
 @dataclass
@@ -90,6 +98,7 @@ class SpeechPart:
     text: str
     parenthetical: str | None
     language: str | None
+    lyric: bool = False  # '~' lines: sung (the marker is removed from the text)
 
 
 @dataclass
@@ -240,6 +249,12 @@ def parse_heading(text: str, line: int, *, forced: bool) -> Heading:
     while len(parts) > 1 and _TIME_WORDS.search(parts[-1]):
         tod = tod or _time_of_day(parts[-1])
         parts.pop()
+    if len(parts) == 1 and m:
+        # "INT HOUSE DAY": the time of day without a separator
+        tm = _TRAILING_TIME_RE.match(parts[0])
+        if tm:
+            tod = _time_of_day(tm.group("t"))
+            parts[0] = tm.group("loc")
     if tod is None:
         # "(PRESENT) DAY" style leftovers inside brackets, or a one-part heading "NIGHT"
         tod = _time_of_day(" ".join(_BRACKETS_RE.findall(rest)))
@@ -299,6 +314,11 @@ def read_script_file(path: str | Path, *, max_bytes: int = MAX_SCRIPT_BYTES) -> 
     """Read a Fountain file as text, refusing binary, non-UTF-8, empty and oversized files."""
     path = Path(path)
     hint_fountain = "export the screenplay as Fountain (.fountain) plain text, UTF-8"
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.fountain"))[:3]
+        raise ScriptError("this is a folder, not a screenplay file", file=path,
+                          hint="pass the .fountain file itself"
+                          + (f", e.g. {path / found[0]}" if found else ""))
     if not path.is_file():
         raise ScriptError("script file not found", file=path,
                           hint="check the path; scripts are .fountain text files")
@@ -375,12 +395,13 @@ def parse_fountain(text: str, source: str = "<script>") -> Script:
         index += len(chunk)
     script = Script(source=source, title_page=title_page, elements=builder.elements,
                     notes=builder.notes)
-    if not script.headings:
+    if not script.elements:
+        what = "only a title page" if title_page else "no scenes, action or dialogue"
         raise ScriptError(
-            "no scene headings found; this does not look like a Fountain screenplay",
+            f"the script has {what}: there is nothing to storyboard",
             file=source,
-            hint="scenes start with a heading line such as 'INT. KITCHEN - NIGHT' or "
-            "'EXT. BEACH - DAY' (or force one with a leading '.'), with a blank line before it",
+            hint="write the scenes under the title page, starting with a heading line such as "
+            "'INT. KITCHEN - NIGHT' (a script without headings becomes one scene)",
         )
     return script
 
@@ -414,7 +435,7 @@ class _Builder:
             if lm:
                 line_langs[at] = self._lang(lm.group(1), first_line + at)
             elif m.group(1).strip():
-                other_notes.append(m.group(1).strip())
+                other_notes.append(re.sub(r"\s+", " ", m.group(1).strip()))
         stripped = _NOTE_RE.sub("", joined).split("\n")
         kept: list[tuple[int, str]] = []  # (offset in paragraph, text)
         for off, text in enumerate(stripped):
@@ -428,10 +449,23 @@ class _Builder:
                 lang = line_langs[max(line_langs)] if line_langs else None
                 self.elements.append(NotePara(first_line, lang, other_notes))
             return
+        if other_notes:
+            self.notes.setdefault(first_line + kept[0][0], []).extend(other_notes)
+        self._classify(first_line, kept, line_langs)
+
+    def _classify(self, first_line: int, kept: list[tuple[int, str]],
+                  line_langs: dict[int, str]) -> None:
         texts = [t for _, t in kept]
         para_line = first_line + kept[0][0]
-        if other_notes:
-            self.notes.setdefault(para_line, []).extend(other_notes)
+        head = texts[0].strip()
+        if _HEADING_LINE_RE.match(head) and head == head.upper():
+            if len(kept) > 1:
+                # "INT HOUSE DAY" right above another heading or the action: its own paragraph
+                self._classify(first_line, kept[:1], line_langs)
+                self._classify(first_line, kept[1:], line_langs)
+                return
+            if not any(rx.match(head) for rx in sp_fountain.slug_regexes):
+                texts = ["." + head]  # I./E. : screenplain does not know it, force it
         # Synopses anywhere ('= text', but not a '===' page break): screenplain only keeps
         # them right after a section or heading.
         if all(t.startswith("=") for t in texts) and not sp_fountain.page_break_re.match(
@@ -504,9 +538,13 @@ class _Builder:
             text = str(obj.line).strip()
             self.elements.append(TransitionPara(line, text, transition_kind(text)))
         elif isinstance(obj, SpAction):
-            text = " ".join(str(x).strip() for x in obj.lines).strip()
+            raw = [str(x).strip() for x in obj.lines]
+            lyric = bool(raw) and all(x.startswith("~") for x in raw if x)
+            if lyric:
+                raw = [x.lstrip("~").strip() for x in raw]
+            text = " ".join(x for x in raw if x).strip()
             if text:
-                self.elements.append(ActionPara(line, text, obj.centered))
+                self.elements.append(ActionPara(line, text, obj.centered, lyric))
         elif isinstance(obj, SpPageBreak):
             pass
 
@@ -524,12 +562,13 @@ class _Builder:
         paren: str | None = None
         buf: list[str] = []
         buf_lang: str | None = lang
+        buf_lyric = False
 
         def flush() -> None:
             nonlocal buf, paren
             text = " ".join(buf).strip()
             if text:
-                parts.append(SpeechPart(text, paren, buf_lang))
+                parts.append(SpeechPart(text, paren, buf_lang, buf_lyric))
                 paren = None
             buf = []
 
@@ -548,9 +587,14 @@ class _Builder:
                 paren = f"{paren}; {inner}" if paren and inner else (inner or paren)
                 buf_lang = lang
                 continue
-            if lang != buf_lang and buf:
+            lyric = text.startswith("~")
+            if lyric:
+                text = text.lstrip("~").strip()
+                if not text:
+                    continue
+            if (lang != buf_lang or lyric != buf_lyric) and buf:
                 flush()
-            buf_lang = lang
+            buf_lang, buf_lyric = lang, lyric
             buf.append(text)
         flush()
         if paren:

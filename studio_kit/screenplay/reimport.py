@@ -45,10 +45,10 @@ def _merge_pair(old: Shot, new: Shot, res: MergeResult) -> Shot:
     changed = False
     for name in TRACKED_FIELDS:
         imported_before = old.source.field_hashes.get(name)
-        imported_now = new.source.field_hashes[name]
-        current = current_hashes[name]
+        imported_now = new.source.field_hashes.get(name)
+        current = current_hashes.get(name)
         if imported_now == imported_before:
-            data[name] = old_data[name]  # script unchanged: keep (manual edits too)
+            data[name] = old_data.get(name)  # script unchanged: keep (manual edits too)
         else:
             if imported_before is not None and current != imported_before:
                 res.conflicts.append((old.id, name))
