@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from ..colorimetry import colour_science
 from ..errors import StudioError
+from ..models import ShotGrade
 from .encoding import H264_PARAMS, fps_fraction, h264_args
 from .frames import run_ffmpeg
 from .probe import probe
@@ -137,13 +138,38 @@ def make_look(*, name: str = "series look", size: int = 33, saturation: float = 
     return lut
 
 
+def adjust_rgb(rgb: np.ndarray, adjust: ShotGrade | None) -> np.ndarray:
+    """The per-shot grade controls on encoded BT.709 RGB 0..1 (..., 3): exposure in stops
+    (on linear light), temperature (b*: blue/yellow), tint (a*: green/magenta),
+    saturation (chroma scale), in that order."""
+    if adjust is None or adjust.is_neutral or (
+            adjust.exposure == 0 and adjust.temperature == 0 and adjust.tint == 0
+            and adjust.saturation == 1):
+        return rgb
+    colour = colour_science()
+    space = colour.RGB_COLOURSPACES[_SPACE]
+    shape = rgb.shape
+    flat = np.clip(rgb.reshape(-1, 3), 0, 1)
+    if adjust.exposure:
+        lin = space.cctf_decoding(flat) * 2.0 ** adjust.exposure
+        flat = space.cctf_encoding(np.clip(lin, 0, 1))
+    if adjust.temperature or adjust.tint or adjust.saturation != 1:
+        lab = rgb_to_lab(flat)
+        lab[:, 1:] *= adjust.saturation
+        lab[:, 1] += 20.0 * adjust.tint
+        lab[:, 2] += 30.0 * adjust.temperature
+        flat = lab_to_rgb(lab)
+    return np.clip(flat, 0, 1).reshape(shape)
+
+
 def transfer_lut(source: LabStats, reference: LabStats, *, strength: float = 1.0,
                  size: int = 33, look=None, max_gain: float = 2.0,
-                 name: str = "shot grade"):
+                 name: str = "shot grade", adjust: ShotGrade | None = None):
     """A LUT3D mapping the shot's colours onto the reference look, then the series look.
 
     ``strength`` 0..1 blends from no change to the full transfer; ``max_gain`` bounds the
-    std ratio so a flat shot is not blown up.
+    std ratio so a flat shot is not blown up. ``adjust``: the shot's own grade controls
+    (after the match, before the series look; ``adjust.lut`` False leaves the look out).
     """
     lut = identity_lut(size, name)
     lab = rgb_to_lab(lut.table.reshape(-1, 3))
@@ -153,8 +179,8 @@ def transfer_lut(source: LabStats, reference: LabStats, *, strength: float = 1.0
     moved = (lab - mu_s) * gain + mu_r
     lab = lab + strength * (moved - lab)
     lab[:, 0] = np.clip(lab[:, 0], 0, 100)
-    rgb = np.clip(lab_to_rgb(lab), 0, 1)
-    if look is not None:
+    rgb = adjust_rgb(np.clip(lab_to_rgb(lab), 0, 1), adjust)
+    if look is not None and (adjust is None or adjust.lut):
         rgb = np.clip(look.apply(rgb), 0, 1)
     lut.table = rgb.reshape(lut.table.shape)
     return lut
@@ -212,10 +238,29 @@ def lut3d_filter(cube: str | Path) -> str:
 # -- applying ------------------------------------------------------------------------------
 
 
+def trim_filter(info, trim: tuple[float, float]) -> str:
+    """ffmpeg ``trim`` for a shot's in/out (seconds cut from head and tail), whole frames;
+    "" when nothing is cut. A trim that leaves no frame is a StudioError."""
+    head_s, tail_s = trim
+    if not head_s and not tail_s:
+        return ""
+    fps = fps_fraction(info.fps or 24)
+    n = info.frames
+    first = round(head_s * fps)
+    end = n - round(tail_s * fps)
+    if head_s < 0 or tail_s < 0 or end <= first:
+        raise StudioError(f"trim in {head_s:g}s / out {tail_s:g}s leaves nothing of the "
+                          f"{n}-frame take", field="trim_in_s/trim_out_s", hint="trim less")
+    return f"trim=start_frame={first}:end_frame={end},setpts=PTS-STARTPTS,"
+
+
 def grade_clip(src: str | Path, dst: str | Path, lut, *,
-               force_keyframes_s: Sequence[float] = ()) -> Path:
+               force_keyframes_s: Sequence[float] = (),
+               trim: tuple[float, float] = (0.0, 0.0)) -> Path:
     """Re-encode ``src`` once through ``lut`` (LUT3D or .cube path) with the canonical
-    parameters; ``force_keyframes_s`` adds keyframes (see ``assemble.keyframe_times``)."""
+    parameters; ``force_keyframes_s`` adds keyframes (see ``assemble.keyframe_times``,
+    times in the trimmed clip); ``trim`` cuts (head, tail) seconds of the take in the same
+    encode (the Edit Suite's trim in/out: the take, what was paid for, is unchanged)."""
     src, dst = Path(src), Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     cube = Path(lut) if isinstance(lut, str | Path) else write_lut(
@@ -223,7 +268,8 @@ def grade_clip(src: str | Path, dst: str | Path, lut, *,
     info = probe(src, packets=False).video
     fps = fps_fraction(info.fps or 24)
     part = dst.with_name(f".{dst.name}.part.mp4")
-    run_ffmpeg(["-i", str(src), "-map", "0:v:0", "-an", "-vf", lut3d_filter(cube),
+    vf = trim_filter(probe(src).video, trim) + lut3d_filter(cube)
+    run_ffmpeg(["-i", str(src), "-map", "0:v:0", "-an", "-vf", vf,
                 *h264_args(fps, force_keyframes_s=force_keyframes_s), str(part)],
                what=f"grade {src.name}", file=src)
     part.replace(dst)
@@ -250,19 +296,21 @@ def scene_references(
 def grade_shot(src: str | Path, dst: str | Path, reference: LabStats, *,
                cube: str | Path | None = None, look=None, strength: float = 1.0,
                keyframes: Sequence[float] = (), lut_size: int = 33,
-               name: str = "shot grade") -> LabStats:
+               name: str = "shot grade", adjust: ShotGrade | None = None,
+               trim: tuple[float, float] = (0.0, 0.0)) -> LabStats:
     """Grade one clip to ``reference`` and the series ``look`` (a LUT3D) in its single
     re-encode: measure the clip, write its .cube (``cube``, default ``dst`` with the suffix
-    .cube), encode ``dst``. Returns the clip's statistics before grading.
+    .cube), encode ``dst``. Returns the clip's statistics before grading. ``adjust``:
+    the shot's grade controls; ``trim``: (head, tail) seconds of the take cut here.
 
     Not cached here: the pipeline's stage runner caches each shot's grade (``grade`` stage
     in ``pipeline/episode.py``, keyed by clip, reference, look and keyframes).
     """
     before = measure_clip(src)
     lut = transfer_lut(before, reference, strength=strength, look=look, size=lut_size,
-                       name=name)
+                       name=name, adjust=adjust)
     cube_path = write_lut(lut, cube if cube is not None else Path(dst).with_suffix(".cube"))
-    grade_clip(src, dst, cube_path, force_keyframes_s=keyframes)
+    grade_clip(src, dst, cube_path, force_keyframes_s=keyframes, trim=trim)
     return before
 
 
@@ -294,3 +342,10 @@ def grade_shots(
         results[shot] = GradeResult(shot=shot, source=str(clip), output=str(out),
                                     lut=str(cube), before=before, reference=refs[scene])
     return results
+
+
+def preview_frame(rgb: np.ndarray, lut) -> np.ndarray:
+    """One RGB frame (uint8, H x W x 3) through a LUT3D, as the grade renders it (the
+    Edit Suite's before/after compare)."""
+    out = lut.apply(np.asarray(rgb, np.float64) / 255.0)
+    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)

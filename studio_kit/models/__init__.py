@@ -36,6 +36,7 @@ from .storyboard import (
     Direction,
     Movement,
     Shot,
+    ShotGrade,
     ShotSource,
     Storyboard,
     Transition,
@@ -50,5 +51,6 @@ __all__ = [
     "TimeOfDay",
     "Budget", "DeliveryFormat", "LoudnessPreset", "LoudnessTarget", "Series", "Tier",
     "Act", "ActKind", "Camera", "CameraAngle", "CameraMove", "CastMember", "DialogueLine",
-    "Direction", "Movement", "Shot", "ShotSource", "Storyboard", "Transition", "TransitionKind",
+    "Direction", "Movement", "Shot", "ShotGrade", "ShotSource", "Storyboard", "Transition",
+    "TransitionKind",
 ]

@@ -120,6 +120,22 @@ class Transition(StudioModel):
         return self.duration_s if self.duration_s is not None else self.kind.default_duration_s
 
 
+class ShotGrade(StudioModel):
+    """Per-shot grade on top of the scene match (Edit Suite): applied in the shot's LUT."""
+
+    exposure: float = Field(0.0, ge=-3, le=3, description="Stops (+1 = twice the light).")
+    temperature: float = Field(0.0, ge=-1, le=1, description="-1 cool (blue) .. +1 warm.")
+    tint: float = Field(0.0, ge=-1, le=1, description="-1 green .. +1 magenta.")
+    saturation: float = Field(1.0, ge=0, le=2, description="Chroma scale (1 = unchanged).")
+    match_to: Identifier | None = Field(
+        default=None, description="Match this shot's look instead of the scene reference.")
+    lut: bool = Field(True, description="Apply the series .cube look (off: match only).")
+
+    @property
+    def is_neutral(self) -> bool:
+        return self == ShotGrade()
+
+
 class DialogueLine(StudioModel):
     character: Identifier
     text: str = Field(min_length=1)
@@ -181,6 +197,25 @@ class Shot(StudioModel):
     continue_from_previous: bool = Field(
         False, description="This shot continues the previous shot's last frame (sent to "
         "engines that take images as the first frame).")
+    trim_in_s: float = Field(0.0, ge=0, description="Seconds cut from the head of the take "
+                             "(the grade step cuts it; the paid request is unchanged).")
+    trim_out_s: float = Field(0.0, ge=0, description="Seconds cut from the tail of the take.")
+    grade: ShotGrade | None = Field(default=None, description="Per-shot grade (Edit Suite).")
+
+    @model_validator(mode="after")
+    def _trim_fits(self) -> Shot:
+        if self.trim_in_s + self.trim_out_s >= self.duration_s:
+            raise ValueError(
+                f"shot {self.id}: trim in {self.trim_in_s:g}s + trim out {self.trim_out_s:g}s "
+                f"leaves nothing of its {self.duration_s:g}s take; trim less")
+        return self
+
+    def for_engine(self) -> Shot:
+        """The shot as engines see it: edit-only fields (trims, grade) left out, so trimming
+        or grading a shot never changes (re-pays) its generation request."""
+        if not (self.trim_in_s or self.trim_out_s or self.grade is not None):
+            return self
+        return self.model_copy(update={"trim_in_s": 0.0, "trim_out_s": 0.0, "grade": None})
 
     @model_serializer(mode="wrap")
     def _omit_default_continuity(self, handler):  # type: ignore[no-untyped-def]
@@ -191,6 +226,12 @@ class Shot(StudioModel):
             data.pop("continue_from_previous", None)
         if isinstance(data, dict) and data.get("atmosphere", 0) is None:
             data.pop("atmosphere", None)  # unset: hashes of shots without it stay as before
+        if isinstance(data, dict):  # edit-only fields, left out when unset (same hashes)
+            for key in ("trim_in_s", "trim_out_s"):
+                if not data.get(key, 1):
+                    data.pop(key, None)
+            if data.get("grade", 0) is None:
+                data.pop("grade", None)
         return data
 
     @property
@@ -210,7 +251,11 @@ class Act(StudioModel):
     kind: ActKind = ActKind.act
     synopsis: str = ""
     mood: str | None = Field(default=None, description="Music mood for the act's score.")
-    target_avg_shot_s: float | None = Field(default=None, gt=0)
+    target_avg_shot_s: float | None = Field(
+        default=None, gt=0, description="Pacing: target average shot length of the act (s).")
+    max_duration_s: float | None = Field(
+        default=None, gt=0, description="Pacing: longest the act may run (s), e.g. a cold "
+        "open or an end hook kept short.")
     shots: list[Shot] = Field(default_factory=list)
 
 
@@ -220,6 +265,9 @@ class Storyboard(StudioModel):
     title: str = ""
     title_card: bool = True
     hook_card: str | None = Field(default=None, description="Text of the end-of-episode card.")
+    target_avg_shot_s: float | None = Field(
+        default=None, gt=0, description="Pacing: target average shot length of acts that "
+        "set none.")
     acts: list[Act] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -230,6 +278,21 @@ class Storyboard(StudioModel):
                 if shot.id in seen:
                     raise ValueError(f"shot id {shot.id!r} appears twice; shot ids must be unique")
                 seen.add(shot.id)
+        shots = self.shots
+        for i, shot in enumerate(shots):
+            if shot.grade is not None and shot.grade.match_to is not None and \
+                    shot.grade.match_to not in seen:
+                raise ValueError(f"shot {shot.id}: grade.match_to {shot.grade.match_to!r} is "
+                                 "not a shot of this episode")
+            tr = shot.transition
+            if tr.kind.touches_picture and i + 1 < len(shots):
+                nxt = shots[i + 1]
+                room = min(shot.duration_s - shot.trim_in_s - shot.trim_out_s,
+                           nxt.duration_s - nxt.trim_in_s - nxt.trim_out_s)
+                if tr.seconds > room + 1e-9:
+                    raise ValueError(
+                        f"shot {shot.id}: the {tr.kind.value} to {nxt.id} lasts "
+                        f"{tr.seconds:g}s, longer than its shots ({room:g}s); shorten it")
         return self
 
     @property
