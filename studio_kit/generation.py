@@ -154,7 +154,7 @@ def cached_result(request_hash: str, vault: Vault, ledger: Ledger) -> EngineResu
     rows = ledger.query("SELECT * FROM engine_calls WHERE request_hash=? AND status="
                         "'succeeded' AND asset IS NOT NULL ORDER BY id DESC LIMIT 1",
                         (request_hash,))
-    if rows and vault.has(rows[0]["asset"]):
+    if rows and vault.verified(rows[0]["asset"]):
         # paid and stored, but the stage record is gone (e.g. stages/ was cleaned): rebuild
         from .engines.adapters.http import probe_video
 
@@ -270,6 +270,15 @@ async def _generate_leased(request: EngineRequest, engine_name: str, eng: Engine
         paid = is_paid(eng)
         remote_id: str | None = None
         pending = ledger.pending_call(h)
+        refetch = False
+        if pending is None and hasattr(eng, "run_job"):
+            # a paid take whose object is gone or was quarantined as corrupt: fetch it again
+            # from the engine by its remote id (no new job, no new bill)
+            lost = ledger.query("SELECT * FROM engine_calls WHERE request_hash=? AND status="
+                                "'succeeded' AND asset IS NOT NULL AND remote_id IS NOT NULL "
+                                "ORDER BY id DESC LIMIT 1", (h,))
+            if lost and not vault.verified(lost[0]["asset"]):
+                pending, refetch = lost[0], True
         resumable = bool(pending and pending.get("remote_id") and hasattr(eng, "run_job"))
         if paid and not resumable:
             # a job already submitted (and paid) is collected whatever changed since: polling
@@ -298,6 +307,16 @@ async def _generate_leased(request: EngineRequest, engine_name: str, eng: Engine
             else:
                 result = await eng.generate(request, vault, progress)
         except EngineError as err:
+            if refetch:  # the take stays paid in the ledger; say what happened
+                ledger.update_call(call_id, status="succeeded",
+                                   error=f"stored take corrupt; re-fetch failed: {err}"[:500])
+                raise EngineError(
+                    f"shot {shot_id}: the paid take from {engine_name} (job {remote_id}) is "
+                    f"corrupt in the vault and could not be fetched again: "
+                    f"{str(err).splitlines()[0]}", field="generation",
+                    hint="run again later to retry the download, or regenerate the shot "
+                         "(studio vault verify PROJECT --repair lists what is damaged)"
+                ) from err
             cost = float(getattr(err, "cost", 0.0) or 0.0)
             rid = getattr(err, "remote_id", None)
             extra = {"remote_id": rid} if rid else {}

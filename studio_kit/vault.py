@@ -7,7 +7,14 @@ Layout under ``<project>/.studio/vault/``::
                                 whose hash is <key>
 
 Objects are written to a temporary file, hashed while streaming, fsynced and renamed, so a
-crash leaves either no object or a whole one. Stage records are written after their
+crash leaves either no object or a whole one.
+
+Reads are verified: ``get`` (and a stage ``lookup``) re-hash an object the first time this
+process reads it, then trust it while its (path, size, mtime) are unchanged. A mismatch
+(a flipped byte, a truncated copy) moves the object to ``quarantine/`` and the read is a
+miss, so the stage that made it runs again; a store of the same bytes replaces a bad file
+of that name instead of keeping it. Stale temporary work (``tmp/``) of processes that are
+gone (or older than ``STALE_TMP_S``) is removed when a process first opens the vault. Stage records are written after their
 objects, so a record never points at a missing object unless someone deletes files.
 """
 
@@ -18,6 +25,8 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +38,25 @@ from pydantic import BaseModel, Field
 
 from .errors import VaultError
 from .yamlio import atomic_write_text
+
+#: (path, size, mtime_ns) of objects hashed by this process and found intact
+_VERIFIED: set[tuple[str, int, int]] = set()
+_VERIFIED_LOCK = threading.Lock()
+_CLEANED: set[str] = set()
+#: temporary work whose owner is unknown is removed once it is this old (seconds)
+STALE_TMP_S = 6 * 3600.0
+
+
+def _owner_prefix() -> str:
+    return f"p{os.getpid()}-"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
 
 
 class StageRecord(BaseModel):
@@ -54,6 +82,65 @@ class Vault:
         self.root = Path(root)
         self.objects = self.root / "objects"
         self.stages = self.root / "stages"
+        key = str(self.root.resolve())
+        if key not in _CLEANED:
+            _CLEANED.add(key)
+            self.clean_stale_tmp()
+
+    def clean_stale_tmp(self, max_age_s: float = STALE_TMP_S) -> list[str]:
+        """Remove ``tmp/`` entries left by processes that died (kill -9): an entry named
+        ``p<pid>-...`` whose pid is gone, or any entry untouched for ``max_age_s``."""
+        from .ledger import pid_alive
+
+        tmp = self.root / "tmp"
+        if not tmp.is_dir():
+            return []
+        removed = []
+        now = time.time()
+        for entry in tmp.iterdir():
+            name = entry.name
+            owner = None
+            if name.startswith("p") and "-" in name and name[1:name.index("-")].isdigit():
+                owner = int(name[1:name.index("-")])
+            try:
+                newest = max([entry.stat().st_mtime] + [p.stat().st_mtime for p in
+                                                        entry.rglob("*")] if entry.is_dir()
+                             else [entry.stat().st_mtime])
+            except OSError:
+                continue
+            dead = owner is not None and owner != os.getpid() and not pid_alive(owner)
+            if dead or now - newest > max_age_s:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                removed.append(name)
+        return removed
+
+    def work_dir(self, prefix: str = "") -> Path:
+        """A fresh folder under ``tmp/`` named for this process (cleaned if it dies)."""
+        tmp = self.root / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=_owner_prefix() + prefix, dir=tmp))
+
+    def verified(self, digest: str) -> bool:
+        """Whether the object is stored and intact (hashed on first read per process, then
+        trusted while its size and mtime hold); a corrupt one is quarantined."""
+        p = self.path(digest)
+        try:
+            st = p.stat()
+        except OSError:
+            return False
+        key = (str(p), st.st_size, st.st_mtime_ns)
+        with _VERIFIED_LOCK:
+            if key in _VERIFIED:
+                return True
+        if file_sha256(p) != digest:
+            self.quarantine(digest)
+            return False
+        with _VERIFIED_LOCK:
+            _VERIFIED.add(key)
+        return True
 
     # -- objects ---------------------------------------------------------------------
     def path(self, digest: str) -> Path:
@@ -71,11 +158,17 @@ class Vault:
                 file=self.root,
                 hint="re-run the stage that produces it (the cache entry is stale)",
             )
+        if not self.verified(digest):
+            raise VaultError(
+                f"object {digest[:12]} is corrupt (its bytes no longer match its hash); it "
+                "was moved to quarantine/", file=self.root,
+                hint="re-run the stage that produces it (it is re-made or re-fetched), or "
+                     "'studio vault verify PROJECT --repair'")
         return p
 
     def put_bytes(self, data: bytes, suffix: str = "") -> str:
         digest = hashlib.sha256(data).hexdigest()
-        if not self.has(digest):
+        if not self.verified(digest):
             self._commit(digest, lambda fh: fh.write(data))
         return digest
 
@@ -87,7 +180,7 @@ class Vault:
             while block := fh.read(1 << 20):
                 h.update(block)
         digest = h.hexdigest()
-        if not self.has(digest):
+        if not self.verified(digest):  # a bad file of that name is replaced, not kept
             dest = self.path(digest)
             dest.parent.mkdir(parents=True, exist_ok=True)
             if move:
@@ -114,7 +207,7 @@ class Vault:
         self.root.mkdir(parents=True, exist_ok=True)
         tmpdir = self.root / "tmp"
         tmpdir.mkdir(exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=tmpdir, suffix=suffix)
+        fd, name = tempfile.mkstemp(dir=tmpdir, prefix=_owner_prefix(), suffix=suffix)
         os.close(fd)
         tmp = Path(name)
         result: list[str] = []
@@ -153,8 +246,8 @@ class Vault:
             rec = StageRecord.model_validate_json(p.read_text(encoding="utf-8"))
         except ValueError:
             return None
-        if not all(self.has(d) for d in rec.outputs.values()):
-            return None
+        if not all(self.verified(d) for d in rec.outputs.values()):
+            return None  # missing or corrupt (quarantined): a miss, the stage runs again
         return rec
 
     def remember(self, stage: str, key: str, outputs: dict[str, str],
@@ -170,8 +263,10 @@ class Vault:
         return rec
 
     # -- integrity -------------------------------------------------------------------
-    def verify(self, progress=None) -> IntegrityReport:
-        """Re-hash every object and check every stage record's outputs exist."""
+    def verify(self, progress=None, *, repair: bool = False) -> IntegrityReport:
+        """Re-hash every object and check every stage record's outputs exist. ``repair``
+        quarantines corrupt objects and removes stage records whose outputs are gone, so
+        the next render re-makes them (paid takes are re-fetched by their remote id)."""
         report = IntegrityReport()
         files = [p for p in self.objects.glob("*/*") if not p.name.startswith(".")] \
             if self.objects.exists() else []
@@ -183,6 +278,8 @@ class Vault:
             report.checked += 1
             if h.hexdigest() != p.name:
                 report.corrupt.append(p.name)
+                if repair:
+                    self.quarantine(p.name)
             if progress:
                 progress(1)
         if self.stages.exists():
@@ -192,9 +289,10 @@ class Vault:
                 except ValueError:
                     report.missing.append(str(rec_path))
                     continue
-                for digest in rec.get("outputs", {}).values():
-                    if not self.has(digest):
-                        report.missing.append(digest)
+                gone = [d for d in rec.get("outputs", {}).values() if not self.has(d)]
+                report.missing.extend(gone)
+                if repair and gone:
+                    rec_path.unlink(missing_ok=True)
         return report
 
     def quarantine(self, digest: str) -> None:

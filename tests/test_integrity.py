@@ -230,3 +230,26 @@ def test_status_and_gate_a_count_billed_failures_and_show_waste(sample_project):
     assert ep.spent == pytest.approx(0.75) and ep.waste == pytest.approx(0.5)
     est = estimate_episode(sample_project, "01")
     assert est.spent_series == pytest.approx(0.75) and est.waste_series == pytest.approx(0.5)
+
+
+def test_corrupt_paid_take_is_refetched_by_its_job_id_not_paid_again(sample_project, keys):
+    proj = sample_project
+    vault, ledger = proj.vault(), proj.ledger()
+    approve(ledger)
+    req = build_request(proj, "01", "s01-cliff-wide")
+    with FakeEngineServer("luma") as server:
+        eng = get_engine("luma", base_url=server.url, **FAST)
+        first = asyncio.run(generate_shot(req, "luma", vault=vault, ledger=ledger, engine=eng))
+        path = vault.path(first.asset)
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF  # a flipped byte in the clip
+        os.chmod(path, 0o644)
+        path.write_bytes(bytes(data))
+        again = asyncio.run(generate_shot(req, "luma", vault=vault, ledger=ledger, engine=eng))
+        assert again.asset == first.asset  # detected before use, fetched again: same bytes
+        assert vault.get(again.asset).read_bytes() != bytes(data)
+        assert (vault.root / "quarantine" / first.asset).is_file()
+        assert len(server.submissions) == 1 and len(server.billed) == 1
+        rows = ledger.query("SELECT status, cost FROM engine_calls")
+        assert rows == [{"status": "succeeded", "cost": pytest.approx(first.cost)}]
+        assert ledger.total_cost() == pytest.approx(first.cost)

@@ -11,7 +11,6 @@ stage. Every stage, hit or miss, becomes one ``stage_results`` row in the ledger
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,9 +118,7 @@ class StageRunner:
             self._record(out)
             self._emit(ProgressEvent(stage, subject, "hit", 1.0, out.seconds))
             return out
-        tmp_root = self.vault.root / "tmp"
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix=f"{stage}-", dir=tmp_root))
+        workdir = self.vault.work_dir(f"{stage}-")  # named for this process (kill -9 cleanup)
 
         def report(fraction: float, message: str) -> None:
             self._emit(ProgressEvent(stage, subject, "progress", fraction, message=message))
