@@ -1,0 +1,421 @@
+"""Episode Bay logic (no UI): the storyboard as a timeline model, reorder / move-to-act and
+per-shot edits (validated, saved through ``Project.save_storyboard``), pacing per act, shot
+review (Gate B per shot), thumbnails and the episode player's sources.
+
+Every edit works on a deep copy of the storyboard and returns it; shot ids never change.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import StudioError, ValidationFailed
+from .models.storyboard import Act, ActKind, Storyboard, TransitionKind
+from .project import Project
+from .yamlio import atomic_write_bytes, plain_data, validate_data
+
+#: an act whose average shot length is this far off its target is flagged
+DRIFT_TOLERANCE = 0.25
+THUMB_W, THUMB_H = 96, 54
+
+
+# -- the timeline model ----------------------------------------------------------------------
+@dataclass
+class TimelineShot:
+    id: str
+    act: str
+    index: int  # position in the episode
+    start_s: float
+    duration_s: float
+    scene: str
+    characters: list[str]
+    dialogue: list[tuple[str, str]]  # (character, text)
+    transition: str  # to the next shot
+    transition_s: float
+    state: str = "open"  # Gate B state of the current take
+    take: str | None = None  # asset hash of the current take
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+
+@dataclass
+class TimelineAct:
+    id: str
+    title: str
+    kind: str
+    start_s: float
+    end_s: float
+    shots: list[str]
+
+
+@dataclass
+class Overlap:
+    """A J/L-cut: the sound of one shot over the picture of its neighbour."""
+
+    kind: str  # j_cut / l_cut
+    from_shot: str
+    to_shot: str
+    start_s: float
+    end_s: float
+
+
+@dataclass
+class Timeline:
+    episode: str
+    shots: list[TimelineShot]
+    acts: list[TimelineAct]
+    transitions: list[tuple[float, str, float, str, str]] = field(default_factory=list)
+    overlaps: list[Overlap] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return self.shots[-1].end_s if self.shots else 0.0
+
+
+def timeline_model(sb: Storyboard, states: dict[str, str] | None = None,
+                   takes: dict[str, str] | None = None) -> Timeline:
+    """Shots end to end on the storyboard's clock (durations as written), act spans, each
+    transition at its edit point (time, kind, seconds, from, to) and J/L overlaps."""
+    states, takes = states or {}, takes or {}
+    shots: list[TimelineShot] = []
+    acts: list[TimelineAct] = []
+    t = 0.0
+    for act in sb.acts:
+        a0 = t
+        for s in act.shots:
+            shots.append(TimelineShot(
+                id=s.id, act=act.id, index=len(shots), start_s=t, duration_s=s.duration_s,
+                scene=s.scene, characters=s.character_ids,
+                dialogue=[(d.character, d.text) for d in s.dialogue],
+                transition=s.transition.kind.value, transition_s=s.transition.seconds,
+                state=states.get(s.id, "open"), take=takes.get(s.id)))
+            t += s.duration_s
+        acts.append(TimelineAct(act.id, act.title or act.id, act.kind.value, a0, t,
+                                [s.id for s in act.shots]))
+    tl = Timeline(sb.episode, shots, acts)
+    for a, b in zip(shots, shots[1:], strict=False):
+        tl.transitions.append((a.end_s, a.transition, a.transition_s, a.id, b.id))
+        secs = min(a.transition_s, a.duration_s, b.duration_s)
+        if a.transition == TransitionKind.j_cut.value:  # b's sound leads under a's picture
+            tl.overlaps.append(Overlap("j_cut", b.id, a.id, a.end_s - secs, a.end_s))
+        elif a.transition == TransitionKind.l_cut.value:  # a's sound trails under b
+            tl.overlaps.append(Overlap("l_cut", a.id, b.id, a.end_s, a.end_s + secs))
+    return tl
+
+
+# -- edits -----------------------------------------------------------------------------------
+def _locate(sb: Storyboard, shot_id: str) -> tuple[int, int]:
+    for ai, act in enumerate(sb.acts):
+        for si, s in enumerate(act.shots):
+            if s.id == shot_id:
+                return ai, si
+    raise StudioError(f"no shot {shot_id!r} in episode {sb.episode}", field="shot",
+                      hint=f"shots: {', '.join(s.id for s in sb.shots[:12])}")
+
+
+def move_shot(sb: Storyboard, shot_id: str, *, act: str | None = None,
+              index: int | None = None) -> Storyboard:
+    """A copy of ``sb`` with the shot moved to position ``index`` of act ``act`` (default:
+    its own act; index default: the end of that act). Ids are kept."""
+    new = sb.model_copy(deep=True)
+    ai, si = _locate(new, shot_id)
+    if act is None:
+        ti = ai
+    else:
+        ids = [a.id for a in new.acts]
+        if act not in ids:
+            raise StudioError(f"no act {act!r} in episode {sb.episode}", field="act",
+                              hint=f"acts: {', '.join(ids)}")
+        ti = ids.index(act)
+    shot = new.acts[ai].shots.pop(si)
+    target = new.acts[ti].shots
+    pos = len(target) if index is None else max(0, min(index, len(target)))
+    target.insert(pos, shot)
+    return new
+
+
+def step_shot(sb: Storyboard, shot_id: str, delta: int) -> Storyboard:
+    """Move a shot ``delta`` places along the episode (crossing act boundaries: a shot at
+    the start of an act moved left joins the end of the previous act)."""
+    ai, si = _locate(sb, shot_id)
+    if delta < 0:
+        if si > 0:
+            return move_shot(sb, shot_id, index=si - 1)
+        prev = next((i for i in range(ai - 1, -1, -1)), None)
+        if prev is None:
+            return sb.model_copy(deep=True)
+        return move_shot(sb, shot_id, act=sb.acts[prev].id)
+    if si < len(sb.acts[ai].shots) - 1:
+        return move_shot(sb, shot_id, index=si + 1)
+    if ai + 1 >= len(sb.acts):
+        return sb.model_copy(deep=True)
+    return move_shot(sb, shot_id, act=sb.acts[ai + 1].id, index=0)
+
+
+def update_shot(sb: Storyboard, shot_id: str, changes: dict[str, Any],
+                path: Path | None = None) -> Storyboard:
+    """A copy of ``sb`` with the shot's fields replaced by ``changes`` (plain data, e.g.
+    ``{"camera": {"angle": "close_up"}}`` merged one level deep), validated as the whole
+    storyboard file would be: a ``ValidationFailed`` names ``acts.N.shots.M.field``."""
+    data = plain_data(sb)
+    ai, si = _locate(sb, shot_id)
+    shot = data["acts"][ai]["shots"][si]
+    for k, v in changes.items():
+        if k == "id" and v != shot_id:
+            raise StudioError("a shot's id cannot change here", field="id",
+                              hint="ids are stable: renders, reviews and the ledger use them")
+        if isinstance(v, dict) and isinstance(shot.get(k), dict):
+            merged = {**shot[k], **v}
+            if k == "camera" and isinstance(v.get("movement"), dict):
+                merged["movement"] = {**shot[k].get("movement", {}), **v["movement"]}
+            shot[k] = merged
+        else:
+            shot[k] = v
+    return validate_data(Storyboard, data, path or Path(f"episodes/{sb.episode}/storyboard.yaml"))
+
+
+def shot_field_loc(problem_field: str | None) -> str:
+    """``acts.1.shots.0.camera.movement.direction`` -> ``camera.movement.direction``."""
+    parts = (problem_field or "").split(".")
+    return ".".join(parts[4:]) if len(parts) > 4 and parts[0] == "acts" else (problem_field
+                                                                                or "")
+
+
+def check_references(project: Project, sb: Storyboard) -> None:
+    """The project's cross-file checks on ``sb`` (unknown scene, character, outfit...)."""
+    import dataclasses
+
+    from .project import Episode
+
+    ep = project.episode(sb.episode)
+    trial = dataclasses.replace(project, episodes={
+        **project.episodes, ep.id: Episode(ep.id, ep.folder, sb, ep.lines)})
+    problems = [p for p in trial.reference_problems()
+                if p.file and Path(p.file).resolve() == ep.storyboard_path.resolve()]
+    if problems:
+        raise ValidationFailed(f"{ep.storyboard_path}: breaks references", problems=problems)
+
+
+def save(project: Project, sb: Storyboard) -> Path:
+    """Validate references, then save (in place, comments kept, merged with disk changes)."""
+    check_references(project, sb)
+    return project.save_storyboard(sb)
+
+
+# -- pacing ----------------------------------------------------------------------------------
+@dataclass
+class ActPacing:
+    act: str
+    title: str
+    kind: str
+    shots: int
+    duration_s: float
+    avg_shot_s: float
+    target_avg_shot_s: float | None
+    drift: float | None  # (actual - target) / target
+    warning: str | None
+
+
+def pacing(sb: Storyboard, tolerance: float = DRIFT_TOLERANCE) -> list[ActPacing]:
+    """Actual vs target average shot length per act; a warning when off by > tolerance.
+    The cold open and the end hook are acts of kind ``cold_open`` / ``hook``; an act with
+    no target inherits ``Storyboard.target_avg_shot_s`` (if set)."""
+    default = getattr(sb, "target_avg_shot_s", None)
+    out = []
+    for act in sb.acts:
+        n = len(act.shots)
+        dur = sum(s.duration_s for s in act.shots)
+        avg = dur / n if n else 0.0
+        target = act.target_avg_shot_s or default
+        drift = warning = None
+        if target and n:
+            drift = (avg - target) / target
+            if abs(drift) > tolerance:
+                word = "slower" if drift > 0 else "faster"
+                warning = (f"{act.title or act.id}: average shot {avg:.1f} s vs target "
+                           f"{target:.1f} s ({abs(drift):.0%} {word})")
+        limit = getattr(act, "max_duration_s", None)
+        if limit and dur > limit:
+            what = {ActKind.cold_open: "cold open", ActKind.hook: "end hook"}.get(act.kind,
+                                                                                  "act")
+            warning = ((warning + "; ") if warning else "") + (
+                f"{what} runs {dur:.1f} s, longer than its {limit:.1f} s")
+        out.append(ActPacing(act.id, act.title or act.id, act.kind.value, n, dur, avg, target,
+                             drift, warning))
+    return out
+
+
+def set_pacing(sb: Storyboard, act_id: str, target_avg_shot_s: float | None) -> Storyboard:
+    new = sb.model_copy(deep=True)
+    act: Act | None = next((a for a in new.acts if a.id == act_id), None)
+    if act is None:
+        raise StudioError(f"no act {act_id!r}", field="act",
+                          hint=f"acts: {', '.join(a.id for a in new.acts)}")
+    if target_avg_shot_s is not None and target_avg_shot_s <= 0:
+        raise StudioError("a target average shot length must be above 0 s",
+                          field="target_avg_shot_s", hint="e.g. 3.5")
+    act.target_avg_shot_s = target_avg_shot_s
+    return new
+
+
+# -- takes, review, thumbnails ---------------------------------------------------------------
+@dataclass
+class ShotReview:
+    shot: str
+    state: str
+    take: str | None
+    take_path: Path | None
+    who: str | None
+    why: str | None
+    when: str | None
+    scores: list[dict[str, Any]]
+    failures: list[str]
+    references: list[Path]  # bible images / scene frame it was checked against
+
+
+def gate_states(project: Project, episode: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(shot id -> Gate B state, shot id -> current take asset)."""
+    from .gates import episode_gates
+
+    g = episode_gates(project.ledger(), project, episode)
+    return {s.subject: s.state.value for s in g.shots}, dict(g.takes)
+
+
+def shot_review(project: Project, episode: str, shot_id: str) -> ShotReview:
+    from .gates import current_takes, shot_status
+    from .qc.plots import scores_table
+
+    led = project.ledger()
+    ep = project.storyboard(episode).episode
+    take = current_takes(led, ep).get(shot_id)
+    st = shot_status(led, ep, shot_id, take)
+    rows = [r for r in scores_table(led, ep) if r["shot_id"] == shot_id]
+    failures = [f"{r['metric']} {r['score']:.2f} < {r['threshold']:.2f}" for r in rows
+                if r["passed"] is not None and not r["passed"]]
+    path = None
+    if take:
+        p = project.vault().path(take)
+        path = p if p.is_file() else None
+    refs: list[Path] = []
+    try:
+        spec = project.resolve_shot(ep, shot_id)
+        for rc in spec.characters:
+            for img in getattr(rc.character, "reference_images", []) or []:
+                try:
+                    refs.append(project.file(str(img)))
+                except StudioError:
+                    pass
+    except StudioError:
+        pass
+    return ShotReview(shot_id, st.state.value, take, path, st.who, st.why, st.when, rows,
+                      failures, refs)
+
+
+def review(project: Project, episode: str, shot_id: str, action: str, *, who: str,
+           why: str = ""):
+    """approve / reject / regenerate (= a rejection with its note; the next render makes a
+    new take) the shot's current take at Gate B."""
+    from .gates import GateError, current_takes, review_shot
+
+    if action not in ("approve", "reject", "regenerate"):
+        raise StudioError(f"unknown review action {action!r}", field="action",
+                          hint="approve, reject or regenerate")
+    led = project.ledger()
+    ep = project.storyboard(episode).episode
+    take = current_takes(led, ep).get(shot_id)
+    if not take:
+        raise GateError(f"shot {shot_id} has no take to review yet", field="shot",
+                        hint="render the episode first")
+    if action == "regenerate":
+        why = f"regenerate: {why}" if why.strip() else ""
+    return review_shot(led, ep, shot_id, approve=action == "approve", who=who, why=why,
+                       asset=take)
+
+
+def _middle_frame_png(video: Path, width: int = THUMB_W) -> bytes:
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
+                            "-of", "json", str(video)], capture_output=True, text=True,
+                           check=False)
+    try:
+        mid = float(json.loads(probe.stdout)["format"]["duration"]) / 2
+    except (ValueError, KeyError, TypeError):
+        mid = 0.0
+    out = subprocess.run(["ffmpeg", "-v", "error", "-ss", f"{mid:.3f}", "-i", str(video),
+                          "-frames:v", "1", "-vf", f"scale={width}:-2", "-f", "image2pipe",
+                          "-vcodec", "png", "-"], capture_output=True, check=False)
+    if out.returncode or not out.stdout:
+        raise StudioError(f"cannot decode a frame of {video}", file=video,
+                          hint=out.stderr.decode(errors="replace")[-300:])
+    return out.stdout
+
+
+def thumbnails(project: Project, episode: str, takes: dict[str, str] | None = None,
+               ) -> dict[str, bytes]:
+    """Shot id -> PNG: the current take's middle frame (cached in ``.studio/thumbs``), else
+    the scene preview (one per scene, small)."""
+    from .engines.base import RenderFormat
+    from .engines.local.preview import preview_png
+
+    sb = project.storyboard(episode)
+    takes = takes if takes is not None else gate_states(project, episode)[1]
+    cache = project.studio_dir / "thumbs"
+    vault = project.vault()
+    scene_png: dict[str, bytes] = {}
+    out: dict[str, bytes] = {}
+    fmt = RenderFormat(width=THUMB_W * 2, height=THUMB_H * 2, fps=24.0)
+    for s in sb.shots:
+        asset = takes.get(s.id)
+        if asset:
+            hit = cache / f"{asset}-{THUMB_W}.png"
+            if hit.is_file():
+                out[s.id] = hit.read_bytes()
+                continue
+            p = vault.path(asset)
+            if p.is_file():
+                try:
+                    png = _middle_frame_png(p)
+                    atomic_write_bytes(hit, png)
+                    out[s.id] = png
+                    continue
+                except StudioError:
+                    pass
+        if s.scene not in scene_png and s.scene in project.scenes:
+            scene_png[s.scene] = preview_png(project.scenes[s.scene], format=fmt)
+        if s.scene in scene_png:
+            out[s.id] = scene_png[s.scene]
+    return out
+
+
+# -- the player ------------------------------------------------------------------------------
+@dataclass
+class PlayerSources:
+    master: Path | None
+    captions: dict[str, Path]  # language -> WebVTT
+    audio: dict[str, str]  # track name -> file
+    record_times: dict[str, float]  # shot id -> start on the master's clock
+
+
+def player_sources(project: Project, episode: str) -> PlayerSources:
+    from .gates import latest_render
+
+    rec = latest_render(project.ledger(), project.storyboard(episode).episode) or {}
+    master = Path(rec["master"]) if rec.get("master") else None
+    if master is not None and not master.is_file():
+        master = None
+    caps = {lang: Path(f["vtt"]) for lang, f in (rec.get("captions") or {}).items()
+            if isinstance(f, dict) and f.get("vtt") and Path(f["vtt"]).is_file()}
+    audio = {"mix": rec["mix"]} if rec.get("mix") else {}
+    times = {s["shot_id"]: float(s.get("start_s", 0.0)) for s in rec.get("shots", [])
+             if isinstance(s, dict) and "shot_id" in s}
+    return PlayerSources(master, caps, audio, times)
+
+
+def data_url(path: Path, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
