@@ -235,3 +235,18 @@ def test_folder_given_as_script_says_folder(tmp_path: Path):
     with pytest.raises(ScriptError, match="folder") as err:
         import_script(tmp_path / "p", tmp_path / "scripts", "01", create=True)
     assert "ep1.fountain" in (err.value.hint or "") and "not found" not in str(err.value)
+
+
+def test_cut_to_black_at_the_end_is_a_fade(tmp_path: Path):
+    # Big Fish ends "CUT TO BLACK." then "> THE END <": the last shot goes to black
+    _, project = _import(tmp_path, "INT. A - DAY\n\nBob waits.\n\nCUT TO BLACK.\n\n"
+                         "> _**THE END**_ <\n")
+    assert project.storyboard("01").shots[-1].transition.kind == TransitionKind.fade
+
+
+def test_apposition_names_who_the_character_is(tmp_path: Path):
+    _, project = _import(tmp_path, "INT. A - DAY\n\nSANDRA, his wife, smiles at EDWARD "
+                         "BLOOM, 40's and handsome.\n\nSANDRA\nHi.\n\nEDWARD BLOOM\nHi.\n")
+    sandra = project.characters["sandra"]
+    assert sandra.voice.gender == VoiceGender.female and sandra.voice.voice.startswith("f")
+    assert project.characters["edward_bloom"].voice.age == VoiceAge.adult

@@ -94,13 +94,20 @@ _HAIR_RE = re.compile(
 _BALD_RE = re.compile(r"\b(bald|shaved head|shaven head)\b", re.I)
 
 # -- gender and age --------------------------------------------------------------------------
-_FEMALE = re.compile(r"\b(woman|women|girl|lady|mother|mom|mum|wife|daughter|sister|aunt|"
-                     r"grandmother|grandma|widow|queen|princess|actress|waitress|she|her|"
-                     r"hers|herself|mrs|ms|miss|niece|bride|nun)\b", re.I)
-_MALE = re.compile(r"\b(man|men|boy|gentleman|guy|father|dad|husband|son|brother|uncle|"
-                   r"grandfather|grandpa|widower|king|prince|he|him|his|himself|mr|sir|"
-                   r"nephew|groom|priest|fisherman|lad)\b", re.I)
-_AGE_NUM = re.compile(r"\((?:early |mid |late |mid-|early-|late-)?(\d{1,2})(?:'?s)?\)")
+#: nouns say who the character is (weight 3) unless they follow a possessive ("his wife"
+#: is someone else); pronouns count 1
+_POSSESSIVE = r"(?<!\bhis )(?<!\bher )(?<!\btheir )(?<!'s )"
+_FEMALE_N = re.compile(_POSSESSIVE + r"\b(woman|girl|lady|mother|mom|mum|wife|daughter|"
+                       r"sister|aunt|grandmother|grandma|widow|queen|princess|actress|"
+                       r"waitress|mrs|ms|miss|niece|bride|nun|matriarch)\b", re.I)
+_MALE_N = re.compile(_POSSESSIVE + r"\b(man|boy|gentleman|guy|father|dad|husband|son|brother|"
+                     r"uncle|grandfather|grandpa|widower|king|prince|mr|sir|nephew|groom|"
+                     r"priest|fisherman|lad|patriarch)\b", re.I)
+_APPOSITION = re.compile(r"^[\w .'-]*?(?:\([^)]*\))?\s*,\s*((?:[\w'-]+\s+){0,4}[\w'-]+)")
+_FEMALE_P = re.compile(r"\b(she|her|hers|herself)\b", re.I)
+_MALE_P = re.compile(r"\b(he|him|his|himself)\b", re.I)
+_AGE_NUM = re.compile(r"\((?:early |mid |late |mid-|early-|late-)?(\d{1,2})(?:'?s)?\)|"
+                      r"\bage[ds]? (\d{1,2})\b|\b(\d)0'?s\b", re.I)
 _CHILD = re.compile(r"\b(child|kid|toddler|baby|little (?:girl|boy)|infant)\b", re.I)
 _YOUNG = re.compile(r"\b(young|teen\w*|youth|girl|boy|lad|student)\b", re.I)
 _OLD = re.compile(r"\b(old|elderly|aged|aging|ageing|grey-haired|gray-haired|white-haired|"
@@ -149,14 +156,23 @@ def looks_from(text: str, name: str) -> Looks:
     if hm:
         out.hair = HAIR_COLOURS[hm.group("h").lower()]
     out.bald = bool(_BALD_RE.search(text))
-    f, m_ = len(_FEMALE.findall(text)), len(_MALE.findall(text))
+    f = 3 * len(_FEMALE_N.findall(text)) + len(_FEMALE_P.findall(text))
+    m_ = 3 * len(_MALE_N.findall(text)) + len(_MALE_P.findall(text))
+    ap = _APPOSITION.match(text[len(name):] if text.upper().startswith(name.upper()) else "")
+    if ap:  # "SANDRA, his wife," / "MARA (60s), a weathered woman": that is who she is
+        said = ap.group(1)
+        f += 10 * bool(_FEMALE_N.search(said) or re.search(r"\b(wife|daughter|mother|sister)\b",
+                                                           said, re.I))
+        m_ += 10 * bool(_MALE_N.search(said) or re.search(r"\b(husband|son|father|brother)\b",
+                                                          said, re.I))
     if f > m_:
         out.gender = VoiceGender.female
     elif m_ > f:
         out.gender = VoiceGender.male
     am = _AGE_NUM.search(text)
     if am:
-        out.age = age_from_years(int(am.group(1)))
+        years = am.group(1) or am.group(2)
+        out.age = age_from_years(int(years) if years else int(am.group(3)) * 10)
     elif _CHILD.search(text):
         out.age = VoiceAge.child
     elif _OLD.search(text):

@@ -296,7 +296,9 @@ _TRANSITIONS: list[tuple[str, TransitionKind]] = [
     ("CROSSFADE", TransitionKind.dissolve), ("CROSS FADE", TransitionKind.dissolve),
     ("FADE TO WHITE", TransitionKind.dip_to_white), ("WHITE OUT", TransitionKind.dip_to_white),
     ("FLASH TO WHITE", TransitionKind.dip_to_white), ("BURN TO", TransitionKind.dip_to_white),
-    ("FADE", TransitionKind.fade), ("WIPE", TransitionKind.wipe),
+    ("FADE", TransitionKind.fade), ("TO BLACK", TransitionKind.fade),
+    ("BLACK OUT", TransitionKind.fade), ("BLACKOUT", TransitionKind.fade),
+    ("WIPE", TransitionKind.wipe),
     ("IRIS", TransitionKind.wipe),
 ]
 
