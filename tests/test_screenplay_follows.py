@@ -250,3 +250,11 @@ def test_apposition_names_who_the_character_is(tmp_path: Path):
     sandra = project.characters["sandra"]
     assert sandra.voice.gender == VoiceGender.female and sandra.voice.voice.startswith("f")
     assert project.characters["edward_bloom"].voice.age == VoiceAge.adult
+
+
+def test_stacked_fade_to_black_then_cut_is_not_a_character(tmp_path: Path):
+    report, project = _import(tmp_path, "INT. A - DAY\n\nBob waits.\n\nFADE TO BLACK.\nCUT TO:"
+                              "\n\nINT. B - DAY\n\nAnn.\n")
+    sb = project.storyboard("01")
+    assert sb.shots[0].transition.kind == TransitionKind.fade
+    assert not any("fade" in c for c in project.characters)

@@ -408,6 +408,15 @@ def parse_fountain(text: str, source: str = "<script>") -> Script:
     return script
 
 
+_TO_RE = re.compile(r"^[A-Z0-9 .'’-]+ TO:$")
+
+
+def _is_transition_line(text: str) -> bool:
+    t = text.strip()
+    return bool(_END_TRANSITION_RE.match(t) or _TO_RE.match(t)
+                or (t.startswith(">") and not t.endswith("<")))
+
+
 class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -460,6 +469,11 @@ class _Builder:
         texts = [t for _, t in kept]
         para_line = first_line + kept[0][0]
         head = texts[0].strip()
+        if len(kept) > 1 and all(_is_transition_line(t) for t in texts):
+            # "FADE TO BLACK.\nCUT TO:" stacked: two transitions, not a character's line
+            for item in kept:
+                self._classify(first_line, [item], line_langs)
+            return
         if _HEADING_LINE_RE.match(head) and head == head.upper():
             if len(kept) > 1:
                 # "INT HOUSE DAY" right above another heading or the action: its own paragraph
