@@ -381,5 +381,7 @@ class Project:
                                               garments=ch.wardrobe.outfits[outfit_id].garments,
                                               mark=member.mark))
         bible = stable_hash([r.character for r in resolved], scene)
-        return ShotSpec(episode=sb.episode, shot=shot, scene=scene, characters=resolved,
+        # edit-only fields (trims, grade) are not part of the paid request
+        return ShotSpec(episode=sb.episode, shot=shot.for_engine(), scene=scene,
+                        characters=resolved,
                         bible_version=bible[:16])

@@ -44,6 +44,8 @@ def _invalid(exc: ValidationError, shot_id: str) -> EditError:
         leaf = "trim"
     elif "lasts" in msg and "longer than its shots" in msg:
         leaf = "transition"
+    elif "match_to" in msg:
+        leaf = "match_to"
     return EditError(f"shot {shot_id}: {msg}" if shot_id not in msg else msg, field=leaf,
                      hint="nothing was saved; change the value and try again")
 

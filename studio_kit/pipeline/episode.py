@@ -320,20 +320,29 @@ class _Render:
         self.shot_reports[shot_id] = out.digest("report")
         return out.digest("signed")
 
-    def grade(self, shot, clip_digest: str, reference, keyframes: list[float]) -> str:
-        """Match the clip to its scene's reference look and the series look (one LUT)."""
+    def grade(self, shot, clip_digest: str, reference, keyframes: list[float],
+              match_clip: str | None = None) -> str:
+        """Match the clip to its scene's reference look (or the ``match_to`` shot's take,
+        ``match_clip``) and the series look (one LUT), with the shot's own grade and trim."""
+        from ..edit.decisions import grade_stage_extras
+
         lut_hash = self.look()[1]
+        trim = (shot.trim_in_s, shot.trim_out_s)
+        if trim[0]:  # keyframe times in the trimmed clip
+            keyframes = [0.0, *(k - trim[0] for k in keyframes if k - trim[0] > 0)]
         inputs = {"clip": clip_digest, "reference": reference.model_dump(mode="json"),
                   "look": lut_hash,
-                  "keyframes": [round(k, 6) for k in keyframes]}
+                  "keyframes": [round(k, 6) for k in keyframes],
+                  **grade_stage_extras(shot, match_clip)}
 
         def fn(ctx: StageContext) -> StageProduct:
             from ..edit import grade as g
 
+            ref = g.measure_clip(self.vault.get(match_clip)) if match_clip else reference
             dst, cube_path = ctx.file(f"{shot.id}.graded.mp4"), ctx.file(f"{shot.id}.cube")
-            before = g.grade_shot(self.vault.get(clip_digest), dst, reference, cube=cube_path,
+            before = g.grade_shot(self.vault.get(clip_digest), dst, ref, cube=cube_path,
                                   look=self.look()[2], keyframes=keyframes,
-                                  name=f"{shot.id} grade")
+                                  name=f"{shot.id} grade", adjust=shot.grade, trim=trim)
             return StageProduct(files={"graded": dst, "lut": cube_path},
                                 meta={"before": before.model_dump(mode="json")})
 
@@ -606,8 +615,9 @@ def _run(r: _Render) -> RenderResult:
     for rec in result.shots:
         sid = rec.shot_id
         shot = sb.shot(sid)
+        match = shot.grade.match_to if shot.grade is not None else None
         graded[sid] = r.grade(shot, generated[sid], refs[shot.scene],
-                              keyframe_times(timeline, sid))
+                              keyframe_times(timeline, sid), generated.get(match or ""))
         rec.graded = graded[sid]
 
     # QC reads the generated clips and feeds no later stage: it runs on its own thread
@@ -838,7 +848,10 @@ def _conform(r: _Render, mix, timeline, plan: PicturePlan, *,
 
     audio = mix.meta["audio"]
     inputs = _conform_inputs(mix, timeline, plan)
-    spans, record = inputs["spans"], inputs["record"]
+    from ..edit.decisions import trim_spans  # a trimmed shot's sound is cut like its picture
+
+    spans = inputs["spans"] = trim_spans(inputs["spans"], r.sb)
+    record = inputs["record"]
     fill, inputs["card_tone"] = card_fill(timeline, r.project.scenes)
     last = timeline.items[-1].transition
     inputs["fade_out_s"] = fade_out = timeline.seconds(last.frames) if last.fades_out else 0.0
@@ -875,7 +888,7 @@ def _conform(r: _Render, mix, timeline, plan: PicturePlan, *,
                         "ceiling_dbtp": r.project.series.loudness.peak,
                         "mix_integrated_lufs": audio["report"]["integrated_lufs"]}
             ctx.progress((i + 1) / len(mix.outputs))
-        start_audio = {t["shot_id"]: t["start_s"] for t in audio["shots"]}
+        start_audio = {sid: a for sid, a, _ in spans}
 
         def moved(cues: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out = []
