@@ -405,7 +405,7 @@ class _Breakdown:
         atm = atmosphere_from(el.text)
         if atm is not None:
             block.atmosphere = atm
-        if shot is not None and shot.source is None and shot.id.endswith("-01"):
+        if block.shot_no <= 1:  # the first description of the block (prologues too)
             self.scene_description.setdefault(block.scene, el.text)
             if atm is not None:
                 self.scene_atmosphere.setdefault(block.scene, atm)
