@@ -279,6 +279,15 @@ async def _generate_leased(request: EngineRequest, engine_name: str, eng: Engine
                                 "ORDER BY id DESC LIMIT 1", (h,))
             if lost and not vault.verified(lost[0]["asset"]):
                 pending, refetch = lost[0], True
+            else:
+                # billed before but its delivery was rejected (truncated, corrupt) or never
+                # collected: fetch that job's output again (free) rather than pay again
+                billed = ledger.query(
+                    "SELECT * FROM engine_calls WHERE request_hash=? AND status='failed' AND "
+                    "cost > 0 AND remote_id IS NOT NULL ORDER BY id DESC LIMIT 1", (h,))
+                if billed:
+                    pending, refetch = billed[0], True
+        was = str(pending["status"]) if refetch and pending else None
         resumable = bool(pending and pending.get("remote_id") and hasattr(eng, "run_job"))
         if paid and not resumable:
             # a job already submitted (and paid) is collected whatever changed since: polling
@@ -307,16 +316,18 @@ async def _generate_leased(request: EngineRequest, engine_name: str, eng: Engine
             else:
                 result = await eng.generate(request, vault, progress)
         except EngineError as err:
-            if refetch:  # the take stays paid in the ledger; say what happened
-                ledger.update_call(call_id, status="succeeded",
-                                   error=f"stored take corrupt; re-fetch failed: {err}"[:500])
+            if refetch:  # billed once already: never pay for this request again
+                what = ("its paid take is corrupt in the vault" if was == "succeeded" else
+                        "it was billed and its delivery was rejected")
+                ledger.update_call(call_id, status=str(was),
+                                   error=f"{what}; fetching job {remote_id} again failed: "
+                                         f"{err}"[:500])
                 raise EngineError(
-                    f"shot {shot_id}: the paid take from {engine_name} (job {remote_id}) is "
-                    f"corrupt in the vault and could not be fetched again: "
-                    f"{str(err).splitlines()[0]}", field="generation",
-                    hint="run again later to retry the download, or regenerate the shot "
-                         "(studio vault verify PROJECT --repair lists what is damaged)"
-                ) from err
+                    f"shot {shot_id}: {engine_name} job {remote_id}: {what}, and fetching it "
+                    f"again failed: {str(err).splitlines()[0]}; not paying for it twice",
+                    field="generation",
+                    hint="the next engine of the route is tried; to pay for a new take, "
+                         "regenerate the shot with another seed") from err
             cost = float(getattr(err, "cost", 0.0) or 0.0)
             rid = getattr(err, "remote_id", None)
             extra = {"remote_id": rid} if rid else {}
