@@ -256,39 +256,63 @@ class EpisodeGates(BaseModel):
 
 def latest_render(ledger: Ledger, episode: str) -> dict[str, Any] | None:
     """``render.json`` of the episode's latest successful render (None if none is readable),
-    with the run's ``finished_at``."""
+    with the run's ``finished_at``. A run whose record is its executed notebook (renders
+    through ``--notebook`` before the record stayed ``render.json``) is read from the
+    ``render.json`` of the episode folder the notebook is in."""
     for r in ledger.query("SELECT record, finished_at FROM runs WHERE kind='render' AND "
                           "episode=? AND status='ok' AND record IS NOT NULL ORDER BY id DESC",
                           (episode,)):
-        try:
-            data = json.loads(Path(r["record"]).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict):
-            data["finished_at"] = r["finished_at"]
-            return data
+        record = Path(r["record"])
+        candidates = [record]
+        if record.suffix == ".ipynb":
+            candidates = [record.with_name("render.json"), record.parent.parent / "render.json"]
+        for path in candidates:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and "shots" in data:
+                data["finished_at"] = r["finished_at"]
+                return data
     return None
+
+
+def current_take_records(ledger: Ledger, episode: str,
+                         render: dict[str, Any] | None = None) -> dict[str, dict[str, str]]:
+    """THE current take of every shot (shot id -> ``asset``, ``engine``, ``request``: the
+    vault hash of its request JSON, when known): the latest render's take, replaced by a
+    regeneration take made after that render (e.g. after a Gate B rejection). ``studio
+    qc``, the gates, status and the surfaces all read this."""
+    render = render if render is not None else latest_render(ledger, episode)
+    takes: dict[str, dict[str, str]] = {}
+    since = ""
+    if render:
+        takes = {s["shot_id"]: {"asset": s["asset"], "engine": s.get("engine") or "",
+                                "request": s.get("request") or ""}
+                 for s in render.get("shots", []) if isinstance(s, dict) and s.get("asset")}
+        since = render.get("finished_at") or ""
+    prefix = f"{episode}:"
+    rows = ledger.query("SELECT subject, outputs, created_at FROM stage_results WHERE "
+                        "stage='regeneration' AND substr(key, 1, ?) = ? ORDER BY id",
+                        (len(prefix), prefix))
+    for r in rows:
+        out = json.loads(r["outputs"])
+        asset = out.get("asset")
+        if not asset:
+            continue
+        known = takes.get(r["subject"])
+        if r["created_at"] > since:
+            takes[r["subject"]] = {"asset": asset, "engine": out.get("engine") or "",
+                                   "request": out.get("request") or ""}
+        elif known and known["asset"] == asset and not known["request"]:
+            known["request"] = out.get("request") or ""  # the render's take, its request
+    return takes
 
 
 def current_takes(ledger: Ledger, episode: str,
                   render: dict[str, Any] | None = None) -> dict[str, str]:
-    """Shot id -> asset of its current take: the latest render's clip, replaced by a
-    regeneration take made after that render (e.g. after a Gate B rejection)."""
-    render = render if render is not None else latest_render(ledger, episode)
-    takes: dict[str, str] = {}
-    since = ""
-    if render:
-        takes = {s["shot_id"]: s["asset"] for s in render.get("shots", [])
-                 if isinstance(s, dict) and s.get("asset")}
-        since = render.get("finished_at") or ""
-    prefix = f"{episode}:"
-    for r in ledger.query("SELECT subject, outputs, created_at FROM stage_results WHERE "
-                          "stage='regeneration' AND substr(key, 1, ?) = ? ORDER BY id",
-                          (len(prefix), prefix)):
-        asset = json.loads(r["outputs"]).get("asset")
-        if asset and r["created_at"] > since:
-            takes[r["subject"]] = asset
-    return takes
+    """Shot id -> asset of its current take (``current_take_records``)."""
+    return {sid: t["asset"] for sid, t in current_take_records(ledger, episode, render).items()}
 
 
 def budget_state(ledger: Ledger, project: Any, episode: str) -> tuple[GateState, str | None]:

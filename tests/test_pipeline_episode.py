@@ -184,7 +184,9 @@ def test_papermill_notebook_is_the_record(rendered) -> None:
     path = run_notebook(root, "01", OPTS, out_dir=root / "out")
     nb = nbformat.read(path, as_version=4)
     params = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
-    assert "width = 160" in params.source and "engine = \"local\"" in params.source
+    # every render option is one validated parameter: the RenderOptions as JSON
+    line = next(ln for ln in params.source.splitlines() if ln.startswith("options_json = "))
+    assert RenderOptions.model_validate_json(eval(line.split(" = ", 1)[1])) == OPTS
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") for o in outputs)
@@ -195,8 +197,13 @@ def test_papermill_notebook_is_the_record(rendered) -> None:
     key = (root / ".studio" / "c2pa" / "dev-signer.key").read_text().splitlines()[1]
     assert key not in path.read_text()
     with Ledger(root / ".studio" / "ledger.sqlite") as ledger:  # the run's record
-        last = ledger.query("SELECT status, record FROM runs ORDER BY id DESC LIMIT 1")[0]
-    assert last == {"status": "ok", "record": str(path)}
+        last = ledger.query("SELECT id, status, record FROM runs ORDER BY id DESC LIMIT 1")[0]
+        noted = ledger.query("SELECT run_id FROM stage_results WHERE stage='notebook' AND "
+                             "key=?", (str(path),))
+    assert last["status"] == "ok" and last["record"].endswith("render.json")
+    assert [n["run_id"] for n in noted] == [last["id"]]  # the notebook noted beside the run
+    again = run_notebook(root, "01", OPTS, out_dir=root / "out")
+    assert again != path and path.is_file() and again.is_file()  # each run keeps its own
 
 
 def test_series_look_lut_is_applied(rendered, tmp_path) -> None:

@@ -45,18 +45,6 @@ def prompts_cmd(project: Path = typer.Argument(Path(".")),
         console.print("[green]lint ok[/]")
 
 
-def _latest_takes(ledger, episode: str) -> dict[str, dict]:
-    prefix = f"{episode}:"  # an exact prefix: LIKE would treat _ and % in ids as wildcards
-    rows = ledger.query(
-        "SELECT s.subject AS shot, s.outputs FROM stage_results s JOIN (SELECT subject, "
-        "MAX(id) AS id FROM stage_results WHERE stage='regeneration' AND "
-        "substr(key, 1, ?) = ? GROUP BY subject) last ON s.id = last.id",
-        (len(prefix), prefix))
-    import json
-
-    return {r["shot"]: json.loads(r["outputs"]) for r in rows}
-
-
 @app.command("qc")
 def qc_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Argument("01"),
            tier: str = typer.Option(None, help="draft|standard|premium (default: series)"),
@@ -72,7 +60,9 @@ def qc_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Argum
     p = Project.load(project)
     sb = p.storyboard(episode)
     vault, ledger = p.vault(), p.ledger()
-    takes = _latest_takes(ledger, sb.episode)
+    from .. import gates
+
+    takes = gates.current_take_records(ledger, sb.episode)  # the one current take
     if not takes:
         raise StudioError(f"episode {sb.episode}: no generated shots in the ledger",
                           file=p.studio_dir / "ledger.sqlite",
@@ -86,6 +76,10 @@ def qc_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Argum
         take = takes.get(shot.id)
         if not take or not take.get("asset"):
             table.add_row(shot.id, "-", "not generated", "")
+            continue
+        if not take.get("request"):
+            table.add_row(shot.id, take.get("engine") or "-", "no stored request",
+                          "render again to record it")
             continue
         from ..engines.base import EngineResult
 
@@ -166,3 +160,25 @@ def gate_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Arg
         raise StudioError(f"unknown gate {gate!r}", field="--gate",
                           hint="B (creative, per shot) or C (final, the master); Gate A is "
                           "'studio approve --gate A'")
+
+
+@app.command("publish")
+def publish_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Argument("01"),
+                dest: Path = typer.Argument(..., help="Where the published master goes"),
+                master: Path = typer.Option(None, help="The master (default: the latest "
+                                                       "render's)")) -> None:
+    """Publish the master: only if Gate C approved exactly this file."""
+    from .. import gates
+
+    p = Project.load(project)
+    sb = p.storyboard(episode)
+    ledger = p.ledger()
+    if master is None:
+        render = gates.latest_render(ledger, sb.episode)
+        master = Path(render["master"]) if render and render.get("master") else None
+    if master is None:
+        raise StudioError(f"episode {sb.episode} has no successful render to publish",
+                          field="--master", hint=f"render it first (studio render {project} "
+                          f"{sb.episode}), then approve Gate C")
+    out = gates.publish(ledger, sb.episode, master, dest)
+    console.print(f"[green]published[/] {out}")

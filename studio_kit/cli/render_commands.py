@@ -49,13 +49,16 @@ class RichProgress:
 
 def _render(project: Path, episode: str, *, engine: str | None, tier: str | None,
             out: Path | None, notebook: bool, width: int | None, height: int | None,
-            force: bool) -> None:
+            force: bool, languages: list[str] | None = None, sign: bool = True,
+            prores: bool = True, retry_failed: bool = False) -> None:
     from pydantic import ValidationError
 
     from ..pipeline import RenderOptions, render_episode, run_notebook
 
     try:
-        opts = RenderOptions(engine=engine, tier=tier, width=width, height=height, force=force)
+        opts = RenderOptions(engine=engine, tier=tier, width=width, height=height, force=force,
+                             languages=languages or None, sign=sign, prores=prores,
+                             retry_failed=retry_failed)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise StudioError(f"--{first['loc'][0]}: {first['msg']}", field=str(first["loc"][0]),
@@ -77,9 +80,14 @@ def _render(project: Path, episode: str, *, engine: str | None, tier: str | None
         for failed in shot.failover:
             if ": not used (" in failed:  # routing left the engine out (e.g. no API key)
                 not_used[failed] = not_used.get(failed, 0) + 1
+            elif failed.startswith("QC:"):
+                console.print(f"[yellow]QC[/] {shot.shot_id}: {failed[4:]}", highlight=False)
             else:
                 console.print(f"[yellow]failover[/] {shot.shot_id}: {failed} -> made by "
                               f"{shot.engine}", highlight=False)
+        if len(shot.attempts) > 1:
+            console.print(f"[yellow]regenerated[/] {shot.shot_id}: "
+                          + "; ".join(shot.attempts), highlight=False)
     for what, n in sorted(not_used.items()):
         console.print(f"[yellow]routing[/] {what} for {n} shot(s)", highlight=False)
     if result.master:
@@ -97,13 +105,21 @@ def render(project: Path = typer.Argument(..., help="Series folder"),
            notebook: bool = typer.Option(False, help="Run through the papermill notebook"),
            width: int = typer.Option(None, help="Override the delivery width"),
            height: int = typer.Option(None, help="Override the delivery height"),
-           force: bool = typer.Option(False, help="Ignore the stage cache")) -> None:
+           force: bool = typer.Option(False, help="Ignore the stage cache"),
+           languages: list[str] = typer.Option(None, "--language", help="Caption/dub "
+                                               "language (repeat; default: the series')"),
+           sign: bool = typer.Option(True, help="C2PA-sign the shots and masters"),
+           prores: bool = typer.Option(True, help="Also write the ProRes master"),
+           retry_failed: bool = typer.Option(False, help="Ask again engines that refused a "
+                                             "shot before (transient failures are always "
+                                             "retried)")) -> None:
     """Render one episode: audio, shots, grade, assembly, mux, captions, masters, C2PA."""
     if not project.is_dir():
         raise StudioError("project folder not found", file=project,
                           hint="pass a series folder (with series.yaml)")
     _render(project, episode, engine=engine, tier=tier, out=out, notebook=notebook,
-            width=width, height=height, force=force)
+            width=width, height=height, force=force, languages=languages, sign=sign,
+            prores=prores, retry_failed=retry_failed)
 
 
 @app.command()

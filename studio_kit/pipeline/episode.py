@@ -56,6 +56,15 @@ class RenderOptions(BaseModel):
     sign: bool = True
     prores: bool = True
     force: bool = Field(False, description="Ignore the cache (every stage runs).")
+    retry_failed: bool = Field(False, description=(
+        "Ask again engines that refused a shot's request permanently in an earlier render "
+        "(moderation, invalid request, auth); transient failures are always retried."))
+    attempts: int = Field(3, ge=1, le=20, description=(
+        "Per-shot take budget: a take below the tier's QC thresholds is regenerated (a new "
+        "seed, then the next engine of the route) until one passes or this many were QC'd "
+        "(the first is then kept, flagged). Failover on engine errors spends none of it."))
+    seeds_per_engine: int = Field(2, ge=1, le=10, description=(
+        "Seeds tried on one engine before a QC failure reroutes to the next."))
 
 
 class ShotRecord(BaseModel):
@@ -78,6 +87,10 @@ class ShotRecord(BaseModel):
         "Engines of the route that did not make the shot: 'engine: error' (failed now), "
         "'engine: failed before' (an earlier render), 'engine: not used (why)' (left out "
         "by routing, e.g. no API key)."))
+    attempts: list[str] = Field(default_factory=list, description=(
+        "Every take made for the shot in this render and its QC verdict."))
+    request: str = Field("", description="Vault hash of the kept take's request JSON.")
+    direction: str = Field("", description="Gate B notes folded into the shot's prompt.")
 
 
 class StageRow(BaseModel):
@@ -163,6 +176,11 @@ class _Render:
         self._routing = None  # routing.yaml's rules, loaded at the first routed shot
         self._route_engines: dict[str, Any] = {}
         self._look: tuple[Path | None, str | None, Any] | None = None
+        self._policy = None
+        import threading
+
+        self._slots: dict[str, Any] = {}
+        self._slots_lock = threading.Lock()
 
     # -- per-shot stages -----------------------------------------------------------------
     def dialogue(self, shot) -> dict[str, Any]:
@@ -244,36 +262,100 @@ class _Render:
             skipped.pop(shot.engine, None)
         return chain, skipped
 
-    def failed_before(self, request: EngineRequest, engine_name: str) -> bool:
-        """Whether ``engine_name`` already failed on this very request (ledger)."""
+    def failed_before(self, request: EngineRequest, engine_name: str, ledger) -> str | None:
+        """Why ``engine_name`` will not be asked again for this very request: it refused it
+        permanently in an earlier render (moderation, invalid request, auth). ``None``: try
+        it (never tried, or it failed only transiently - 5xx, timeouts, dropped connections
+        - which the next render retries; ``--retry-failed`` retries the permanent ones)."""
+        if self.options.retry_failed:
+            return None
         model = getattr(self.engine(engine_name), "model", "") or ""
-        return bool(self.ledger.query(
-            "SELECT 1 FROM engine_calls WHERE request_hash=? AND status IN "
-            "('failed', 'refused', 'timeout') LIMIT 1",
-            (request.request_hash(engine_name, model),)))
+        h = request.request_hash(engine_name, model)
+        for row in ledger.query("SELECT outputs FROM stage_results WHERE stage=? AND key=? "
+                                "ORDER BY id DESC LIMIT 1", (FAILURE_STAGE, h)):
+            out = json.loads(row["outputs"] or "{}")
+            return None if out.get("transient") == "1" else (out.get("error") or "refused")
+        for row in ledger.query("SELECT error FROM engine_calls WHERE request_hash=? AND "
+                                "status='refused' ORDER BY id DESC LIMIT 1", (h,)):
+            return (row["error"] or "refused").splitlines()[0][:120]
+        return None
 
-    def prompt(self, spec, engine: str) -> dict[str, Any]:
-        inputs = {"spec": spec.model_dump(mode="json"), "engine": engine}
+    def remember_failure(self, request: EngineRequest, engine_name: str, err: EngineError,
+                         ledger) -> None:
+        """Record whether ``engine_name``'s failure on ``request`` was transient."""
+        model = getattr(self.engine(engine_name), "model", "") or ""
+        ledger.stage_result(self.run_id, FAILURE_STAGE, request.request_hash(engine_name, model),
+                            cache_hit=False, subject=request.spec.shot.id, status="failed",
+                            outputs={"engine": engine_name,
+                                     "transient": "1" if getattr(err, "transient", False)
+                                     else "0",
+                                     "error": str(err).splitlines()[0][:120]})
 
-        def fn(ctx: StageContext) -> StageProduct:
+    def policy(self):
+        if self._policy is None:
             from ..prompts import compiler
 
-            policy = compiler.PromptPolicy.for_project(self.project.root)
-            compiled = compiler.compile_prompt(spec, engine, policy=policy)
+            self._policy = compiler.PromptPolicy.for_project(self.project.root)
+        return self._policy
+
+    def prompt(self, spec, engine: str, direction: str = "", *,
+               runner: StageRunner | None = None) -> dict[str, Any]:
+        """The shot's prompt for ``engine``, linted (a lint error stops the shot before any
+        engine is called), with the Gate B direction (rejection notes) folded in."""
+        from ..prompts import compiler, linter
+
+        compiled = compiler.compile_prompt(spec, engine, policy=self.policy())
+        problems = linter.lint_prompt(compiled, spec, policy=self.policy())
+        if problems:
+            raise StudioError(
+                f"shot {spec.shot.id}: its {engine} prompt fails the linter "
+                f"({problems[0].message}); no engine was called",
+                problems=[*problems], field=f"shots.{spec.shot.id}",
+                hint="fix the shot/bible, then 'studio prompts PROJECT EP --lint'") \
+                if len(problems) > 1 else StudioError(
+                f"shot {spec.shot.id}: its {engine} prompt fails the linter: "
+                f"{problems[0].message}; no engine was called", file=problems[0].file,
+                field=problems[0].field, hint=problems[0].hint)
+        text = compiled.prompt
+        if direction:
+            text = f"{text} Direction: {direction}"
+        inputs = {"spec": spec.model_dump(mode="json"), "engine": engine,
+                  "direction": direction}
+
+        def fn(ctx: StageContext) -> StageProduct:
             path = ctx.file("prompt.json")
-            path.write_text(compiled.model_dump_json(indent=1), encoding="utf-8")
+            path.write_text(compiled.model_copy(update={"prompt": text}).model_dump_json(
+                indent=1), encoding="utf-8")
             return StageProduct(files={"prompt": path}, meta={
-                "prompt": compiled.prompt, "negative_prompt": compiled.negative_prompt,
+                "prompt": text, "negative_prompt": compiled.negative_prompt,
                 "compiler": "studio_kit.prompts", "version": compiled.compiler_version})
 
-        return self.runner.run("prompt", inputs, fn, subject=spec.shot.id).meta
+        return (runner or self.runner).run("prompt", inputs, fn, subject=spec.shot.id).meta
+
+    def shot_request(self, job: ShotJob, engine: str, prompt: dict[str, Any], seed: int,
+                     previous_clip: str | None = None) -> EngineRequest:
+        """THE one place a shot's EngineRequest is built: prompt (with any Gate B
+        direction), seed, format, duration, visemes, tier, and the conditioning (reference
+        images, the previous take's last frame, LoRA ids) the engine accepts."""
+        from ..conditioning import apply_conditioning, shot_conditioning
+
+        request = EngineRequest(
+            spec=job.spec, prompt=prompt["prompt"],
+            negative_prompt=prompt.get("negative_prompt", ""), seed=seed, format=self.format,
+            duration_s=job.duration_s, visemes=job.visemes or None,
+            options={"tier": self.tier.value})
+        cond = shot_conditioning(self.project, job.spec, self.engine(engine), vault=self.vault,
+                                 previous_clip=previous_clip)
+        return apply_conditioning(request, cond)
 
     def generate(self, request: EngineRequest, engine_name: str, shot_id: str,
-                 attempt: int = 1) -> tuple[EngineResult, bool]:
+                 attempt: int = 1, *, runner: StageRunner | None = None
+                 ) -> tuple[EngineResult, bool]:
         """The shot's clip: ``studio_kit.generation.generate_shot`` (idempotent, ledger-backed,
-        Gate A for paid engines)."""
+        Gate A for paid engines), within the engine's concurrency limit."""
         from ..generation import generate_shot
 
+        runner = runner or self.runner
         engine = self.engine(engine_name)
         model = getattr(engine, "model", "") or ""
         key = request.request_hash(engine_name, model)
@@ -282,23 +364,37 @@ class _Render:
             def report(f: float) -> None:
                 ctx.progress(f)
 
-            result = run_sync(generate_shot(request, engine_name, vault=self.vault,
-                                            ledger=self.ledger, episode=self.episode,
-                                            run_id=self.run_id, progress=report, engine=engine,
-                                            attempt=attempt))
+            with self.slot(engine_name):
+                result = run_sync(generate_shot(request, engine_name, vault=self.vault,
+                                                ledger=runner.ledger, episode=self.episode,
+                                                run_id=self.run_id, progress=report,
+                                                engine=engine, attempt=attempt))
             return StageProduct(digests={"clip": result.asset},
                                 meta={"result": result.model_dump(mode="json")})
 
-        out = self.runner.run("generate", {"request": key}, fn, subject=shot_id)
+        out = runner.run("generate", {"request": key}, fn, subject=shot_id)
         return EngineResult.model_validate(out.meta["result"]), out.cache_hit
 
-    def has_take(self, request: EngineRequest, engine_name: str) -> bool:
+    def slot(self, engine_name: str):
+        """The engine's concurrency slot (routing.yaml ``engines.NAME.concurrency``)."""
+        import threading
+
+        with self._slots_lock:
+            if engine_name not in self._slots:
+                try:
+                    n = self.rules().settings(engine_name).concurrency
+                except StudioError:
+                    n = 1
+                self._slots[engine_name] = threading.BoundedSemaphore(n)
+            return self._slots[engine_name]
+
+    def has_take(self, request: EngineRequest, engine_name: str, ledger=None) -> bool:
         """Whether ``engine_name`` already delivered a clip for ``request`` (vault/ledger)."""
         from ..generation import cached_result
 
         model = getattr(self.engine(engine_name), "model", "") or ""
         return cached_result(request.request_hash(engine_name, model), self.vault,
-                             self.ledger) is not None
+                             ledger or self.ledger) is not None
 
     def sign_shot(self, shot_id: str, clip_digest: str, info) -> str | None:
         if not self.options.sign:
@@ -401,18 +497,21 @@ class _Render:
                               hint="a project-relative image path or a vault hash")
         return path
 
-    def qc(self, spec, request: EngineRequest, digest: str, *, runner: StageRunner | None = None
-           ) -> dict[str, Any]:
+    def qc(self, spec, request: EngineRequest, result: EngineResult, *, attempt: int = 1,
+           runner: StageRunner | None = None) -> dict[str, Any]:
+        """QC one take (``qc.runner.qc_clip``: every scorer, against the bible): one cached
+        ``qc`` stage per (take, request, tier), its scores recorded in the ledger."""
         from ..qc import base
+        from ..qc.runner import DEFAULT_SCORERS, qc_clip
 
-        inputs = {"clip": digest, "tier": self.tier.value,
-                  "spec": spec.model_dump(mode="json")}
+        digest = result.asset
+        inputs = {"clip": digest, "tier": self.tier.value, "engine": result.engine,
+                  "request": request.request_hash(result.engine, result.model),
+                  "scorers": DEFAULT_SCORERS, "version": QC_VERSION}
 
         def fn(ctx: StageContext) -> StageProduct:
-            media = base.load_media(self.vault.get(digest))
-            qctx = base.QCContext(spec=spec, media=media, tier=self.tier, request=request,
-                                  asset=digest)
-            report = base.run_scorers(qctx)
+            report = qc_clip(self.vault.get(digest), request, result.engine, vault=self.vault,
+                             tier=self.tier, asset=digest, scorers=DEFAULT_SCORERS)
             path = ctx.file("qc.json")
             path.write_text(report.model_dump_json(indent=1), encoding="utf-8")
             return StageProduct(files={"report": path},
@@ -421,7 +520,7 @@ class _Render:
         runner = runner or self.runner
         out = runner.run("qc", inputs, fn, subject=spec.shot.id)
         report = base.QCReport.model_validate(out.meta["report"])
-        base.record_report(report, runner.ledger, run_id=self.run_id)
+        base.record_report(report, runner.ledger, run_id=self.run_id, attempt=attempt)
         return out.meta["report"]
 
     # -- credentials ---------------------------------------------------------------------
@@ -435,11 +534,217 @@ class _Render:
         return self._creds
 
 
-def _qc_all(r: _Render, jobs: list[tuple[str, Any, EngineRequest, str]], *,
-            runner: StageRunner) -> dict[str, dict[str, Any]]:
-    """Every shot's QC stage (on the QC thread)."""
-    return {sid: r.qc(spec, request, digest, runner=runner)
-            for sid, spec, request, digest in jobs}
+FAILURE_STAGE = "engine_failure"  # stage_results rows: was an engine's failure transient?
+QC_VERSION = "2"  # 2: qc.runner.qc_clip (every scorer), in the loop before a take is kept
+
+
+class ShotJob(BaseModel):
+    """What the one shot path needs to make a shot (built on the render's thread)."""
+
+    model_config = {"arbitrary_types_allowed": True}
+    shot: Any
+    spec: Any
+    seed: int
+    duration_s: float
+    visemes: list[tuple[float, str]] = Field(default_factory=list)
+    chain: list[str]
+    left_out: dict[str, str] = Field(default_factory=dict)
+    direction: str = Field("", description="Gate B rejection notes, folded into the prompt.")
+    prompts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class ShotTake(BaseModel):
+    """The take the shot path kept, and how it got there."""
+
+    result: EngineResult
+    request: EngineRequest
+    request_digest: str
+    prompt: dict[str, Any]
+    qc: dict[str, Any] | None = None
+    failures: list[str] = Field(default_factory=list)
+    attempts: list[str] = Field(default_factory=list)
+    spent: float = 0.0
+
+
+def gate_b_direction(ledger, episode: str, shot_id: str) -> str:
+    """Every Gate B rejection note on a shot, in order: the direction its prompt carries
+    from then on (so the rejected take is never the current one again)."""
+    rows = ledger.query("SELECT why FROM gate_decisions WHERE episode=? AND gate='B' AND "
+                        "subject=? AND decision='rejected' ORDER BY id", (episode, shot_id))
+    notes = [" ".join(str(r["why"] or "").split()) for r in rows]
+    return " ".join(n.rstrip(".") + "." for n in dict.fromkeys(n for n in notes if n))
+
+
+def _shot_jobs(r: _Render, dialogue, starts, timing_of, plan: PicturePlan) -> list[ShotJob]:
+    """Every shot's job, its route, and its prompts compiled and linted for every engine of
+    its chain: a lint error stops the render before any engine is called."""
+    jobs = []
+    for shot in r.sb.shots:
+        t = timing_of[shot.id]
+        chain, left_out = r.engine_chain(shot)
+        job = ShotJob(
+            shot=shot, spec=r.project.resolve_shot(r.episode, shot.id),
+            seed=shot_seed(r.episode, shot.id, shot.seed), duration_s=plan.duration_s(shot.id),
+            visemes=_shot_visemes(dialogue[shot.id]["lines"], starts, shot.id,
+                                  t.start_s - plan.head_s(shot.id)),
+            chain=chain, left_out=left_out,
+            direction=gate_b_direction(r.ledger, r.episode, shot.id))
+        for engine in chain:  # each engine gets its own prompt dialect
+            job.prompts[engine] = r.prompt(job.spec, engine, job.direction)
+        jobs.append(job)
+    return jobs
+
+
+def _produce_all(r: _Render, jobs: list[ShotJob]) -> dict[str, ShotTake]:
+    """Every shot through the one shot path, concurrently (each engine's calls within its
+    concurrency slots); a shot that continues the previous one waits for its take."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..ledger import Ledger
+
+    def work(job: ShotJob, previous) -> ShotTake:
+        ledger = Ledger(r.ledger.path)
+        runner = StageRunner(r.vault, ledger, r.run_id, r.progress, force=r.options.force)
+        try:
+            prev = None
+            if previous is not None and job.shot.continue_from_previous:
+                prev = previous.result()[0].result.asset  # the previous take's last frame
+            return produce_shot_take(r, job, runner=runner, previous_clip=prev), \
+                runner.results
+        finally:
+            ledger.close()
+
+    from .. import registry
+
+    for reg in vars(registry).values():  # built-ins loaded once here, not raced by workers
+        if isinstance(reg, registry.Registry):
+            reg._load_builtins()
+    import studio_kit.qc.runner  # noqa: F401 - (its imports, too, before the threads)
+
+    futures: dict[str, Any] = {}
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs)),
+                            thread_name_prefix="render-shot") as pool:
+        previous = None
+        for job in jobs:
+            previous = futures[job.shot.id] = pool.submit(work, job, previous)
+        takes: dict[str, ShotTake] = {}
+        error: BaseException | None = None
+        for job in jobs:  # every shot finishes (its paid work is kept) before an error
+            try:
+                takes[job.shot.id], results = futures[job.shot.id].result()
+                r.runner.results.extend(results)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, the first one
+                error = error or exc
+    if error is not None:
+        raise error
+    return takes
+
+
+def produce_shot_take(r: _Render, job: ShotJob, *, runner: StageRunner,
+                      previous_clip: str | None = None) -> ShotTake:
+    """THE shot path (render and regeneration): the route's engines in order (failover on
+    an engine error; Gate A / budget refusals are not failed over), each take QC'd once
+    before it is kept; a take below the tier's thresholds is regenerated with a new seed,
+    then on the next engine, within ``options.attempts``. A take an engine of the route
+    already delivered is kept on a re-render (the kept take follows the route)."""
+    from ..regeneration import attempt_seed
+
+    ledger = runner.ledger
+    sid = job.shot.id
+    first = {e: r.shot_request(job, e, job.prompts[e], job.seed, previous_clip)
+             for e in job.chain}
+    start, failures = 0, []
+    for n, engine in enumerate(job.chain):
+        if r.has_take(first[engine], engine, ledger):
+            start = n
+            break
+        why = r.failed_before(first[engine], engine, ledger)
+        if why is None:
+            start = n
+            break
+        failures.append(f"{engine}: failed before ({why}); not asked again - "
+                        "'studio render --retry-failed' asks it again")
+    else:
+        raise StudioError(f"shot {sid}: every engine of its route refused this shot before: "
+                          + "; ".join(failures), field=f"shots.{sid}.engine",
+                          hint="fix the shot or the engine, then 'studio render "
+                          "--retry-failed', or add a failover engine in routing.yaml")
+    budget = r.options.attempts
+    seeds = max(1, r.options.seeds_per_engine)
+    attempts: list[str] = []
+    spent, n_attempt, n_qc = 0.0, 0, 0  # attempts made; takes QC'd (the budget)
+    rejected: list[ShotTake] = []  # takes QC failed, in order (the first is kept if none pass)
+    for engine in job.chain[start:]:
+        for k in range(seeds):
+            if n_qc >= budget:
+                break
+            n_attempt += 1
+            seed = job.seed if k == 0 else attempt_seed(job.seed, sid, k + 1)
+            request = first[engine] if k == 0 else \
+                r.shot_request(job, engine, job.prompts[engine], seed, previous_clip)
+            try:
+                res, _ = r.generate(request, engine, sid, attempt=n_attempt, runner=runner)
+            except EngineError as err:  # (Gate A / budget refusals are StudioErrors)
+                msg = str(err).splitlines()[0][:200]
+                if getattr(err, "collect_later", False):  # billed, pending at this engine
+                    raise StudioError(
+                        f"shot {sid}: {engine} accepted (and billed) the job but its result "
+                        f"could not be fetched yet: {msg}", field=f"shots.{sid}",
+                        hint="render again later: the job is collected, not paid again") \
+                        from None
+                r.remember_failure(request, engine, err, ledger)
+                kind = "transient, retried next render" if getattr(err, "transient", False) \
+                    else "permanent"
+                failures.append(f"{engine}: {msg} ({kind})")
+                attempts.append(f"{n_attempt}. {engine} seed {seed}: failed: {msg}")
+                cost = float(getattr(err, "cost", 0.0) or 0.0)  # billed, then rejected
+                spent += cost
+                break  # failover: the next engine
+            n_qc += 1
+            qc = r.qc(job.spec, request, res, attempt=n_attempt, runner=runner)
+            failed = [f"{x['metric']}={x['value']:.3g}" for x in qc["scores"]
+                      if not x.get("skipped") and not x.get("passed")]
+            take = ShotTake(result=res, request=request, prompt=job.prompts[engine], qc=qc,
+                            request_digest=r.vault.put_bytes(
+                                request.model_dump_json().encode("utf-8")))
+            _record_attempt(r, ledger, job, n_attempt, engine, seed, take, not failed)
+            if not failed:
+                attempts.append(f"{n_attempt}. {engine} seed {seed}: passed QC")
+                take.failures, take.attempts = failures, attempts
+                take.spent = spent + sum(t.result.cost for t in rejected)  # paid, discarded
+                return take
+            attempts.append(f"{n_attempt}. {engine} seed {seed}: failed QC "
+                            f"({', '.join(failed)})")
+            rejected.append(take)
+        if n_qc >= budget:
+            break
+    if not rejected:
+        raise StudioError(f"shot {sid}: every engine of its route failed: "
+                          + "; ".join(failures), field=f"shots.{sid}.engine",
+                          hint="see the engine calls in the ledger ('studio status'); "
+                          "fix the engine or add a failover engine in routing.yaml")
+    failures.append(f"QC: no take passed in {n_qc} take(s); the first is kept "
+                    "(raise the attempt budget, or reject it at Gate B with a note)")
+    best = rejected[0]
+    best.failures, best.attempts = failures, attempts
+    best.spent = spent + sum(t.result.cost for t in rejected[1:])
+    return best
+
+
+def _record_attempt(r: _Render, ledger, job: ShotJob, n: int, engine: str, seed: int,
+                    take: ShotTake, passed: bool) -> None:
+    """One ``regeneration`` stage row per QC'd take (what ``studio qc``, the gates and
+    ``gates.story`` read as the shot's takes)."""
+    from ..regeneration import STAGE
+
+    outputs = {"attempt": str(n), "engine": engine, "seed": str(seed),
+               "asset": take.result.asset, "request": take.request_digest,
+               "passed": "true" if passed else "false",
+               "reason": "render" if n == 1 else "regenerate after failed QC"}
+    ledger.stage_result(r.run_id, STAGE, f"{r.episode}:{job.shot.id}:{n}:"
+                        f"{take.result.request_hash[:16]}", cache_hit=False,
+                        subject=job.shot.id, outputs=outputs,
+                        status="ok" if passed else "failed")
 
 
 def _in_thread(r: _Render, fn, *args, pool=None):
@@ -540,73 +845,40 @@ def _run(r: _Render) -> RenderResult:
     # (after the dialogue stages: eSpeak is one synthesizer per process)
     r.mix_future = _in_thread(r, _mix, r.languages[0])
 
-    # 2. pictures per shot: prompt -> generate -> sign
+    # 2. pictures per shot: prompt -> generate -> QC (regenerate / reroute) -> sign, the
+    # shots concurrently within each engine's limit (routing.yaml ``concurrency``)
+    jobs = _shot_jobs(r, dialogue, starts, timing_of, plan)
+    takes = _produce_all(r, jobs)
     generated: dict[str, str] = {}
     signed: dict[str, str] = {}
     requests: dict[str, tuple[Any, EngineRequest]] = {}
-    for shot in sb.shots:
+    qc_reports: dict[str, dict[str, Any]] = {}
+    for job in jobs:
+        shot, take = job.shot, takes[job.shot.id]
         t = timing_of[shot.id]
-        spec = proj.resolve_shot(r.episode, shot.id)
-        seed = shot_seed(r.episode, shot.id, shot.seed)
-        visemes = _shot_visemes(dialogue[shot.id]["lines"], starts, shot.id,
-                                t.start_s - plan.head_s(shot.id))
-        attempts = []
-        chain, left_out = r.engine_chain(shot)
-        for engine in chain:  # each engine gets its own prompt dialect
-            prompt = r.prompt(spec, engine)
-            attempts.append((engine, prompt, EngineRequest(
-                spec=spec, prompt=prompt["prompt"],
-                negative_prompt=prompt.get("negative_prompt", ""), seed=seed,
-                format=r.format, duration_s=plan.duration_s(shot.id),
-                visemes=visemes or None, options={"tier": r.tier.value})))
-        # the take an engine of the route already delivered is kept - the first engine's,
-        # or a later one's if every engine before it failed on this request (an earlier
-        # failover): a re-render neither re-pays nor goes back to an engine that failed,
-        # and a changed route (a new first engine) is followed
-        start, failures, shot_spent = 0, [], 0.0
-        for n, (engine, _, attempt) in enumerate(attempts):
-            if r.has_take(attempt, engine):
-                start = n
-                break
-            if not r.failed_before(attempt, engine):
-                break  # this engine has not been tried: start live from the first one
-            failures.append(f"{engine}: failed before")
-        if start == 0:
-            failures = []
-        for n, (engine, compiled, attempt) in enumerate(attempts[start:], start + 1):
-            try:  # failover in order
-                res, _ = r.generate(attempt, engine, shot.id, attempt=n)
-                prompt, request = compiled, attempt
-                break
-            except EngineError as err:  # (Gate A / budget refusals are not failed over)
-                failures.append(f"{engine}: {str(err).splitlines()[0][:200]}")
-                spent = float(getattr(err, "cost", 0.0) or 0.0)  # billed, then rejected
-                result.total_cost += spent
-                shot_spent += spent
-        else:
-            raise StudioError(f"shot {shot.id}: every engine of its route failed: "
-                              + "; ".join(failures), field=f"shots.{shot.id}.engine",
-                              hint="see the engine calls in the ledger ('studio status'); "
-                              "fix the engine or add a failover engine in routing.yaml")
+        res, request, prompt = take.result, take.request, take.prompt
         generated[shot.id] = res.asset
-        requests[shot.id] = (spec, request)
-        failures += [f"{e}: not used ({why})" for e, why in left_out.items()]
+        requests[shot.id] = (job.spec, request)
+        if take.qc is not None:
+            qc_reports[shot.id] = take.qc
+        failures = take.failures + [f"{e}: not used ({why})" for e, why in job.left_out.items()]
         prompt_hash = stable_hash("prompt", prompt["prompt"], prompt.get("negative_prompt", ""))
         info = pv.ShotProvenance(episode=r.episode, shot_id=shot.id, engine=res.engine,
-                                 model=res.model, prompt_hash=prompt_hash, seed=seed,
-                                 bible_version=spec.bible_version,
+                                 model=res.model, prompt_hash=prompt_hash, seed=request.seed,
+                                 bible_version=job.spec.bible_version,
                                  request_hash=res.request_hash, series=proj.series.title)
         s = r.sign_shot(shot.id, res.asset, info)
         if s:
             signed[shot.id] = s
         result.shots.append(ShotRecord(
             shot_id=shot.id, act=sb.act_of(shot.id).id, scene=shot.scene, start_s=t.start_s,
-            duration_s=t.duration_s, engine=res.engine, model=res.model, seed=seed,
-            prompt_hash=prompt_hash, cost=res.cost + shot_spent, asset=res.asset, signed=s,
-            failover=failures))
-        result.total_cost += res.cost
+            duration_s=t.duration_s, engine=res.engine, model=res.model, seed=request.seed,
+            prompt_hash=prompt_hash, cost=res.cost + take.spent, asset=res.asset, signed=s,
+            failover=failures, attempts=take.attempts, request=take.request_digest,
+            direction=job.direction))
+        result.total_cost += res.cost + take.spent
 
-    # 3. grade (to the scene's reference look; keyframes where the assembler cuts) and QC
+    # 3. grade (to the scene's reference look; keyframes where the assembler cuts)
     from ..edit.assemble import keyframe_times
 
     graded: dict[str, str] = {}
@@ -620,17 +892,8 @@ def _run(r: _Render) -> RenderResult:
                               keyframe_times(timeline, sid), generated.get(match or ""))
         rec.graded = graded[sid]
 
-    # QC reads the generated clips and feeds no later stage: it runs on its own thread
-    # beside the episode stages (off the critical path of a re-render)
-    qc_future = _in_thread(r, _qc_all, [(sid, *requests[sid], generated[sid])
-                                        for sid in (rec.shot_id for rec in result.shots)],
-                           pool=r.qc_pool)
-
-    # 3. episode stages
-    try:
-        _episode_stages(r, result, ep_dir, plan, graded, signed)
-    finally:
-        qc_reports = _joined(r, qc_future)
+    # 4. episode stages (QC already ran on every take, once, before it was accepted)
+    _episode_stages(r, result, ep_dir, plan, graded, signed)
     for rec in result.shots:
         qc = qc_reports.get(rec.shot_id)
         if qc is not None:

@@ -49,22 +49,29 @@ def run_notebook(project: str | Path, episode: str, options: RenderOptions | Non
                  kernel_name: str = "python3", timeout_s: int = 3600) -> Path:
     """Execute the render notebook with papermill; return the executed notebook's path.
 
-    The executed copy is written as ``<out>/episode-<nn>/render_episode.ipynb``.
+    Every render option goes in as ONE parameter, ``options_json`` (the validated
+    ``RenderOptions`` as JSON; the notebook validates it again). Each run keeps its own
+    executed copy: ``<out>/episode-<nn>/notebooks/render-<UTC time>-<pid>-<random>.ipynb``.
     """
+    import os
+    import time
+    import uuid
+
     import papermill as pm
 
     from ..project import Project
 
-    options = options or RenderOptions()
+    options = RenderOptions.model_validate(options or RenderOptions())
     proj = Project.load(project)
     ep = proj.storyboard(episode).episode
     out = Path(out_dir) if out_dir is not None else proj.root / "out"
     out = out.resolve()
-    dest = out / f"episode-{ep}" / "render_episode.ipynb"
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    dest = out / f"episode-{ep}" / "notebooks" / \
+        f"render-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:6]}.ipynb"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    params = {"project": str(proj.root), "episode": ep, "engine": options.engine,
-              "tier": options.tier.value if options.tier else None, "out_dir": str(out),
-              "width": options.width, "height": options.height}
+    params = {"project": str(proj.root), "episode": ep, "out_dir": str(out),
+              "options_json": options.model_dump_json()}
     try:
         pm.execute_notebook(str(notebook), str(dest), parameters=params,
                             kernel_name=kernel_name, progress_bar=False,
@@ -73,21 +80,23 @@ def run_notebook(project: str | Path, episode: str, options: RenderOptions | Non
         raise StudioError(f"the render notebook failed in cell {exc.exec_count}: "
                           f"{exc.ename}: {exc.evalue}", file=dest,
                           hint="open the executed notebook to see the failing cell") from None
-    _link_record(dest)
+    _link_record(dest, out / f"episode-{ep}" / "render.json")
     return dest
 
 
-def _link_record(notebook: Path) -> None:
-    """Point the run's ledger entry at the executed notebook (the run's record)."""
+def _link_record(notebook: Path, render: Path) -> None:
+    """Note the executed notebook beside the run in the ledger (a ``notebook`` stage row);
+    the run's record stays its ``render.json`` (what the gates, ``studio qc`` and status
+    read as the current takes and master)."""
     import json
 
     from ..ledger import Ledger
 
-    render = notebook.with_name("render.json")
     if not render.is_file():
         return
     data = json.loads(render.read_text(encoding="utf-8"))
     ledger_path = Path(data["project"]) / ".studio" / "ledger.sqlite"
     with Ledger(ledger_path) as ledger:
-        with ledger.transaction() as c:
-            c.execute("UPDATE runs SET record=? WHERE id=?", (str(notebook), data["run_id"]))
+        ledger.stage_result(int(data["run_id"]), "notebook", str(notebook), cache_hit=False,
+                            subject=str(data.get("episode", "")),
+                            outputs={"notebook": str(notebook)})
