@@ -173,3 +173,33 @@ def test_grade_compare_before_after(rendered) -> None:
     assert after.mean() > before.mean() + 10  # a stop brighter
     with pytest.raises(d.EditError):
         d.grade_compare(proj, sb, SHOT, takes={})
+
+
+# -- the surface's component (no browser) --------------------------------------------------
+
+
+def test_edit_suite_component_validates_saves_and_compares(rendered, tmp_path) -> None:
+    from studio_widgets.edit_suite import EditSuite
+
+    src = rendered[0]
+    root = tmp_path / "lh"
+    shutil.copytree(src, root)
+    suite = EditSuite(root, "01", render_options=OPTS)
+    suite.shot_select.value = SHOT
+    path = root / "episodes" / "01" / "storyboard.yaml"
+    on_disk = path.read_bytes()
+    suite.trim_in.value = "-1"
+    assert suite.save() is None
+    assert "negative" in suite.form.message("trim_in_s").value
+    suite.trim_in.value = "9"
+    assert suite.save() is None
+    assert "leaves nothing" in suite.form.message("trim").value  # beside the trim
+    assert path.read_bytes() == on_disk  # nothing written
+    suite.trim_in.value = "0.25"
+    suite.exposure.value = 1.0
+    assert suite.compare()
+    assert suite.before.value and suite.after.value and suite.before.value != suite.after.value
+    assert suite.save() == path
+    sb = Project.load(root).storyboard("01")
+    assert sb.shot(SHOT).trim_in_s == 0.25 and sb.shot(SHOT).grade.exposure == 1.0
+    assert "# hand note: keep this comment" in path.read_text()
