@@ -258,3 +258,14 @@ def test_stacked_fade_to_black_then_cut_is_not_a_character(tmp_path: Path):
     sb = project.storyboard("01")
     assert sb.shots[0].transition.kind == TransitionKind.fade
     assert not any("fade" in c for c in project.characters)
+
+
+def test_nyousefi_transition_and_forced_expectations():
+    """The element types nyousefi/Fountain's TransitionTests/ForcedElementTests expect."""
+    t = parse_fountain((FIXTURES / "nyousefi" / "Transitions.fountain").read_text())
+    kinds = [type(e).__name__ for e in t.elements]
+    assert kinds == ["TransitionPara"] * 4 + ["ActionPara"] + ["TransitionPara"] * 2
+    f = parse_fountain((FIXTURES / "nyousefi" / "ForcedElements.fountain").read_text())
+    assert isinstance(f.elements[0], ActionPara) and f.elements[1].name == "MCDUCK"
+    singer = f.elements[2]
+    assert singer.parts[0].lyric and "~" not in singer.parts[0].text

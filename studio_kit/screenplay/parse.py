@@ -490,7 +490,8 @@ class _Builder:
                 self.elements.append(SynopsisPara(first_line + off, t[1:].strip()))
             return
         # Transitions screenplain only knows when they end in "TO:" (or are forced with '>')
-        if len(texts) == 1 and _END_TRANSITION_RE.match(texts[0].strip()):
+        if len(texts) == 1 and (_END_TRANSITION_RE.match(texts[0].strip())
+                                or texts[0].strip() == "TO:"):
             text = strip_emphasis(texts[0].strip())
             self.elements.append(TransitionPara(para_line, text, transition_kind(text)))
             self.paras.append(SpTransition(text))
