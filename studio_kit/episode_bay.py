@@ -8,8 +8,6 @@ Every edit works on a deep copy of the storyboard and returns it; shot ids never
 from __future__ import annotations
 
 import base64
-import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -340,20 +338,34 @@ def review(project: Project, episode: str, shot_id: str, action: str, *, who: st
 
 
 def _middle_frame_png(video: Path, width: int = THUMB_W) -> bytes:
-    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
-                            "-of", "json", str(video)], capture_output=True, text=True,
-                           check=False)
+    """The take's middle frame as a PNG ``width`` pixels wide (PyAV: decoded, not guessed)."""
+    import io
+
+    import av
+
     try:
-        mid = float(json.loads(probe.stdout)["format"]["duration"]) / 2
-    except (ValueError, KeyError, TypeError):
-        mid = 0.0
-    out = subprocess.run(["ffmpeg", "-v", "error", "-ss", f"{mid:.3f}", "-i", str(video),
-                          "-frames:v", "1", "-vf", f"scale={width}:-2", "-f", "image2pipe",
-                          "-vcodec", "png", "-"], capture_output=True, check=False)
-    if out.returncode or not out.stdout:
-        raise StudioError(f"cannot decode a frame of {video}", file=video,
-                          hint=out.stderr.decode(errors="replace")[-300:])
-    return out.stdout
+        with av.open(str(video)) as c:
+            stream = c.streams.video[0]
+            dur = float(c.duration / av.time_base) if c.duration else 0.0
+            frames = list(c.decode(stream)) if dur <= 0 else []
+            if frames:
+                img = frames[len(frames) // 2].to_image()
+            else:
+                target = dur / 2
+                img = None
+                for frame in c.decode(stream):
+                    img = frame.to_image()
+                    if frame.time is not None and frame.time >= target:
+                        break
+                if img is None:
+                    raise ValueError("no frames")
+    except (av.FFmpegError, ValueError, IndexError, OSError) as exc:
+        raise StudioError(f"cannot decode a frame of {video}: {exc}", file=video,
+                          hint="the take is damaged; regenerate it") from None
+    h = max(2, round(img.height * width / img.width))
+    buf = io.BytesIO()
+    img.resize((width, h)).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def thumbnails(project: Project, episode: str, takes: dict[str, str] | None = None,
