@@ -263,102 +263,102 @@ async def _generate_leased(request: EngineRequest, engine_name: str, eng: Engine
                            run_id: int | None, progress: ProgressFn | None, attempt: int,
                            estimate_hash: str | None, project: Any,
                            shot_id: str) -> EngineResult:
-    if True:
-        hit = cached_result(h, vault, ledger)  # made by a holder that finished meanwhile
-        if hit is not None:
-            return hit
-        paid = is_paid(eng)
-        remote_id: str | None = None
-        pending = ledger.pending_call(h)
-        refetch = False
-        if pending is None and hasattr(eng, "run_job"):
-            # a paid take whose object is gone or was quarantined as corrupt: fetch it again
-            # from the engine by its remote id (no new job, no new bill)
-            lost = ledger.query("SELECT * FROM engine_calls WHERE request_hash=? AND status="
-                                "'succeeded' AND asset IS NOT NULL AND remote_id IS NOT NULL "
-                                "ORDER BY id DESC LIMIT 1", (h,))
-            if lost and not vault.verified(lost[0]["asset"]):
-                pending, refetch = lost[0], True
-            else:
-                # billed before but its delivery was rejected (truncated, corrupt) or never
-                # collected: fetch that job's output again (free) rather than pay again
-                billed = ledger.query(
-                    "SELECT * FROM engine_calls WHERE request_hash=? AND status='failed' AND "
-                    "cost > 0 AND remote_id IS NOT NULL ORDER BY id DESC LIMIT 1", (h,))
-                if billed:
-                    pending, refetch = billed[0], True
-        was = str(pending["status"]) if refetch and pending else None
-        resumable = bool(pending and pending.get("remote_id") and hasattr(eng, "run_job"))
-        if paid and not resumable:
-            # a job already submitted (and paid) is collected whatever changed since: polling
-            # costs nothing, and a new approval must not be needed to get what was bought
-            require_gate_a(ledger, episode, engine_name, estimate_hash, project=project)
-        if resumable:
-            assert pending is not None
-            call_id = int(pending["id"])
-            remote_id = str(pending["remote_id"])
-            ledger.update_call(call_id, status="running")
+    """``generate_shot``'s work once this process holds the lease on ``h``."""
+    hit = cached_result(h, vault, ledger)  # made by a holder that finished meanwhile
+    if hit is not None:
+        return hit
+    paid = is_paid(eng)
+    remote_id: str | None = None
+    pending = ledger.pending_call(h)
+    refetch = False
+    if pending is None and hasattr(eng, "run_job"):
+        # a paid take whose object is gone or was quarantined as corrupt: fetch it again
+        # from the engine by its remote id (no new job, no new bill)
+        lost = ledger.query("SELECT * FROM engine_calls WHERE request_hash=? AND status="
+                            "'succeeded' AND asset IS NOT NULL AND remote_id IS NOT NULL "
+                            "ORDER BY id DESC LIMIT 1", (h,))
+        if lost and not vault.verified(lost[0]["asset"]):
+            pending, refetch = lost[0], True
         else:
-            if pending:
-                ledger.update_call(int(pending["id"]), status="orphaned",
-                                   error="the process stopped before the engine returned a "
-                                         "job id; submitted again")
-            call_id = ledger.begin_call(engine=engine_name, request_hash=h, run_id=run_id,
-                                        model=model, shot_id=shot_id, attempt=attempt)
+            # billed before but its delivery was rejected (truncated, corrupt) or never
+            # collected: fetch that job's output again (free) rather than pay again
+            billed = ledger.query(
+                "SELECT * FROM engine_calls WHERE request_hash=? AND status='failed' AND "
+                "cost > 0 AND remote_id IS NOT NULL ORDER BY id DESC LIMIT 1", (h,))
+            if billed:
+                pending, refetch = billed[0], True
+    was = str(pending["status"]) if refetch and pending else None
+    resumable = bool(pending and pending.get("remote_id") and hasattr(eng, "run_job"))
+    if paid and not resumable:
+        # a job already submitted (and paid) is collected whatever changed since: polling
+        # costs nothing, and a new approval must not be needed to get what was bought
+        require_gate_a(ledger, episode, engine_name, estimate_hash, project=project)
+    if resumable:
+        assert pending is not None
+        call_id = int(pending["id"])
+        remote_id = str(pending["remote_id"])
+        ledger.update_call(call_id, status="running")
+    else:
+        if pending:
+            ledger.update_call(int(pending["id"]), status="orphaned",
+                               error="the process stopped before the engine returned a "
+                                     "job id; submitted again")
+        call_id = ledger.begin_call(engine=engine_name, request_hash=h, run_id=run_id,
+                                    model=model, shot_id=shot_id, attempt=attempt)
 
-        def submitted(rid: str) -> None:
-            ledger.update_call(call_id, status="submitted", remote_id=rid)
+    def submitted(rid: str) -> None:
+        ledger.update_call(call_id, status="submitted", remote_id=rid)
 
-        try:
-            if hasattr(eng, "run_job"):
-                result = await eng.run_job(request, vault, progress, remote_id=remote_id,
-                                           on_submitted=submitted)
-            else:
-                result = await eng.generate(request, vault, progress)
-        except EngineError as err:
-            if refetch:  # billed once already: never pay for this request again
-                what = ("its paid take is corrupt in the vault" if was == "succeeded" else
-                        "it was billed and its delivery was rejected")
-                ledger.update_call(call_id, status=str(was),
-                                   error=f"{what}; fetching job {remote_id} again failed: "
-                                         f"{err}"[:500])
-                raise EngineError(
-                    f"shot {shot_id}: {engine_name} job {remote_id}: {what}, and fetching it "
-                    f"again failed: {str(err).splitlines()[0]}; not paying for it twice",
-                    field="generation",
-                    hint="the next engine of the route is tried; to pay for a new take, "
-                         "regenerate the shot with another seed") from err
-            cost = float(getattr(err, "cost", 0.0) or 0.0)
-            rid = getattr(err, "remote_id", None)
-            extra = {"remote_id": rid} if rid else {}
-            if getattr(err, "transient", False) and rid:
-                # accepted by the engine: keep it pending (cost as billed), collect next run
-                tries = int((ledger.query("SELECT collect_tries FROM engine_calls WHERE id=?",
-                                          (call_id,)) or [{"collect_tries": 0}])[0]
-                            ["collect_tries"] or 0) + 1
-                if tries < MAX_COLLECT_TRIES:
-                    ledger.update_call(call_id, status="submitted", error=str(err)[:500],
-                                       cost=cost, collect_tries=tries, **extra)
-                    err.collect_later = True  # type: ignore[attr-defined]
-                    raise
-                ledger.update_call(call_id, status="failed", cost=cost, collect_tries=tries,
-                                   error=f"not collected after {tries} runs: {err}"[:500],
-                                   **extra)
+    try:
+        if hasattr(eng, "run_job"):
+            result = await eng.run_job(request, vault, progress, remote_id=remote_id,
+                                       on_submitted=submitted)
+        else:
+            result = await eng.generate(request, vault, progress)
+    except EngineError as err:
+        if refetch:  # billed once already: never pay for this request again
+            what = ("its paid take is corrupt in the vault" if was == "succeeded" else
+                    "it was billed and its delivery was rejected")
+            ledger.update_call(call_id, status=str(was),
+                               error=f"{what}; fetching job {remote_id} again failed: "
+                                     f"{err}"[:500])
+            raise EngineError(
+                f"shot {shot_id}: {engine_name} job {remote_id}: {what}, and fetching it "
+                f"again failed: {str(err).splitlines()[0]}; not paying for it twice",
+                field="generation",
+                hint="the next engine of the route is tried; to pay for a new take, "
+                     "regenerate the shot with another seed") from err
+        cost = float(getattr(err, "cost", 0.0) or 0.0)
+        rid = getattr(err, "remote_id", None)
+        extra = {"remote_id": rid} if rid else {}
+        if getattr(err, "transient", False) and rid:
+            # accepted by the engine: keep it pending (cost as billed), collect next run
+            tries = int((ledger.query("SELECT collect_tries FROM engine_calls WHERE id=?",
+                                      (call_id,)) or [{"collect_tries": 0}])[0]
+                        ["collect_tries"] or 0) + 1
+            if tries < MAX_COLLECT_TRIES:
+                ledger.update_call(call_id, status="submitted", error=str(err)[:500],
+                                   cost=cost, collect_tries=tries, **extra)
+                err.collect_later = True  # type: ignore[attr-defined]
                 raise
-            at_risk = float(getattr(err, "at_risk", 0.0) or 0.0)
-            status = "unconfirmed" if at_risk and not rid else _status_for(err)
-            ledger.update_call(call_id, status=status, error=str(err)[:500], cost=cost,
-                               **({"at_risk": at_risk} if at_risk else {}), **extra)
+            ledger.update_call(call_id, status="failed", cost=cost, collect_tries=tries,
+                               error=f"not collected after {tries} runs: {err}"[:500],
+                               **extra)
             raise
-        except Exception as exc:
-            ledger.update_call(call_id, status="failed", error=repr(exc)[:500])
-            raise
-        result = result.model_copy(update={"request_hash": h})
-        vault.remember(STAGE, h, {"video": result.asset},
-                       meta={"result": result.model_dump(mode="json"), "shot": shot_id,
-                             "episode": episode})
-        ledger.update_call(call_id, status="succeeded", cost=result.cost,
-                           currency=result.currency, asset=result.asset,
-                           **({"remote_id": str(result.metadata["remote_id"])}
-                              if result.metadata.get("remote_id") else {}))
-        return result
+        at_risk = float(getattr(err, "at_risk", 0.0) or 0.0)
+        status = "unconfirmed" if at_risk and not rid else _status_for(err)
+        ledger.update_call(call_id, status=status, error=str(err)[:500], cost=cost,
+                           **({"at_risk": at_risk} if at_risk else {}), **extra)
+        raise
+    except Exception as exc:
+        ledger.update_call(call_id, status="failed", error=repr(exc)[:500])
+        raise
+    result = result.model_copy(update={"request_hash": h})
+    vault.remember(STAGE, h, {"video": result.asset},
+                   meta={"result": result.model_dump(mode="json"), "shot": shot_id,
+                         "episode": episode})
+    ledger.update_call(call_id, status="succeeded", cost=result.cost,
+                       currency=result.currency, asset=result.asset,
+                       **({"remote_id": str(result.metadata["remote_id"])}
+                          if result.metadata.get("remote_id") else {}))
+    return result
