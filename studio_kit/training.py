@@ -96,7 +96,7 @@ async def train_character_lora(project, character_id: str, settings: TrainingSet
     if ch is None:
         raise StudioError(f"no character {character_id!r}", file=project.root / "characters",
                           hint=f"characters: {', '.join(sorted(project.characters))}")
-    paths = [project.root / p for p in ch.reference_images]
+    paths = [project.file(p) for p in ch.reference_images]  # inside the series folder
     path = project.root / "characters" / f"{ch.id}.yaml"
     if len(paths) < 2:
         raise InvalidRequest(f"{ch.id}: LoRA training needs at least 2 reference images, "
