@@ -253,3 +253,39 @@ def test_corrupt_paid_take_is_refetched_by_its_job_id_not_paid_again(sample_proj
         rows = ledger.query("SELECT status, cost FROM engine_calls")
         assert rows == [{"status": "succeeded", "cost": pytest.approx(first.cost)}]
         assert ledger.total_cost() == pytest.approx(first.cost)
+
+
+def test_flipped_vault_bytes_are_repaired_before_use_and_never_delivered(tmp_path):
+    """A flipped byte in a shot clip and in the signed master in the vault: the next render
+    detects both before use, re-makes them, and delivers a master whose bytes are what its
+    C2PA report (valid) describes."""
+    import json
+
+    from test_pipeline_episode import small_sample
+
+    from studio_kit.hashing import file_hash
+    from studio_kit.pipeline import RenderOptions, render_episode
+    from studio_kit.project import Project
+
+    root = small_sample(tmp_path / "lighthouse")
+    opts = RenderOptions(width=160, height=90)
+    first = render_episode(root, "01", options=opts, out_dir=root / "out")
+    vault = Project.load(root).vault()
+    master = file_hash(first.master)
+    clip = first.shots[0].asset
+    for digest in (master, clip):
+        p = vault.path(digest)
+        data = bytearray(p.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        os.chmod(p, 0o644)
+        p.write_bytes(bytes(data))
+    Path(first.master).unlink()
+    again = render_episode(root, "01", options=opts, out_dir=root / "out")
+    delivered = file_hash(again.master)
+    report = json.loads(Path(again.provenance_report).read_text(encoding="utf-8"))
+    assert report["sha256"] == delivered and report["validation_state"] == "Valid"
+    assert vault.has(delivered) and file_hash(vault.path(delivered)) == delivered
+    assert again.shots[0].asset == clip and file_hash(vault.path(clip)) == clip
+    assert (vault.root / "quarantine" / master).is_file()
+    assert (vault.root / "quarantine" / clip).is_file()
+    assert vault.verify().ok
