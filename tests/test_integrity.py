@@ -289,3 +289,38 @@ def test_flipped_vault_bytes_are_repaired_before_use_and_never_delivered(tmp_pat
     assert (vault.root / "quarantine" / master).is_file()
     assert (vault.root / "quarantine" / clip).is_file()
     assert vault.verify().ok
+
+
+@pytest.mark.heavy
+def test_two_studio_render_processes_bill_each_shot_once(tmp_path, monkeypatch):
+    """Two real ``studio render`` commands on one project, at the same time, against a
+    loopback runway with latency: each request is billed once at the engine."""
+    from test_pipeline_episode import small_sample
+
+    from studio_kit.budget import approve_gate_a
+    from studio_kit.project import Project
+
+    monkeypatch.setenv("RUNWAYML_API_SECRET", "test-key")
+    root = small_sample(tmp_path / "lighthouse")
+    with FakeEngineServer("runway", job_latency_s=0.5) as server:
+        (root / "routing.yaml").write_text(
+            "schema_version: 1\ndefault: runway\nfailover: [local]\nengines:\n"
+            f"  runway: {{base_url: '{server.url}', concurrency: 3}}\nrules: []\n")
+        approve_gate_a(Project.load(root), "01", who="producer")
+        env = dict(os.environ, RUNWAYML_API_SECRET="test-key", STUDIO_ENGINE_POLL_S="0.02",
+                   STUDIO_ENGINE_MAX_POLL_S="0.05")
+        studio = [sys.executable, "-m", "studio_kit.cli", "render", str(root), "01",
+                  "--width", "160", "--height", "90", "--no-prores", "--no-sign"]
+        procs = [subprocess.Popen(studio + ["--out", str(root / f"out{i}")], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for i in range(2)]
+        outs = [p.communicate(timeout=240) for p in procs]
+        assert all(p.returncode == 0 for p in procs), outs
+        # (QC may regenerate a shot with another seed: that is another request)
+        assert server.billed and max(server.billed_per_request().values()) == 1
+        assert max(server.submissions_per_request().values()) == 1
+        billed = len(server.billed)
+    with Ledger(root / ".studio" / "ledger.sqlite") as led:
+        rows = led.query("SELECT request_hash, cost FROM engine_calls WHERE engine='runway'")
+        assert led.total_cost() == pytest.approx(billed * 0.25)
+    assert len(rows) == len({r["request_hash"] for r in rows}) == billed
