@@ -575,6 +575,14 @@ def gate_b_direction(ledger, episode: str, shot_id: str) -> str:
     return " ".join(n.rstrip(".") + "." for n in dict.fromkeys(n for n in notes if n))
 
 
+def gate_b_seed(seed: int, shot_id: str, direction: str) -> int:
+    """A rejected shot's seed: a new one per set of notes (an engine that draws from the
+    spec, not the words, makes a new take too); the shot's own seed when never rejected."""
+    if not direction:
+        return seed
+    return int(stable_hash("gate-b-seed", seed, shot_id, direction)[:8], 16) % 2_000_000_000
+
+
 def _shot_jobs(r: _Render, dialogue, starts, timing_of, plan: PicturePlan) -> list[ShotJob]:
     """Every shot's job, its route, and its prompts compiled and linted for every engine of
     its chain: a lint error stops the render before any engine is called."""
@@ -589,6 +597,7 @@ def _shot_jobs(r: _Render, dialogue, starts, timing_of, plan: PicturePlan) -> li
                                   t.start_s - plan.head_s(shot.id)),
             chain=chain, left_out=left_out,
             direction=gate_b_direction(r.ledger, r.episode, shot.id))
+        job.seed = gate_b_seed(job.seed, shot.id, job.direction)
         for engine in chain:  # each engine gets its own prompt dialect
             job.prompts[engine] = r.prompt(job.spec, engine, job.direction)
         jobs.append(job)
