@@ -202,9 +202,130 @@ def check_references(project: Project, sb: Storyboard) -> None:
 
 
 def save(project: Project, sb: Storyboard) -> Path:
-    """Validate references, then save (in place, comments kept, merged with disk changes)."""
+    """Validate references, then save (in place, comments kept, merged with disk changes).
+    A pure reorder / move-to-act moves the shots' own lines in the file (``move_in_text``:
+    each shot keeps its comments and layout, milliseconds on a 200-shot file); anything
+    else goes through ``Project.save_storyboard``."""
     check_references(project, sb)
-    return project.save_storyboard(sb)
+    path = move_in_text(project, sb)
+    return path if path is not None else project.save_storyboard(sb)
+
+
+def _only_moved(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    def frame(d: dict[str, Any]) -> dict[str, Any]:
+        return {**d, "acts": [{k: v for k, v in a.items() if k != "shots"}
+                              for a in d.get("acts", [])]}
+
+    def by_id(d: dict[str, Any]) -> dict[str, Any]:
+        return {s["id"]: s for a in d.get("acts", []) for s in a.get("shots", [])}
+
+    return frame(old) == frame(new) and by_id(old) == by_id(new)
+
+
+def move_in_text(project: Project, sb: Storyboard) -> Path | None:
+    """Save a storyboard that differs from the loaded one only in the order / acts of its
+    shots by moving each shot's block of lines (with the comment lines just above it) in the
+    file. Returns None - nothing written - whenever that does not apply (other edits, the
+    file changed on disk since it was loaded, a layout it cannot cut safely); the result is
+    parsed and validated against ``sb`` before it replaces the file atomically."""
+    import yaml
+
+    from .yamlio import _LOADER, _folder_lock, atomic_write_text, load_yaml
+
+    ep = project.episodes.get(sb.episode)
+    if ep is None or ep.storyboard is None or ep.storyboard is sb:
+        return None
+    old, new = plain_data(ep.storyboard), plain_data(sb)
+    if old == new or not _only_moved(old, new):
+        return None
+    path = ep.storyboard_path
+    with _folder_lock(path.parent):
+        try:
+            text = path.read_text(encoding="utf-8")
+            data, lines = load_yaml(path)
+            if plain_data(validate_data(Storyboard, data, path, lines)) != old:
+                return None  # changed on disk: the merging save handles it
+        except (StudioError, OSError, UnicodeDecodeError):
+            return None
+        if text.startswith("\ufeff") or not text.endswith("\n"):
+            return None
+        rows = text.splitlines(keepends=True)
+        acts = old["acts"]
+        bounds: set[int] = {len(rows)}
+        for key, line in lines.items():  # every structural line: keys, act and shot items
+            if len(key) <= 2 or (len(key) == 3 and key[0] == "acts") or (
+                    len(key) == 4 and key[2] == "shots"):
+                bounds.add(line - 1)
+        starts: dict[str, int] = {}
+        indent: set[int] = set()
+        for ai, act in enumerate(acts):
+            for si, shot in enumerate(act.get("shots", [])):
+                i = lines.get(("acts", ai, "shots", si), 0) - 1
+                if i < 0 or not rows[i].lstrip().startswith("- "):
+                    return None
+                starts[shot["id"]] = i
+                indent.add(len(rows[i]) - len(rows[i].lstrip()))
+        if len(indent) > 1:
+            return None
+
+        def is_note(row: str) -> bool:
+            return not row.strip() or row.lstrip().startswith("#")
+
+        body: dict[str, list[str]] = {}
+        lead: dict[str, list[str]] = {}
+        regions: list[tuple[int, int, list[str]] | None] = []  # per act: start, end, tail
+        for act in acts:
+            ids = [s["id"] for s in act.get("shots", [])]
+            if not ids:
+                regions.append(None)
+                continue
+            tail: list[str] = []
+            for k, sid in enumerate(ids):
+                i = starts[sid]
+                end = min(b for b in bounds if b > i)
+                block = rows[i:end]
+                trail: list[str] = []
+                while len(block) > 1 and is_note(block[-1]):
+                    trail.insert(0, block.pop())
+                body[sid] = block
+                lead.setdefault(sid, [])
+                if k + 1 < len(ids):
+                    lead[ids[k + 1]] = trail
+                else:
+                    tail = trail
+            last = ids[-1]
+            regions.append((starts[ids[0]], starts[last] + len(body[last]) + len(tail), tail))
+        out: list[str] = []
+        pos = 0
+        for ai, region in enumerate(regions):
+            new_ids = [s["id"] for s in new["acts"][ai].get("shots", [])]
+            if region is None:
+                if new_ids:
+                    return None  # an act with no shot lines to put them beside
+                continue
+            a, b, tail = region
+            out += rows[pos:a]
+            if not new_ids:  # the act's last shot moved out: ``shots: []``
+                key = lines.get(("acts", ai, "shots"), 0) - 1
+                if not pos <= key < a or rows[key].strip() != "shots:":
+                    return None
+                idx = len(out) - (a - key)
+                out[idx] = out[idx].rstrip() + " []\n"
+            for sid in new_ids:  # each shot with the comment lines just above it
+                out += lead[sid] + body[sid]
+            out += tail
+            pos = b
+        out += rows[pos:]
+        result = "".join(out)
+        try:
+            check = validate_data(Storyboard, yaml.load(result, Loader=_LOADER), path)
+        except (StudioError, yaml.YAMLError):
+            return None
+        if plain_data(check) != new:
+            return None
+        atomic_write_text(path, result)
+    ep.storyboard = check
+    return path
 
 
 # -- pacing ----------------------------------------------------------------------------------
@@ -250,7 +371,8 @@ def pacing(sb: Storyboard, tolerance: float = DRIFT_TOLERANCE) -> list[ActPacing
     return out
 
 
-def set_pacing(sb: Storyboard, act_id: str, target_avg_shot_s: float | None) -> Storyboard:
+def set_pacing(sb: Storyboard, act_id: str, target_avg_shot_s: float | None,
+               max_duration_s: float | None = None) -> Storyboard:
     new = sb.model_copy(deep=True)
     act: Act | None = next((a for a in new.acts if a.id == act_id), None)
     if act is None:
@@ -259,7 +381,11 @@ def set_pacing(sb: Storyboard, act_id: str, target_avg_shot_s: float | None) -> 
     if target_avg_shot_s is not None and target_avg_shot_s <= 0:
         raise StudioError("a target average shot length must be above 0 s",
                           field="target_avg_shot_s", hint="e.g. 3.5")
+    if max_duration_s is not None and max_duration_s <= 0:
+        raise StudioError("an act's longest duration must be above 0 s",
+                          field="max_duration_s", hint="e.g. 20 for a cold open")
     act.target_avg_shot_s = target_avg_shot_s
+    act.max_duration_s = max_duration_s
     return new
 
 
@@ -275,7 +401,8 @@ class ShotReview:
     when: str | None
     scores: list[dict[str, Any]]
     failures: list[str]
-    references: list[Path]  # bible images / scene frame it was checked against
+    references: list[Path]  # bible reference images it was checked against
+    scene_frame: bytes | None = None  # the scene's reference frame (PNG)
 
 
 def gate_states(project: Project, episode: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -302,8 +429,10 @@ def shot_review(project: Project, episode: str, shot_id: str) -> ShotReview:
         p = project.vault().path(take)
         path = p if p.is_file() else None
     refs: list[Path] = []
+    scene_frame = None
     try:
         spec = project.resolve_shot(ep, shot_id)
+        scene_frame = _scene_frame(project, spec.scene.id)
         for rc in spec.characters:
             for img in getattr(rc.character, "reference_images", []) or []:
                 try:
@@ -313,7 +442,26 @@ def shot_review(project: Project, episode: str, shot_id: str) -> ShotReview:
     except StudioError:
         pass
     return ShotReview(shot_id, st.state.value, take, path, st.who, st.why, st.when, rows,
-                      failures, refs)
+                      failures, refs, scene_frame)
+
+
+_SCENE_FRAMES: dict[tuple[str, str], bytes] = {}
+
+
+def _scene_frame(project: Project, scene_id: str) -> bytes | None:
+    """The scene drawn alone by the embedded engine (what QC's scene checks compare to)."""
+    from .engines.base import RenderFormat
+    from .engines.local.preview import preview_png
+    from .hashing import stable_hash
+
+    scene = project.scenes.get(scene_id)
+    if scene is None:
+        return None
+    key = (scene_id, stable_hash(scene))
+    if key not in _SCENE_FRAMES:
+        _SCENE_FRAMES[key] = preview_png(scene, format=RenderFormat(
+            width=THUMB_W * 2, height=THUMB_H * 2, fps=24.0))
+    return _SCENE_FRAMES[key]
 
 
 def review(project: Project, episode: str, shot_id: str, action: str, *, who: str,
@@ -372,16 +520,11 @@ def thumbnails(project: Project, episode: str, takes: dict[str, str] | None = No
                ) -> dict[str, bytes]:
     """Shot id -> PNG: the current take's middle frame (cached in ``.studio/thumbs``), else
     the scene preview (one per scene, small)."""
-    from .engines.base import RenderFormat
-    from .engines.local.preview import preview_png
-
     sb = project.storyboard(episode)
     takes = takes if takes is not None else gate_states(project, episode)[1]
     cache = project.studio_dir / "thumbs"
     vault = project.vault()
-    scene_png: dict[str, bytes] = {}
     out: dict[str, bytes] = {}
-    fmt = RenderFormat(width=THUMB_W * 2, height=THUMB_H * 2, fps=24.0)
     for s in sb.shots:
         asset = takes.get(s.id)
         if asset:
@@ -398,10 +541,9 @@ def thumbnails(project: Project, episode: str, takes: dict[str, str] | None = No
                     continue
                 except StudioError:
                     pass
-        if s.scene not in scene_png and s.scene in project.scenes:
-            scene_png[s.scene] = preview_png(project.scenes[s.scene], format=fmt)
-        if s.scene in scene_png:
-            out[s.id] = scene_png[s.scene]
+        png = _scene_frame(project, s.scene)
+        if png is not None:
+            out[s.id] = png
     return out
 
 

@@ -191,6 +191,16 @@ class EpisodeBay(w.VBox):
         self.pacing_html = w.HTML("")
         self.pacing_html.add_class("studio-pacing")
         self.pacing_box = w.VBox([])
+        self.pace_act = w.Dropdown(description="act", layout=w.Layout(width="240px"))
+        self.pace_target = w.FloatText(description="target avg s", value=0.0,
+                                       layout=w.Layout(width="200px"))
+        self.pace_target.add_class("studio-pace-target")
+        self.pace_max = w.FloatText(description="max act s", value=0.0,
+                                    layout=w.Layout(width="200px"))
+        self.pace_btn = w.Button(description="set pacing (0 = none)")
+        self.pace_btn.add_class("studio-set-pacing")
+        self.pace_btn.on_click(lambda _b: guarded(self.form, self._set_pacing))
+        self.pace_act.observe(lambda _c: self._fill_pacing(), "value")
         self._build_editor()
         self._build_review()
         self.player = w.HTML("")
@@ -208,7 +218,9 @@ class EpisodeBay(w.VBox):
                            layout=w.Layout(width="55%")),
                     w.VBox([w.HTML("<h3>Review (Gate B)</h3>"), self.review_box],
                            layout=w.Layout(width="45%"))]),
-            w.HTML("<h3>Pacing</h3>"), self.pacing_html, self.pacing_box,
+            w.HTML("<h3>Pacing</h3>"), self.pacing_html,
+            w.HBox([self.pace_act, self.pace_target, self.pace_max, self.pace_btn]),
+            self.pacing_box,
             w.HTML("<h3>Episode player</h3>"), self.seek, self.player,
             w.HTML("<h3>Timeline</h3>"), self.chart_box,
         ])
@@ -316,6 +328,11 @@ class EpisodeBay(w.VBox):
         self.shot_pick.options = ids
         self.shot_pick.value = self.selected
         self.act_pick.options = [(a.title or a.id, a.id) for a in sb.acts]
+        keep = self.pace_act.value
+        self.pace_act.options = [(a.title or a.id, a.id) for a in sb.acts]
+        if keep in [a.id for a in sb.acts]:
+            self.pace_act.value = keep
+        self._fill_pacing()
         self._draw_strip()
         self.pacing_html.value = self._pacing_table()
         self._fill_editor()
@@ -343,6 +360,18 @@ class EpisodeBay(w.VBox):
         return ("<table class='studio-pacing-table'><tr><th>act</th><th>kind</th><th>shots</th>"
                 "<th>s</th><th>avg shot s</th><th>target</th><th></th></tr>"
                 + "".join(rows) + "</table>")
+
+    def _fill_pacing(self) -> None:
+        act = next((a for a in self.storyboard.acts if a.id == self.pace_act.value), None)
+        if act is not None:
+            self.pace_target.value = act.target_avg_shot_s or 0.0
+            self.pace_max.value = act.max_duration_s or 0.0
+
+    def _set_pacing(self) -> str:
+        act_id = self.pace_act.value
+        new = bay.set_pacing(self.storyboard, act_id, self.pace_target.value or None,
+                             self.pace_max.value or None)
+        return self._apply(new, f"pacing of {act_id} saved")
 
     def _draw_charts(self) -> None:
         try:
@@ -478,10 +507,10 @@ class EpisodeBay(w.VBox):
                             f"title='{html.escape(p.name)}'>")
             except OSError:
                 continue
-        scene = self._thumbs.get(self.selected)
-        self.refs_html.value = ("<div>checked against: " + "".join(imgs)
-                                + (f" <img src='{_b64png(scene)}' height=60 title='scene'>"
-                                   if scene and not r.take else "") + "</div>")
+        scene = r.scene_frame
+        self.refs_html.value = ("<div class='studio-refs'>checked against: " + "".join(imgs)
+                                + (f" <img src='{_b64png(scene)}' height=60 title='scene frame'>"
+                                   if scene else "") + "</div>")
 
     def _review(self, action: str) -> None:
         sid = self.selected

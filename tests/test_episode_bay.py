@@ -194,3 +194,51 @@ def test_thumbnails_scene_preview_before_a_take(project):
         by_scene.setdefault(s.scene, set()).add(thumbs[s.id])
     assert all(len(v) == 1 for v in by_scene.values())  # one preview per scene
     assert len({next(iter(v)) for v in by_scene.values()}) == len(by_scene)
+
+
+def test_reorder_moves_the_shot_lines_with_their_comment(project, monkeypatch):
+    path = project.episode("01").storyboard_path
+    note = "  # Theo's line is the turn of the act\n"
+    path.write_text(path.read_text().replace("  - id: s05-lamp-theo\n",
+                                             note + "  - id: s05-lamp-theo\n"))
+    project = Project.load(project.root)
+    sb = project.storyboard("01")
+    # s05 (inside act one, a comment above it) moves to the front of the cold open
+    moved = bay.move_shot(sb, "s05-lamp-theo", act=sb.acts[0].id, index=0)
+    calls: list[object] = []
+    monkeypatch.setattr(type(project), "save_storyboard",
+                        lambda self, s: calls.append(s) or path)
+    assert bay.save(project, moved) == path
+    assert calls == []  # the lines were moved, not the file re-dumped
+    text = path.read_text()
+    assert note + "  - id: s05-lamp-theo\n" in text
+    assert text.index("s05-lamp-theo") < text.index("s01-cliff-wide")
+    assert COMMENT + "  - id: s10-cliff-beam\n" in text
+    again = Project.load(project.root)
+    assert ids(again.storyboard("01")) == ids(moved)
+    assert again.storyboard("01") == moved
+    # the bay's project holds what is on disk: the next move starts from it
+    assert project.storyboard("01") == moved
+    # a move plus another edit is not a pure move: the merging save handles it
+    both = bay.update_shot(bay.step_shot(moved, "s01-cliff-wide", 1), "s01-cliff-wide",
+                           {"duration_s": 9.0})
+    bay.save(project, both)
+    assert len(calls) == 1
+    # a file changed on disk since it was loaded: not moved by lines either
+    monkeypatch.undo()
+    fresh = Project.load(project.root)
+    path.write_text(path.read_text().replace("title: The Lighthouse at Kerbrat",
+                                             "title: The Lighthouse"))
+    bay.save(fresh, bay.step_shot(fresh.storyboard("01"), "s02-cliff-mara", 1))
+    final = Project.load(project.root).storyboard("01")
+    assert final.title == "The Lighthouse"  # the disk edit was merged, not reverted
+    assert [x.id for x in final.acts[0].shots] == ["s05-lamp-theo", "s01-cliff-wide"]
+    assert final.acts[1].shots[0].id == "s02-cliff-mara"
+    assert COMMENT in path.read_text() and note in path.read_text()
+    # the hook's only shot moves out: the act keeps 'shots: []' and its comment
+    p2 = Project.load(project.root)
+    emptied = bay.move_shot(p2.storyboard("01"), "s10-cliff-beam", act=sb.acts[0].id)
+    monkeypatch.setattr(type(p2), "save_storyboard", lambda self, s: calls.append(s) or path)
+    bay.save(p2, emptied)
+    assert len(calls) == 1 and "shots: []" in path.read_text()
+    assert Project.load(project.root).storyboard("01") == emptied
