@@ -201,7 +201,7 @@ def test_cli_gates_review_the_latest_renders_takes_and_master(sample_dir, tmp_pa
 
     p = Project.load(sample_dir)
     assert main(["gate", str(sample_dir), "01", "--gate", "C"]) == 2
-    assert "no successful render" in capsys.readouterr().err
+    assert "no successful render" in " ".join(capsys.readouterr().err.split())  # (wrapped)
     master = fake_render_record(p, tmp_path)
     sid = p.storyboard("01").shots[0].id
     assert main(["gate", str(sample_dir), "01", "--gate", "B", "--shot", sid, "--approve",

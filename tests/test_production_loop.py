@@ -226,3 +226,26 @@ def test_a_local_render_scores_every_metric_on_every_shot(sample):
             bad.append((r["shot_id"], r["metric"], skipped))
     if bad:
         pytest.xfail(f"QC skipped metrics for other reasons (H3's scorer work): {bad[:4]}")
+
+
+def test_regeneration_over_the_approved_estimate_asks_again(sample, monkeypatch):
+    """QC fails the fake's test patterns: regenerating on the paid engine goes on only while
+    the render's spend stays within the estimate Gate A approved (retries included)."""
+    from studio_kit.budget import estimate_episode
+    from studio_kit.errors import BudgetError
+
+    monkeypatch.setenv(KEY_ENV["runway"], "test-key")
+    monkeypatch.setenv("STUDIO_ENGINE_POLL_S", "0.01")
+    monkeypatch.setenv("STUDIO_ENGINE_MAX_POLL_S", "0.05")
+    with FakeEngineServer("runway") as server:
+        _route_to(sample, server.url, failover="local")
+        p = Project.load(sample)
+        approve_gate_a(p, "01", who="producer")
+        approved = estimate_episode(p, "01").total
+        opts = CLOUD.model_copy(update={"attempts": 3})
+        with pytest.raises(BudgetError) as err:
+            render_episode(sample, "01", options=opts, out_dir=sample / "out")
+    msg = str(err.value)
+    assert "Gate A approved" in msg and "studio estimate" in msg and "studio approve" in msg
+    with Project.load(sample).ledger() as led:
+        assert 0 < led.total_cost("01") <= approved + 1e-9  # never over what was approved

@@ -177,6 +177,9 @@ class _Render:
         self._route_engines: dict[str, Any] = {}
         self._look: tuple[Path | None, str | None, Any] | None = None
         self._policy = None
+        self._approved: tuple[float, str, float] | None = None
+        self._spent_before = 0.0  # the episode's spend when the shots start (ledger)
+        self._reserved = 0.0  # retries checked against the budget, not yet in the ledger
         import threading
 
         self._slots: dict[str, Any] = {}
@@ -374,6 +377,41 @@ class _Render:
 
         out = runner.run("generate", {"request": key}, fn, subject=shot_id)
         return EngineResult.model_validate(out.meta["result"]), out.cache_hit
+
+    def check_budget(self, engine_name: str, request: EngineRequest, ledger,
+                     shot_id: str) -> float:
+        """A regeneration or failover to a paid engine stays within the estimate Gate A
+        approved (``budget.estimate_episode``: retries included): one that would spend more
+        asks again (``BudgetError``)."""
+        from ..budget import estimate_episode, shot_cost
+        from ..errors import BudgetError
+        from ..generation import is_paid
+
+        engine = self.engine(engine_name)
+        if not is_paid(engine):
+            return 0.0
+        with self._slots_lock:
+            if self._approved is None:
+                est = estimate_episode(self.project, self.episode)
+                self._approved = (est.total, est.currency, self._spent_before)
+            approved, currency, before = self._approved
+            cost = shot_cost(engine, request.duration)[1]
+            spent = ledger.total_cost(self.episode) - before + self._reserved
+            if spent + cost <= approved + 1e-9:
+                self._reserved += cost  # held until the call is in the ledger
+                return cost
+        raise BudgetError(
+            f"shot {shot_id}: another attempt on {engine_name} ({cost:.2f} {currency}) "
+            f"would bring this render's spend to {spent + cost:.2f}, over the "
+            f"{approved:.2f} {currency} Gate A approved", field="gate A",
+            hint=f"run 'studio estimate PROJECT {self.episode}' and approve more with "
+            f"'studio approve PROJECT {self.episode} --gate A --who NAME' (or lower the "
+            "attempt budget)")
+
+    def release_budget(self, held: float) -> None:
+        if held:
+            with self._slots_lock:
+                self._reserved -= held
 
     def slot(self, engine_name: str):
         """The engine's concurrency slot (routing.yaml ``engines.NAME.concurrency``)."""
@@ -630,6 +668,7 @@ def _produce_all(r: _Render, jobs: list[ShotJob]) -> dict[str, ShotTake]:
             reg._load_builtins()
     import studio_kit.qc.runner  # noqa: F401 - (its imports, too, before the threads)
 
+    r._spent_before = r.ledger.total_cost(r.episode)
     futures: dict[str, Any] = {}
     with ThreadPoolExecutor(max_workers=max(1, len(jobs)),
                             thread_name_prefix="render-shot") as pool:
@@ -691,9 +730,13 @@ def produce_shot_take(r: _Render, job: ShotJob, *, runner: StageRunner,
             seed = job.seed if k == 0 else attempt_seed(job.seed, sid, k + 1)
             request = first[engine] if k == 0 else \
                 r.shot_request(job, engine, job.prompts[engine], seed, previous_clip)
+            held = 0.0
+            if n_attempt > 1 and not r.has_take(request, engine, ledger):
+                held = r.check_budget(engine, request, ledger, sid)  # a retry costs more
             try:
                 res, _ = r.generate(request, engine, sid, attempt=n_attempt, runner=runner)
-            except EngineError as err:  # (Gate A / budget refusals are StudioErrors)
+            except EngineError as err:
+                r.release_budget(held)  # (Gate A / budget refusals are StudioErrors)
                 msg = str(err).splitlines()[0][:200]
                 if getattr(err, "collect_later", False):  # billed, pending at this engine
                     raise StudioError(
@@ -709,6 +752,7 @@ def produce_shot_take(r: _Render, job: ShotJob, *, runner: StageRunner,
                 cost = float(getattr(err, "cost", 0.0) or 0.0)  # billed, then rejected
                 spent += cost
                 break  # failover: the next engine
+            r.release_budget(held)  # (its cost is in the ledger now)
             n_qc += 1
             qc = r.qc(job.spec, request, res, attempt=n_attempt, runner=runner)
             failed = [f"{x['metric']}={x['value']:.3g}" for x in qc["scores"]
