@@ -348,7 +348,8 @@ def build_episode_audio(project, episode: str, *, language: str | None = None,
                 scene = project.scenes.get(t.scene)
                 if scene is None:
                     raise StudioError(f"shot {t.shot_id}: unknown scene {t.scene!r}",
-                                      file=ep.storyboard_path, field="scene")
+                                      file=ep.storyboard_path, field="scene",
+                                      hint="use a scene id from scenes/*.yaml")
                 runs.append([scene, t.start_s, t.end_s])
         files = {sid: str(project.root / "scenes" / f"{sid}.yaml") for sid in project.scenes}
         # (the scene files' paths only name a scene in error messages: not in the key, so

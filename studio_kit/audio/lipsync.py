@@ -77,7 +77,8 @@ def mouth_openness(frames: Iterable[np.ndarray], boxes: Box | Sequence[Box],
         dist = np.linalg.norm(crop - skin, axis=2)
         values.append(float(np.mean(dist > max(min_distance, 4 * spread))))
     if not values:
-        raise StudioError("no frames to measure lip-sync on")
+        raise StudioError("no frames to measure lip-sync on",
+                          hint="the clip decoded to no frames: re-generate the shot")
     return np.array(values, np.float32)
 
 
@@ -156,7 +157,8 @@ def check_lipsync(mouth: np.ndarray, fps: float, *,
     elif audio is not None:
         ref = envelope_reference(audio, sr)
     else:
-        raise StudioError("lip-sync check needs the shot's visemes or its dialogue audio")
+        raise StudioError("lip-sync check needs the shot's visemes or its dialogue audio",
+                          hint="pass the viseme track from the audio stage, or the line's WAV")
     off, corr = estimate_offset(mouth, fps, ref)
     if off is None or corr < min_correlation:
         return LipSyncResult(shot_id=shot_id, offset_ms=off, correlation=round(corr, 3),

@@ -343,7 +343,8 @@ def running_server(project: Path, *, token: str | None, port: int = 0,
     threading.Thread(target=pump, daemon=True, name="studio-serve-output").start()
     try:
         if not found.wait(timeout) or not where:
-            raise StudioError("studio serve did not start:\n" + "\n".join(output[-40:]))
+            raise StudioError("studio serve did not start:\n" + "\n".join(output[-40:]),
+                              hint="read the server output above; is the port free?")
         yield RunningServer(f"http://127.0.0.1:{where[0]}", where[0], token, proc, output)
     finally:
         if proc.poll() is None:

@@ -89,7 +89,8 @@ def encode_stream(frames: Iterable[np.ndarray], out: str | Path, fmt: RenderForm
             for frame in frames:
                 if frame.shape != (fmt.height, fmt.width, 3) or frame.dtype != np.uint8:
                     raise EngineError(f"frame {n} is {frame.shape} {frame.dtype}, expected "
-                                      f"({fmt.height}, {fmt.width}, 3) uint8")
+                                      f"({fmt.height}, {fmt.width}, 3) uint8",
+                                      hint="render frames at the request's format (width x height, RGB uint8)")
                 proc.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
                 n += 1
                 if progress and total:

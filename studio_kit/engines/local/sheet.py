@@ -22,7 +22,8 @@ def clip_frames(path: str | Path, count: int = 1) -> list[np.ndarray]:
         stream = box.streams.video[0]
         frames = [f.to_ndarray(format="rgb24") for f in box.decode(stream)]
     if not frames:
-        raise StudioError("clip has no video frames", file=path)
+        raise StudioError("clip has no video frames", file=path,
+                          hint="re-generate the shot: the file holds no picture")
     if count == 1:
         return [frames[len(frames) // 2]]
     idx = np.linspace(0, len(frames) - 1, count).round().astype(int)
@@ -49,7 +50,8 @@ def contact_sheet(frames: Sequence[np.ndarray] | str | Path | Sequence[str | Pat
             labels = [Path(p).stem for p in paths for _ in range(per_clip or 1)]
     frames = list(frames)
     if not frames:
-        raise StudioError("no frames for the contact sheet")
+        raise StudioError("no frames for the contact sheet",
+                          hint="pass at least one frame (or a clip with frames)")
     cols = max(1, min(cols, len(frames)))
     rows = (len(frames) + cols - 1) // cols
     h0, w0 = frames[0].shape[:2]
