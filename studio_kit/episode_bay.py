@@ -8,6 +8,7 @@ Every edit works on a deep copy of the storyboard and returns it; shot ids never
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,7 +231,7 @@ def move_in_text(project: Project, sb: Storyboard) -> Path | None:
     parsed and validated against ``sb`` before it replaces the file atomically."""
     import yaml
 
-    from .yamlio import _LOADER, _folder_lock, atomic_write_text, load_yaml
+    from .yamlio import _folder_lock, atomic_write_text
 
     ep = project.episodes.get(sb.episode)
     if ep is None or ep.storyboard is None or ep.storyboard is sb:
@@ -242,10 +243,16 @@ def move_in_text(project: Project, sb: Storyboard) -> Path | None:
     with _folder_lock(path.parent):
         try:
             text = path.read_text(encoding="utf-8")
-            data, lines = load_yaml(path)
-            if plain_data(validate_data(Storyboard, data, path, lines)) != old:
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            seen = _SEEN_TEXT.get(path)
+            if seen is not None and seen[0] == digest:
+                disk, lines = seen[1], seen[2]  # the text this module last wrote
+            else:
+                data, lines = _parse(text)
+                disk = plain_data(validate_data(Storyboard, data, path, lines))
+            if disk != old:
                 return None  # changed on disk: the merging save handles it
-        except (StudioError, OSError, UnicodeDecodeError):
+        except (StudioError, OSError, UnicodeDecodeError, yaml.YAMLError):
             return None
         if text.startswith("\ufeff") or not text.endswith("\n"):
             return None
@@ -318,14 +325,39 @@ def move_in_text(project: Project, sb: Storyboard) -> Path | None:
         out += rows[pos:]
         result = "".join(out)
         try:
-            check = validate_data(Storyboard, yaml.load(result, Loader=_LOADER), path)
+            data, new_lines = _parse(result)
+            check = validate_data(Storyboard, data, path, new_lines)
         except (StudioError, yaml.YAMLError):
             return None
         if plain_data(check) != new:
             return None
         atomic_write_text(path, result)
+        _SEEN_TEXT[path] = (hashlib.sha256(result.encode()).hexdigest(), new, new_lines)
     ep.storyboard = check
+    ep.lines = new_lines
     return path
+
+
+#: storyboard file -> (sha256 of the text this module wrote, its plain data, its line map):
+#: the next move checks the file is unchanged by hash instead of parsing it again
+_SEEN_TEXT: dict[Path, tuple[str, dict[str, Any], dict]] = {}
+
+
+def _parse(text: str) -> tuple[Any, dict]:
+    """YAML text -> (data, line map), one parse (as ``yamlio.load_yaml`` does for files)."""
+    from .yamlio import _LOADER, _line_map, _refuse_aliases
+
+    _refuse_aliases(text, Path("storyboard.yaml"))
+    loader = _LOADER(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    lines: dict = {}
+    if node is not None:
+        _line_map(node, (), lines)
+    return data, lines
 
 
 # -- pacing ----------------------------------------------------------------------------------
