@@ -327,11 +327,15 @@ class EpisodeBay(w.VBox):
             self.selected = ids[0] if ids else None
         self.shot_pick.options = ids
         self.shot_pick.value = self.selected
+        keep_act = self.act_pick.value
         self.act_pick.options = [(a.title or a.id, a.id) for a in sb.acts]
+        acts = [a.id for a in sb.acts]
+        if acts:
+            self.act_pick.value = keep_act if keep_act in acts else acts[0]
         keep = self.pace_act.value
         self.pace_act.options = [(a.title or a.id, a.id) for a in sb.acts]
-        if keep in [a.id for a in sb.acts]:
-            self.pace_act.value = keep
+        if acts:
+            self.pace_act.value = keep if keep in acts else acts[0]
         self._fill_pacing()
         self._draw_strip()
         self.pacing_html.value = self._pacing_table()
@@ -469,11 +473,13 @@ class EpisodeBay(w.VBox):
         path = self.project.episode(self.episode).storyboard_path
         try:
             new = bay.update_shot(self.storyboard, sid, self.editor_changes(), path)
+            return self._apply(new, f"saved {sid}")
         except StudioError as err:
             for p in err.problems:  # beside the control: acts.N.shots.M.<field>
                 p.field = bay.shot_field_loc(p.field)
+                if p.field == "camera.movement":  # the movement's direction check
+                    p.field = "camera.movement.direction"
             raise
-        return self._apply(new, f"saved {sid}")
 
     # -- review ------------------------------------------------------------------------
     def _fill_review(self) -> None:

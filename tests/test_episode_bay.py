@@ -242,3 +242,41 @@ def test_reorder_moves_the_shot_lines_with_their_comment(project, monkeypatch):
     bay.save(p2, emptied)
     assert len(calls) == 1 and "shots: []" in path.read_text()
     assert Project.load(project.root).storyboard("01") == emptied
+
+
+def test_widget_messages_beside_controls_and_moves(project):
+    from studio_widgets.episode_bay import EpisodeBay
+
+    path = project.episode("01").storyboard_path
+    page = EpisodeBay(project, chart=False)
+    assert page.shot_pick.value == "s01-cliff-wide" and page.act_pick.value == "cold-open"
+    assert page.strip.value.count("class='studio-shot ") == len(project.storyboard("01").shots)
+    on_disk = path.read_bytes()
+    page.e_move.value, page.e_dir.value = "pan", "up"
+    page.save_btn.click()
+    assert "cannot move up" in page.form.message("camera.movement.direction").value
+    page.e_dir.value, page.e_scene.value = "left", "lamp_room"
+    page.e_dialogue.value = "no speaker here"
+    page.save_btn.click()
+    assert "no speaker" in page.form.message("dialogue").value
+    assert path.read_bytes() == on_disk
+    page.e_dialogue.value = "mara: Who lit it?"
+    page.save_btn.click()  # the cross-file check: mara's mark is not in the lamp room
+    assert "has no mark" in page.form.message("characters").value
+    assert path.read_bytes() == on_disk
+    page.e_scene.value = "cliff_path"
+    page.save_btn.click()
+    assert "saved s01-cliff-wide" in page.form.general.value
+    shot = Project.load(project.root).storyboard("01").shot("s01-cliff-wide")
+    assert (shot.scene, shot.camera.movement.direction.value, shot.dialogue[0].text) == (
+        "cliff_path", "left", "Who lit it?")
+    page.select("s03-lamp-wide")
+    page.act_pick.value = "cold-open"
+    page.to_act.click()
+    assert Project.load(project.root).storyboard("01").act_of("s03-lamp-wide").id == "cold-open"
+    assert COMMENT in path.read_text()
+    page.pace_act.value = "act-one"
+    page.pace_target.value = 1.0
+    page.pace_btn.click()
+    assert "pacing-warning" in page.pacing_html.value
+    assert Project.load(project.root).storyboard("01").acts[1].target_avg_shot_s == 1.0
