@@ -302,3 +302,37 @@ class Vault:
             bad = self.root / "quarantine"
             bad.mkdir(parents=True, exist_ok=True)
             os.replace(p, bad / digest)
+
+    # -- gc primitives (studio_kit.assets decides what is unreferenced) ----------------
+    def iter_objects(self) -> Iterator[tuple[str, Path, int]]:
+        """(digest, path, size) of every stored object."""
+        if not self.objects.exists():
+            return
+        for p in sorted(self.objects.glob("*/*")):
+            if not p.name.startswith(".") and p.is_file():
+                yield p.name, p, p.stat().st_size
+
+    def iter_record_paths(self) -> list[Path]:
+        return sorted(self.stages.glob("*/*.json")) if self.stages.exists() else []
+
+    def remove_record(self, path: Path) -> None:
+        """Delete one stage record (durably: its folder is fsynced)."""
+        path.unlink(missing_ok=True)
+        _fsync_dir(path.parent)
+
+    def remove_object(self, digest: str) -> None:
+        """Delete one object (durably). Callers remove the records naming it first."""
+        p = self.path(digest)
+        p.unlink(missing_ok=True)
+        _fsync_dir(p.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

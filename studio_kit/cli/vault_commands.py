@@ -1,4 +1,5 @@
-"""``studio vault verify [--repair]``: re-hash every object of a project's vault."""
+"""``studio vault verify [--repair]``: re-hash every object; ``studio vault gc [--yes]``:
+remove what nothing references (studio_kit.assets)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,45 @@ def verify_cmd(
                          f"{len(report.missing)} missing stage outputs", file=vault.root,
                          hint=f"run 'studio vault verify {project} --repair', then render "
                               "again to re-make them")
+
+
+@vault_app.command("gc")
+def gc_cmd(
+    project: Path = typer.Argument(Path("."), help="Series folder"),
+    yes: bool = typer.Option(False, "--yes", help="Delete (without it: a dry run listing "
+                                                  "what would go, with sizes)"),
+    include_paid_unused: bool = typer.Option(
+        False, "--include-paid-unused",
+        help="Also remove paid takes that no episode uses (a paid take a kept episode uses "
+             "is never removed)"),
+) -> None:
+    """Remove vault objects nothing references (dry run unless --yes; crash-safe)."""
+    import sys
+
+    from ..assets import plan_gc, run_gc
+    from ..project import Project
+
+    proj = Project.load(project, check_references=False)
+    if not yes:
+        plan = plan_gc(proj, include_paid_unused=include_paid_unused)
+        for digest, size in sorted(plan.objects.items()):
+            console.print(f"  would remove {digest[:16]}  {size:>12,d} B", highlight=False)
+        for rec in plan.records:
+            console.print(f"  would remove record {rec}", highlight=False)
+        if plan.resumed:
+            console.print("an interrupted gc left its journal: --yes completes it",
+                          highlight=False)
+        console.print(f"dry run: {len(plan.objects)} objects ({plan.bytes / 1e6:.2f} MB) and "
+                      f"{len(plan.records)} stage records would be removed; "
+                      f"{len(plan.kept_paid)} paid unused takes kept; "
+                      f"run 'studio vault gc {project} --yes' to delete", highlight=False)
+        return
+
+    def say(line: str) -> None:
+        print(f"removed {line}", flush=True)
+        sys.stdout.flush()
+
+    plan = run_gc(proj, include_paid_unused=include_paid_unused, progress=say)
+    console.print(f"removed {len(plan.objects)} objects ({plan.bytes / 1e6:.2f} MB) and "
+                  f"{len(plan.records)} stage records; {len(plan.kept_paid)} paid unused takes "
+                  "kept", highlight=False)
