@@ -269,6 +269,12 @@ CASES: list[Case] = _project_cases() + [
     Case("voices-unknown-language", ["voices", "-l", "qq"], expect=["'qq'", "hint:"]),
     Case("voices-elevenlabs-without-key", ["voices", "--engine", "elevenlabs"],
          expect=["ELEVENLABS_API_KEY", "hint:"]),
+    Case("dcp-missing-master", ["dcp", "{tmp}/nope.mov", "{tmp}/DCP", "--title", "T"],
+         expect=["nope.mov", "file not found", "hint:"]),
+    Case("dcp-not-media", ["dcp", "{bin}", "{tmp}/DCP", "--title", "T"],
+         expect=["cannot read the picture", "hint:"]),
+    Case("dcp-bad-container", ["dcp", "{bin}", "{tmp}/DCP", "--title", "T", "--container",
+                               "imax"], expect=["container", "'imax'", "hint:"]),
     # click usage errors
     Case("unknown-command", ["rendr", "{p}"], expect=["rendr"], usage=True),
     Case("missing-argument", ["render-shot", "{p}", "01"], expect=["'shot'"], usage=True),
