@@ -218,12 +218,23 @@ def asset_index(project: Any) -> list[Asset]:
                 a.episode, a.shot = a.episode or ep, a.shot or sid
                 a.characters = a.characters or chars.get((ep, sid), [])
                 a.used_in.append(f"episode {ep}: current take of {sid}")
+    latest_runs = {r["run_id"]: ep for ep, r in renders.items()}
+    for r in stage_rows:
+        ep = latest_runs.get(r["run_id"])
+        if ep is None:
+            continue
+        for name, d in json.loads(r["outputs"] or "{}").items():
+            if isinstance(d, str) and d in assets:
+                where = f" ({r['subject']})" if r["subject"] else ""
+                assets[d].used_in.append(f"episode {ep}: {r['stage']}/{name}{where}")
     for d, (stage, subject) in subject_of.items():
         a = assets[d]
         if a.shot is None and subject and stage not in ("mix", "conform", "captions"):
             a.shot = subject
     for a in assets.values():
         a.used_in = sorted(set(a.used_in))
+        if a.kind == "audio" and a.media == "video":
+            a.media = "audio"  # an AAC track in an MP4 box
     return sorted(assets.values(), key=lambda a: (a.kind, a.created or "", a.digest))
 
 
@@ -380,3 +391,39 @@ def run_gc(project: Any, *, include_paid_unused: bool = False, progress=None) ->
             progress(f"object {digest} {plan.objects[digest]}")
     journal.unlink(missing_ok=True)
     return plan
+
+
+# -- previews for the surface -----------------------------------------------------------
+
+
+def thumbnail(project: Any, asset: Asset, width: int = 160) -> bytes | None:
+    """A PNG of the asset: a video's middle frame, an image scaled; None for anything else.
+    Cached in ``.studio/thumbs/asset-<digest>-<width>.png`` (content-addressed: never stale)."""
+    if asset.media not in ("video", "image"):
+        return None
+    cache = project.studio_dir / "thumbs" / f"asset-{asset.digest}-{width}.png"
+    if cache.is_file():
+        return cache.read_bytes()
+    path = project.vault().path(asset.digest)
+    try:
+        if asset.media == "video":
+            from .episode_bay import _middle_frame_png
+
+            png = _middle_frame_png(path, width)
+        else:
+            import io
+
+            from PIL import Image
+
+            with Image.open(path) as img:
+                img = img.convert("RGB")
+                img = img.resize((width, max(2, round(img.height * width / img.width))))
+                buf = io.BytesIO()
+                img.save(buf, format="PNG")
+                png = buf.getvalue()
+    except (StudioError, OSError, ValueError):
+        return None
+    from .yamlio import atomic_write_bytes
+
+    atomic_write_bytes(cache, png)
+    return png

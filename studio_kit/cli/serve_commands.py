@@ -48,7 +48,7 @@ from . import app, console
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SURFACES = ("command_center", "project_builder", "talent_roster", "scene_workshop",
-            "episode_bay", "edit_suite")
+            "episode_bay", "edit_suite", "asset_vault")
 TEMPLATE = "studio"
 TOKEN_ENV = "STUDIO_VOILA_TOKEN"  # server only: popped by launch() before kernels start
 #: a page's kernel is shut down this long after its last websocket closed (a reload

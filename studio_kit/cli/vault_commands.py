@@ -23,18 +23,22 @@ def verify_cmd(
                                      "takes are re-fetched by their remote job id)"),
 ) -> None:
     """Re-hash every object in the vault (a progress bar) and report what is damaged."""
+    import time
+
     from rich.progress import Progress
 
     from ..errors import VaultError
     from ..project import Project
 
     vault = Project.load(project, check_references=False).vault()
-    total = sum(1 for p in vault.objects.glob("*/*") if not p.name.startswith(".")) \
-        if vault.objects.exists() else 0
+    sizes = [size for _d, _p, size in vault.iter_objects()]
+    t0 = time.perf_counter()
     with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("verifying", total=total)
+        task = bar.add_task("verifying", total=len(sizes))
         report = vault.verify(lambda n: bar.advance(task, n), repair=repair)
-    console.print(f"checked {report.checked} objects: {len(report.corrupt)} corrupt, "
+    seconds = max(time.perf_counter() - t0, 1e-9)
+    console.print(f"checked {report.checked} objects ({sum(sizes) / 1e6:.1f} MB, "
+                  f"{sum(sizes) / 1e6 / seconds:.0f} MB/s): {len(report.corrupt)} corrupt, "
                   f"{len(report.missing)} stage outputs missing", highlight=False)
     for d in report.corrupt:
         console.print(f"  corrupt {d[:16]}" + (" (quarantined)" if repair else ""),
