@@ -162,7 +162,7 @@ class EditSuite(w.VBox):
             return None
         from studio_kit.edit.probe import probe
 
-        v = probe(take, packets=False).video
+        v = probe(take).video
         return v.frames / (v.fps or 24) if v.frames else None
 
     def load_shot(self, shot_id: str) -> None:

@@ -214,10 +214,12 @@ class RenderJob:
     error: BaseException | None = None
     seconds: float = 0.0
     _thread: threading.Thread | None = None
+    _finished: bool = False
 
     @property
     def done(self) -> bool:
-        return self._thread is not None and not self._thread.is_alive()
+        """True once the render returned or failed (already inside the last callback)."""
+        return self._finished
 
     @property
     def fraction(self) -> float:
@@ -250,6 +252,7 @@ class RenderJob:
             self.error = exc
         finally:
             self.seconds = time.perf_counter() - t0
+            self._finished = True
             if self.on_progress is not None:
                 self.on_progress(self)
 
