@@ -33,8 +33,12 @@ def _source(path: Path, *, fps: int = 24, seconds: float = 2.0, channels: int = 
 
 @pytest.fixture(scope="module")
 def dcp(tmp_path_factory: pytest.TempPathFactory):
+    from studio_kit import provenance as pv
+
     d = tmp_path_factory.mktemp("dcp")
-    src = _source(d / "master.mov")
+    src = pv.sign_master(_source(d / "raw.mov"), d / "master.mov", ingredients=[],
+                         actions=[pv.EditAction(action="c2pa.edited")],
+                         creds=pv.create_dev_credentials(d / "creds"))
     seen: list[float] = []
     res = export_dcp(src, src, d / "DCP", DcpOptions(title="Test_FTR"), progress=seen.append)
     return src, res, seen
@@ -141,7 +145,9 @@ def test_provenance_report_lists_every_file_hash(dcp) -> None:
                for p in Path(res.path).iterdir()}
     assert {f["path"]: f["sha256"] for f in data["files"]} == on_disk
     assert data["master"]["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
-    assert "c2pa" in data["master"]
+    c2pa = data["master"]["c2pa"]
+    assert c2pa["has_manifest"] and "c2pa.edited" in c2pa["actions"], c2pa
+    assert c2pa["valid_apart_from_trust"]
     assert "DCP files" in Path(res.provenance_html).read_text()
 
 

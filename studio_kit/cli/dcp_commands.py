@@ -36,6 +36,7 @@ def dcp(master: Path = typer.Argument(..., help="Picture master (MP4/MOV/MKV), 2
                        hint="--container flat|scope, --layout stereo|5.1") from None
     res = export_dcp(master, list(audio) if audio else master, out, opts,
                      progress=lambda f: console.print(f"  {f:5.0%}", end="\r"))
+    console.print()
     for note in res.notes:
         console.print(f"note: {note}")
     console.print(f"DCP {res.path}: {res.frames} frames ({res.duration_s:.1f} s), "
