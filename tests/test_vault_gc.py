@@ -138,3 +138,19 @@ def test_kill_9_mid_sweep_loses_nothing_referenced(rerouted, tmp_path) -> None:
     assert not set(junk) & left and live <= left
     assert not (vault.root / JOURNAL).exists()
     assert vault.verify().ok
+    again = _render(root)
+    assert again.stage_summary["hits"] == again.stage_summary["stages"], again.stage_summary
+
+
+def test_gc_refuses_while_a_run_is_in_progress(rerouted, tmp_path) -> None:
+    from studio_kit.errors import StudioError
+
+    root = tmp_path / "lh"
+    shutil.copytree(rerouted["root"], root)
+    with Ledger(root / ".studio" / "ledger.sqlite") as led:
+        led.start_run("render", episode="01")  # this (live) process holds it
+    with pytest.raises(StudioError) as err:
+        plan_gc(Project.load(root))
+    assert "in progress" in str(err.value) and err.value.hint
+    res = _studio("vault", "gc", str(root), "--yes")
+    assert res.returncode == 2 and "in progress" in res.stdout and "Traceback" not in res.stdout
