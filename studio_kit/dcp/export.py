@@ -23,7 +23,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
-from . import assetmap, cpl, mxf, picture, pkl, sound
+from . import assetmap, cpl, mxf, pkl, sound
+from . import picture as pict
 
 
 class DcpError(StudioError):
@@ -78,7 +79,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _check_inputs(pic: Path, audio: list[Path], options: DcpOptions) -> picture.SourceInfo:
+def _check_inputs(pic: Path, audio: list[Path], options: DcpOptions) -> pict.SourceInfo:
     if options.fps != 24:
         raise DcpError(f"fps {options.fps} is not supported", field="fps",
                        hint="this exporter writes 24 fps SMPTE DCPs; use fps=24")
@@ -89,7 +90,7 @@ def _check_inputs(pic: Path, audio: list[Path], options: DcpOptions) -> picture.
         raise DcpError(f"5.1 needs one 5.1 file or six mono stems, got {len(audio)}",
                        field="audio", hint="order the stems L R C LFE Ls Rs")
     try:
-        info = picture.probe(pic)
+        info = pict.probe(pic)
     except Exception as exc:  # noqa: BLE001 - any decode failure is a bad input
         raise DcpError(f"cannot read the picture: {exc}", file=pic,
                        hint="give a video file ffmpeg can decode") from None
@@ -142,12 +143,12 @@ def _write_provenance(res: DcpResult, pic: Path, out: Path) -> None:
     res.provenance_json, res.provenance_html = str(pj), str(ph)
 
 
-def export_dcp(picture_path: Path, audio: Path | list[Path], out_dir: Path,
+def export_dcp(picture: Path, audio: Path | list[Path], out_dir: Path,
                options: DcpOptions, *, subtitles: dict[str, Path] | None = None,
                progress: Callable[[float], None] | None = None,
                workers: int = 2) -> DcpResult:
-    """Build a SMPTE DCP from ``picture_path`` (+ ``audio``) into ``out_dir`` (atomically)."""
-    pic = Path(picture_path)
+    """Build a SMPTE DCP from ``picture`` (+ ``audio``) into ``out_dir`` (atomically)."""
+    pic = Path(picture)
     audios = [Path(a) for a in (audio if isinstance(audio, list) else [audio])]
     out_dir = Path(out_dir)
     info = _check_inputs(pic, audios, options)
@@ -170,12 +171,12 @@ def export_dcp(picture_path: Path, audio: Path | list[Path], out_dir: Path,
     work = Path(tempfile.mkdtemp(prefix=out_dir.name + ".partial-", dir=out_dir.parent))
     try:
         step = (lambda f: progress(0.9 * f)) if progress else None
-        j2c = picture.encode_picture(pic, frames, work / "j2c", options.container,
+        j2c = pict.encode_picture(pic, frames, work / "j2c", options.container,
                                      fps_filter=fps_filter, workers=workers, progress=step)
         frames = len(j2c)
         if frames == 0:
             raise DcpError("the picture has no frames", file=pic, hint="check the master")
-        size = picture.CONTAINERS[options.container]
+        size = pict.CONTAINERS[options.container]
         pid, sid = uuid.uuid4(), uuid.uuid4()
         pmxf, smxf = work / f"j2c_{pid}.mxf", work / f"pcm_{sid}.mxf"
         mxf.write_picture(pmxf, j2c, size, pid, options.issuer, size)
