@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .engines.base import Drift, EngineRequest, EngineResult
-from .errors import EngineError, StudioError
+from .errors import StudioError
 from .generation import generate_shot
 from .hashing import stable_hash
 from .ledger import Ledger
@@ -24,6 +24,7 @@ from .models import Tier
 from .prompts import PromptPolicy, compile_prompt
 from .qc.base import QCReport
 from .qc.runner import DEFAULT_SCORERS, qc_result
+from .shot_path import Try, run_attempts
 from .vault import Vault
 
 STAGE = "regeneration"
@@ -122,38 +123,54 @@ async def produce_shot(request: EngineRequest, *, chain: list[str], vault: Vault
     start = first_attempt or previous_attempts(ledger, episode, shot_id) + 1
     base_seed = request.seed
     out = ShotProduction(shot_id=shot_id, passed=False)
-    for i, engine in enumerate(attempt_plan(chain, budget, seeds_per_engine)):
-        n = start + i
-        seed = attempt_seed(base_seed, shot_id, n)
-        compiled = compile_prompt(spec, engine, policy=policy)
+    attempt_plan(chain, budget, seeds_per_engine)  # (a clear error for an empty chain)
+    prompts: dict[str, Any] = {}
+
+    def request_for(engine: str, k: int, n: int) -> EngineRequest:
+        if engine not in prompts:
+            prompts[engine] = compile_prompt(spec, engine, policy=policy)
+        compiled = prompts[engine]
         drift = (injected_drift(n, engine) if injected_drift else None) or Drift()
-        req = request.model_copy(update={"seed": seed, "prompt": compiled.prompt,
-                                         "negative_prompt": compiled.negative_prompt,
-                                         "drift": drift})
-        req_hash = vault.put_bytes(req.model_dump_json().encode("utf-8"))
-        att = Attempt(attempt=n, engine=engine, seed=seed, request=req_hash,
-                      reason=reason if i == 0 else "regenerate after failed QC")
-        try:
-            res = await generate_shot(req, engine, vault=vault, ledger=ledger, episode=episode,
-                                      run_id=run_id, attempt=n, estimate_hash=estimate_hash,
-                                      project=project_root)
-        except EngineError as err:
-            att.error = str(err).splitlines()[0][:300]
-            _record(ledger, run_id, episode, shot_id, att)
-            out.attempts.append(att)
-            continue
-        report = qc_result(res, req, vault=vault, ledger=ledger, run_id=run_id, tier=tier,
-                           attempt=n, scorers=scorers or DEFAULT_SCORERS, options=qc_options)
-        att.asset, att.passed = res.asset, report.passed
-        att.failures = [f"{s.metric}={s.value:.3g}>{s.threshold:g}" if s.direction == "max"
-                        else f"{s.metric}={s.value:.3g}<{s.threshold:g}"
-                        for s in report.failures]
+        return request.model_copy(update={"seed": attempt_seed(base_seed, shot_id, n),
+                                          "prompt": compiled.prompt,
+                                          "negative_prompt": compiled.negative_prompt,
+                                          "drift": drift})
+
+    async def generate(req: EngineRequest, engine: str, n: int) -> EngineResult:
+        return await generate_shot(req, engine, vault=vault, ledger=ledger, episode=episode,
+                                   run_id=run_id, attempt=n, estimate_hash=estimate_hash,
+                                   project=project_root)
+
+    def judge(t: Try) -> tuple[bool, QCReport]:
+        report = qc_result(t.result, t.request, vault=vault, ledger=ledger, run_id=run_id,
+                           tier=tier, attempt=t.n, scorers=scorers or DEFAULT_SCORERS,
+                           options=qc_options)
+        out.result, out.report, out.request = t.result, report, t.request
+        return report.passed, report
+
+    def on_try(t: Try) -> None:
+        att = Attempt(attempt=t.n, engine=t.engine, seed=t.request.seed,
+                      request=vault.put_bytes(t.request.model_dump_json().encode("utf-8")),
+                      reason=reason if t.n == start else "regenerate after failed QC")
+        if t.error is not None:
+            att.error = str(t.error).splitlines()[0][:300]
+        else:
+            report = t.verdict
+            att.asset, att.passed = t.result.asset, report.passed
+            att.failures = [f"{s.metric}={s.value:.3g}>{s.threshold:g}"
+                            if s.direction == "max"
+                            else f"{s.metric}={s.value:.3g}<{s.threshold:g}"
+                            for s in report.failures]
         _record(ledger, run_id, episode, shot_id, att)
         out.attempts.append(att)
-        out.result, out.report, out.request = res, report, req
-        if report.passed:
-            out.passed = True
-            return out
+
+    # round-robin over the chain, every attempt (errors too) spends the budget, an engine
+    # error tries the next planned attempt (shot_path.run_attempts: the render's loop)
+    tried = await run_attempts(chain, request_for=request_for, generate=generate,
+                               judge=judge, budget=budget, seeds_per_engine=seeds_per_engine,
+                               start_attempt=start, count_errors=True, rounds=None,
+                               on_error=lambda t: "next_seed", on_try=on_try)
+    out.passed = tried.passed is not None
     return out
 
 

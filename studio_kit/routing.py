@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from .engines.base import Engine, EngineRequest, EngineResult, RenderFormat
-from .errors import EngineError, StudioError
+from .errors import StudioError
 from .generation import cached_result, generate_shot, get_engine
 from .ledger import Ledger
 from .models import CameraAngle, Movement, Shot, StudioModel, Tier
@@ -410,26 +410,37 @@ class Router:
         if reuse:
             out.engine, out.result, out.reused = reuse[0], reuse[1], True
             return out
-        for i, name in enumerate(decision.chain):
-            try:
-                async with self.semaphore(name):
-                    res = await generate_shot(request, name, vault=self.vault,
-                                              ledger=self.ledger, episode=episode,
-                                              run_id=self.run_id, engine=self.engine(name),
-                                              attempt=i + 1, project=project)
-            except EngineError as err:
-                out.attempts.append({"engine": name, "error": type(err).__name__,
-                                     "message": str(err).splitlines()[0][:200]})
-                if getattr(err, "collect_later", False):
-                    break  # accepted and pending at this engine: collected next run
-                continue
-            if not await self._passes(request, res):
-                out.attempts.append({"engine": name, "error": "QcFailed",
+        from .shot_path import run_attempts
+
+        async def generate(req: EngineRequest, name: str, n: int) -> EngineResult:
+            return await generate_shot(req, name, vault=self.vault, ledger=self.ledger,
+                                       episode=episode, run_id=self.run_id,
+                                       engine=self.engine(name), attempt=n, project=project)
+
+        async def judge(t) -> tuple[bool, None]:
+            return await self._passes(t.request, t.result), None
+
+        def on_try(t) -> None:
+            if t.error is not None:
+                out.attempts.append({"engine": t.engine, "error": type(t.error).__name__,
+                                     "message": str(t.error).splitlines()[0][:200]})
+            elif not t.passed:
+                out.attempts.append({"engine": t.engine, "error": "QcFailed",
                                      "message": "failed QC; trying the next engine"})
-                continue
-            out.attempts.append({"engine": name, "error": "", "message": "ok"})
-            out.engine, out.result = name, res
-            return out
+            else:
+                out.attempts.append({"engine": t.engine, "error": "", "message": "ok"})
+
+        def on_error(t):  # accepted and pending at this engine: collected next run
+            return "stop" if getattr(t.error, "collect_later", False) else "next_engine"
+
+        # one attempt per engine of the chain, failover on errors and failed QC
+        # (shot_path.run_attempts: the render's and regeneration's loop)
+        tried = await run_attempts(decision.chain, request_for=lambda e, k, n: request,
+                                   generate=generate, judge=judge,
+                                   budget=len(decision.chain), seeds_per_engine=1,
+                                   on_error=on_error, on_try=on_try, slot=self.semaphore)
+        if (t := tried.passed) is not None:
+            out.engine, out.result = t.engine, t.result
         return out
 
 
