@@ -1,0 +1,129 @@
+"""Editor round trip: OTIO / EDL / FCP XML export through OTIO's adapters, edited import."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+
+from studio_kit.errors import StudioError
+from studio_kit.exporters.interchange import export_timeline, merge_timeline
+from studio_kit.project import Project
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "lighthouse"
+
+
+@pytest.fixture()
+def proj(tmp_path: Path) -> Project:
+    shutil.copytree(SAMPLE, tmp_path / "lh")
+    return Project.load(tmp_path / "lh")
+
+
+@pytest.mark.parametrize("suffix,adapter", [(".otio", "otio_json"), (".edl", "cmx_3600"),
+                                            (".xml", "fcp_xml")])
+def test_export_loads_in_otio_adapters(proj: Project, tmp_path: Path, suffix: str,
+                                       adapter: str) -> None:
+    sb = proj.storyboard("01")
+    out = export_timeline(sb, tmp_path / f"ep{suffix}")
+    tl = otio.adapters.read_from_file(str(out), adapter_name=adapter)
+    names = [c.name for c in tl.find_clips()]
+    assert names == [s.id for s in sb.shots]
+
+
+def _edited(proj: Project, tmp_path: Path, suffix: str) -> tuple[Path, list[str]]:
+    sb = proj.storyboard("01")
+    ids = [s.id for s in sb.shots]
+    out = export_timeline(sb, tmp_path / "ep.otio")
+    tl = otio.adapters.read_from_file(str(out))
+    track = tl.video_tracks()[0]
+    for t in [i for i in track if isinstance(i, otio.schema.Transition)]:
+        track.remove(t)
+    clips = list(track)
+    track[:] = []
+    # reorder: swap the first two, remove the last, trim the first kept clip by 12 frames
+    new = [clips[1], clips[0], *clips[2:-1]]
+    sr = new[0].source_range
+    new[0].source_range = otio.opentime.TimeRange(
+        sr.start_time + otio.opentime.RationalTime(12, 24),
+        sr.duration - otio.opentime.RationalTime(24, 24))
+    for c in new:
+        track.append(c)
+    path = tmp_path / f"edited{suffix}"
+    otio.adapters.write_to_file(tl, str(path))
+    return path, [ids[1], ids[0], *ids[2:-1]]
+
+
+@pytest.mark.parametrize("suffix", [".edl", ".xml", ".otio"])
+def test_edited_timeline_merges(proj: Project, tmp_path: Path, suffix: str) -> None:
+    path, order = _edited(proj, tmp_path, suffix)
+    sb = proj.storyboard("01")
+    before = sb.model_copy(deep=True)
+    rep = merge_timeline(sb, path)
+    assert [s.id for s in rep.storyboard.shots] == order
+    first = rep.storyboard.shots[0]
+    assert first.trim_in_s == pytest.approx(0.5)
+    assert first.trim_out_s == pytest.approx(0.5)
+    assert any(c.startswith("remove shot") for c in rep.changes)
+    # what the editor cannot express is kept
+    old = {s.id: s for s in before.shots}
+    for s in rep.storyboard.shots:
+        assert s.action == old[s.id].action and s.camera == old[s.id].camera
+    assert sb == before  # the loaded storyboard was not edited in place
+    proj.save_storyboard(rep.storyboard)
+    again = Project.load(proj.root).storyboard("01")
+    assert [s.id for s in again.shots] == order
+
+
+def _edl(events: list[tuple[str, str, str]]) -> str:
+    lines = ["TITLE: edited", "FCM: NON-DROP FRAME", ""]
+    rec = 3600 * 24
+    for n, (name, src_in, src_out) in enumerate(events, 1):
+        a = otio.opentime.from_timecode(src_in, 24)
+        b = otio.opentime.from_timecode(src_out, 24)
+        r0 = otio.opentime.to_timecode(otio.opentime.RationalTime(rec, 24), 24)
+        rec += int((b - a).value)
+        r1 = otio.opentime.to_timecode(otio.opentime.RationalTime(rec, 24), 24)
+        lines += [f"{n:03d}  AX       V     C        {src_in} {src_out} {r0} {r1}",
+                  f"* FROM CLIP NAME: {name}", ""]
+    return "\n".join(lines)
+
+
+def test_hand_written_edl(proj: Project, tmp_path: Path) -> None:
+    sb = proj.storyboard("01")
+    a, b = sb.shots[0].id, sb.shots[1].id
+    p = tmp_path / "hand.edl"
+    p.write_text(_edl([(b, "00:00:00:00", "00:00:01:00"), (a, "00:00:00:06", "00:00:02:00")]))
+    rep = merge_timeline(sb, p)
+    assert [s.id for s in rep.storyboard.shots] == [b, a]
+    assert rep.storyboard.shots[1].trim_in_s == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("case", ["other_project", "unknown_clip", "beyond_take", "corrupt",
+                                  "used_twice"])
+def test_bad_input_names_file_and_writes_nothing(proj: Project, tmp_path: Path,
+                                                 case: str) -> None:
+    sb = proj.storyboard("01")
+    a = sb.shots[0].id
+    p = tmp_path / "bad.edl"
+    if case == "other_project":
+        p.write_text(_edl([("castle_01", "00:00:00:00", "00:00:01:00")]))
+    elif case == "unknown_clip":
+        p.write_text(_edl([(a, "00:00:00:00", "00:00:01:00"),
+                           ("nobody_99", "00:00:00:00", "00:00:01:00")]))
+    elif case == "beyond_take":
+        p.write_text(_edl([(a, "00:00:00:00", "00:10:00:00")]))
+    elif case == "used_twice":
+        p.write_text(_edl([(a, "00:00:00:00", "00:00:01:00"),
+                           (a, "00:00:01:00", "00:00:02:00")]))
+    else:
+        p = tmp_path / "bad.xml"
+        p.write_text("<xmeml><sequence><broken")
+    yaml_path = proj.root / "episodes" / "01" / "storyboard.yaml"
+    before = yaml_path.read_bytes()
+    with pytest.raises(StudioError) as err:
+        merge_timeline(sb, p)
+    msg = str(err.value)
+    assert p.name in msg and "hint" in msg.lower()
+    assert yaml_path.read_bytes() == before
