@@ -21,6 +21,7 @@ _BUILTINS: dict[str, str] = {
     "tts": "studio_kit.audio.tts",
     "scorer": "studio_kit.qc",
     "exporter": "studio_kit.exporters",
+    "deliverable": "studio_kit.distribution",
 }
 
 
@@ -84,3 +85,5 @@ ENGINES: Registry = Registry("engine")
 TTS: Registry = Registry("tts")
 SCORERS: Registry = Registry("scorer")
 EXPORTERS: Registry = Registry("exporter")
+#: per-platform deliverables (studio_kit/distribution/deliver.py, specs in data/platforms.yaml)
+DELIVERABLES: Registry = Registry("deliverable")

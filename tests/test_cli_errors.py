@@ -275,6 +275,10 @@ CASES: list[Case] = _project_cases() + [
          expect=["cannot read the picture", "hint:"]),
     Case("dcp-bad-container", ["dcp", "{bin}", "{tmp}/DCP", "--title", "T", "--container",
                                "imax"], expect=["container", "'imax'", "hint:"]),
+    Case("deliver-unknown-platform", ["deliver", "{p}", "01", "--platform", "vine"],
+         expect=["unknown platform 'vine'", "hint:"]),
+    Case("deliver-without-render", ["deliver", "{p}", "01", "--platform", "shorts", "-o",
+                                    "{tmp}/d"], expect=["no successful render", "hint:"]),
     # click usage errors
     Case("unknown-command", ["rendr", "{p}"], expect=["rendr"], usage=True),
     Case("missing-argument", ["render-shot", "{p}", "01"], expect=["'shot'"], usage=True),

@@ -1,0 +1,1 @@
+"""Per-platform deliverables from a Gate C approved master (docs/distribution.md)."""
