@@ -144,3 +144,26 @@ def test_bad_input_clear_errors(anthology, tmp_path):
     with pytest.raises(StudioError) as e:
         load_feature(bad)
     assert "bad.yaml" in str(e.value) and "format" in str(e.value)
+
+
+def test_export_mp4_captions_prores_c2pa(anthology, tmp_path):
+    from studio_kit import provenance as pv
+    from studio_kit.feature.export import export_feature
+
+    base, renders, spec = anthology
+    feature = load_feature(spec)
+    stages = []
+    res = export_feature(feature, base, tmp_path / "deliver",
+                         progress=lambda s, f: stages.append((s, f)))
+    with av.open(res.mp4) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        assert c.streams.audio[0].codec_context.name == "aac"
+        assert len(c.chapters()) == 5
+        langs = {s.metadata.get("language") for s in c.streams.subtitles}
+    assert set(res.captions) and langs == {"eng"} | ({"fra"} if "fr" in res.captions else set())
+    with av.open(res.prores) as c:
+        assert c.streams.video[0].codec_context.name == "prores"
+        assert c.streams.video[0].codec_context.profile == "HQ"
+    report = pv.verify(res.mp4, development=True)
+    assert len(report.ingredients) == 3
+    assert [s for s, _ in stages][-1] == "done"

@@ -1,0 +1,111 @@
+"""Feature exports: MP4 (H.264/AAC, chapters, captions per language, C2PA with the episodes'
+masters as ingredients), ProRes 422 HQ master, and the DCP through ``studio_kit.dcp``."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable
+
+import srt
+from pydantic import BaseModel, Field
+
+from ..edit.mux import iso639_2
+from ..yamlio import atomic_write_text
+from .assemble import FeatureResult, _run, assemble_feature, resolve_sources
+from .model import Feature
+
+
+class ExportResult(BaseModel):
+    mp4: str
+    captions: dict[str, str] = Field(default_factory=dict)
+    prores: str | None = None
+    dcp: str | None = None
+    signed: bool = False
+    assembly: FeatureResult
+
+
+def feature_captions(feature: Feature, root: Path, result: FeatureResult,
+                     out_dir: Path) -> dict[str, str]:
+    """One SRT per language: the episodes' captions shifted to their place in the feature."""
+    srcs = resolve_sources(feature, root)
+    starts = {c.title: c.start_s for c in result.chapters}
+    subs: dict[str, list[srt.Subtitle]] = {}
+    for s in srcs:
+        rec = json.loads(Path(s.render_json).read_text())
+        at = starts.get(f"{Path(s.series_dir).name} {s.episode}", 0.0)
+        for lang, files in (rec.get("captions") or {}).items():
+            path = files.get("srt") if isinstance(files, dict) else None
+            if not path or not Path(path).is_file():
+                continue
+            for sub in srt.parse(Path(path).read_text()):
+                off = timedelta(seconds=at)
+                subs.setdefault(lang, []).append(srt.Subtitle(
+                    0, sub.start + off, sub.end + off, sub.content))
+    out: dict[str, str] = {}
+    for lang, items in subs.items():
+        p = out_dir / f"{feature.id}.{lang}.srt"
+        atomic_write_text(p, srt.compose(items))
+        out[lang] = str(p)
+    return out
+
+
+def export_feature(feature: Feature, root: str | Path, out_dir: str | Path, *,
+                   prores: bool = True, dcp: bool = False, sign: bool = True,
+                   file: str | None = None,
+                   progress: Callable[[str, float], None] | None = None) -> ExportResult:
+    root, out_dir = Path(root), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    say = progress or (lambda stage, f: None)
+    say("assemble", 0.0)
+    joined = out_dir / f".{feature.id}.joined.mp4"
+    res = assemble_feature(feature, root, joined, file=file)
+    say("captions", 0.4)
+    caps = feature_captions(feature, root, res, out_dir)
+    mp4 = out_dir / f"{feature.id}.mp4"
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=f".{feature.id}.") as tmpd:
+        part = Path(tmpd) / mp4.name
+        args = ["-i", str(joined)]
+        for p in caps.values():
+            args += ["-i", p]
+        args += ["-map", "0:v", "-map", "0:a"]
+        for i, lang in enumerate(caps):
+            args += ["-map", f"{i + 1}:0", f"-metadata:s:s:{i}", f"language={iso639_2(lang)}"]
+        args += ["-map_chapters", "0", "-c", "copy", "-c:s", "mov_text",
+                 "-movflags", "+faststart", str(part)]
+        _run(args, "write the feature MP4")
+        signed = False
+        if sign:
+            from .. import provenance as pv
+
+            srcs = resolve_sources(feature, root)
+            ings = [pv.MasterIngredient(shot_id=f"{Path(s.series_dir).name}-{s.episode}",
+                                        path=Path(s.master)) for s in srcs]
+            creds = pv.load_credentials(root)
+            actions = [pv.EditAction(action="c2pa.edited", description=(
+                f"feature {feature.id}: episodes joined, sound mastered once"))]
+            pv.sign_master(part, part, ingredients=ings, actions=actions, creds=creds)
+            signed = True
+        part.replace(mp4)
+    result = ExportResult(mp4=str(mp4), captions=caps, signed=signed, assembly=res)
+    if prores:
+        say("prores", 0.6)
+        mov = out_dir / f"{feature.id}.prores.mov"
+        tmp = out_dir / f".{feature.id}.prores.part.mov"
+        _run(["-i", str(joined), "-map", "0:v", "-map", "0:a", "-c:v", "prores_ks",
+              "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s24le",
+              str(tmp)], "encode the ProRes 422 HQ master")
+        tmp.replace(mov)
+        result.prores = str(mov)
+    if dcp:
+        say("dcp", 0.7)
+        from ..dcp import DcpOptions, export_dcp
+
+        d = export_dcp(joined, joined, out_dir / f"{feature.id}_DCP",
+                       DcpOptions(title=feature.title, kind="feature"),
+                       progress=lambda f: say("dcp", 0.7 + 0.3 * f))
+        result.dcp = str(d.path)
+    say("done", 1.0)
+    return result
