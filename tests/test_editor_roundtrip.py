@@ -127,3 +127,53 @@ def test_bad_input_names_file_and_writes_nothing(proj: Project, tmp_path: Path,
     msg = str(err.value)
     assert p.name in msg and "hint" in msg.lower()
     assert yaml_path.read_bytes() == before
+
+
+def _otio_edit(proj: Project, tmp_path: Path, case: str) -> Path:
+    sb = proj.storyboard("01")
+    tl = otio.adapters.read_from_file(str(export_timeline(sb, tmp_path / "ep.otio")))
+    track = tl.video_tracks()[0]
+    if case == "negative_trim":
+        c = next(iter(track.find_clips()))
+        c.source_range = otio.opentime.TimeRange(otio.opentime.RationalTime(-12, 24),
+                                                 c.source_range.duration)
+    else:  # a dissolve longer than its shots
+        for t in [i for i in track if isinstance(i, otio.schema.Transition)]:
+            track.remove(t)
+        track.insert(1, otio.schema.Transition(
+            in_offset=otio.opentime.RationalTime(0, 24),
+            out_offset=otio.opentime.RationalTime(24 * 5, 24),
+            metadata={"studio": {"kind": "dissolve"}}))
+    out = tmp_path / "bad.otio"
+    otio.adapters.write_to_file(tl, str(out))
+    return out
+
+
+@pytest.mark.parametrize("case", ["negative_trim", "long_transition"])
+def test_bad_otio_edits(proj: Project, tmp_path: Path, case: str) -> None:
+    p = _otio_edit(proj, tmp_path, case)
+    with pytest.raises(StudioError) as err:
+        merge_timeline(proj.storyboard("01"), p)
+    assert "bad.otio" in str(err.value)
+
+
+def test_cli_dry_run_then_write(proj: Project, tmp_path: Path,
+                                capfd: pytest.CaptureFixture[str]) -> None:
+    from studio_kit.cli import main
+
+    path, order = _edited(proj, tmp_path, ".edl")
+    yaml_path = proj.root / "episodes" / "01" / "storyboard.yaml"
+    before = yaml_path.read_bytes()
+    assert main(["import-timeline", str(proj.root), "01", str(path), "--dry-run"]) == 0
+    out = capfd.readouterr().err
+    assert "remove shot" in out and "reorder" in out and yaml_path.read_bytes() == before
+    assert main(["import-timeline", str(proj.root), "01", str(path)]) == 0
+    assert [s.id for s in Project.load(proj.root).storyboard("01").shots] == order
+    after = yaml_path.read_bytes()
+    bad = tmp_path / "x.edl"
+    bad.write_text(_edl([("castle_01", "00:00:00:00", "00:00:01:00")]))
+    assert main(["import-timeline", str(proj.root), "01", str(bad)]) == 2
+    assert "x.edl" in capfd.readouterr().err and yaml_path.read_bytes() == after
+    out_edl = tmp_path / "cli.edl"
+    assert main(["export-timeline", str(proj.root), "01", "-o", str(out_edl)]) == 0
+    assert otio.adapters.read_from_file(str(out_edl)).find_clips()

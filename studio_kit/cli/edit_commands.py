@@ -1,4 +1,4 @@
-"""Edit commands: export-otio, probe."""
+"""Edit commands: export-otio, export-timeline, import-timeline, probe."""
 
 from __future__ import annotations
 
@@ -105,3 +105,38 @@ def probe_cmd(
         table.add_row(str(s.index), s.type, s.codec, s.profile or "", s.language or "",
                       f"{s.duration_s:.3f}", str(s.frames), detail, keys)
     Console().print(table)
+
+
+@app.command("export-timeline")
+def export_timeline_cmd(
+    project: Path = typer.Argument(..., help="Series folder"),
+    episode: str = typer.Argument(..., help="Episode number, e.g. 01"),
+    out: Path = typer.Option(..., "-o", "--output",
+                             help="The file to write: .otio, .edl (CMX 3600) or .xml (FCP 7)"),
+) -> None:
+    """Export the storyboard's cut for an editor; clip names are shot ids."""
+    from ..exporters.interchange import export_timeline
+
+    p = Project.load(project)
+    path = export_timeline(p.storyboard(episode), out)
+    console.print(f"[green]wrote[/] {path}")
+
+
+@app.command("import-timeline")
+def import_timeline_cmd(
+    project: Path = typer.Argument(..., help="Series folder"),
+    episode: str = typer.Argument(..., help="Episode number, e.g. 01"),
+    timeline: Path = typer.Argument(..., help="The edited .otio, .edl or .xml"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the changes, write nothing"),
+) -> None:
+    """Merge an edited timeline (order, trims, removals, transitions) into the storyboard."""
+    from ..exporters.interchange import merge_timeline
+
+    p = Project.load(project)
+    report = merge_timeline(p.storyboard(episode), timeline)
+    console.print(report.text())
+    if dry_run or not report.changes:
+        console.print("[yellow]dry run: nothing written[/]" if dry_run else "nothing to do")
+        return
+    assert report.storyboard is not None
+    console.print(f"[green]wrote[/] {p.save_storyboard(report.storyboard)}")
