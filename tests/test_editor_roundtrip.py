@@ -177,3 +177,33 @@ def test_cli_dry_run_then_write(proj: Project, tmp_path: Path,
     out_edl = tmp_path / "cli.edl"
     assert main(["export-timeline", str(proj.root), "01", "-o", str(out_edl)]) == 0
     assert otio.adapters.read_from_file(str(out_edl)).find_clips()
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from test_pipeline_episode import small_sample
+
+    from studio_kit.pipeline import RenderOptions, render_episode
+
+    root = small_sample(tmp_path_factory.mktemp("rt") / "lighthouse")
+    render_episode(root, "01", options=RenderOptions(engine="local", width=64, height=36,
+                                                     sign=False, prores=False),
+                   out_dir=root / "out")
+    return root
+
+
+def test_export_points_at_the_renders_graded_shots(rendered: Path, tmp_path: Path) -> None:
+    from studio_kit.cli import main
+
+    out = tmp_path / "cut.xml"
+    assert main(["export-timeline", str(rendered), "01", "-o", str(out)]) == 0
+    tl = otio.adapters.read_from_file(str(out))
+    clips = list(tl.find_clips())
+    ids = [s.id for s in Project.load(rendered).storyboard("01").shots]
+    assert [c.name for c in clips] == ids
+    for c in clips:
+        assert isinstance(c.media_reference, otio.schema.ExternalReference), c.name
+        from urllib.parse import unquote, urlparse
+
+        url = c.media_reference.target_url
+        assert Path(unquote(urlparse(url).path)).is_file(), url

@@ -114,11 +114,20 @@ def export_timeline_cmd(
     out: Path = typer.Option(..., "-o", "--output",
                              help="The file to write: .otio, .edl (CMX 3600) or .xml (FCP 7)"),
 ) -> None:
-    """Export the storyboard's cut for an editor; clip names are shot ids."""
-    from ..exporters.interchange import export_timeline
+    """Export the storyboard's cut for an editor; clip names are shot ids; media point at
+    the graded shots of the latest render (<project>/out/episode-NN) when there is one."""
+    from ..exporters.interchange import export_timeline, render_media
+    from ..exporters.otio import find_render
 
     p = Project.load(project)
-    path = export_timeline(p.storyboard(episode), out)
+    sb = p.storyboard(episode)
+    try:
+        record = find_render(p.root / "out" / f"episode-{sb.episode}")
+    except StudioError:
+        media = None
+    else:
+        media = render_media(record, episode=sb.episode, project=p.root)
+    path = export_timeline(sb, out, media)
     console.print(f"[green]wrote[/] {path}")
 
 

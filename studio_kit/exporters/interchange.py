@@ -204,3 +204,22 @@ def merge_timeline(sb: Storyboard, path: str | Path) -> MergeReport:
                           file=path, hint="shorten the transition or the trim named above"
                           ) from None
     return report
+
+
+def render_media(render: str | Path, *, episode: str | None = None,
+                 project: str | Path | None = None) -> dict[str, Path]:
+    """Shot id -> the graded shot file of a render (from its recorded, assembled cut)."""
+    from urllib.parse import unquote, urlparse
+
+    from .otio import render_to_otio
+
+    tl = render_to_otio(render, episode=episode, project=project)
+    out: dict[str, Path] = {}
+    for clip in tl.find_clips():
+        meta = clip.metadata.get("studio") or {}
+        ref = clip.media_reference
+        if meta.get("kind") == "shot" and isinstance(ref, otio.schema.ExternalReference):
+            url = ref.target_url
+            out[clip.name] = Path(unquote(urlparse(url).path)) if url.startswith(
+                "file:") else Path(url)
+    return out
