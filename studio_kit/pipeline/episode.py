@@ -717,60 +717,72 @@ def produce_shot_take(r: _Render, job: ShotJob, *, runner: StageRunner,
                           + "; ".join(failures), field=f"shots.{sid}.engine",
                           hint="fix the shot or the engine, then 'studio render "
                           "--retry-failed', or add a failover engine in routing.yaml")
-    budget = r.options.attempts
-    seeds = max(1, r.options.seeds_per_engine)
+    from ..shot_path import run_attempts
+
     attempts: list[str] = []
-    spent, n_attempt, n_qc = 0.0, 0, 0  # attempts made; takes QC'd (the budget)
-    rejected: list[ShotTake] = []  # takes QC failed, in order (the first is kept if none pass)
-    for engine in job.chain[start:]:
-        for k in range(seeds):
-            if n_qc >= budget:
-                break
-            n_attempt += 1
-            seed = job.seed if k == 0 else attempt_seed(job.seed, sid, k + 1)
-            request = first[engine] if k == 0 else \
-                r.shot_request(job, engine, job.prompts[engine], seed, previous_clip)
-            held = 0.0
-            if n_attempt > 1 and not r.has_take(request, engine, ledger):
-                held = r.check_budget(engine, request, ledger, sid)  # a retry costs more
-            try:
-                res, _ = r.generate(request, engine, sid, attempt=n_attempt, runner=runner)
-            except EngineError as err:
-                r.release_budget(held)  # (Gate A / budget refusals are StudioErrors)
-                msg = str(err).splitlines()[0][:200]
-                if getattr(err, "collect_later", False):  # billed, pending at this engine
-                    raise StudioError(
-                        f"shot {sid}: {engine} accepted (and billed) the job but its result "
-                        f"could not be fetched yet: {msg}", field=f"shots.{sid}",
-                        hint="render again later: the job is collected, not paid again") \
-                        from None
-                r.remember_failure(request, engine, err, ledger)
-                kind = "transient, retried next render" if getattr(err, "transient", False) \
-                    else "permanent"
-                failures.append(f"{engine}: {msg} ({kind})")
-                attempts.append(f"{n_attempt}. {engine} seed {seed}: failed: {msg}")
-                cost = float(getattr(err, "cost", 0.0) or 0.0)  # billed, then rejected
-                spent += cost
-                break  # failover: the next engine
-            r.release_budget(held)  # (its cost is in the ledger now)
-            n_qc += 1
-            qc = r.qc(job.spec, request, res, attempt=n_attempt, runner=runner)
-            failed = [f"{x['metric']}={x['value']:.3g}" for x in qc["scores"]
-                      if not x.get("skipped") and not x.get("passed")]
-            take = ShotTake(result=res, request=request, prompt=job.prompts[engine], qc=qc,
-                            request_digest=r.vault.put_bytes(
-                                request.model_dump_json().encode("utf-8")))
-            _record_attempt(r, ledger, job, n_attempt, engine, seed, take, not failed)
-            if not failed:
-                attempts.append(f"{n_attempt}. {engine} seed {seed}: passed QC")
-                take.failures, take.attempts = failures, attempts
-                take.spent = spent + sum(t.result.cost for t in rejected)  # paid, discarded
-                return take
-            attempts.append(f"{n_attempt}. {engine} seed {seed}: failed QC "
-                            f"({', '.join(failed)})")
-            rejected.append(take)
-        if n_qc >= budget:
-            break
+    spent = 0.0
+    takes: dict[int, ShotTake] = {}
+
+    def request_for(engine: str, k: int, n: int) -> EngineRequest:
+        if k == 0:
+            return first[engine]
+        seed = attempt_seed(job.seed, sid, k + 1)
+        return r.shot_request(job, engine, job.prompts[engine], seed, previous_clip)
+
+    def generate(request: EngineRequest, engine: str, n: int) -> EngineResult:
+        held = 0.0
+        if n > 1 and not r.has_take(request, engine, ledger):
+            held = r.check_budget(engine, request, ledger, sid)  # a retry costs more
+        try:
+            return r.generate(request, engine, sid, attempt=n, runner=runner)[0]
+        finally:
+            r.release_budget(held)  # (its cost is in the ledger now; Gate A / budget
+            # refusals are StudioErrors: not failed over)
+
+    def on_error(t) -> str:
+        nonlocal spent
+        err, engine = t.error, t.engine
+        msg = str(err).splitlines()[0][:200]
+        if getattr(err, "collect_later", False):  # billed, pending at this engine
+            raise StudioError(
+                f"shot {sid}: {engine} accepted (and billed) the job but its result "
+                f"could not be fetched yet: {msg}", field=f"shots.{sid}",
+                hint="render again later: the job is collected, not paid again") from None
+        r.remember_failure(t.request, engine, err, ledger)
+        kind = "transient, retried next render" if getattr(err, "transient", False) \
+            else "permanent"
+        failures.append(f"{engine}: {msg} ({kind})")
+        attempts.append(f"{t.n}. {engine} seed {t.request.seed}: failed: {msg}")
+        spent += float(getattr(err, "cost", 0.0) or 0.0)  # billed, then rejected
+        return "next_engine"  # failover
+
+    def judge(t) -> tuple[bool, dict[str, Any]]:
+        qc = r.qc(job.spec, t.request, t.result, attempt=t.n, runner=runner)
+        failed = [f"{x['metric']}={x['value']:.3g}" for x in qc["scores"]
+                  if not x.get("skipped") and not x.get("passed")]
+        take = takes[t.n] = ShotTake(
+            result=t.result, request=t.request, prompt=job.prompts[t.engine], qc=qc,
+            request_digest=r.vault.put_bytes(t.request.model_dump_json().encode("utf-8")))
+        _record_attempt(r, ledger, job, t.n, t.engine, t.request.seed, take, not failed)
+        seed = t.request.seed
+        attempts.append(f"{t.n}. {t.engine} seed {seed}: passed QC" if not failed else
+                        f"{t.n}. {t.engine} seed {seed}: failed QC ({', '.join(failed)})")
+        return not failed, qc
+
+    # the route once, from the first engine not refused before; the budget counts QC'd
+    # takes (shot_path.run_attempts: the router's and regeneration's loop too)
+    tried = run_sync(run_attempts(
+        job.chain[start:], request_for=request_for, generate=generate, judge=judge,
+        budget=r.options.attempts, seeds_per_engine=max(1, r.options.seeds_per_engine),
+        count_errors=False, rounds=1, on_error=on_error))
+    n_qc = len(tried.judged)
+    if (ok := tried.passed) is not None:
+        take = takes[ok.n]
+        take.failures, take.attempts = failures, attempts
+        take.spent = spent + sum(takes[t.n].result.cost for t in tried.judged
+                                 if t is not ok)  # paid, discarded
+        return take
+    rejected = [takes[t.n] for t in tried.judged]
     if not rejected:
         raise StudioError(f"shot {sid}: every engine of its route failed: "
                           + "; ".join(failures), field=f"shots.{sid}.engine",
