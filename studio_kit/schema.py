@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from .feature.model import Feature
 from .models import SCHEMA_VERSION, Character, Scene, Series, Storyboard
 from .yamlio import atomic_write_text
 
@@ -21,6 +22,7 @@ DOCUMENTS: dict[str, tuple[type[BaseModel], str]] = {
     "character": (Character, "characters/*.yaml"),
     "scene": (Scene, "scenes/*.yaml"),
     "storyboard": (Storyboard, "episodes/*/storyboard.yaml"),
+    "feature": (Feature, "features/*.yaml"),
 }
 
 SCHEMA_BASE_URL = "https://studio-kit.invalid/schema"

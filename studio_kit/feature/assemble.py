@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ..audio.mix import SAMPLE_RATE, master, true_peak_dbtp, integrated_lufs, write_wav
+from ..audio.mix import SAMPLE_RATE, integrated_lufs, master, true_peak_dbtp, write_wav
 from ..edit.cards import card_key, render_card
 from ..edit.encoding import ffmpeg_exe
 from ..errors import StudioError
@@ -182,7 +182,7 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
     p, d = card(feature.title, CARD_FPS_FRAMES, "title_card")
     seq.append((p, d, "Title", None))
     cards_before = {c.before: c for c in feature.cards}
-    for i, (s, spec) in enumerate(zip(srcs, feature.sources, strict=True)):
+    for i, s in enumerate(srcs):
         if progress:
             progress("assemble", i, len(srcs))
         if i in cards_before:
@@ -198,7 +198,7 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
     chapters: list[Chapter] = []
     parts: list[np.ndarray] = []
     t = 0.0
-    for p, d, title, audio in seq:
+    for _p, d, title, audio in seq:
         n = int(round(d * SAMPLE_RATE))
         parts.append(audio if audio is not None else np.zeros((n, 2)))
         if title:
