@@ -197,3 +197,41 @@ def test_thumbnails_are_never_black_or_transition_frames(delivered, approved) ->
     assert picks and len({p.shot_id for p in picks}) == len(picks)
     for p in picks:
         assert p.frame not in bad and p.shot_id in shots and p.luma > BLACK_LUMA
+
+
+def test_other_engines_footage_is_placed_by_the_qc_detector(approved, tmp_path) -> None:
+    """A shot another engine made (here: the take moved 12 px right, recorded as a runway
+    take) is placed by QC's figure locator on the take itself, not replayed from the
+    request: its boxes follow the footage, and the crop path stays bounded."""
+    import copy
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from studio_kit.distribution.reframe import crop_path, subject_track
+
+    project, result = approved
+    render = json.loads((Path(result.out_dir) / "render.json").read_text())
+    timeline = _timeline(result)
+    vault = project.vault()
+    rec = next(s for s in render["shots"] if s["shot_id"] == WALK)
+    shifted = tmp_path / "shifted.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i",
+                    str(vault.get(rec["asset"])), "-vf", "crop=iw-12:ih:0:0,pad=iw+12:ih:12:0",
+                    "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p", str(shifted)],
+                   check=True)
+    other = copy.deepcopy(render)
+    for s in other["shots"]:
+        if s["shot_id"] == WALK:
+            s["engine"], s["asset"] = "runway", vault.put_file(shifted)
+    engine = subject_track(render, timeline, vault, Path(result.master))
+    located = subject_track(other, timeline, vault, Path(result.master))
+    span = {s.item.id: s for s in _spans(timeline)}[WALK]
+    dx = [(b[0] + b[2]) / 2 - (a[0] + a[2]) / 2
+          for a, b in zip(engine[span.start:span.end], located[span.start:span.end],
+                          strict=True) if a and b]
+    assert len(dx) > 0.9 * (span.end - span.start)
+    assert abs(float(np.median(dx)) - 12) <= 3, np.median(dx)
+    path = crop_path(located, timeline, 50, 90, 0.35)
+    assert path.speeds_px_s().max() <= path.max_pan_px_s + 1e-6
+    assert path.inside().mean() >= 0.98

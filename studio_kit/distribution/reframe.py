@@ -5,8 +5,12 @@ Where the subject is, per master frame:
 - a shot the embedded engine rendered: its stored request (``render.json`` shot
   ``request``, a vault hash) replayed through ``engines.local.figure_regions`` - the
   character's face box exactly as drawn, at the shot's own clock;
-- any other footage (cloud takes, cards): OpenCV's face detector already used by QC
-  (``qc.detect.detect_faces``) on decoded frames, sampled a few times a second.
+- a shot another engine made (a cloud take) for a stored request: QC's detector
+  (``qc.detect.FigureLocator``: the intended shot registered onto the take, Haar faces
+  confirming), the first character's face box;
+- anything else (no request, a take it cannot place, cards): OpenCV's face detector
+  already used by QC (``qc.detect.detect_faces``) on decoded master frames, sampled a few
+  times a second.
 
 The crop path is then made per item of the timeline (reset at every cut): the centre track
 is smoothed (Gaussian, no jitter), followed with a dead zone (the crop holds still while the
@@ -131,6 +135,36 @@ def _engine_boxes(request, rec: dict, span: _Span, fps: float, scale: tuple[floa
     return out
 
 
+def _located_boxes(request, rec: dict, vault, span: _Span, fps: float, size: tuple[int, int]
+                   ) -> list[Box | None] | None:
+    """Footage another engine made for a known request: QC's figure locator
+    (``qc.detect.FigureLocator``: the intended shot registered onto the take, Haar faces
+    confirming) gives the first character's face box; None if it cannot be placed."""
+    from ..qc.base import load_media
+    from ..qc.detect import FigureLocator
+
+    try:
+        media = load_media(vault.get(rec["asset"]), max_width=320)
+        locator = FigureLocator(request, media)
+    except Exception:  # noqa: BLE001 - no take file / proxy not drawable: detect on frames
+        return None
+    sx, sy = size[0] / media.width, size[1] / media.height
+    ids = [c.character.id for c in request.spec.characters]
+    dur = media.duration_s
+    out: list[Box | None] = []
+    for n in range(span.start, span.end):
+        t = min(max(n / fps - float(rec.get("start_s", 0.0)), 0.0), max(dur - 1e-3, 0.0))
+        box = None
+        for cid in ids:
+            face = locator.regions_at(cid, t).get("face")
+            if face and face[2] > 0 and face[0] < media.width and face[3] > 0 \
+                    and face[1] < media.height:
+                box = (face[0] * sx, face[1] * sy, face[2] * sx, face[3] * sy)
+                break
+        out.append(box)
+    return out
+
+
 def _detected_boxes(frames: dict[int, np.ndarray], span: _Span) -> list[Box | None]:
     """Faces found by the QC detector on sampled frames, held until the next sample."""
     out: list[Box | None] = []
@@ -170,13 +204,20 @@ def subject_track(render: dict, timeline, vault, master: Path) -> list[Box | Non
     for span in _spans(timeline):
         rec = shots.get(span.item.id)
         request = None
-        if rec and rec.get("engine") == "local" and rec.get("request"):
+        if rec and rec.get("request"):
             try:
                 request = EngineRequest.model_validate_json(
                     vault.get(rec["request"]).read_bytes())
             except Exception:  # noqa: BLE001 - a missing/old request: detect instead
                 request = None
-        if request is not None:
+        if request is not None and rec.get("engine") != "local":
+            located = _located_boxes(request, rec, vault, span, fps,
+                                     (timeline.width, timeline.height))
+            if located is not None:
+                track[span.start:span.end] = located
+            else:
+                to_detect.append(span)
+        elif request is not None:
             scale = (timeline.width / request.format.width,
                      timeline.height / request.format.height)
             track[span.start:span.end] = _engine_boxes(request, rec, span, fps, scale)
