@@ -34,6 +34,8 @@ from ..qc.detect import detect_faces
 Box = tuple[float, float, float, float]
 #: detector samples per second of footage the engine did not draw
 DETECT_PER_S = 6.0
+#: engine geometry samples per second (interpolated between)
+ENGINE_PER_S = 8.0
 #: Gaussian smoothing of the subject centre (seconds)
 SMOOTH_S = 0.2
 #: the crop moves only once the subject centre leaves this fraction of its free room
@@ -120,18 +122,33 @@ def _engine_boxes(request, rec: dict, span: _Span, fps: float, scale: tuple[floa
     dur = float(request.duration_s or request.spec.duration_s or rec.get("duration_s") or 1)
     sx, sy = scale
     fw, fh = request.format.width, request.format.height
-    out: list[Box | None] = []
-    for n in range(span.start, span.end):
+
+    def at(n: int) -> tuple[str, Box] | None:
         t = min(max(n / fps - float(rec.get("start_s", 0.0)), 0.0), dur - 1e-3)
-        faces = []
         for cid in ids:
-            face = renderer.regions(cid, t).get("face")
-            if face and face[2] > 0 and face[0] < fw and face[3] > 0 and face[1] < fh:
-                faces.append(face)
-                break  # the first character in frame is the subject
-        out.append(None if not faces else
-                   tuple(float(v) for v in (faces[0][0] * sx, faces[0][1] * sy,
-                                            faces[0][2] * sx, faces[0][3] * sy)))
+            f = renderer.regions(cid, t).get("face")
+            if f and f[2] > 0 and f[0] < fw and f[3] > 0 and f[1] < fh:
+                # the first character in frame is the subject
+                return cid, (f[0] * sx, f[1] * sy, f[2] * sx, f[3] * sy)
+        return None
+
+    # the geometry at ENGINE_PER_S instants (and the last frame), linear in between while
+    # the subject stays the same character (figures move smoothly; a cut resets anyway)
+    step = max(1, int(round(fps / ENGINE_PER_S)))
+    keys = sorted({*range(span.start, span.end, step), span.end - 1})
+    got = {n: at(n) for n in keys}
+    out: list[Box | None] = []
+    for k0, k1 in zip(keys, [*keys[1:], keys[-1] + 1], strict=True):
+        a0, a1 = got[k0], got.get(k1)
+        for n in range(k0, min(k1, span.end)):
+            if a0 is None:
+                out.append(None)
+            elif a1 is None or a1[0] != a0[0] or k1 == k0:
+                out.append(tuple(float(v) for v in a0[1]))
+            else:
+                w = (n - k0) / (k1 - k0)
+                out.append(tuple(float(p0 + w * (p1 - p0)) for p0, p1 in zip(a0[1], a1[1],
+                                                                          strict=True)))
     return out
 
 
