@@ -23,6 +23,7 @@ from typing import Any
 
 import ipywidgets as w
 import yaml
+from pydantic import BaseModel
 
 from studio_kit.errors import StudioError
 from studio_kit.project import Project
@@ -221,6 +222,97 @@ def confine_paths(params: dict[str, Any], project: Project) -> dict[str, Any]:
     return out
 
 
+# a notebook parameter holding a pydantic model as JSON -> the model its controls edit
+OPTION_MODELS: dict[str, str] = {"options_json": "studio_kit.pipeline:RenderOptions"}
+
+
+def _option_model(name: str) -> type[BaseModel] | None:
+    ref = OPTION_MODELS.get(name)
+    if ref is None:
+        return None
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _choices(field: str) -> list[str] | None:
+    """The values a choice field takes ('' = the series/routing default)."""
+    if field == "engine":
+        from studio_kit.registry import ENGINES
+
+        try:
+            return ["", *ENGINES.names()]
+        except StudioError:
+            return None
+    if field == "tier":
+        from studio_kit.models import Tier
+
+        return ["", *(t.value for t in Tier)]
+    return None
+
+
+def option_controls(model: type[BaseModel], values: dict[str, Any]) -> dict[str, w.Widget]:
+    """One validated control per field of ``model`` (a checkbox for a flag, a menu for a
+    choice, a bounded number for a bounded count, text otherwise), set to ``values`` (else
+    the field's default). CSS class ``param-<field>``."""
+    out: dict[str, w.Widget] = {}
+    style, layout = {"description_width": "120px"}, w.Layout(width="520px")
+    for name, f in model.model_fields.items():
+        value = values.get(name, f.default)
+        ann = f.annotation
+        tip = f.description or ""
+        if ann is bool:
+            c: w.Widget = w.Checkbox(value=bool(value), description=name, indent=False)
+        elif (choices := _choices(name)) is not None:
+            v = "" if value is None else str(getattr(value, "value", value))
+            c = w.Dropdown(options=choices if v in choices else [*choices, v], value=v,
+                           description=name, style=style, layout=layout)
+        elif ann is int:
+            lo = next((m.ge for m in f.metadata if getattr(m, "ge", None) is not None), 0)
+            hi = next((m.le for m in f.metadata if getattr(m, "le", None) is not None), 10**6)
+            c = w.BoundedIntText(value=int(value), min=lo, max=hi, description=name,
+                                 style=style, layout=layout)
+        else:  # optional numbers (blank = the series' value), lists as comma-separated text
+            text = "" if value is None else (", ".join(map(str, value))
+                                             if isinstance(value, list) else str(value))
+            c = w.Text(value=text, description=name, style=style, layout=layout,
+                       placeholder="(series default)")
+        c.tooltip = tip
+        c.add_class(f"param-{name}")
+        out[name] = c
+    return out
+
+
+def option_values(model: type[BaseModel], controls: dict[str, w.Widget],
+                  param: str) -> str:
+    """The controls' values validated by ``model``, as the JSON the notebook reads
+    (only what differs from the defaults); a bad value is a ``StudioError`` naming it."""
+    from pydantic import ValidationError
+
+    data: dict[str, Any] = {}
+    for name, c in controls.items():
+        v = c.value
+        if isinstance(v, str):
+            v = v.strip()
+            if v == "":
+                continue
+            ann = str(model.model_fields[name].annotation)
+            if "list" in ann:
+                v = [x.strip() for x in v.split(",") if x.strip()]
+        data[name] = v
+    try:
+        opts = model.model_validate(data)
+    except ValidationError as err:
+        e = err.errors()[0]
+        field = ".".join(map(str, e["loc"])) or param
+        raise StudioError(f"{field}: {e['msg']} (got {e.get('input')!r})", field=field,
+                          hint=model.model_fields[str(e["loc"][0])].description
+                          if e["loc"] and str(e["loc"][0]) in model.model_fields
+                          else f"see {model.__name__}") from None
+    return opts.model_dump_json(exclude_defaults=True)
+
+
 class RunLauncher(w.VBox):
     """Pick a notebook and an episode, set parameters, Start; progress updates live."""
 
@@ -270,8 +362,21 @@ class RunLauncher(w.VBox):
     def _fields(self) -> None:
         params = self.available.get(self.notebook.value or "", {})
         self.param_fields = {}
+        self.option_fields: dict[str, dict[str, w.Widget]] = {}
         rows = []
         for name, info in params.items():
+            model = _option_model(name)
+            if model is not None:  # e.g. the render's options: one control per option
+                given = self.defaults.get(name)
+                try:
+                    values = given if isinstance(given, dict) else \
+                        json.loads(self._value_for(name, info) or "{}")
+                except ValueError:
+                    values = {}
+                controls = option_controls(model, values if isinstance(values, dict) else {})
+                self.option_fields[name] = controls
+                rows += list(controls.values())
+                continue
             t = w.Text(value=self._value_for(name, info), description=name,
                        style={"description_width": "120px"}, layout=w.Layout(width="520px"))
             t.add_class(f"param-{name}")
@@ -281,9 +386,10 @@ class RunLauncher(w.VBox):
 
     def parameters(self) -> dict[str, Any]:
         params = self.available.get(self.notebook.value or "", {})
-        return confine_paths(parse_parameters({k: v.value for k, v in
-                                               self.param_fields.items()}, params),
-                             self.project)
+        out = parse_parameters({k: v.value for k, v in self.param_fields.items()}, params)
+        for name, controls in self.option_fields.items():
+            out[name] = option_values(_option_model(name), controls, name)
+        return confine_paths(out, self.project)
 
     def start(self) -> NotebookRun | None:
         if self.run and self.run.status == "running":
