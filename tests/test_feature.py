@@ -112,8 +112,9 @@ def test_reassembly_reencodes_only_the_changed_episode(anthology, monkeypatch):
     base, renders, spec = anthology
     feature = load_feature(spec)
     out = base / "out" / "tales.mp4"
-    first = assemble_feature(feature, base, out)
-    assert first.pieces_encoded == [] or len(first.pieces_reused) > 0
+    assemble_feature(feature, base, out)
+    warm = assemble_feature(feature, base, out)
+    assert warm.pieces_encoded == [] and len(warm.pieces_reused) == 6  # nothing re-made
     # episode 02 changes: its master is different content
     master = Path(renders[("lighthouse", "02")].master)
     with av.open(str(master)) as c:  # noqa: F841 - it is readable before the change
@@ -167,3 +168,18 @@ def test_export_mp4_captions_prores_c2pa(anthology, tmp_path):
     report = pv.verify(res.mp4, development=True)
     assert len(report.ingredients) == 3
     assert [s for s, _ in stages][-1] == "done"
+
+
+def test_unified_grade_writes_cube_and_regrades_only_the_other_series(anthology):
+    from studio_kit.edit.grade import read_lut
+
+    base, renders, spec = anthology
+    plain = assemble_feature(load_feature(spec), base, base / "out" / "plain.mp4")
+    f = load_feature(spec).model_copy(update={"unify_grade": True})
+    graded = assemble_feature(f, base, base / "out" / "graded.mp4")
+    assert read_lut(base / "out" / "graded.look.cube").size == 33
+    eps_plain = {p for p in plain.pieces_encoded + plain.pieces_reused if p.startswith("ep-")}
+    eps_graded = {p for p in graded.pieces_encoded if p.startswith("ep-")}
+    assert len(eps_graded) == 1 and not eps_graded & eps_plain  # harbour only, re-graded
+    with av.open(graded.out) as c:
+        assert c.streams.video[0].frames > 0

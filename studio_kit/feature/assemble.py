@@ -23,7 +23,7 @@ from ..audio.mix import SAMPLE_RATE, integrated_lufs, master, true_peak_dbtp, wr
 from ..edit.cards import card_key, render_card
 from ..edit.encoding import ffmpeg_exe
 from ..errors import StudioError
-from ..hashing import file_hash
+from ..hashing import file_hash, stable_hash
 from ..yamlio import atomic_write_text
 from .credits import Credits, build_credits
 from .model import Feature, check_running_time
@@ -150,7 +150,7 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
     cards_s = CARD_FPS_FRAMES * 2 + sum(c.seconds for c in feature.cards)
     check_running_time(feature, total + cards_s, file=file)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pieces = out.parent / f".{out.stem}.pieces"
+    pieces = out.parent / ".feature-pieces"  # shared by the features written here
     pieces.mkdir(exist_ok=True)
     encoded: list[str] = []
     reused: list[str] = []
@@ -166,14 +166,35 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
             encoded.append(p.name)
         return p, frames / float(fps)
 
+    look_cube: Path | None = None
+    ref_stats = None
+    if feature.unify_grade:
+        from ..edit.grade import identity_lut, measure_clip, write_lut
+
+        look_cube = write_lut(identity_lut(name=f"{feature.id} look"),
+                              out.with_suffix(".look.cube"))
+        ref_stats = measure_clip(srcs[0].master)
+
     def episode_piece(s: EpisodeSource) -> Path:
-        p = pieces / f"ep-{s.key}.mp4"
+        regrade = look_cube is not None and s.series_dir != srcs[0].series_dir
+        key = s.key if not regrade else stable_hash(s.key, file_hash(look_cube),
+                                                    ref_stats.model_dump())[:16]
+        p = pieces / f"ep-{key}.mp4"
         if p.is_file():
             reused.append(p.name)
             return p
         tmp = p.with_suffix(".part.mp4")
-        _run(["-i", s.master, "-map", "0:v:0", "-c", "copy", "-an", str(tmp)],
-             f"copy the picture of {s.master}")
+        if regrade:
+            from ..edit.encoding import h264_args
+            from ..edit.grade import lut3d_filter, measure_clip, read_lut, transfer_lut, write_lut
+
+            cube = write_lut(transfer_lut(measure_clip(s.master), ref_stats,
+                                          look=read_lut(look_cube)), pieces / f"{key}.cube")
+            _run(["-i", s.master, "-map", "0:v:0", "-an", "-vf", lut3d_filter(cube),
+                  *h264_args(fps), str(tmp)], f"grade the picture of {s.master}")
+        else:
+            _run(["-i", s.master, "-map", "0:v:0", "-c", "copy", "-an", str(tmp)],
+                 f"copy the picture of {s.master}")
         tmp.replace(p)
         encoded.append(p.name)
         return p

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable
 
 import srt
 from pydantic import BaseModel, Field

@@ -67,6 +67,10 @@ class Feature(BaseModel):
     recaps: bool = False
     allow_short: bool = Field(False, description=(
         "Accept a running time under the format's minimum (tests, drafts)."))
+    unify_grade: bool = Field(False, description=(
+        "Match episodes from other series to the first source's look (Reinhard transfer "
+        "per episode + the feature LUT, written as <out>.look.cube); those episodes are "
+        "re-encoded once, the first series' episodes stay stream copies."))
     loudness: LoudnessTarget = Field(default_factory=LoudnessTarget)
     languages: list[str] = Field(default_factory=lambda: ["en"])
 
