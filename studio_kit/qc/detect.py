@@ -74,6 +74,13 @@ def detect_faces(frame: np.ndarray, min_size: int = 16) -> list[Box]:
     return sorted(boxes, key=lambda b: -(b[2] - b[0]))
 
 
+def _value(frame: np.ndarray) -> np.ndarray:
+    """HSV value (max of R, G, B) as float32: what figures are registered on. A change of
+    hue - the drift the character checks look for - leaves it nearly unchanged, where luma
+    (mostly green) changes a lot (a yellow coat turned blue goes dark in luma)."""
+    return frame.max(axis=-1).astype(np.float32)
+
+
 def _luma(frame: np.ndarray) -> np.ndarray:
     f = frame.astype(np.float32)
     return 0.2126 * f[..., 0] + 0.7152 * f[..., 1] + 0.0722 * f[..., 2]
@@ -96,6 +103,25 @@ def _iou(a: Box, b: Box) -> float:
     inter = w * h
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def _masked_ncc(tmpl: np.ndarray, image: np.ndarray, mask: np.ndarray, warp: np.ndarray
+                ) -> float:
+    """Normalised correlation of the template's masked pixels with the image under
+    ``warp`` (template px -> image px)."""
+    import cv2
+
+    H, W = tmpl.shape
+    img = cv2.warpAffine(image, warp.astype(np.float32), (W, H),
+                         flags=cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)
+    m = mask > 0
+    if m.sum() < 8:
+        return -1.0
+    a, b = tmpl[m].astype(np.float64), img[m].astype(np.float64)
+    a, b = a - a.mean(), b - b.mean()
+    d = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / d) if d > 0 else -1.0
 
 
 @dataclass
@@ -204,8 +230,8 @@ class FigureLocator:
         visible = (min(box[2], W) - max(box[0], 0)) * (min(box[3], H) - max(box[1], 0))
         if box[2] <= box[0] or box[3] <= box[1] or visible < 16:
             return Placement(t, ident, 0.0, "not in the intended frame")
-        tmpl = _luma(self._intended(i))
-        image = _luma(self.media.frames[i])
+        tmpl = _value(self._intended(i))
+        image = _value(self.media.frames[i])
         coarse, coarse_cc = self._coarse(tmpl, image, box)
         mask = np.zeros((H, W), np.uint8)
         x0, y0, x1, y1 = (int(round(v)) for v in box)
@@ -214,36 +240,117 @@ class FigureLocator:
         # separately from the figure: pan, parallax, a different set)
         bg = self._background(i)
         if bg is not None:
-            fg = np.abs(tmpl - _luma(bg)) > 2.0
+            fg = np.abs(tmpl - _value(bg)) > 2.0
             fg = cv2.dilate(fg.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
             if (fg & (mask > 0)).sum() >= 64:
                 mask = (mask.astype(bool) & fg).astype(np.uint8)
-        # small figures: translation and scale come from the coarse match, ECC refines the
-        # translation only (an affine fit on a few hundred pixels is ill-conditioned)
+        # candidates: where the shot put the figure, the whole frame's registration (a
+        # shift or zoom of the footage moves set and figures together), the coarse match;
+        # each also refined by ECC. A figure whose colours changed can fool the coarse
+        # match and pull ECC off, so every candidate is judged by the same measure: the
+        # normalised correlation of the figure's pixels under it. Earlier ones win ties.
+        ident = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+        starts = [ident]
+        g = self._global(i)
+        if g is not None:
+            starts.append(g)
         small = box[2] - box[0] < 40
-        motion = cv2.MOTION_TRANSLATION if small else cv2.MOTION_AFFINE
-        w32 = coarse.astype(np.float32)
+        if not small:
+            starts.append(coarse)
+        else:
+            # a figure under 40 px: its scale is not measurable apart from the frame's (a
+            # few pixels of blur or fog read as a 7 % zoom): the coarse match's place at the
+            # anchor's scale
+            a = g if g is not None else ident
+            cb = transform_box(box, coarse)
+            ab = transform_box(box, a)
+            moved = a.copy()
+            moved[0, 2] += 0.5 * (cb[0] + cb[2] - ab[0] - ab[2])
+            moved[1, 2] += 0.5 * (cb[1] + cb[3] - ab[1] - ab[3])
+            starts.append(moved)
+        cands = []
+        for init in starts:
+            cands.append(init)
+            got = self._ecc(tmpl, image, mask, init, box)
+            if got is not None:
+                cands.append(got[0])
+        # plausible only: the figure stays within 15 % of the frame width of where the shot
+        # (or the whole frame's registration) put it
+        anchor = transform_box(box, g if g is not None else ident)
+        ax, ay = 0.5 * (anchor[0] + anchor[2]), 0.5 * (anchor[1] + anchor[3])
+        best, best_cc = ident, -2.0
+        for k, c in enumerate(cands):
+            b = transform_box(box, c)
+            if np.hypot(0.5 * (b[0] + b[2]) - ax, 0.5 * (b[1] + b[3]) - ay) > 0.15 * W:
+                continue
+            cc = _masked_ncc(tmpl, image, mask, c)
+            if cc > best_cc + (0.0 if k == 0 else 0.02):
+                best, best_cc = c, cc
+        if small and best_cc < 0.3:  # not near where intended: the coarse search's place
+            cc = _masked_ncc(tmpl, image, mask, coarse)
+            if cc > best_cc + 0.1:
+                best, best_cc = coarse, cc
+        return Placement(t, best, max(float(best_cc), 0.0), "locator")
+
+    def _global(self, i: int) -> np.ndarray | None:
+        """The whole intended frame registered onto the delivered one (affine ECC on a
+        half-size copy), when it converges well (correlation >= 0.9): the footage as a
+        whole was shifted, cropped or scaled."""
+        import cv2
+
+        if not hasattr(self, "_globals"):
+            self._globals: dict[int, np.ndarray | None] = {}
+        if i in self._globals:
+            return self._globals[i]
+        a = cv2.resize(_luma(self._intended(i)), None, fx=0.5, fy=0.5,
+                       interpolation=cv2.INTER_AREA)
+        b = cv2.resize(_luma(self.media.frames[i]), None, fx=0.5, fy=0.5,
+                       interpolation=cv2.INTER_AREA)
+        out = None
         try:
-            crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 80, 1e-5)
+            crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5)
+            cc, w = cv2.findTransformECC(a, b, np.eye(2, 3, dtype=np.float32),
+                                         cv2.MOTION_AFFINE, crit, None, 5)
+            if cc >= 0.9:
+                out = np.asarray(w, dtype=np.float64)
+                out[:, 2] *= 2.0  # half-size px -> analysis px
+        except cv2.error:
+            out = None
+        self._globals[i] = out
+        return out
+
+    @staticmethod
+    def _ecc(tmpl: np.ndarray, image: np.ndarray, mask: np.ndarray, init: np.ndarray,
+             box: Box) -> tuple[np.ndarray, float] | None:
+        """Sub-pixel ECC alignment from ``init`` (None when it does not converge to a
+        plausible placement). Small figures (< 40 px wide): translation only, on top of
+        the init's scale (an affine fit on a few hundred pixels is ill-conditioned)."""
+        import cv2
+
+        H, W = image.shape
+        small = box[2] - box[0] < 40
+        w32 = init.astype(np.float32)
+        crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 80, 1e-5)
+        try:
             if small:
                 img = cv2.warpAffine(image, w32, (W, H), flags=cv2.INTER_LINEAR
                                      + cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
                 cc, d = cv2.findTransformECC(tmpl, img, np.eye(2, 3, dtype=np.float32),
-                                             motion, crit, mask, 3)
-                w32 = np.vstack([w32, [0, 0, 1]]) @ np.vstack([d, [0, 0, 1]])
-                w32 = w32[:2].astype(np.float32)
+                                             cv2.MOTION_TRANSLATION, crit, mask, 3)
+                w32 = (np.vstack([w32, [0, 0, 1]]) @ np.vstack([d, [0, 0, 1]]))[:2]
             else:
-                cc, w32 = cv2.findTransformECC(tmpl, image, w32, motion, crit, mask, 5)
+                cc, w32 = cv2.findTransformECC(tmpl, image, w32, cv2.MOTION_AFFINE, crit,
+                                               mask, 5)
         except cv2.error:
-            return Placement(t, coarse, max(float(coarse_cc), 0.0), "locator")
-        warp = w32.astype(np.float64)
+            return None
+        warp = np.asarray(w32, dtype=np.float64)
         # an affine that shears, flips or runs away is not a placement of the same figure
         a = warp[:, :2]
         sv = np.linalg.svd(a, compute_uv=False)
-        if (np.linalg.det(a) <= 0 or sv.max() > 1.6 or sv.min() < 0.6 or sv.max() / sv.min() > 1.2
-                or np.abs(warp[:, 2] - coarse[:, 2]).max() > 0.1 * W):
-            return Placement(t, coarse, max(float(coarse_cc), 0.0), "locator")
-        return Placement(t, warp, float(cc), "locator")
+        if (np.linalg.det(a) <= 0 or sv.max() > 1.6 or sv.min() < 0.6
+                or sv.max() / sv.min() > 1.2 or np.abs(warp[:, 2] - init[:, 2]).max() > 0.1 * W):
+            return None
+        return warp, float(cc)
 
     def _background(self, i: int) -> np.ndarray | None:
         """The intended frame without its figures (same camera): for the figure mask."""

@@ -1,7 +1,7 @@
 """Run QC on a generated shot: decode, find figure regions, get references, score, record.
 
 References are locked frames measured once per (scene or character + outfit, camera angle,
-the shot's action, engine, format) and cached in the vault's stage cache (stage ``qc-reference``), so every
+the shot's time of day and action, engine, format) and cached in the vault's stage cache (stage ``qc-reference``), so every
 shot of that framing is compared with the same frame. With the local engine they are
 rendered: a drift-free still of the scene at the shot's angle without figures, and of each
 character alone on their mark in that scene at that angle (framing matters: atmosphere
@@ -25,7 +25,7 @@ from typing import Any
 from ..engines.base import Drift, EngineRequest, EngineResult, ResolvedCharacter, ShotSpec
 from ..errors import StudioError
 from ..hashing import stable_hash
-from ..models import Camera, CastMember, Shot, Tier
+from ..models import Camera, CastMember, Tier
 from ..registry import ENGINES
 from ..vault import Vault
 from .base import (
@@ -74,17 +74,30 @@ def regions_for(engine_name: str, request: EngineRequest) -> RegionsFn | None:
 
 def _reference_request(spec: ShotSpec, base: EngineRequest, cast: list[ResolvedCharacter],
                        tag: str) -> EngineRequest:
-    shot = Shot(id=f"ref-{tag}"[:64], scene=spec.scene.id,
-                characters=[CastMember(character=rc.character.id, outfit=rc.outfit_id,
-                                       mark=rc.mark) for rc in cast],
-                camera=Camera(angle=spec.shot.camera.angle,
-                              subject=spec.shot.camera.subject
-                              if spec.shot.camera.subject in {rc.character.id for rc in cast}
-                              else None),
-                duration_s=1.0, action=spec.shot.action)
+    """The shot as a still: the same set, time of day, action (the embedded engine stages
+    figures and frames the camera by it) and angle, only ``cast`` in it, no dialogue, no
+    camera move, seed 0."""
+    shot = spec.shot.model_copy(update={
+        "id": f"ref-{tag}"[:64],
+        "characters": [CastMember(character=rc.character.id, outfit=rc.outfit_id,
+                                  mark=rc.mark) for rc in cast],
+        "camera": Camera(angle=spec.shot.camera.angle,
+                         subject=spec.shot.camera.subject
+                         if spec.shot.camera.subject in {rc.character.id for rc in cast}
+                         else None),
+        "dialogue": [], "duration_s": 1.0, "engine": None, "seed": None, "notes": "",
+        "source": None, "continue_from_previous": False})
     ref_spec = ShotSpec(episode=spec.episode, shot=shot, scene=spec.scene, characters=cast,
                         bible_version=spec.bible_version)
     return EngineRequest(spec=ref_spec, seed=0, format=base.format, duration_s=1.0)
+
+
+def _ref_key(kind: str, engine_name: str, request: EngineRequest) -> str:
+    """Cache key of a reference still: what it draws (the reference request's shot), not
+    which shot asked for it."""
+    shot = request.spec.shot.model_dump(mode="json")
+    return stable_hash(kind, 18, engine_name, request.format.model_dump(mode="json"),
+                       request.spec.scene, request.spec.characters, shot)
 
 
 def _encoded_still(mod, request: EngineRequest, vault: Vault):
@@ -117,7 +130,6 @@ def references_for(engine_name: str, request: EngineRequest, vault: Vault
     if mod is None or not hasattr(mod, "frame_at"):
         return None, {}
     spec = request.spec
-    fmt = request.format.model_dump(mode="json")
 
     def make_scene() -> dict:
         req = _reference_request(spec, request, [], spec.scene.id)
@@ -125,10 +137,10 @@ def references_for(engine_name: str, request: EngineRequest, vault: Vault
         return scene_reference(spec.scene.id, frame, [],
                                source=f"{engine_name} still").model_dump()
 
-    # the shot's action is part of the framing: the embedded engine stages figures by it
-    # (sitting, gesturing) and moves the camera for it, so references are drawn with it
-    scene_key = stable_hash("qc-scene-ref", 14, engine_name, fmt, spec.scene,
-                           spec.shot.camera.angle.value, spec.shot.action)
+    # the shot's time of day and action are part of the framing: the embedded engine lights
+    # by the one and stages figures and the camera by the other
+    scene_key = _ref_key("qc-scene-ref", engine_name,
+                         _reference_request(spec, request, [], spec.scene.id))
     scene_ref = SceneReference.model_validate(_cached(vault, scene_key, make_scene))
     chars: dict[str, CharacterReference] = {}
     for rc in spec.characters:
@@ -141,9 +153,8 @@ def references_for(engine_name: str, request: EngineRequest, vault: Vault
             return character_reference(rc.character.id, frame, regions, scale,
                                        source=f"{engine_name} still").model_dump()
 
-        key = stable_hash("qc-char-ref", 17, engine_name, fmt, spec.scene, rc,
-                         spec.shot.camera.angle.value, spec.shot.camera.subject,
-                         spec.shot.action)
+        key = _ref_key("qc-char-ref", engine_name,
+                       _reference_request(spec, request, [rc], rc.character.id))
         chars[cid] = CharacterReference.model_validate(_cached(vault, key, make_char))
     return scene_ref, chars
 
