@@ -199,7 +199,7 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
         encoded.append(p.name)
         return p
 
-    seq: list[tuple[Path, float, str | None, np.ndarray | None]] = []
+    seq: list[tuple[Path, float, str | None, str | None]] = []
     p, d = card(feature.title, CARD_FPS_FRAMES, "title_card")
     seq.append((p, d, "Title", None))
     cards_before = {c.before: c for c in feature.cards}
@@ -210,38 +210,56 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
             c = cards_before[i]
             p, d = card(c.text, c.seconds, "act_card")
             seq.append((p, d, None, None))
-        audio = _decode_audio(s.mix or s.master, s.duration_s)
+        audio = s.mix or s.master
         name = f"{Path(s.series_dir).name} {s.episode}"
         seq.append((episode_piece(s), s.duration_s, name, audio))
     p, d = card(credits.text(), CARD_FPS_FRAMES * 2, "hook_card")
     seq.append((p, d, "End credits", None))
 
     chapters: list[Chapter] = []
-    parts: list[np.ndarray] = []
     t = 0.0
-    for _p, d, title, audio in seq:
-        n = int(round(d * SAMPLE_RATE))
-        parts.append(audio if audio is not None else np.zeros((n, 2)))
+    for _p, d, title, _a in seq:
         if title:
             chapters.append(Chapter(title=title, start_s=round(t, 3), end_s=round(t + d, 3)))
         t += d
-    mix = _join_audio(parts)
-    curve, report = master(mix, feature.loudness)
-    mastered = mix * curve[:, None]
+    # the sound, mastered once for the whole feature; cached by what it is made of
+    skey = stable_hash("feature-sound", feature.loudness.model_dump(), CROSSFADE_S,
+                       [(file_hash(a)[:16] if a else None, round(d, 6)) for _p, d, _t, a in seq])
+    sound = pieces / f"sound-{skey[:16]}.m4a"
+    sound_rec = sound.with_suffix(".json")
+    if sound.is_file() and sound_rec.is_file():
+        loud = json.loads(sound_rec.read_text())
+        reused.append(sound.name)
+    else:
+        parts = [_decode_audio(a, d) if a else np.zeros((int(round(d * SAMPLE_RATE)), 2))
+                 for _p, d, _t, a in seq]
+        mix = _join_audio(parts)
+        curve, _report = master(mix, feature.loudness)
+        mastered = mix * curve[:, None]
+        with tempfile.TemporaryDirectory(dir=pieces) as stmp:
+            wav = write_wav(Path(stmp) / "mix.wav", mastered.astype(np.float32))
+            part_s = Path(stmp) / sound.name
+            _run(["-i", str(wav), "-c:a", "aac", "-b:a", "192k", str(part_s)],
+                 "encode the feature sound")
+            part_s.replace(sound)
+        loud = {"integrated_lufs": round(integrated_lufs(mastered), 2),
+                "true_peak_dbtp": round(true_peak_dbtp(mastered), 2),
+                "target_lufs": feature.loudness.lufs}
+        atomic_write_text(sound_rec, json.dumps(loud))
+        encoded.append(sound.name)
 
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}.") as tmpd:
         tmp = Path(tmpd)
         lst = tmp / "pieces.txt"
         lst.write_text("".join(f"file '{p.resolve()}'\n" for p, *_ in seq))
-        wav = write_wav(tmp / "mix.wav", mastered.astype(np.float32))
         meta = tmp / "chapters.txt"
         meta.write_text(";FFMETADATA1\ntitle=" + feature.title + "\n" + "".join(
             f"[CHAPTER]\nTIMEBASE=1/1000\nSTART={int(c.start_s * 1000)}\n"
             f"END={int(c.end_s * 1000)}\ntitle={c.title}\n" for c in chapters))
         part = tmp / out.name
-        _run(["-f", "concat", "-safe", "0", "-i", str(lst), "-i", str(wav), "-i", str(meta),
+        _run(["-f", "concat", "-safe", "0", "-i", str(lst), "-i", str(sound), "-i", str(meta),
               "-map", "0:v:0", "-map", "1:a:0", "-map_metadata", "2", "-map_chapters", "2",
-              "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart",
+              "-c", "copy", "-movflags", "+faststart",
               str(part)], "join the feature")
         side = {"feature": feature.id, "title": feature.title,
                 "chapters": [c.model_dump() for c in chapters]}
@@ -252,10 +270,6 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
             f"{i + 1}\n{_vtt(c.start_s)} --> {_vtt(c.end_s)}\n{c.title}\n\n"
             for i, c in enumerate(chapters)))
         part.replace(out)
-    loud = {"integrated_lufs": round(integrated_lufs(mastered), 2),
-            "true_peak_dbtp": round(true_peak_dbtp(mastered), 2),
-            "target_lufs": feature.loudness.lufs}
-    del report
     res = FeatureResult(feature=feature.id, out=str(out), sidecar=str(sidecar), vtt=str(vtt),
                         chapters=chapters, credits=credits, duration_s=round(t, 3),
                         loudness=loud, pieces_encoded=encoded, pieces_reused=reused,
