@@ -310,7 +310,8 @@ def test_two_studio_render_processes_bill_each_shot_once(tmp_path, monkeypatch):
         env = dict(os.environ, RUNWAYML_API_SECRET="test-key", STUDIO_ENGINE_POLL_S="0.02",
                    STUDIO_ENGINE_MAX_POLL_S="0.05")
         studio = [sys.executable, "-m", "studio_kit.cli", "render", str(root), "01",
-                  "--width", "160", "--height", "90", "--no-prores", "--no-sign"]
+                  "--width", "160", "--height", "90", "--no-prores", "--no-sign",
+                  "--attempts", "1"]  # the fake's test pattern fails QC: no regeneration
         procs = [subprocess.Popen(studio + ["--out", str(root / f"out{i}")], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for i in range(2)]

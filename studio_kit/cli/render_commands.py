@@ -50,7 +50,8 @@ class RichProgress:
 def _render(project: Path, episode: str, *, engine: str | None, tier: str | None,
             out: Path | None, notebook: bool, width: int | None, height: int | None,
             force: bool, languages: list[str] | None = None, sign: bool = True,
-            prores: bool = True, retry_failed: bool = False) -> None:
+            prores: bool = True, retry_failed: bool = False,
+            attempts: int | None = None) -> None:
     from pydantic import ValidationError
 
     from ..pipeline import RenderOptions, render_episode, run_notebook
@@ -58,7 +59,8 @@ def _render(project: Path, episode: str, *, engine: str | None, tier: str | None
     try:
         opts = RenderOptions(engine=engine, tier=tier, width=width, height=height, force=force,
                              languages=languages or None, sign=sign, prores=prores,
-                             retry_failed=retry_failed)
+                             retry_failed=retry_failed,
+                             **({"attempts": attempts} if attempts is not None else {}))
     except ValidationError as exc:
         first = exc.errors()[0]
         raise StudioError(f"--{first['loc'][0]}: {first['msg']}", field=str(first["loc"][0]),
@@ -112,14 +114,17 @@ def render(project: Path = typer.Argument(..., help="Series folder"),
            prores: bool = typer.Option(True, help="Also write the ProRes master"),
            retry_failed: bool = typer.Option(False, help="Ask again engines that refused a "
                                              "shot before (transient failures are always "
-                                             "retried)")) -> None:
+                                             "retried)"),
+           attempts: int = typer.Option(None, help="QC'd takes per shot before the best is "
+                                        "kept and flagged (default 3; 1 = no regeneration)")
+           ) -> None:
     """Render one episode: audio, shots, grade, assembly, mux, captions, masters, C2PA."""
     if not project.is_dir():
         raise StudioError("project folder not found", file=project,
                           hint="pass a series folder (with series.yaml)")
     _render(project, episode, engine=engine, tier=tier, out=out, notebook=notebook,
             width=width, height=height, force=force, languages=languages, sign=sign,
-            prores=prores, retry_failed=retry_failed)
+            prores=prores, retry_failed=retry_failed, attempts=attempts)
 
 
 @app.command()

@@ -394,9 +394,13 @@ class _Render:
             if self._approved is None:
                 est = estimate_episode(self.project, self.episode)
                 self._approved = (est.total, est.currency, self._spent_before)
-            approved, currency, before = self._approved
+            approved, currency, _before = self._approved
             cost = shot_cost(engine, request.duration)[1]
-            spent = ledger.total_cost(self.episode) - before + self._reserved
+            # this render's own billed calls (not the episode's: a second render of the
+            # project running beside this one spends against its own run)
+            rows = ledger.query("SELECT COALESCE(SUM(cost), 0) AS c FROM engine_calls "
+                                "WHERE run_id=?", (self.run_id,))
+            spent = float(rows[0]["c"] or 0.0) + self._reserved
             if spent + cost <= approved + 1e-9:
                 self._reserved += cost  # held until the call is in the ledger
                 return cost
