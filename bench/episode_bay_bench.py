@@ -87,7 +87,7 @@ def kernel_times(project: Path) -> tuple[float, float]:
 
 
 def chart_time(project: Path) -> float:
-    from studio_widgets.episode_bay import EpisodeBay
+    from widgets.episode_bay import EpisodeBay
 
     bay = EpisodeBay(project, chart=False)
     t0 = time.perf_counter()

@@ -109,11 +109,11 @@ def main() -> None:
         kernel = {name: statistics.median(_kernel_tti(_cells(name), env)
                                           for _ in range(REPEATS)) for name in SURFACES}
         no_chart = statistics.median(_kernel_tti([
-            f"from studio_widgets.command_center import CommandCenter\n"
+            f"from widgets.command_center import CommandCenter\n"
             f"CommandCenter({str(project)!r}, chart=False)"], env) for _ in range(REPEATS))
         browser = _browser_tti(project, tmp / "projects")
         nb = str(NOTEBOOKS / "render_episode.ipynb")
-        by_ast = _fresh("from pathlib import Path\nfrom studio_widgets.run_launcher import "
+        by_ast = _fresh("from pathlib import Path\nfrom widgets.run_launcher import "
                         f"notebook_parameters as f\nf(Path({nb!r}))")
         by_pm = _fresh(f"import papermill\npapermill.inspect_notebook({nb!r})")
     finally:

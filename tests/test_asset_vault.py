@@ -75,7 +75,7 @@ def test_search_by_shot_character_engine_date(rendered) -> None:
 
 
 def test_thumbnail_and_component(rendered) -> None:
-    from studio_widgets.asset_vault import AssetVault
+    from widgets.asset_vault import AssetVault
 
     project = Project.load(rendered["root"])
     take = next(a for a in asset_index(project) if a.kind == "take")

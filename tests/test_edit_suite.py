@@ -180,7 +180,7 @@ def test_grade_compare_before_after(rendered) -> None:
 
 
 def test_edit_suite_component_validates_saves_and_compares(rendered, tmp_path) -> None:
-    from studio_widgets.edit_suite import EditSuite
+    from widgets.edit_suite import EditSuite
 
     src = rendered[0]
     root = tmp_path / "lh"

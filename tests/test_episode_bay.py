@@ -245,7 +245,7 @@ def test_reorder_moves_the_shot_lines_with_their_comment(project, monkeypatch):
 
 
 def test_widget_messages_beside_controls_and_moves(project):
-    from studio_widgets.episode_bay import EpisodeBay
+    from widgets.episode_bay import EpisodeBay
 
     path = project.episode("01").storyboard_path
     page = EpisodeBay(project, chart=False)

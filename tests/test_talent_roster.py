@@ -19,7 +19,7 @@ def _png() -> bytes:
 
 
 def test_remove_reference_image_unlists_it_and_keeps_the_file(sample_dir):
-    from studio_widgets.talent_roster import TalentRoster, add_reference_image
+    from widgets.talent_roster import TalentRoster, add_reference_image
 
     p = Project.load(sample_dir)
     add_reference_image(p, "theo", "side.png", _png())
@@ -36,7 +36,7 @@ def test_remove_reference_image_unlists_it_and_keeps_the_file(sample_dir):
 
 
 def test_removing_an_unknown_image_is_a_clear_error(sample_dir):
-    from studio_widgets.talent_roster import TalentRoster, remove_reference_image
+    from widgets.talent_roster import TalentRoster, remove_reference_image
 
     p = Project.load(sample_dir)
     before = (sample_dir / "characters/theo.yaml").read_bytes()
@@ -52,7 +52,7 @@ def test_removing_an_unknown_image_is_a_clear_error(sample_dir):
 def test_two_rosters_on_one_character_keep_each_others_edits(sample_dir):
     """Two pages on one character: each page sends only what it changed, so a save never
     reverts the other page's edit, even from controls drawn before it."""
-    from studio_widgets.talent_roster import TalentRoster
+    from widgets.talent_roster import TalentRoster
 
     a = TalentRoster(Project.load(sample_dir), "mara")
     b = TalentRoster(Project.load(sample_dir), "mara")

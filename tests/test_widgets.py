@@ -140,7 +140,7 @@ def test_unusable_llm_output_is_a_studio_error_and_writes_nothing(tmp_path, llm_
 
 # -- validation beside the controls ---------------------------------------------------------
 def test_scene_controls_preview_follows_key_light_and_bad_values_write_nothing(sample_dir):
-    from studio_widgets.scene_controls import SceneControls
+    from widgets.scene_controls import SceneControls
 
     sc = SceneControls(sample_dir, "lamp_room")
     sc.first_preview.join(120)
@@ -162,7 +162,7 @@ def test_scene_controls_preview_follows_key_light_and_bad_values_write_nothing(s
 
 
 def test_wardrobe_bad_colour_shows_beside_garments_and_writes_nothing(sample_dir):
-    from studio_widgets.talent_roster import TalentRoster
+    from widgets.talent_roster import TalentRoster
 
     roster = TalentRoster(sample_dir, "mara")
     path = sample_dir / "characters" / "mara.yaml"
@@ -182,7 +182,7 @@ def test_wardrobe_bad_colour_shows_beside_garments_and_writes_nothing(sample_dir
 
 
 def test_removing_a_referenced_outfit_is_refused(sample_dir):
-    from studio_widgets import validation
+    from widgets import validation
 
     p = Project.load(sample_dir)
     data = p.characters["mara"].model_dump(mode="json", exclude_none=True)
@@ -194,7 +194,7 @@ def test_removing_a_referenced_outfit_is_refused(sample_dir):
 
 
 def test_voice_preview_speaks_wav_and_validates(sample_dir):
-    from studio_widgets.talent_roster import TalentRoster
+    from widgets.talent_roster import TalentRoster
 
     roster = TalentRoster(sample_dir, "elodie")
     vp = roster.voice
@@ -209,7 +209,7 @@ def test_voice_preview_speaks_wav_and_validates(sample_dir):
 def test_reference_image_upload(sample_dir, artifacts_dir):
     from PIL import Image
 
-    from studio_widgets.talent_roster import add_reference_image
+    from widgets.talent_roster import add_reference_image
 
     p = Project.load(sample_dir)
     import io
@@ -224,7 +224,7 @@ def test_reference_image_upload(sample_dir, artifacts_dir):
 
 
 def test_builder_form_messages_and_build(tmp_path):
-    from studio_widgets.builder import ProjectBuilder
+    from widgets.builder import ProjectBuilder
 
     b = ProjectBuilder(tmp_path)
     assert b.build() is None  # no title
@@ -241,8 +241,8 @@ def test_builder_form_messages_and_build(tmp_path):
 
 # -- command center pieces ------------------------------------------------------------------
 def test_gate_queue_and_budget_from_the_ledger(sample_dir):
-    from studio_widgets.budget_view import budget_plot, budget_rows
-    from studio_widgets.gate_queue import GateQueue, decide, gate_states
+    from widgets.budget_view import budget_plot, budget_rows
+    from widgets.gate_queue import GateQueue, decide, gate_states
 
     p = Project.load(sample_dir)
     with p.ledger() as led:
@@ -271,7 +271,7 @@ def test_gate_queue_records_through_the_gates_api(sample_dir, tmp_path, keys):
     widget unlocks gates.publish, and status (and the CLI) read the same records."""
     from studio_kit import gates
     from studio_kit.status import project_status
-    from studio_widgets.gate_queue import GateQueue, decide, gate_states
+    from widgets.gate_queue import GateQueue, decide, gate_states
 
     p = Project.load(sample_dir)
     decide(p, "01", "A", "approved", "ana")
@@ -346,7 +346,7 @@ def _tiny_notebook(path: Path) -> None:
 
 
 def test_run_launcher_runs_papermill_with_progress(tmp_path):
-    from studio_widgets.run_launcher import NotebookRun, notebook_parameters, parse_parameters
+    from widgets.run_launcher import NotebookRun, notebook_parameters, parse_parameters
 
     nb = tmp_path / "tiny.ipynb"
     _tiny_notebook(nb)
@@ -399,7 +399,7 @@ def test_surface_notebooks_are_thin_and_without_outputs():
 
 
 def test_command_center_composes_status_chart_gates_and_launcher(sample_dir):
-    from studio_widgets.command_center import CommandCenter, episode_rows
+    from widgets.command_center import CommandCenter, episode_rows
 
     rows = episode_rows(Project.load(sample_dir))
     assert [r["episode"] for r in rows] == ["01", "02"] and rows[0]["stage"] == "storyboard"
@@ -413,7 +413,7 @@ def test_command_center_composes_status_chart_gates_and_launcher(sample_dir):
 
 def test_run_launcher_runs_only_the_served_project(sample_dir, tmp_path):
     """Free-text paths cannot render another project or write outside the served one."""
-    from studio_widgets.run_launcher import RunLauncher
+    from widgets.run_launcher import RunLauncher
 
     other = tmp_path / "other-project"
     other.mkdir()
@@ -437,7 +437,7 @@ def test_run_launcher_runs_only_the_served_project(sample_dir, tmp_path):
 
 def test_publish_from_the_gate_queue_needs_gate_c_on_the_current_master(sample_dir, tmp_path):
     from studio_kit import gates
-    from studio_widgets.gate_queue import GateQueue, decide, gate_states, publish
+    from widgets.gate_queue import GateQueue, decide, gate_states, publish
 
     p = Project.load(sample_dir)
     master = fake_render_record(p, tmp_path)

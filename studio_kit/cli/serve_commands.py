@@ -1,7 +1,7 @@
 """``studio serve``: the studio surfaces (Voila over notebooks/) on 127.0.0.1.
 
-The server is Voila run through ``studio_widgets.voila_server.launch`` (``python -m
-studio_widgets.voila_server``: the Voila/tornado side lives with the UI, not in studio_kit),
+The server is Voila run through ``widgets.voila_server.launch`` (``python -m
+widgets.voila_server``: the Voila/tornado side lives with the UI, not in studio_kit),
 which adds what a shared machine needs and Voila's own app lacks:
 
 - the token comes from the environment (``STUDIO_VOILA_TOKEN``, removed before any kernel
@@ -101,7 +101,7 @@ def voila_command(notebooks: Path, port: int, python: str | None = None, *,
                   kernel_grace: float = KERNEL_GRACE_S) -> list[str]:
     """The server's command line: loopback only, no secret in it (the token, if any, is
     ``STUDIO_VOILA_TOKEN`` in the environment, see ``serve_env``)."""
-    cmd = [python or sys.executable, "-m", "studio_widgets.voila_server", str(notebooks),
+    cmd = [python or sys.executable, "-m", "widgets.voila_server", str(notebooks),
            "--no-browser", f"--template={TEMPLATE}",
            f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
            "--show_tracebacks=False",
@@ -375,7 +375,7 @@ def _token_query(token: str | None, *, from_env: bool, folder: Path) -> str:
     return "?token=$(cat " + str(path) + ")"
 
 
-# -- shared with the server process (python -m studio_widgets.voila_server ...) -----------
+# -- shared with the server process (python -m widgets.voila_server ...) -----------
 _LOCAL_HOST_RE = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\])(:(\d+))?$", re.IGNORECASE)
 _TOKEN_RE = re.compile(r"(token=)[^&;#\s]*", re.IGNORECASE)
 

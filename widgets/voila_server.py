@@ -1,4 +1,4 @@
-"""The studio's Voila server process (``python -m studio_widgets.voila_server``), started by
+"""The studio's Voila server process (``python -m widgets.voila_server``), started by
 ``studio serve`` (``studio_kit.cli.serve_commands``, which explains the protections): loopback
 Host only, the token from the environment, scrubbed logs, SameSite=Strict cookies, a closed
 page's kernel shut down. It lives here, not in studio_kit, because it imports Voila and
