@@ -142,18 +142,26 @@ def decide_master(ledger: Ledger, episode: str, master: str | Path, *, approve: 
     return _status(ledger, episode, "C", MASTER, h)
 
 
-def publish(ledger: Ledger, episode: str, master: str | Path, dest: str | Path, *,
-            run_id: int | None = None) -> Path:
-    """Copy the master to ``dest`` - only if Gate C approved exactly this file."""
+def require_gate_c(ledger: Ledger, episode: str, master: str | Path, *,
+                   action: str = "published") -> GateStatus:
+    """The master's Gate C status; GateError unless Gate C approved exactly this file
+    (publish, deliverables and the surfaces all ask here)."""
     status = master_status(ledger, episode, master)
     if status.state != GateState.approved:
         what = {GateState.open: "has not been reviewed",
                 GateState.rejected: f"was rejected by {status.who}: {status.why}",
                 GateState.reopened: "changed after it was approved (the gate re-opened)"}
         raise GateError(f"episode {episode}: the master {what[status.state]}; nothing is "
-                        "published without Gate C", file=master, field="gate C",
+                        f"{action} without Gate C", file=master, field="gate C",
                         hint=f"review it, then 'studio gate PROJECT {episode} --gate C "
                         f"--master {master} --approve --who NAME'")
+    return status
+
+
+def publish(ledger: Ledger, episode: str, master: str | Path, dest: str | Path, *,
+            run_id: int | None = None) -> Path:
+    """Copy the master to ``dest`` - only if Gate C approved exactly this file."""
+    status = require_gate_c(ledger, episode, master)
     dest = Path(dest)
     atomic_copy(master, dest)
     ledger.stage_result(run_id, "publish", status.current_hash or "", cache_hit=False,

@@ -29,7 +29,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
-from ..gates import GateError, GateState, latest_render, master_status
+from ..gates import GateError, latest_render, require_gate_c
 from ..registry import DELIVERABLES
 from .platforms import PlatformSpec, platform, platforms
 from .reframe import CropPath, crop_path, crop_size, sendcmd_script, subject_track
@@ -56,15 +56,7 @@ def approved_master(ledger, project, episode: str) -> tuple[Path, dict]:
                         field="gate C", hint=f"render it first: 'studio render PROJECT "
                         f"{episode}'")
     master = Path(render["master"])
-    status = master_status(ledger, episode, master)
-    if status.state != GateState.approved:
-        what = {GateState.open: "has not been reviewed",
-                GateState.rejected: f"was rejected by {status.who}: {status.why}",
-                GateState.reopened: "changed after it was approved (the gate re-opened)"}
-        raise GateError(f"episode {episode}: the master {what[status.state]}; nothing is "
-                        "delivered without Gate C", file=master, field="gate C",
-                        hint=f"review it, then 'studio gate PROJECT {episode} --gate C "
-                        "--approve --who NAME'")
+    require_gate_c(ledger, episode, master, action="delivered")
     return master, render
 
 
