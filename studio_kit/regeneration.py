@@ -187,4 +187,6 @@ def stored_request(vault: Vault, digest: str) -> EngineRequest:
     try:
         return EngineRequest.model_validate_json(vault.get(digest).read_text(encoding="utf-8"))
     except ValueError as exc:
-        raise StudioError(f"stored request {digest[:12]} is unreadable: {exc}") from None
+        raise StudioError(f"stored request {digest[:12]} is unreadable: {exc}",
+                          hint="run 'studio vault verify --repair', then render the "
+                          "shot again") from None
