@@ -243,14 +243,13 @@ def test_every_studio_error_raised_in_the_kit_carries_a_hint_or_is_internal() ->
 def test_lora_training_refuses_a_reference_outside_the_series(sample_project, keys) -> None:
     """Even on a project loaded without the reference checks, training uploads nothing from
     outside the series folder."""
-    import asyncio
-
+    from studio_kit.asyncrun import run_sync
     from studio_kit.training import TrainingSettings, train_character_lora
 
     ch = sample_project.characters["mara"]
     sample_project.characters["mara"] = ch.model_copy(
         update={"reference_images": ["/etc/passwd", "/etc/hostname"]})
     with pytest.raises(StudioError, match="outside the series folder"):
-        asyncio.run(train_character_lora(sample_project, "mara",
-                                         TrainingSettings(destination="me/mara"),
-                                         save=False))
+        # run_sync: a browser test earlier in the session may leave a loop running
+        run_sync(train_character_lora(sample_project, "mara",
+                                      TrainingSettings(destination="me/mara"), save=False))
