@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from . import resources
 from .errors import StudioError, ValidationFailed
 from .models import (
     Act,
@@ -57,7 +58,7 @@ from .project import Project
 from .scaffold import create_series_folder, new_character, new_scene, require_empty_folder
 from .yamlio import save_model, validate_data
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES_DIR = resources.templates_dir()
 MAX_CAST = 8
 
 

@@ -6,10 +6,10 @@ import html
 import os
 from pathlib import Path
 
+from studio_kit import resources
 from studio_kit.project import Project
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_PROJECT = REPO / "samples" / "lighthouse"
+DEFAULT_PROJECT = resources.sample_series()
 
 
 def project_path(path: str | Path | None = None) -> Path:

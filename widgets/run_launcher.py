@@ -25,10 +25,11 @@ import ipywidgets as w
 import yaml
 from pydantic import BaseModel
 
+from studio_kit import resources
 from studio_kit.errors import StudioError
 from studio_kit.project import Project
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = resources.notebooks_dir()
 _TQDM_RE = re.compile(r"(\d+)/(\d+) \[")
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from .. import resources
 from ..errors import StudioError
 from ..project import Project
 from . import app, console
 
-SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "lighthouse"
+SAMPLE = resources.sample_series()
 
 
 @app.command()
@@ -60,7 +61,8 @@ def new(folder: Path, title: str = typer.Option(None, help="Series title"),
 
     require_empty_folder(folder)
     if sample:
-        shutil.copytree(SAMPLE, folder, dirs_exist_ok=True,
+        shutil.copytree(resources.require(SAMPLE, "the sample series"), folder,
+                        dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".studio"))
     else:
         from ..models import Series

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from .. import resources
 from ..errors import StudioError
 from . import app, console
 from .project_commands import SAMPLE
@@ -129,13 +130,16 @@ def render(project: Path = typer.Argument(..., help="Series folder"),
 
 @app.command()
 def demo(out: Path = typer.Option(Path("out"), help="Where the episode goes"),
-         notebook: bool = typer.Option(False, help="Run through the papermill notebook")
+         notebook: bool = typer.Option(False, help="Run through the papermill notebook"),
+         width: int = typer.Option(None, help="Override the delivery width (e.g. 160)"),
+         height: int = typer.Option(None, help="Override the delivery height (e.g. 90)")
          ) -> None:
     """Render the sample series' episode 01 on the local engine and print where it is."""
     import shutil
 
     work = out / "lighthouse"
     # sync the sample's files each time (its .studio cache stays: a re-run is warm)
-    shutil.copytree(SAMPLE, work, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".studio"))
-    _render(work, "01", engine="local", tier=None, out=out, notebook=notebook, width=None,
-            height=None, force=False)
+    shutil.copytree(resources.require(SAMPLE, "the sample series"), work, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".studio"))
+    _render(work, "01", engine="local", tier=None, out=out, notebook=notebook, width=width,
+            height=height, force=False)

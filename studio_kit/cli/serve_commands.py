@@ -41,12 +41,13 @@ from typing import Any
 
 import typer
 
+from .. import resources
 from ..errors import StudioError
 from ..project import Project
 from ..yamlio import atomic_write_text
 from . import app, console
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = resources.notebooks_dir()
 SURFACES = ("command_center", "project_builder", "talent_roster", "scene_workshop",
             "episode_bay", "edit_suite", "asset_vault")
 TEMPLATE = "studio"

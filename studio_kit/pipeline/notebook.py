@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .. import resources
 from ..errors import StudioError
 from .episode import RenderOptions, RenderResult
 from .runner import ProgressEvent
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "render_episode.ipynb"
+NOTEBOOK = resources.notebook("render_episode.ipynb")
 
 
 class TqdmProgress:
