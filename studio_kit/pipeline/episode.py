@@ -65,6 +65,9 @@ class RenderOptions(BaseModel):
         "(the first is then kept, flagged). Failover on engine errors spends none of it."))
     seeds_per_engine: int = Field(2, ge=1, le=10, description=(
         "Seeds tried on one engine before a QC failure reroutes to the next."))
+    paid_calls: bool = Field(True, description=(
+        "False on a worker of a season render (studio_kit.scale): a paid engine's take must "
+        "already be in the vault (the coordinator paid for it); a worker never pays."))
 
 
 class ShotRecord(BaseModel):
@@ -137,7 +140,7 @@ def shot_seed(episode: str, shot_id: str, explicit: int | None) -> int:
 # -- the render -----------------------------------------------------------------------------
 class _Render:
     def __init__(self, project: Project, episode: str, options: RenderOptions, out_dir: Path,
-                 progress: ProgressCallback | None) -> None:
+                 progress: ProgressCallback | None, *, run_kind: str = "render") -> None:
         self.project = project
         self.sb = project.storyboard(episode)
         self.episode = self.sb.episode
@@ -159,7 +162,7 @@ class _Render:
         self.languages = options.languages or list(series.languages)
         self.vault = project.vault()
         self.ledger = project.ledger()
-        self.run_id = self.ledger.start_run("render", self.episode, {
+        self.run_id = self.ledger.start_run(run_kind, self.episode, {
             "engine": options.engine, "tier": self.tier.value,
             "format": self.format.model_dump(), "languages": self.languages,
             "pipeline": PIPELINE_VERSION})
@@ -367,6 +370,8 @@ class _Render:
             def report(f: float) -> None:
                 ctx.progress(f)
 
+            if not self.options.paid_calls:
+                _refuse_to_pay(engine, engine_name, key, self.vault, runner.ledger, shot_id)
             with self.slot(engine_name):
                 result = run_sync(generate_shot(request, engine_name, vault=self.vault,
                                                 ledger=runner.ledger, episode=self.episode,
@@ -577,6 +582,61 @@ class _Render:
 
 
 FAILURE_STAGE = "engine_failure"  # stage_results rows: was an engine's failure transient?
+#: the message of a paid call a worker refused to make (studio_kit.scale drops those rows)
+NOT_PAID_ON_WORKER = "not called on a worker: paid takes are made by the coordinator"
+
+
+class WorkerWouldPay(EngineError):
+    """A worker of a season render met a paid request with no take in the vault."""
+
+    transient = True  # the coordinator's next pass pays for it; never a lasting refusal
+
+
+def _refuse_to_pay(engine, engine_name: str, key: str, vault, ledger, shot_id: str) -> None:
+    from ..generation import cached_result, is_paid
+
+    if is_paid(engine) and cached_result(key, vault, ledger) is None:
+        raise WorkerWouldPay(f"{engine_name}: {NOT_PAID_ON_WORKER} (shot {shot_id})",
+                             field=f"shots.{shot_id}",
+                             hint="render the season through studio_kit.scale.render_season "
+                                  "(its coordinator pays before submitting)")
+
+
+def produce_paid_takes(project: str | Path | Project, episode: str, *,
+                       options: RenderOptions | None = None) -> dict[str, str]:
+    """The paid part of a render, in this process: every shot whose route has a paid
+    engine goes through the one shot path (failover, QC, regeneration, Gate A), so its take
+    is in the vault and its calls in the ledger before any worker renders the episode.
+    Returns shot id -> kept take's asset (empty when no shot routes to a paid engine)."""
+    from ..generation import is_paid
+
+    options = options or RenderOptions()
+    proj = project if isinstance(project, Project) else Project.load(project)
+    r = _Render(proj, episode, options, proj.root / "out", None, run_kind="season-pictures")
+    try:
+        shots = list(r.sb.shots)
+        paid = {s.id for s in shots if any(is_paid(r.engine(e)) for e in r.engine_chain(s)[0])}
+        for i in range(len(shots) - 1, 0, -1):  # a continued shot needs its previous take
+            if shots[i].id in paid and shots[i].continue_from_previous:
+                paid.add(shots[i - 1].id)
+        takes: dict[str, str] = {}
+        if paid:
+            dialogue = {shot.id: r.dialogue(shot) for shot in r.sb.shots}
+            timings, starts = _timings(r.sb, dialogue, r.format.fps)
+            plan = PicturePlan(r, timings)
+            jobs = [j for j in _shot_jobs(r, dialogue, starts, {t.shot_id: t for t in timings},
+                                          plan) if j.shot.id in paid]
+            takes = {sid: t.result.asset for sid, t in _produce_all(r, jobs).items()}
+    except BaseException:
+        r.ledger.finish_run(r.run_id, status="failed")
+        r.ledger.close()
+        raise
+    finally:
+        for pool in (r.pool, r.qc_pool, r.picture_pool):
+            pool.shutdown(wait=True)
+    r.ledger.finish_run(r.run_id, status="ok")
+    r.ledger.close()
+    return takes
 QC_VERSION = "2"  # 2: qc.runner.qc_clip (every scorer), in the loop before a take is kept
 
 
