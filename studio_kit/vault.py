@@ -16,6 +16,13 @@ miss, so the stage that made it runs again; a store of the same bytes replaces a
 of that name instead of keeping it. Stale temporary work (``tmp/``) of processes that are
 gone (or older than ``STALE_TMP_S``) is removed when a process first opens the vault. Stage records are written after their
 objects, so a record never points at a missing object unless someone deletes files.
+
+On object storage: with ``remote=URL`` (or ``STUDIO_VAULT_URL`` in the environment) the same
+layout is kept on any fsspec filesystem (``s3://bucket/prefix``; see
+``studio_kit.scale.objectstore``) and the local folder is this machine's cache of it: every
+object and record stored is published there too (atomically: a temporary key, then a copy),
+and an object or record missing locally is fetched from it by its hash. Without a URL
+nothing changes.
 """
 
 from __future__ import annotations
@@ -78,10 +85,16 @@ class IntegrityReport(BaseModel):
 
 
 class Vault:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, remote: str | None = None) -> None:
         self.root = Path(root)
         self.objects = self.root / "objects"
         self.stages = self.root / "stages"
+        url = remote if remote is not None else os.environ.get("STUDIO_VAULT_URL")
+        self.remote = None
+        if url:
+            from .scale.objectstore import store_for
+
+            self.remote = store_for(url)
         key = str(self.root.resolve())
         if key not in _CLEANED:
             _CLEANED.add(key)
@@ -127,6 +140,7 @@ class Vault:
         """Whether the object is stored and intact (hashed on first read per process, then
         trusted while its size and mtime hold); a corrupt one is quarantined."""
         p = self.path(digest)
+        self._pull(digest)
         try:
             st = p.stat()
         except OSError:
@@ -147,11 +161,23 @@ class Vault:
         return self.objects / digest[:2] / digest
 
     def has(self, digest: str) -> bool:
-        return self.path(digest).is_file()
+        if self.path(digest).is_file():
+            return True
+        return self.remote is not None and self.remote.has(digest)
+
+    def _pull(self, digest: str) -> None:
+        """Fetch an object missing here from the remote store (verified), if there is one."""
+        if self.remote is not None and not self.path(digest).is_file():
+            self.remote.fetch(digest, self.path(digest))
+
+    def _push(self, digest: str) -> None:
+        if self.remote is not None:
+            self.remote.publish_file(self.path(digest), digest)
 
     def get(self, digest: str) -> Path:
         """Path of a stored object; VaultError if absent."""
         p = self.path(digest)
+        self._pull(digest)
         if not p.is_file():
             raise VaultError(
                 f"object {digest[:12]} is not in the vault",
@@ -170,6 +196,7 @@ class Vault:
         digest = hashlib.sha256(data).hexdigest()
         if not self.verified(digest):
             self._commit(digest, lambda fh: fh.write(data))
+        self._push(digest)
         return digest
 
     def put_file(self, src: str | Path, *, move: bool = False) -> str:
@@ -188,12 +215,14 @@ class Vault:
                 tmp = dest.with_name(f".{digest}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
                 shutil.move(str(src), tmp)
                 os.replace(tmp, dest)  # same bytes if another writer got there first
+                self._push(digest)
                 return digest
             def copy(out) -> None:
                 with open(src, "rb") as fh_in:
                     shutil.copyfileobj(fh_in, out)
 
             self._commit(digest, copy)
+        self._push(digest)
         if move and src.exists():
             src.unlink()
         return digest
@@ -240,6 +269,10 @@ class Vault:
     def lookup(self, stage: str, key: str) -> StageRecord | None:
         """The stage's outputs for inputs hashing to ``key``, if complete in the vault."""
         p = self._record_path(stage, key)
+        if not p.is_file() and self.remote is not None:
+            text = self.remote.read_record(stage, key)
+            if text is not None:
+                atomic_write_text(p, text)  # this machine's cache of the record
         if not p.is_file():
             return None
         try:
@@ -259,7 +292,10 @@ class Vault:
                                  hint="store the object (put_file/writer) before recording "
                                       "the stage")
         rec = StageRecord(stage=stage, key=key, outputs=outputs, meta=meta or {})
-        atomic_write_text(self._record_path(stage, key), rec.model_dump_json(indent=1))
+        text = rec.model_dump_json(indent=1)
+        atomic_write_text(self._record_path(stage, key), text)
+        if self.remote is not None:  # after its objects (published when they were stored)
+            self.remote.write_record(stage, key, text)
         return rec
 
     # -- integrity -------------------------------------------------------------------
