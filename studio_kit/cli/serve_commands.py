@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import json
 import os
 import re
@@ -80,7 +81,7 @@ def offline_template_dir(data: Path | None = None) -> Path:
                 .is_file()), None)
     if src is None:
         raise StudioError("Voila's lab template is not installed",
-                          hint="pip install voila (it is a studio-kit dependency)")
+                          hint='pip install "studio-kit[ui]" (Voila is in the ui extra)')
     data = private_dir() if data is None else Path(data)
     st = data.stat()
     if st.st_uid != os.getuid() or st.st_mode & 0o077:
@@ -243,6 +244,9 @@ def serve(project: Path = typer.Argument(Path("samples/lighthouse"), help="Serie
     if not notebooks.is_dir():
         raise StudioError("no notebooks folder", file=notebooks,
                           hint="pass --notebooks pointing at the studio's notebooks/")
+    if importlib.util.find_spec("voila") is None:
+        raise StudioError("studio serve needs the surfaces' extra (Voila, Panel, ipywidgets)",
+                          hint='pip install "studio-kit[ui]"')
     if port and not port_free(port):
         chosen = free_port()
         console.print(f"[yellow]port {port} is in use on 127.0.0.1; serving on {chosen} "
