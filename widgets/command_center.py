@@ -99,6 +99,10 @@ class CommandCenter(w.VBox):
         if chart:
             parts += [w.HTML("<h3>Budget</h3>"), self.chart_box]
         parts += [self.gates, self.launcher]
+        from .season_dashboard import SeasonDashboard  # the latest season run, if any
+
+        self.season = SeasonDashboard(self.project)
+        parts.append(self.season)
         super().__init__(parts)
         self.add_class("studio-command-center")
         self.chart_thread: threading.Thread | None = None
@@ -143,3 +147,4 @@ class CommandCenter(w.VBox):
     def refresh(self) -> None:
         self.episodes.value = table(episode_rows(self.project), css_class="studio-episodes")
         self.gates.refresh()
+        self.season.refresh()

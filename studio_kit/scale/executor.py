@@ -87,7 +87,7 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, *, workers: int | None = None, scheduler: str | None = None,
-                 timeout_s: float = 20.0) -> None:
+                 timeout_s: float = 10.0) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - a dependency of the project
