@@ -22,6 +22,7 @@ _BUILTINS: dict[str, str] = {
     "scorer": "studio_kit.qc",
     "exporter": "studio_kit.exporters",
     "deliverable": "studio_kit.distribution",
+    "publisher": "studio_kit.distribution",
 }
 
 
@@ -87,3 +88,5 @@ SCORERS: Registry = Registry("scorer")
 EXPORTERS: Registry = Registry("exporter")
 #: per-platform deliverables (studio_kit/distribution/deliver.py, specs in data/platforms.yaml)
 DELIVERABLES: Registry = Registry("deliverable")
+#: where a release goes: a folder, a platform's upload API (studio_kit/distribution/publish.py)
+PUBLISHERS: Registry = Registry("publisher")
