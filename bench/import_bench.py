@@ -10,13 +10,16 @@ Side by side, best of N runs each:
 - writing the storyboard with PyYAML's pure-Python dumper (what ``save_model`` does) vs the
   libyaml dumper the importer uses.
 
-Run: ``.venv/bin/python -m bench.import_bench``
+Run: ``.venv/bin/python -m bench.import_bench`` (the corpus is ``../shared/corpus/screenplays``
+beside the checkout, or ``$STUDIO_CORPUS``)
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +30,11 @@ from screenplain.parsers import fountain as sp_fountain
 from studio_kit.screenplay import BreakdownInput, breakdown, import_script, parse_fountain
 from studio_kit.screenplay.importer import resolve_characters, resolve_scenes
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "screenplays"
-if not CORPUS.is_dir():
-    CORPUS = Path("/work/shared/corpus/screenplays")
+ROOT = Path(__file__).resolve().parents[1]
+#: the shared corpus beside the checkout (as tests/conftest.py finds it); $STUDIO_CORPUS
+#: names another folder of .fountain files
+CORPUS = Path(os.environ.get("STUDIO_CORPUS", ROOT.parent / "shared" / "corpus"
+                             / "screenplays"))
 RUNS = 3
 
 
@@ -50,10 +55,15 @@ def best(fn, runs: int = RUNS, label: str | None = None) -> float:
 
 
 def main() -> None:
+    scripts = sorted(CORPUS.glob("*.fountain"))
+    if not scripts:
+        print(f"(no .fountain files in {CORPUS}: the import bench is skipped; set "
+              "STUDIO_CORPUS to a folder of screenplays)", file=sys.stderr)
+        return
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="import-bench-"))
     try:
-        for path in sorted(CORPUS.glob("*.fountain")):
+        for path in scripts:
             text = path.read_text(encoding="utf-8")
             t_sp = best(lambda text=text: sp_fountain.parse(io.StringIO(text)))
             t_parse = best(lambda text=text, path=path: parse_fountain(text, str(path)))
