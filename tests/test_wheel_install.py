@@ -239,3 +239,34 @@ def test_serve_without_the_ui_extra_says_which_extra(monkeypatch, tmp_path, caps
     assert main(["serve", str(tmp_path / "series"), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert "needs the surfaces' extra" in err and 'pip install "studio-kit[ui]"' in err, err
+
+
+def test_lock_file_pins_every_declared_dependency() -> None:
+    """requirements.lock (bash scripts/lock.sh) satisfies pyproject.toml: every dependency
+    of the core and of the ui, test and bench extras pinned, inside its bounds."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    lines = [ln.strip() for ln in (ROOT / "requirements.lock").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+==[A-Za-z0-9.+!-]+", ln) for ln in lines), \
+        [ln for ln in lines if "==" not in ln or "://" in ln]
+    pins = {canonicalize_name(n): Version(v) for n, v in (ln.split("==") for ln in lines)}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    wanted = project["dependencies"] + extras["ui"] + extras["test"] + extras["bench"]
+    problems = []
+    for req in map(Requirement, wanted):
+        name = canonicalize_name(req.name)
+        if name == canonicalize_name(project["name"]) or (req.marker and
+                                                          not req.marker.evaluate()):
+            continue
+        if name not in pins:
+            problems.append(f"{req}: not in the lock")
+        elif not req.specifier.contains(pins[name], prereleases=True):
+            problems.append(f"{req}: locked at {pins[name]}")
+    assert problems == [], "requirements.lock is stale (bash scripts/lock.sh): " + \
+        "; ".join(problems)
