@@ -1,0 +1,450 @@
+"""The Feature Bay's logic (no UI imports): the rendered episodes across the series folders
+of a root, building and editing ``features/<id>.yaml``, the running time against the
+format, the act / mood arc, the credits preview and the export with progress.
+
+The root is the folder that holds the series folders and ``features/`` (as in
+docs/feature_bay.md). Every edit is a pure function returning a new :class:`Feature`;
+:func:`save` writes it atomically, keeping the file's comments (yamlio.save_model).
+Cards belong to the source they precede: reordering sources moves their cards with them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..errors import StudioError
+from ..yamlio import save_model
+from .model import RUNNING_TIME_S, Card, Feature, FeatureFormat, Source, load_feature
+
+#: the title card and the end credits the assembly adds (assemble.CARD_FPS_FRAMES and twice
+#: it); read from the assembly module so the estimate follows it
+try:
+    from .assemble import CARD_FPS_FRAMES as _TITLE_S
+except ImportError:  # pragma: no cover - the assembly renamed it
+    _TITLE_S = 2.0
+CREDITS_S = 2 * _TITLE_S
+
+
+class RenderedEpisode(BaseModel):
+    """One episode of one series folder with a render record and its master."""
+
+    series: str = Field(description="Series folder name, relative to the root.")
+    series_title: str
+    episode: str
+    title: str = ""
+    duration_s: float
+    width: int
+    height: int
+    fps: float
+    master: str
+    render_json: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.series}/{self.episode}"
+
+    @property
+    def label(self) -> str:
+        t = f" {self.title}" if self.title else ""
+        return (f"{self.series} {self.episode}{t} ({self.series_title}) "
+                f"{self.duration_s:.1f}s {self.width}x{self.height}@{self.fps:g}")
+
+
+class RunningTime(BaseModel):
+    seconds: float
+    episodes_s: float
+    cards_s: float
+    format: FeatureFormat
+    min_s: float
+    max_s: float
+    status: str = Field(description="under | ok | over (under is accepted with allow_short)")
+    allowed: bool
+
+    def text(self) -> str:
+        return (f"{self.seconds / 60:.2f} min ({self.seconds:.1f} s) for a "
+                f"{self.format.value}: {self.min_s / 60:.0f}-{self.max_s / 60:.0f} min, "
+                f"{self.status}" + ("" if self.allowed else " (not allowed)"))
+
+
+class ArcSegment(BaseModel):
+    """One piece of the feature's timeline, with its act and the mood of its music."""
+
+    kind: str = Field(description="title | card | episode | credits")
+    label: str
+    start_s: float
+    end_s: float
+    act: int
+    mood: str
+    intensity: float = Field(ge=0, le=1)
+    source: int | None = Field(None, description="Index in Feature.sources (episodes).")
+
+
+# -- the library --------------------------------------------------------------------------
+def series_folders(root: str | Path) -> list[Path]:
+    """The series folders (a series.yaml inside) directly under ``root``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise StudioError("no such folder", file=root,
+                          hint="pass the folder holding the series folders and features/")
+    return sorted(p for p in root.iterdir() if (p / "series.yaml").is_file())
+
+
+def _series_title(folder: Path) -> str:
+    import yaml
+
+    try:
+        data = yaml.safe_load((folder / "series.yaml").read_text(encoding="utf-8")) or {}
+        return str(data.get("title") or folder.name)
+    except (OSError, yaml.YAMLError):
+        return folder.name
+
+
+def _episode_title(folder: Path, episode: str) -> str:
+    import yaml
+
+    p = folder / "episodes" / episode / "storyboard.yaml"
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        return str(data.get("title") or "")
+    except (OSError, yaml.YAMLError):
+        return ""
+
+
+def read_render(series_dir: Path, render_json: Path, root: Path) -> RenderedEpisode | None:
+    """The episode a render record describes, or None if it has no master on disk."""
+    try:
+        data = json.loads(render_json.read_text(encoding="utf-8"))
+        master = data.get("master")
+        fmt = data["format"]
+        if not master or not Path(master).is_file():
+            return None
+        ep = str(data.get("episode") or render_json.parent.name.removeprefix("episode-"))
+        return RenderedEpisode(
+            series=series_dir.relative_to(root).as_posix(), series_title=_series_title(
+                series_dir), episode=ep, title=_episode_title(series_dir, ep),
+            duration_s=float(data.get("duration_s") or 0.0), width=int(fmt["width"]),
+            height=int(fmt["height"]), fps=float(fmt["fps"]), master=str(master),
+            render_json=str(render_json))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def rendered_episodes(root: str | Path) -> list[RenderedEpisode]:
+    """Every rendered episode (``<series>/out/episode-NN/render.json`` with its master) of
+    every series folder under ``root``, by series then episode."""
+    root = Path(root).resolve()
+    out: list[RenderedEpisode] = []
+    for folder in series_folders(root):
+        for rec in sorted((folder / "out").glob("episode-*/render.json")):
+            ep = read_render(folder, rec, root)
+            if ep is not None:
+                out.append(ep)
+    return out
+
+
+def features_dir(root: str | Path) -> Path:
+    return Path(root) / "features"
+
+
+def list_features(root: str | Path) -> list[str]:
+    """The ids of the feature files in ``<root>/features``."""
+    d = features_dir(root)
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+
+
+def feature_path(root: str | Path, feature_id: str) -> Path:
+    return features_dir(root) / f"{feature_id}.yaml"
+
+
+def load(root: str | Path, feature_id: str) -> Feature:
+    return load_feature(feature_path(root, feature_id))
+
+
+def save(root: str | Path, feature: Feature, *, base: Feature | None = None) -> Path:
+    """Write ``features/<id>.yaml`` atomically (comments kept; with ``base``, edits made to
+    the file elsewhere since it was loaded are merged or refused by field)."""
+    path = feature_path(root, feature.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_model(path, feature, base=base)
+    return path
+
+
+# -- building and editing (pure: each returns a new Feature) ------------------------------
+def source_for(ep: RenderedEpisode, act: int = 1, mood: str | None = None) -> Source:
+    return Source(series=ep.series, episode=ep.episode, act=act, mood=mood)
+
+
+def new_feature(feature_id: str, title: str, fmt: FeatureFormat | str,
+                episodes: list[RenderedEpisode], *, allow_short: bool = False) -> Feature:
+    """A feature drawing on ``episodes`` in order, one act per series."""
+    if not episodes:
+        raise StudioError("a feature needs at least one rendered episode", field="sources",
+                          hint="pick episodes from the list of rendered episodes")
+    acts: dict[str, int] = {}
+    srcs = [source_for(e, act=acts.setdefault(e.series, len(acts) + 1)) for e in episodes]
+    data = {"id": feature_id, "title": title or feature_id, "format": str(FeatureFormat(fmt)),
+            "sources": [s.model_dump(exclude_defaults=True) for s in srcs],
+            "allow_short": allow_short}
+    from pydantic import ValidationError
+
+    try:
+        return Feature.model_validate(data)
+    except ValidationError as err:
+        e = err.errors()[0]
+        raise StudioError(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}",
+                          field=".".join(str(x) for x in e["loc"]),
+                          hint="an id is lower case letters, digits, - and _") from None
+
+
+def _with(feature: Feature, **changes: Any) -> Feature:
+    return Feature.model_validate({**feature.model_dump(), **changes})
+
+
+def _check_index(feature: Feature, index: int) -> None:
+    if not 0 <= index < len(feature.sources):
+        raise StudioError(f"no source {index} (the feature has {len(feature.sources)})",
+                          field="sources", hint="pick a source from the list")
+
+
+def add_sources(feature: Feature, episodes: list[RenderedEpisode], *,
+                act: int | None = None) -> Feature:
+    """Append episodes (act: the last source's, unless given)."""
+    act = act or (feature.sources[-1].act if feature.sources else 1)
+    srcs = [*feature.sources, *(source_for(e, act=act) for e in episodes)]
+    return _with(feature, sources=[s.model_dump() for s in srcs])
+
+
+def _reindex(feature: Feature, order: list[int]) -> Feature:
+    """Sources in ``order`` (old indexes); cards follow the source they precede, a card
+    whose source is gone is dropped."""
+    new_pos = {old: new for new, old in enumerate(order)}
+    cards = [c.model_copy(update={"before": new_pos[c.before]}) for c in feature.cards
+             if c.before in new_pos]
+    cards.sort(key=lambda c: c.before)
+    return _with(feature, sources=[feature.sources[i].model_dump() for i in order],
+                 cards=[c.model_dump() for c in cards])
+
+
+def move_source(feature: Feature, index: int, delta: int) -> Feature:
+    """Move source ``index`` by ``delta`` places (clamped); its cards go with it."""
+    _check_index(feature, index)
+    order = list(range(len(feature.sources)))
+    j = max(0, min(len(order) - 1, index + delta))
+    order.insert(j, order.pop(index))
+    return _reindex(feature, order)
+
+
+def reorder(feature: Feature, order: list[int]) -> Feature:
+    if sorted(order) != list(range(len(feature.sources))):
+        raise StudioError(f"order {order} is not a permutation of the "
+                          f"{len(feature.sources)} sources", field="sources")
+    return _reindex(feature, order)
+
+
+def remove_source(feature: Feature, index: int) -> Feature:
+    _check_index(feature, index)
+    if len(feature.sources) == 1:
+        raise StudioError("a feature keeps at least one source", field="sources",
+                          hint="add another episode first")
+    return _reindex(feature, [i for i in range(len(feature.sources)) if i != index])
+
+
+def set_source(feature: Feature, index: int, **fields: Any) -> Feature:
+    """Change a source's act, mood or drop list."""
+    _check_index(feature, index)
+    srcs = [s.model_dump() for s in feature.sources]
+    srcs[index].update(fields)
+    return _with(feature, sources=srcs)
+
+
+def add_card(feature: Feature, before: int, text: str, seconds: float = 3.0) -> Feature:
+    """A chapter card / interstitial before source ``before`` (one card per place)."""
+    _check_index(feature, before)
+    if not text.strip():
+        raise StudioError("a card needs text", field="cards.text",
+                          hint="write the chapter title, e.g. 'Part Two'")
+    card = Card(before=before, text=text, seconds=seconds)
+    cards = [c for c in feature.cards if c.before != before] + [card]
+    cards.sort(key=lambda c: c.before)
+    return _with(feature, cards=[c.model_dump() for c in cards])
+
+
+def remove_card(feature: Feature, before: int) -> Feature:
+    return _with(feature, cards=[c.model_dump() for c in feature.cards if c.before != before])
+
+
+# -- what the feature will be -------------------------------------------------------------
+def _lookup(root: Path, library: list[RenderedEpisode] | None) -> dict[str, RenderedEpisode]:
+    return {e.key: e for e in (library if library is not None else rendered_episodes(root))}
+
+
+def _durations(feature: Feature, root: Path,
+               library: list[RenderedEpisode] | None) -> list[float | None]:
+    lib = _lookup(root, library)
+    out: list[float | None] = []
+    for s in feature.sources:
+        ep = lib.get(f"{s.series}/{s.episode}") if s.render is None else None
+        if ep is None:  # a render folder of its own, or not in the library: read it
+            folder = (root / s.series).resolve()
+            out_dir = Path(s.render) if s.render else folder / "out"
+            if not out_dir.is_absolute():
+                out_dir = folder / out_dir
+            rec = out_dir / f"episode-{s.episode}" / "render.json"
+            ep = read_render(folder, rec, root.resolve()) if rec.is_file() else None
+        out.append(ep.duration_s if ep else None)
+    return out
+
+
+def missing_sources(feature: Feature, root: str | Path,
+                    library: list[RenderedEpisode] | None = None) -> list[str]:
+    """The sources that are not rendered (``series episode``), for the surface to flag."""
+    ds = _durations(feature, Path(root), library)
+    return [f"{s.series} {s.episode}" for s, d in zip(feature.sources, ds, strict=True)
+            if d is None]
+
+
+def running_time(feature: Feature, root: str | Path,
+                 library: list[RenderedEpisode] | None = None) -> RunningTime:
+    """The feature's running time (episodes + title + cards + credits) against its format."""
+    ds = _durations(feature, Path(root), library)
+    eps = sum(d or 0.0 for d in ds)
+    cards = _TITLE_S + CREDITS_S + sum(c.seconds for c in feature.cards)
+    total = eps + cards
+    lo, hi = RUNNING_TIME_S[feature.format]
+    status = "over" if total > hi else "under" if total < lo else "ok"
+    allowed = status == "ok" or (status == "under" and feature.allow_short)
+    return RunningTime(seconds=round(total, 3), episodes_s=round(eps, 3),
+                       cards_s=round(cards, 3), format=feature.format, min_s=lo, max_s=hi,
+                       status=status, allowed=allowed)
+
+
+def mood_of(mood: str | None) -> tuple[str, float]:
+    """(mood name, intensity 0-1) as the score uses it (audio.music.mood_spec)."""
+    from ..audio.music import mood_spec
+
+    spec, _known = mood_spec(mood)
+    return spec.mood, spec.intensity
+
+
+def arc(feature: Feature, root: str | Path,
+        library: list[RenderedEpisode] | None = None) -> list[ArcSegment]:
+    """The feature's timeline as segments with act and mood: the title, each card, each
+    episode, the end credits. A source with no mood takes the previous one (the arc's
+    music continues); a card takes the mood of the source it opens."""
+    ds = _durations(feature, Path(root), library)
+    cards = {c.before: c for c in feature.cards}
+    segs: list[ArcSegment] = []
+    t = 0.0
+    first_mood = next((s.mood for s in feature.sources if s.mood), None)
+
+    def add(kind: str, label: str, d: float, act: int, mood: str | None,
+            source: int | None = None) -> None:
+        nonlocal t
+        name, inten = mood_of(mood)
+        segs.append(ArcSegment(kind=kind, label=label, start_s=round(t, 3),
+                               end_s=round(t + d, 3), act=act, mood=name, intensity=inten,
+                               source=source))
+        t += d
+
+    add("title", feature.title, _TITLE_S, feature.sources[0].act, first_mood)
+    mood = first_mood
+    for i, (s, d) in enumerate(zip(feature.sources, ds, strict=True)):
+        mood = s.mood or mood
+        if i in cards:
+            add("card", cards[i].text.splitlines()[0], cards[i].seconds, s.act, mood)
+        add("episode", f"{s.series} {s.episode}", d or 0.0, s.act, mood, i)
+    add("credits", "End credits", CREDITS_S, feature.sources[-1].act, mood)
+    return segs
+
+
+def acts(segments: list[ArcSegment]) -> list[dict[str, Any]]:
+    """Per act: start, end, its sources' labels and moods (the act structure table)."""
+    out: dict[int, dict[str, Any]] = {}
+    for s in segments:
+        a = out.setdefault(s.act, {"act": s.act, "start_s": s.start_s, "end_s": s.end_s,
+                                   "parts": [], "moods": []})
+        a["end_s"] = s.end_s
+        if s.kind == "episode":
+            a["parts"].append(s.label)
+            if s.mood not in a["moods"]:
+                a["moods"].append(s.mood)
+    return [out[k] for k in sorted(out)]
+
+
+def arc_plot(segments: list[ArcSegment], running: RunningTime | None = None):
+    """The act structure and mood arc as a HoloViews overlay: one block per segment
+    (height: the mood's intensity, colour: its act), the arc as a line, act boundaries,
+    labels; with ``running``, the format's minimum and maximum as vertical lines when
+    they are in view."""
+    import holoviews as hv
+    import holoviews.plotting.bokeh  # noqa: F401 - the options below are Bokeh's
+
+    palette = ["#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828", "#00838f"]
+    rects = [(s.start_s, 0, s.end_s, s.intensity, f"act {s.act}", s.label, s.mood, s.kind)
+             for s in segments]
+    colours = {f"act {s.act}": palette[(s.act - 1) % len(palette)] for s in segments}
+    blocks = hv.Rectangles(rects, vdims=["act", "part", "mood", "kind"]).opts(
+        color=hv.dim("act").categorize(colours, default="#757575"), alpha=0.45,
+        line_color="black", tools=["hover"])
+    pts = [(x, s.intensity) for s in segments for x in (s.start_s, s.end_s)]
+    layers: list[Any] = [blocks, hv.Curve(pts, "seconds", "mood intensity").opts(
+        color="black", line_width=2)]
+    prev = None
+    for s in segments:
+        if prev is not None and s.act != prev:
+            layers.append(hv.VLine(s.start_s).opts(color="#424242", line_dash="dashed"))
+        prev = s.act
+    layers.append(hv.Labels([((s.start_s + s.end_s) / 2, s.intensity + 0.06,
+                              f"{s.label} ({s.mood})") for s in segments],
+                            ["seconds", "mood intensity"], "text").opts(text_font_size="7pt"))
+    end = segments[-1].end_s if segments else 1.0
+    if running is not None:
+        for x, what in ((running.min_s, "format min"), (running.max_s, "format max")):
+            if 0 < x <= end * 1.5:
+                layers.append(hv.VLine(x).opts(color="#c62828", line_width=2))
+                layers.append(hv.Text(x, 1.02, what).opts(text_font_size="7pt"))
+    return hv.Overlay(layers).opts(width=900, height=280, ylim=(0, 1.1),
+                                   title="Acts and mood arc", toolbar="above")
+
+
+def credits_preview(feature: Feature, root: str | Path) -> str:
+    """The end credits as the assembly will write them (studio_kit.feature.credits)."""
+    from .assemble import resolve_sources
+    from .credits import build_credits
+
+    srcs = resolve_sources(feature, Path(root))
+    return build_credits(feature, srcs).text()
+
+
+# -- export -------------------------------------------------------------------------------
+def export_dir(root: str | Path, feature_id: str) -> Path:
+    """Where the surface delivers a feature: ``<root>/deliver/<id>/``."""
+    return Path(root) / "deliver" / feature_id
+
+
+def export(feature: Feature, root: str | Path, out_dir: str | Path | None = None, *,
+           prores: bool = False, dcp: bool = False, sign: bool = True,
+           progress: Callable[[str, float], None] | None = None):
+    """Check the running time, then export (studio_kit.feature.export.export_feature) with
+    ``progress(stage, fraction)``; returns its ExportResult."""
+    from .export import export_feature
+
+    root = Path(root)
+    rt = running_time(feature, root)
+    missing = missing_sources(feature, root)
+    if missing:
+        raise StudioError(f"not rendered: {', '.join(missing)}",
+                          file=feature_path(root, feature.id), field="sources",
+                          hint="render those episodes first, or remove them from the feature")
+    if not rt.allowed:
+        raise StudioError(f"the feature runs {rt.text()}", file=feature_path(root, feature.id),
+                          field="format", hint="change the format, add or remove episodes, "
+                          "or set allow_short for a draft")
+    out = Path(out_dir) if out_dir is not None else export_dir(root, feature.id)
+    return export_feature(feature, root, out, prores=prores, dcp=dcp, sign=sign,
+                          file=str(feature_path(root, feature.id)), progress=progress)
