@@ -10,10 +10,11 @@ import time
 import uuid
 from pathlib import Path
 
+from .. import resources
 from ..errors import StudioError
 from ..pipeline.episode import RenderOptions
 
-SEASON_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "render_season.ipynb"
+SEASON_NOTEBOOK = resources.notebook("render_season.ipynb")
 
 
 def run_season_notebook(project: str | Path, episodes: list[str] | None = None,
