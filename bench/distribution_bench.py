@@ -1,62 +1,199 @@
-"""9:16 reframe (subject track + crop path + one ffmpeg pass) vs ffmpeg's plain centre crop
-of the same master at the same encode settings, side by side in one run.
+"""Distribution measurements side by side in one run (issue 16):
 
-    .venv/bin/python bench/distribution_bench.py PROJECT EPISODE [--platform shorts]
+1. 9:16 reframe of a 3-minute clip (subject track by the QC face detector + crop path + one
+   ffmpeg pass) vs ffmpeg's plain centre crop of the same master at the same encode
+   settings;
+2. thumbnail selection time per minute of footage (``thumbnails.choose_thumbnails``);
+3. vault verify MB/s vs ``sha256sum`` on the same files (``bench/vault_bench.py``).
 
-PROJECT must have a rendered episode (any size); nothing is written into it.
+    .venv/bin/python -m bench.distribution_bench [--minutes 3] [--size 640x360]
+
+The clip is footage no engine drew (so the detector path runs, the costly one): a person
+(the embedded engine's drawing of Elodie, head and shoulders, a face OpenCV's detector
+finds) walking across a textured backdrop, standing, walking back; seeded. The same
+generator makes the test clip of ``tests/test_distribution_reframe.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 
-from studio_kit.distribution.deliver import _master_seconds, encode
-from studio_kit.distribution.platforms import platform
-from studio_kit.distribution.reframe import CropPath, crop_path, crop_size, subject_track
-from studio_kit.edit.timeline import Timeline
-from studio_kit.gates import latest_render
-from studio_kit.project import Project
+import numpy as np
+
+#: Elodie's head and shoulders in the cafe medium shot drawn at 640x360 (x0, y0, x1, y1)
+PATCH = (230, 0, 410, 200)
+#: the walk cycle (seconds): walk right, stand, walk left, stand
+CYCLE = (4.0, 2.0, 4.0, 2.0)
+
+
+@lru_cache(maxsize=1)
+def person_patch() -> np.ndarray:
+    """The person (RGB, 200x180) from the engine's drawing of s09 at 640x360."""
+    from studio_kit.engines.base import RenderFormat
+    from studio_kit.engines.local.engine import validate_request
+    from studio_kit.project import Project
+    from studio_kit.resources import sample_series
+    from studio_kit.routing import build_request
+
+    project = Project.load(sample_series())
+    req = build_request(project, "01", "s09-cafe-elodie", duration_s=1.0)
+    req = req.model_copy(update={"format": RenderFormat(width=640, height=360, fps=24)})
+    frame = validate_request(req).frame(0.5)
+    x0, y0, x1, y1 = PATCH
+    return np.ascontiguousarray(frame[y0:y1, x0:x1])
+
+
+def walk_x(t: float, travel: float) -> float:
+    """The person's left edge at time t: the walk cycle, eased at each end."""
+    a, b, c, d = CYCLE
+    t = t % (a + b + c + d)
+    if t < a:
+        u = t / a
+    elif t < a + b:
+        u = 1.0
+    elif t < a + b + c:
+        u = 1.0 - (t - a - b) / c
+    else:
+        u = 0.0
+    return travel * (0.5 - 0.5 * np.cos(np.pi * u))
+
+
+def moving_face_clip(dest: str | Path, *, seconds: float, width: int = 640, height: int = 360,
+                     fps: int = 24, top: int = 40, seed: int = 16, audio: bool = True
+                     ) -> list[tuple[int, int]]:
+    """Write the walking-person clip (H.264, a quiet tone as sound); returns the patch's
+    top-left corner per frame. ``top``: the patch's top row (a low one puts the face in
+    the lower third; the patch is cut at the frame's bottom)."""
+    import imageio_ffmpeg
+
+    patch = person_patch()
+    ph, pw = patch.shape[:2]
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    bg = np.stack([60 + 50 * xx / width, 70 + 40 * yy / height,
+                   90 + 30 * np.sin(xx / 37.0)], axis=-1)
+    bg = np.clip(bg + rng.normal(0, 6, bg.shape), 0, 255).astype(np.uint8)
+    n = int(round(seconds * fps))
+    args = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo",
+            "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=48000:duration={seconds}",
+                 "-c:a", "aac", "-b:a", "96k", "-af", "volume=-12dB"]
+    args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-pix_fmt", "yuv420p",
+             "-frames:v", str(n), str(dest)]
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE)
+    corners = []
+    visible = min(ph, height - top)
+    for i in range(n):
+        x = int(round(walk_x(i / fps, width - pw)))
+        frame = bg.copy()
+        frame[top:top + visible, x:x + pw] = patch[:visible]
+        corners.append((x, top))
+        assert proc.stdin is not None
+        proc.stdin.write(frame.tobytes())
+    assert proc.stdin is not None
+    proc.stdin.close()
+    if proc.wait() != 0:
+        raise RuntimeError("ffmpeg could not write the test clip")
+    return corners
+
+
+def clip_timeline(frames: int, width: int, height: int, fps: int = 24):
+    """A one-shot timeline over a whole clip (what the reframe and thumbnails read)."""
+    from studio_kit.edit.timeline import ItemKind, Timeline, TimelineItem
+
+    item = TimelineItem(kind=ItemKind.shot, id="clip", frames=frames, record_start=0,
+                        record_end=frames, audio_end=frames)
+    return Timeline(episode="clip", fps_num=fps, width=width, height=height, items=[item])
+
+
+def bench_reframe(master: Path, tl, tmp: Path, platform_name: str) -> dict:
+    from studio_kit.distribution.deliver import _master_seconds, encode
+    from studio_kit.distribution.platforms import platform
+    from studio_kit.distribution.reframe import CropPath, crop_path, crop_size, subject_track
+
+    spec = platform(platform_name)
+    secs = _master_seconds(master)
+    cw, ch = crop_size(tl.width, tl.height, spec.width, spec.height)
+    n = tl.total_frames
+    t0 = time.perf_counter()
+    centre = CropPath(width=tl.width, height=tl.height, crop_w=cw, crop_h=ch,
+                      fps=float(tl.fps), max_pan_px_s=0, x=[(tl.width - cw) // 2] * n,
+                      y=[(tl.height - ch) // 2] * n)
+    encode(master, spec, tmp / "centre.mp4", gain_db=0, path=centre, duration_s=secs)
+    t_centre = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    track = subject_track({"shots": []}, tl, None, master)
+    t_track = time.perf_counter() - t0
+    path = crop_path(track, tl, cw, ch, spec.max_pan)
+    encode(master, spec, tmp / "reframe.mp4", gain_db=0, path=path, duration_s=secs)
+    t_reframe = time.perf_counter() - t0
+    return {"platform": spec.name, "out": f"{spec.width}x{spec.height}",
+            "centre_crop_s": round(t_centre, 2), "reframe_s": round(t_reframe, 2),
+            "of_which_subject_track_s": round(t_track, 2),
+            "ratio": round(t_reframe / t_centre, 2),
+            "face_inside_crop": round(float(path.inside().mean()), 4),
+            "max_pan_px_s": round(float(path.speeds_px_s().max()), 1),
+            "pan_bound_px_s": round(path.max_pan_px_s, 1)}
+
+
+def bench_thumbnails(master: Path, tl, tmp: Path) -> dict:
+    from studio_kit.distribution.thumbnails import choose_thumbnails
+
+    t0 = time.perf_counter()
+    picks = choose_thumbnails(master, tl, tmp / "thumbs", n=3)
+    dt = time.perf_counter() - t0
+    minutes = tl.duration_s / 60
+    return {"thumbnail_s": round(dt, 2), "thumbnail_s_per_min": round(dt / minutes, 2),
+            "thumbnails": len(picks)}
+
+
+def bench_vault() -> dict:
+    import shutil
+    import statistics
+
+    from bench.vault_bench import RUNS, _build, _sha256sum, _verify
+
+    tmp = Path(tempfile.mkdtemp(prefix="vault-bench-"))
+    try:
+        vault, files, total = _build(tmp)
+        _sha256sum(files)
+        ours, theirs = [], []
+        for _ in range(RUNS):
+            ours.append(_verify(vault))
+            theirs.append(_sha256sum(files))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    mb = total / 1e6
+    v, s = statistics.median(ours), statistics.median(theirs)
+    return {"vault_mb": round(mb), "verify_mb_s": round(mb / v), "sha256sum_mb_s": round(mb / s),
+            "verify_over_sha256sum_time": round(v / s, 2)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("project")
-    ap.add_argument("episode")
+    ap.add_argument("--minutes", type=float, default=3.0)
+    ap.add_argument("--size", default="640x360")
     ap.add_argument("--platform", default="shorts")
     a = ap.parse_args()
-    proj = Project.load(a.project)
-    spec = platform(a.platform)
-    with proj.ledger() as led:
-        render = latest_render(led, proj.storyboard(a.episode).episode)
-    master = Path(render["master"])
-    tl = Timeline.model_validate_json(Path(render["timeline"]).read_text())
-    secs = _master_seconds(master)
-    cw, ch = crop_size(tl.width, tl.height, spec.width, spec.height)
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        n = tl.total_frames
-        centre = CropPath(width=tl.width, height=tl.height, crop_w=cw, crop_h=ch,
-                          fps=float(tl.fps), max_pan_px_s=0, x=[(tl.width - cw) // 2] * n,
-                          y=[(tl.height - ch) // 2] * n)
-        encode(master, spec, Path(tmp) / "centre.mp4", gain_db=0, path=centre,
-               duration_s=secs)
-        t_centre = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        track = subject_track(render, tl, proj.vault(), master)
-        t_track = time.perf_counter() - t0
-        path = crop_path(track, tl, cw, ch, spec.max_pan)
-        encode(master, spec, Path(tmp) / "reframe.mp4", gain_db=0, path=path,
-               duration_s=secs)
-        t_reframe = time.perf_counter() - t0
-    print(json.dumps({"master": f"{tl.width}x{tl.height}", "seconds": round(secs, 2),
-                      "platform": spec.name, "out": f"{spec.width}x{spec.height}",
-                      "centre_crop_s": round(t_centre, 2), "reframe_s": round(t_reframe, 2),
-                      "of_which_subject_track_s": round(t_track, 2),
-                      "ratio": round(t_reframe / t_centre, 2)}))
+    w, h = (int(v) for v in a.size.split("x"))
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        master = tmp / "clip.mp4"
+        seconds = a.minutes * 60
+        moving_face_clip(master, seconds=seconds, width=w, height=h)
+        tl = clip_timeline(int(round(seconds * 24)), w, h)
+        row = {"master": f"{w}x{h}", "seconds": seconds}
+        row.update(bench_reframe(master, tl, tmp, a.platform))
+        row.update(bench_thumbnails(master, tl, tmp))
+    row.update(bench_vault())
+    print(json.dumps(row, indent=1))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from ..errors import StudioError
 from ..gates import GateError, latest_render, require_gate_c
 from ..registry import DELIVERABLES
+from .captions_burn import BurnPlan
 from .platforms import PlatformSpec, platform, platforms
 from .reframe import CropPath, crop_path, crop_size, sendcmd_script, subject_track
 
@@ -46,6 +47,8 @@ class Deliverable(BaseModel):
     metadata: str
     thumbnails: list[str] = Field(default_factory=list)
     crop: str | None = None
+    burned_captions: str | None = Field(None, description="Language burned into the video.")
+    burn_plan: str | None = Field(None, description="Where each burned caption sits (JSON).")
 
 
 def approved_master(ledger, project, episode: str) -> tuple[Path, dict]:
@@ -74,8 +77,9 @@ def _master_seconds(master: Path) -> float:
 
 
 def encode(master: Path, spec: PlatformSpec, dest: Path, *, gain_db: float,
-           path: CropPath | None, duration_s: float) -> None:
-    """The one ffmpeg pass: (moving) crop, scale, VBV-capped H.264, gain + limiter AAC."""
+           path: CropPath | None, duration_s: float, burn: BurnPlan | None = None) -> None:
+    """The one ffmpeg pass: (moving) crop, scale, VBV-capped H.264, gain + limiter AAC;
+    with ``burn``, its caption images overlaid after the scale (``captions_burn``)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         vf = []
@@ -90,9 +94,22 @@ def encode(master: Path, spec: PlatformSpec, dest: Path, *, gain_db: float,
         af = f"volume={gain_db:.2f}dB,alimiter=limit={ceiling:.4f}:level=false"
         part = Path(tmp) / dest.name
         kbps = spec.max_bitrate_kbps
-        args = [_ffmpeg(), "-v", "error", "-nostdin", "-y", "-i", str(master),
-                "-t", f"{duration_s:.3f}", "-map", "0:v:0", "-map", "0:a:0?",
-                "-vf", ",".join(vf), "-af", af,
+        if burn is not None and burn.cues:
+            from .captions_burn import burn_images, overlay_graph
+
+            burn = burn_images(burn, Path(tmp) / "captions")
+            graph = Path(tmp) / "burn.graph"
+            graph.write_text(f"[0:v]{','.join(vf)}[base];"
+                             + overlay_graph(burn, 1, "base", "vout"), encoding="utf-8")
+            inputs = ["-i", str(master)]
+            for cue in burn.cues:
+                inputs += ["-i", str(cue.image)]
+            video = ["-/filter_complex", str(graph), "-map", "[vout]", "-map", "0:a:0?"]
+        else:
+            inputs = ["-i", str(master)]
+            video = ["-map", "0:v:0", "-map", "0:a:0?", "-vf", ",".join(vf)]
+        args = [_ffmpeg(), "-v", "error", "-nostdin", "-y", *inputs,
+                "-t", f"{duration_s:.3f}", *video, "-af", af,
                 "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
                 "-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k", "-pix_fmt", "yuv420p",
                 "-c:a", "aac", "-b:a", "160k", "-ar", "48000",
@@ -106,8 +123,11 @@ def encode(master: Path, spec: PlatformSpec, dest: Path, *, gain_db: float,
 
 
 def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
-            thumbnails: int = 3) -> Deliverable:
-    """Deliver ``episode`` for one platform (see the module doc)."""
+            thumbnails: int = 3, burn_captions: str | None = None,
+            caption_style=None) -> Deliverable:
+    """Deliver ``episode`` for one platform (see the module doc). ``burn_captions``: a
+    caption language to burn into the picture, clear of the subject's face
+    (``captions_burn``; ``caption_style``: a ``CaptionStyle``)."""
     from ..edit.timeline import Timeline
     from ..project import Project
     from ..yamlio import atomic_write_text
@@ -140,7 +160,14 @@ def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
     measured = render.get("loudness", {}).get("integrated_lufs")
     gain = 0.0 if measured is None else round(spec.loudness_lufs - float(measured), 2)
     video = out / f"{stem}.{spec.name}.mp4"
-    encode(master, spec, video, gain_db=gain, path=path, duration_s=duration)
+    plan = plan_file = None
+    if burn_captions:
+        plan = _burn_plan(proj, render, timeline, master, spec, path, burn_captions,
+                          duration, caption_style)
+        plan_file = out / f"{stem}.{spec.name}.burn-{burn_captions}.json"
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(plan_file, plan.model_dump_json(indent=1))
+    encode(master, spec, video, gain_db=gain, path=path, duration_s=duration, burn=plan)
 
     captions: dict[str, str] = {}
     for lang, files in sorted(render.get("captions", {}).items()):
@@ -163,7 +190,31 @@ def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
                        height=spec.height, duration_s=round(duration, 3), gain_db=gain,
                        captions=captions, metadata=str(meta_file),
                        thumbnails=[t.path for t in thumbs],
-                       crop=str(crop_file) if crop_file else None)
+                       crop=str(crop_file) if crop_file else None,
+                       burned_captions=burn_captions or None,
+                       burn_plan=str(plan_file) if plan_file else None)
+
+
+def _burn_plan(proj, render: dict, timeline, master: Path, spec: PlatformSpec,
+               path: CropPath | None, language: str, duration: float, style) -> BurnPlan:
+    """The burn-in plan of one language: the render's captions placed clear of the
+    subject's face in the deliverable's framing."""
+    from .captions_burn import output_faces, plan_burn, srt_captions
+
+    files = render.get("captions", {}).get(language, {})
+    src = files.get("srt")
+    if not src or not Path(src).is_file():
+        raise StudioError(f"the render has no {language!r} captions to burn in",
+                          file=master, field="burn_captions",
+                          hint=f"languages: {', '.join(sorted(render.get('captions', {})))}"
+                          " (set series.languages and re-render)")
+    track = path.subject if path is not None else subject_track(render, timeline,
+                                                                proj.vault(), master)
+    faces = output_faces(path, track, timeline.width, timeline.height, spec.width,
+                         spec.height)
+    caps = srt_captions(Path(src).read_text("utf-8"))
+    return plan_burn(caps, spec.width, spec.height, faces, float(timeline.fps),
+                     language=language, limit_s=duration, style=style)
 
 
 def sidecar(srt_text: str, fmt: str, language: str, limit_s: float) -> str:
