@@ -20,8 +20,13 @@ pixels, another character in its place, a white-balance change, shift, zoom), sc
 through the detector path (``qc_clip(..., regions="detector")``: the engine's figure
 regions are not used; ``qc.detect`` finds the characters):
 
-    .venv/bin/python -m bench.qc_eval --footage          # 5 shots x 13 operations
+    .venv/bin/python -m bench.qc_eval --footage          # 10 shots x 13 operations
     .venv/bin/python -m bench.qc_eval --footage --quick  # 2 shots, what the tests run
+
+Per-take QC time, the proxy masks (visible hair, figure silhouettes) off vs on, side by side
+in one run (``--timing``):
+
+    .venv/bin/python -m bench.qc_eval --timing
 """
 
 from __future__ import annotations
@@ -205,8 +210,9 @@ FOOTAGE_PLAN = [("none", 0.0), ("shift", 0.0), ("zoom", 0.0),
                 ("garment_recolour", 0.3), ("garment_recolour", 0.6),
                 ("white_balance", 0.3), ("swap", 1.0), ("shift+hair_recolour", 0.3)]
 SWAP_TO = {"mara": "elodie", "elodie": "theo", "theo": "mara"}
-FOOTAGE_SHOTS = ["s02-cliff-mara", "s04-lamp-mara", "s07-cafe-wide", "s09-cafe-elodie",
-                 "s10-cliff-beam"]
+#: every shot of the sample episode (None: the storyboard's; was 5 shots, which left out the
+#: extreme wide, the night wide and the beanie over-the-shoulder shots)
+FOOTAGE_SHOTS: list[str] | None = None
 QUICK_FOOTAGE_SHOTS = ["s02-cliff-mara", "s09-cafe-elodie"]
 
 
@@ -416,8 +422,11 @@ def run_footage_eval(shots: list[str] | None = None, seeds: tuple[int, ...] = (0
                      sample: Path = SAMPLE, progress: bool = False) -> FootageResult:
     """Clips the embedded engine did not draw (footage operations on its clips), scored
     through the detector path (``regions="detector"``: no engine regions)."""
+    from studio_kit.project import Project
+
+    shots = shots or FOOTAGE_SHOTS or [s.id for s in Project.load(sample).storyboard("01").shots]
     jobs = [(sid, seed, plan or FOOTAGE_PLAN, width, height, duration_s, tier, sample,
-             progress) for sid in (shots or FOOTAGE_SHOTS) for seed in seeds]
+             progress) for sid in shots for seed in seeds]
     result = FootageResult()
     t0 = time.perf_counter()
     for job in jobs:
@@ -430,10 +439,61 @@ def run_footage_quick(**kw) -> FootageResult:
     return run_footage_eval(shots=QUICK_FOOTAGE_SHOTS, **kw)
 
 
+TIMING_SHOTS = ["s02-cliff-mara", "s05-lamp-theo", "s07-cafe-wide"]
+
+
+def run_timing(shots: list[str] | None = None, reps: int = 3, width: int = 640,
+               height: int = 360, duration_s: float = 1.0, sample: Path = SAMPLE) -> str:
+    """Per-take QC time (character + continuity + lipsync scorers, references cached) on a
+    re-encoded (shifted) take of each shot, through the engine path and the detector path,
+    with the proxy masks of ``qc.masks`` off ("before": hair by k-means / cells, background
+    outside the figure boxes) and on ("after"), interleaved in one process."""
+    warnings.filterwarnings("ignore")
+    from studio_kit.engines.base import RenderFormat
+    from studio_kit.engines.local import LocalEngine
+    from studio_kit.project import Project
+    from studio_kit.qc.runner import qc_clip, references_for
+    from studio_kit.routing import build_request
+    from studio_kit.vault import Vault
+
+    project = Project.load(sample)
+    rows = ["| shot | path | masks off (before) s | masks on (after) s | ratio |",
+            "|---|---|---|---|---|"]
+    off = {"hair_mask": None, "figures_mask": None}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        vault = Vault(work / "vault")
+        for sid in shots or TIMING_SHOTS:
+            req = build_request(project, "01", sid, duration_s=duration_s)
+            req = req.model_copy(update={"format": RenderFormat(width=width, height=height,
+                                                                fps=24), "seed": 0})
+            refs = references_for("local", req, vault)
+            clip = vault.get(asyncio.run(LocalEngine().generate(req, vault)).asset)
+            moved = footage_op("shift", 0.0, req, clip, project, work)
+            for label, path, mode in (("engine", clip, "auto"), ("detector", moved,
+                                                                  "detector")):
+                t = {"off": [], "on": []}
+                for _ in range(reps):
+                    for key, opts in (("off", off), ("on", {})):
+                        t0 = time.perf_counter()
+                        qc_clip(path, req, "local", vault=vault, regions=mode,
+                                scorers=["character", "continuity", "lipsync"],
+                                scene_ref=refs[0], character_refs=refs[1],
+                                options=dict(opts))
+                        t[key].append(time.perf_counter() - t0)
+                a, b = float(np.median(t["off"])), float(np.median(t["on"]))
+                rows.append(f"| {sid} | {label} | {a:.2f} | {b:.2f} | {b / a:.2f}x |")
+    return "\n".join(rows) + (f"\n(median of {reps}; {width}x{height}, {duration_s:g} s "
+                              "takes at 24 fps)")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     verbose = "-v" in argv
     workers = 2 if "-j2" in argv else 1
+    if "--timing" in argv:
+        print(run_timing())
+        return
     if "--footage" in argv:
         result = run_footage_quick(progress=verbose) if "--quick" in argv else \
             run_footage_eval(progress=verbose)

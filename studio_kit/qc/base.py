@@ -68,10 +68,38 @@ class ShotMedia:
     width: int  # the file's size (before downscaling)
     height: int
     duration_s: float
+    path: Path | None = None  # the file, for crops at its own resolution
 
     @property
     def scale(self) -> float:
         return self.frames.shape[2] / self.width
+
+    def native_crops(self, boxes: dict[int, tuple[int, int, int, int]]
+                     ) -> dict[int, np.ndarray]:
+        """Crops of frames at the file's own resolution (``boxes``: frame index -> pixel
+        box x0, y0, x1, y1 in the file's pixels), one decoding pass. QC analyses frames at
+        most 640 px wide; a face or mouth that is a few pixels there (a wide shot) is
+        measured on the file's pixels when the file has more of them. Empty when the clip
+        is not a file or is no larger than the analysis frames."""
+        if self.path is None or self.scale >= 1.0 or not boxes:
+            return {}
+        import av
+
+        out: dict[int, np.ndarray] = {}
+        last = max(boxes)
+        with av.open(str(self.path)) as c:
+            for i, f in enumerate(c.decode(c.streams.video[0])):
+                if i in boxes:
+                    x0, y0, x1, y1 = boxes[i]
+                    out[i] = f.to_ndarray(format="rgb24")[max(y0, 0):max(y1, 0),
+                                                         max(x0, 0):max(x1, 0)].copy()
+                if i >= last:
+                    break
+        return out
+
+    def native_frames(self, indices: list[int]) -> dict[int, np.ndarray]:
+        """Whole frames at the file's own resolution (see ``native_crops``)."""
+        return self.native_crops({i: (0, 0, self.width, self.height) for i in indices})
 
     def times(self) -> np.ndarray:
         return np.arange(len(self.frames)) / self.fps
@@ -106,7 +134,7 @@ def load_media(path: str | Path, max_width: int = 640) -> ShotMedia:
     if not frames:
         raise StudioError("the clip has no frames", file=path, hint="re-run generation")
     arr = np.stack(frames)
-    return ShotMedia(arr, fps, width, height, len(frames) / fps)
+    return ShotMedia(arr, fps, width, height, len(frames) / fps, path=path)
 
 
 @dataclass

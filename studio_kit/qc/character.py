@@ -87,9 +87,16 @@ class CharacterScorer(Scorer):
                         if dh is not None:
                             d[f"hue_{region}"] = round(dh, 1)
                             worst_hue = max(worst_hue, dh)
-                if m.get("hair_grid_colour") is not None and ref.hair_grid_colour:
-                    ref_hair = np.array(ref.hair_grid_colour)
-                    v = ab_distance(m["hair_grid_colour"], ref_hair, offset)
+                # the visible hair pixels (any size, any headwear), else the hair cells
+                pair = None
+                if m.get("hair_mask_colour") is not None and ref.hair_mask_colour:
+                    pair = (m["hair_mask_colour"], np.array(ref.hair_mask_colour), "mask")
+                elif m.get("hair_grid_colour") is not None and ref.hair_grid_colour:
+                    pair = (m["hair_grid_colour"], np.array(ref.hair_grid_colour), "cells")
+                if pair is not None:
+                    ref_hair = pair[1]
+                    d["hair_measured_on"] = pair[2]
+                    v = ab_distance(pair[0], ref_hair, offset)
                     # relative to the hair's chroma: dark, greyish hair moves less
                     hl = srgb_to_lab(ref_hair)
                     chroma = float(np.hypot(hl[1], hl[2]))
@@ -131,8 +138,8 @@ class CharacterScorer(Scorer):
         if worst_hair >= 0:
             out.append(self.make(ctx, "character.hair", worst_hair, characters=details))
         else:
-            out.append(self.skip("character.hair", "no hair cells (face under 40 px, hair "
-                                 "covered) or no reference"))
+            out.append(self.skip("character.hair", "no visible hair (bald, covered or out "
+                                 "of frame) or no reference"))
         if worst_face >= 0:
             out.append(self.make(ctx, "character.face", worst_face, characters=details))
         else:

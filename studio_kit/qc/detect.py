@@ -431,6 +431,41 @@ class FigureLocator:
         anchors = sample_times(self.media.duration_s)
         return min(anchors, key=lambda a: abs(a - t))
 
+    def hair_mask_at(self, cid: str, t: float) -> np.ndarray | None:
+        """The character's visible hair in the delivered frame at ``t`` (analysis px): the
+        bible proxy's hair mask (``qc.masks``) through the figure's placement."""
+        from .masks import HairMasks, warp_mask
+
+        if not hasattr(self, "_hair"):
+            self._hair = HairMasks(self.request, self.media.frames.shape[1:3])
+        m = self._hair.intended(cid, t)
+        if m is None:
+            return None
+        return warp_mask(m, self.place(cid, self._anchor(t)).warp)
+
+    def figures_mask_at(self, t: float) -> np.ndarray | None:
+        """Where the figures are in the delivered frame at ``t`` (analysis px): each
+        character's silhouette in the proxy (inside its figure box) through its
+        placement; the rest of the frame is the set (for the background palette)."""
+        from .masks import HairMasks, warp_mask
+
+        if not hasattr(self, "_hair"):
+            self._hair = HairMasks(self.request, self.media.frames.shape[1:3])
+        fg = self._hair.figures(t)
+        if fg is None:
+            return None
+        out = np.zeros_like(fg)
+        for cid in self.ids:
+            x0, y0, x1, y1 = self.intended_regions(cid, t).get("figure", (0, 0, 0, 0))
+            if x1 <= x0 or y1 <= y0:
+                continue
+            m = np.zeros_like(fg)
+            ya, xa = max(int(y0) - 4, 0), max(int(x0) - 4, 0)
+            m[ya:int(np.ceil(y1)) + 4, xa:int(np.ceil(x1)) + 4] = \
+                fg[ya:int(np.ceil(y1)) + 4, xa:int(np.ceil(x1)) + 4]
+            out |= warp_mask(m, self.place(cid, self._anchor(t)).warp)
+        return out
+
     def regions_fn(self) -> RegionsFn:
         return self.regions_at
 

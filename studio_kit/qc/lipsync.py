@@ -57,6 +57,10 @@ def _speech(ctx: QCContext, speaker: str) -> tuple[dict, str]:
         "dialogue text (letter-rate timing; no viseme track or audio given)"
 
 
+#: a mouth narrower than this in the analysis frames is read on the file's own pixels
+NATIVE_MOUTH_PX = 8
+
+
 def mouth_motion(frames: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
     """Per frame: how dark the mouth box is against its own border (the lips and face
     around the mouth), ``mean(clip(1 - luma / median border luma, 0, 1))``. An open mouth
@@ -110,7 +114,19 @@ class LipSyncScorer(Scorer):
         if sum(b[2] - b[0] >= 2 and b[3] - b[1] >= 2 for b in boxes) < 0.5 * len(boxes):
             return [self.skip(METRIC, f"the speaker {speaker}'s mouth is not in view")]
         boxes = [b if b[2] - b[0] >= 2 and b[3] - b[1] >= 2 else boxes[0] for b in boxes]
-        mouth = mouth_motion(m.frames, boxes)
+        mouth = None
+        widths = [b[2] - b[0] for b in boxes]
+        if m.scale < 1.0 and float(np.median(widths)) < NATIVE_MOUTH_PX:
+            # a mouth of a few analysis pixels (wide shot): read it on the file's pixels
+            fb = {}
+            for i, b in enumerate(boxes):
+                fb[i] = tuple(int(round(v / m.scale)) for v in b)
+            crops = m.native_crops(fb)
+            if len(crops) == len(boxes):
+                mouth = np.array([mouth_motion(c[None], [(0, 0, c.shape[1], c.shape[0])])[0]
+                                  for _i, c in sorted(crops.items())], np.float32)
+        if mouth is None:
+            mouth = mouth_motion(m.frames, boxes)
         result = lipsync.check_lipsync(np.asarray(mouth), m.fps, shot_id=shot.id, **speech)
         if result.offset_ms is None or result.verdict.startswith("inconclusive"):
             return [self.skip(METRIC, f"{result.verdict} (speech: {source}; correlation "

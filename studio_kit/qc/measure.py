@@ -13,6 +13,11 @@ from .references import (
     scene_palette,
 )
 
+#: a region with less chroma than this has no reliable hue angle: the angle's noise grows as
+#: 1 / C* (one code value of codec noise on a dark, low-chroma face at night - C* about 10 -
+#: turns its hue by 10-20 degrees); the same floor as the bible check's
+HUE_MIN_CHROMA = 12.0
+
 
 def sample_times(duration: float, n: int = 5) -> list[float]:
     return [float(t) for t in np.linspace(0.1 * duration, 0.9 * duration, n)]
@@ -20,6 +25,19 @@ def sample_times(duration: float, n: int = 5) -> list[float]:
 
 def _median_colour(values: list[np.ndarray]) -> np.ndarray | None:
     return np.median(np.array(values), axis=0) if values else None
+
+
+def _native_frames(media, samples: list) -> dict[int, np.ndarray]:
+    """The sampled frames at the file's resolution, when a face is under ``MIN_FACE_PX`` in
+    the analysis frames but not in the file (wide shots of renders wider than 640 px)."""
+    from .references import MIN_FACE_PX
+
+    if media.scale >= 1.0:
+        return {}
+    need = [i for i, regs in samples for r in regs.values()
+            if "face" in r and r["face"][2] - r["face"][0] >= MIN_FACE_PX
+            and (r["face"][2] - r["face"][0]) * media.scale < MIN_FACE_PX]
+    return media.native_frames(sorted(set(need))) if need else {}
 
 
 def measure_shot(ctx: QCContext, n: int = 5) -> dict:
@@ -34,13 +52,17 @@ def measure_shot(ctx: QCContext, n: int = 5) -> dict:
                        for rc in ctx.spec.characters} if ctx.regions is not None else {}
         samples.append((i, all_regions))
     out: dict = {"figures": {}, "offset": np.zeros(2), "palette_residual": None}
+    figures_mask = ctx.options.get("figures_mask")  # t -> the figures' silhouettes
+    masks = [figures_mask(i / media.fps) if figures_mask else None for i, _ in samples]
     pal = scene_palette([media.frames[i] for i, _ in samples],
                         [[r.get("figure", (0, 0, 0, 0)) for r in regs.values()]
-                         for _, regs in samples], media.scale)
+                         for _, regs in samples], media.scale, masks=masks)
     out["palette"] = pal
     if ctx.scene_ref is not None:
         out["offset"], out["palette_residual"] = match_palettes(pal, ctx.scene_ref.palette())
     figs: dict[str, dict[str, list]] = {}
+    hair_mask = ctx.options.get("hair_mask")  # (cid, t) -> visible hair (qc.masks)
+    natives = _native_frames(media, samples)
     for i, all_regions in samples:
         frame = media.frames[i]
         for cid, regions in all_regions.items():
@@ -49,15 +71,18 @@ def measure_shot(ctx: QCContext, n: int = 5) -> dict:
             others = [r.get("figure", (0, 0, 0, 0)) for c, r in all_regions.items() if c != cid]
             m = measure_figure(frame, regions, media.scale, skin, others, out["offset"],
                                background_lab=pal[0],
-                               ref_hair_grid=ref.hair_grid if ref else None)
+                               ref_hair_grid=ref.hair_grid if ref else None,
+                               hair_mask=hair_mask(cid, i / media.fps) if hair_mask else None,
+                               native=natives.get(i))
             f = figs.setdefault(cid, {"colours": {}, "face_ratio": [], "eye_spacing": [],
                                       "profile": [], "face_profile": [], "small_profile": [],
-                                      "hair_grid_colour": [], "frames": []})
+                                      "hair_grid_colour": [], "hair_mask_colour": [],
+                                      "frames": []})
             f["frames"].append(i)
             for k, v in m["colours"].items():
                 f["colours"].setdefault(k, []).append(v)
             for k in ("face_ratio", "eye_spacing", "profile", "face_profile",
-                      "small_profile", "hair_grid_colour"):
+                      "small_profile", "hair_grid_colour", "hair_mask_colour"):
                 if m.get(k) is not None:
                     f[k].append(m[k])
     for cid, f in figs.items():
@@ -73,6 +98,8 @@ def measure_shot(ctx: QCContext, n: int = 5) -> dict:
                               if f["small_profile"] else None),
             "hair_grid_colour": (np.median(np.array(f["hair_grid_colour"]), axis=0)
                                  if f["hair_grid_colour"] else None),
+            "hair_mask_colour": (np.median(np.array(f["hair_mask_colour"]), axis=0)
+                                 if f["hair_mask_colour"] else None),
             "frames": f["frames"],
         }
     cache["shot"] = out
@@ -91,12 +118,13 @@ def balanced(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarray) -> n
 
 def hue_change(shot_rgb: np.ndarray, ref_rgb: np.ndarray, offset: np.ndarray
                ) -> float | None:
-    """Hue-angle difference in CIELAB (degrees) of a chromatic region (C* >= 8 in both)."""
+    """Hue-angle difference in CIELAB (degrees) of a chromatic region (C* >= ``HUE_MIN_CHROMA``
+    in both)."""
     from ..colorimetry import srgb_to_lab
 
     a = srgb_to_lab(balanced(shot_rgb, ref_rgb, offset))
     b = srgb_to_lab(np.asarray(ref_rgb, float))
-    if min(np.hypot(a[1], a[2]), np.hypot(b[1], b[2])) < 8:
+    if min(np.hypot(a[1], a[2]), np.hypot(b[1], b[2])) < HUE_MIN_CHROMA:
         return None
     h = np.degrees(np.arctan2(a[2], a[1]) - np.arctan2(b[2], b[1]))
     return float(abs((h + 180) % 360 - 180))

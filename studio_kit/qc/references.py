@@ -344,12 +344,18 @@ def measure_figure(frame: np.ndarray, regions: dict[str, Box], scale: float = 1.
                    skin_rgb: np.ndarray | None = None, others: list[Box] | None = None,
                    offset: np.ndarray | None = None,
                    background_lab: np.ndarray | None = None,
-                   ref_hair_grid: list[list[float]] | None = None) -> dict:
+                   ref_hair_grid: list[list[float]] | None = None,
+                   hair_mask: np.ndarray | None = None,
+                   native: np.ndarray | None = None) -> dict:
     """Everything the checks read from one character in one frame. Regions overlapped by
-    another figure (``others``: their boxes) are left out: they may be occluded."""
+    another figure (``others``: their boxes) are left out: they may be occluded.
+    ``hair_mask``: the visible hair (``qc.masks``, the frame's pixels), which gives the
+    hair colour at any figure size and with any headwear. ``native``: the same frame at the
+    file's own resolution (regions in its pixels, scale 1): faces under ``MIN_FACE_PX`` in
+    ``frame`` but not in the file (a wide shot of a large render) are measured on it."""
     out: dict = {"colours": {}, "hair": None, "face_ratio": None, "profile": None,
                  "eye_spacing": None, "face_profile": None, "small_profile": None,
-                 "hair_grid": None, "hair_grid_colour": None}
+                 "hair_grid": None, "hair_grid_colour": None, "hair_mask_colour": None}
     full = regions
     if others:
         # shapes (face, shading profile) need the whole region; colours can use the part
@@ -363,31 +369,44 @@ def measure_figure(frame: np.ndarray, regions: dict[str, Box], scale: float = 1.
                                                                                   (0, 0, 0, 0))):
         out["back_view"] = True  # over-the-shoulder foreground: back of the head
         return out
+    if (hair_mask is not None and not _empty(regions.get("hair", (0, 0, 0, 0)))
+            and not _empty(regions.get("face", (0, 0, 0, 0)))):
+        # the face in view (not a back of the head), the hair not behind another figure
+        from .masks import masked_colour
+
+        out["hair_mask_colour"] = masked_colour(
+            frame, hair_mask, [_box(o, scale) for o in (others or [])])
     for name in ("face", "torso", "legs"):
         c = region_colour(frame, regions, name, scale)
         if c is not None:
             out["colours"][name] = c
     hp = hair_pixels(frame, regions, scale)
-    if len(hp) >= 16:
+    if out["hair_mask_colour"] is not None:
+        out["colours"]["hair"] = out["hair_mask_colour"]
+    elif len(hp) >= 16:
         hc = hair_colour(hp, background_lab)
         if hc is not None:
             out["colours"]["hair"] = hc
     skin = skin_rgb if skin_rgb is not None else out["colours"].get("face")
     face_box = full.get("face", (0, 0, 0, 0))
     big_face = (face_box[2] - face_box[0]) * scale >= MIN_FACE_PX
+    fframe, fscale = frame, scale  # where the face is measured
+    if not big_face and native is not None and face_box[2] - face_box[0] >= MIN_FACE_PX:
+        fframe, fscale, big_face = native, 1.0, True
+        out["face_native"] = True
     if big_face:
         # hair by position: the cells that were hair in the reference (dark hair that
         # k-means cannot tell from a dark background still counts)
         grid = ref_hair_grid
         if grid is None:
-            grid = out["hair_grid"] = hair_grid(frame, regions, scale, background_lab)
+            grid = out["hair_grid"] = hair_grid(fframe, regions, fscale, background_lab)
         if grid is not None:
-            out["hair_grid_colour"] = hair_grid_colour(frame, regions, scale, grid)
+            out["hair_grid_colour"] = hair_grid_colour(fframe, regions, fscale, grid)
     if skin is not None and big_face:
-        out["face_ratio"] = face_ratio(frame, face_box, skin, scale,
+        out["face_ratio"] = face_ratio(fframe, face_box, skin, fscale,
                                        offset if skin_rgb is not None else None)
     if big_face and "eyes" in full and not _empty(full["eyes"]):
-        out["eye_spacing"] = eye_spacing(frame, full["eyes"], scale)
+        out["eye_spacing"] = eye_spacing(fframe, full["eyes"], fscale)
     if "torso" in full and not _empty(full["torso"]):
         out["profile"] = shading_profile(frame, full["torso"], scale)
         # the coarse profile: read on every torso; used when the torso is too small for
@@ -398,7 +417,7 @@ def measure_figure(frame: np.ndarray, regions: dict[str, Box], scale: float = 1.
     if big_face:
         # the cheeks (below the eyes, above the mouth): a second reading of the key light
         # when the torso is cut, covered or small
-        out["face_profile"] = shading_profile(frame, face_box, scale, rows=(0.52, 0.64),
+        out["face_profile"] = shading_profile(fframe, face_box, fscale, rows=(0.52, 0.64),
                                               min_px=MIN_FACE_PX)
     return out
 
@@ -463,6 +482,8 @@ class CharacterReference(BaseModel):
                                                 description="hair cells of the hair box")
     hair_grid_colour: list[float] | None = Field(default=None,
                                                  description="mean sRGB of the hair cells")
+    hair_mask_colour: list[float] | None = Field(
+        default=None, description="mean sRGB of the visible hair pixels (qc.masks)")
     source: str = ""
 
 
@@ -479,10 +500,13 @@ class SceneReference(BaseModel):
 
 
 def character_reference(character_id: str, frame: np.ndarray, regions: dict[str, Box],
-                        scale: float = 1.0, source: str = "") -> CharacterReference:
+                        scale: float = 1.0, source: str = "",
+                        hair_mask: np.ndarray | None = None,
+                        native: np.ndarray | None = None) -> CharacterReference:
     bg = colour_clusters(background_pixels(frame, [regions.get("figure", (0, 0, 0, 0))], scale),
                          k=6)
-    m = measure_figure(frame, regions, scale, background_lab=bg[0] if bg else None)
+    m = measure_figure(frame, regions, scale, background_lab=bg[0] if bg else None,
+                       hair_mask=hair_mask, native=native)
     return CharacterReference(
         character_id=character_id, colours={k: [float(x) for x in v]
                                             for k, v in m["colours"].items()},
@@ -490,13 +514,26 @@ def character_reference(character_id: str, frame: np.ndarray, regions: dict[str,
         profile=m["profile"], face_profile=m["face_profile"],
         small_profile=m["small_profile"], hair_grid=m["hair_grid"],
         hair_grid_colour=None if m["hair_grid_colour"] is None
-        else [float(x) for x in m["hair_grid_colour"]], source=source)
+        else [float(x) for x in m["hair_grid_colour"]],
+        hair_mask_colour=None if m["hair_mask_colour"] is None
+        else [float(x) for x in m["hair_mask_colour"]], source=source)
 
 
 def scene_palette(frames: list[np.ndarray], boxes: list[list[Box]], scale: float = 1.0,
-                  k: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    px = np.concatenate([background_pixels(f, b, scale) for f, b in zip(frames, boxes,
-                                                                        strict=True)])
+                  k: int = 6, masks: list[np.ndarray | None] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The set's palette: k-means of the pixels outside the figures. ``masks`` (per frame,
+    the figures' silhouettes, ``qc.masks``): the set around the figures too, not only
+    outside their boxes - in a close-up the box is nearly the whole frame and what is left
+    (a strip at the edge) changes with any crop or zoom."""
+    masks = masks or [None] * len(frames)
+    parts = []
+    for f, b, m in zip(frames, boxes, masks, strict=True):
+        if m is not None and m.shape == f.shape[:2] and (~m).sum() >= 256:
+            parts.append(f[~m])
+        else:
+            parts.append(background_pixels(f, b, scale))
+    px = np.concatenate(parts)
     out = colour_clusters(px, k=k)
     assert out is not None
     return out

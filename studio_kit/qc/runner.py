@@ -106,11 +106,12 @@ def _encoded_still(mod, request: EngineRequest, vault: Vault):
     frame = mod.frame_at(request, 0.0)
     encode = getattr(mod, "encode_stream", None)
     if encode is None:
-        return frame, 1.0
+        return frame, 1.0, None
     with vault.writer(".mp4") as (tmp, _out):
         encode([frame] * 3, tmp, request.format)
         media = load_media(tmp)
-    return media.frames[1], media.scale
+        native = media.native_frames([1]).get(1)
+    return media.frames[1], media.scale, native
 
 
 def _cached(vault: Vault, key: str, make) -> dict:
@@ -133,7 +134,7 @@ def references_for(engine_name: str, request: EngineRequest, vault: Vault
 
     def make_scene() -> dict:
         req = _reference_request(spec, request, [], spec.scene.id)
-        frame, _scale = _encoded_still(mod, req, vault)
+        frame, _scale, _native = _encoded_still(mod, req, vault)
         return scene_reference(spec.scene.id, frame, [],
                                source=f"{engine_name} still").model_dump()
 
@@ -148,12 +149,19 @@ def references_for(engine_name: str, request: EngineRequest, vault: Vault
 
         def make_char(rc: ResolvedCharacter = rc) -> dict:
             req = _reference_request(spec, request, [rc], rc.character.id)
-            frame, scale = _encoded_still(mod, req, vault)
+            frame, scale, native = _encoded_still(mod, req, vault)
             regions = mod.figure_regions(req, rc.character.id, 0.0)
-            return character_reference(rc.character.id, frame, regions, scale,
-                                       source=f"{engine_name} still").model_dump()
+            from .masks import hair_masks_for
 
-        key = _ref_key("qc-char-ref", engine_name,
+            masks = hair_masks_for(req, frame.shape[:2])
+            return character_reference(rc.character.id, frame, regions, scale,
+                                       source=f"{engine_name} still", native=native,
+                                       hair_mask=None if masks is None
+                                       else masks.intended(rc.character.id, 0.0)
+                                       ).model_dump()
+
+        # "-2": the visible-hair colour (qc.masks) is part of the reference
+        key = _ref_key("qc-char-ref-2", engine_name,
                        _reference_request(spec, request, [rc], rc.character.id))
         chars[cid] = CharacterReference.model_validate(_cached(vault, key, make_char))
     return scene_ref, chars
@@ -247,6 +255,17 @@ def qc_clip(path: str | Path, request: EngineRequest, engine_name: str, *, vault
     fn, info = figure_regions_for(engine_name, request, media, mode)
     if fn is None:
         opts["regions_missing"] = info["missing"]
+    elif "locator" in info:
+        opts.setdefault("hair_mask", info["locator"].hair_mask_at)
+        opts.setdefault("figures_mask", info["locator"].figures_mask_at)
+    else:
+        from .masks import hair_masks_for
+
+        masks = hair_masks_for(request, media.frames.shape[1:3]) \
+            if _engine_module(engine_name) is not None else None
+        if masks is not None:
+            opts.setdefault("hair_mask", masks.intended)
+            opts.setdefault("figures_mask", masks.figures)
     ctx = QCContext(spec=request.spec, media=media, tier=tier, request=request,
                     regions=fn, character_refs=character_refs or {}, scene_ref=scene_ref,
                     asset=asset, options=opts)
