@@ -108,6 +108,8 @@ def publish(project, release: Release, publisher: str = "folder", **options: Any
 
     proj = project if isinstance(project, Project) else Project.load(project)
     target = PUBLISHERS.get(publisher)
+    if isinstance(target, type):  # a class registered: one instance per publish
+        target = target()
     with proj.ledger() as ledger:
         status = require_gate_c(ledger, release.episode, release.master, action="published")
         if status.current_hash != release.master_sha256:
