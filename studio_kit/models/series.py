@@ -108,6 +108,9 @@ class Series(StudioModel):
     budget: Budget = Field(default_factory=Budget)
     default_engine: str = "local"
     look_lut: str | None = Field(default=None, description="Series look: a .cube LUT path.")
+    credits: dict[str, list[str]] = Field(default_factory=dict, description=(
+        "Credits of the people behind the series, role -> names (e.g. 'Written by': "
+        "[...]); the feature's end credits carry them."))
 
     @property
     def primary_language(self) -> str:
