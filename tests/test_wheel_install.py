@@ -270,3 +270,22 @@ def test_lock_file_pins_every_declared_dependency() -> None:
             problems.append(f"{req}: locked at {pins[name]}")
     assert problems == [], "requirements.lock is stale (bash scripts/lock.sh): " + \
         "; ".join(problems)
+
+
+def test_shipped_folders_are_located_only_through_resources() -> None:
+    """A path built from ``__file__`` to notebooks/, templates/ or samples/ breaks in a wheel
+    (the folders are in studio_kit/_bundled/ there): studio_kit.resources is the one way."""
+    pattern = re.compile(r"__file__\)?(\.resolve\(\))?\.parents?\[?\d*\]?[^\n]*"
+                         r"""["'](notebooks|templates|samples)["']""")
+    offenders = [f"{p.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}"
+                 for top in ("studio_kit", "widgets") for p in sorted((ROOT / top).rglob("*.py"))
+                 if p.name != "resources.py"
+                 for text in [p.read_text()] for m in pattern.finditer(text)]
+    assert offenders == [], "use studio_kit.resources: " + ", ".join(offenders)
+    import ast
+
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    bundled = next(ast.literal_eval(node.value) for node in tree.body
+                   if isinstance(node, ast.Assign)
+                   and getattr(node.targets[0], "id", None) == "BUNDLED_FOLDERS")
+    assert bundled == resources.FOLDERS, "setup.py bundles other folders than resources finds"
