@@ -69,7 +69,7 @@ def main() -> None:
             with make_executor(workers=n) as ex:
                 ex.client.run(_warm)
                 started = time.perf_counter() - t_start
-                overheads[n] = task_overhead_ms(ex, 300)
+                overheads[n] = (task_overhead_ms(ex, 300), task_overhead_ms(ex, 1000, batch=True))
                 root = _season(work / f"dask{n}" / "lighthouse", args.shots)
                 t0 = time.perf_counter()
                 season = render_season(root, eps, options=opts, out_dir=root / "out",
@@ -91,9 +91,9 @@ def main() -> None:
               f"{'' if same is None else ('yes' if same else 'NO')} | "
               f"{'' if started is None else f'{started:.1f}'} |")
     print()
-    for n, ms in overheads.items():
-        print(f"scheduler overhead per no-op task, LocalCluster({n}): {ms:.2f} ms "
-              "(300 tasks submitted, gathered)")
+    for n, (one_by_one, batched) in overheads.items():
+        print(f"scheduler overhead per no-op task, LocalCluster({n}): {one_by_one:.2f} ms "
+              f"(300 submitted one by one, gathered), {batched:.2f} ms (1000 in one map)")
     t_ep = sorted(per_episode)[len(per_episode) // 2]
     t_shot = t_ep / args.shots
     print(f"\nmeasured per-task cost: one episode task (worker side) median {t_ep:.1f} s "
@@ -107,7 +107,7 @@ def main() -> None:
     for w in (1, 8, 32):
         busy = min(w, 10)
         waves = math.ceil(10 / busy)
-        proj = waves * t10 + 10 * overheads[2] / 1000.0
+        proj = waves * t10 + 10 * overheads[2][0] / 1000.0
         print(f"| {w} | {busy} | {waves} | {proj:.0f} | {one / proj:.1f}x |")
 
 
