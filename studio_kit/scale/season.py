@@ -43,7 +43,12 @@ from pydantic import BaseModel, Field
 
 from ..errors import StudioError
 from ..hashing import file_hash
-from ..pipeline.episode import RenderOptions, produce_paid_takes, render_episode
+from ..pipeline.episode import (
+    NOT_PAID_ON_WORKER,
+    RenderOptions,
+    produce_paid_takes,
+    render_episode,
+)
 from ..project import Project
 from ..vault import Vault
 from ..yamlio import atomic_copy, atomic_write_text
@@ -261,7 +266,7 @@ def _record(proj: Project, outcome: EpisodeOutcome, out_dir: Path, vault: Vault,
         with ledger.transaction() as con:
             for table in MERGED_TABLES:
                 for row in outcome.rows.get(table, []):
-                    if table == "stage_results" and '"not called on a worker' in \
+                    if table == "stage_results" and NOT_PAID_ON_WORKER in \
                             str(row.get("outputs", "")):
                         continue  # a refusal to pay, not an engine failure
                     if table == "engine_calls" and float(row.get("cost") or 0) > 0:
