@@ -220,3 +220,19 @@ def test_a_season_notebook_leaves_one_executed_notebook_per_episode(tmp_path):
         assert len(executed) == 1
     text = nb.read_text()
     assert "2/2 episodes" in text and hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_worker_never_pays_a_paid_request_without_a_take(tmp_path, monkeypatch):
+    """``paid_calls=False`` (what every season worker renders with): a paid request whose
+    take is not in the vault is refused before the engine is asked; nothing is billed."""
+    monkeypatch.setenv(KEY_ENV["runway"], "test-key")
+    root = tiny_season(tmp_path / "lighthouse")
+    with FakeEngineServer("runway") as server:
+        _route_to(root, server.url)
+        approve_gate_a(Project.load(root), "02", who="producer")
+        opts = TINY.model_copy(update={"engine": None, "attempts": 1, "paid_calls": False})
+        with pytest.raises(StudioError) as err:
+            render_episode(root, "02", options=opts, out_dir=root / "out")
+        assert not server.calls and not server.billed
+    assert "not called on a worker" in str(err.value)
+    assert not _ledger_rows(root, "SELECT 1 FROM engine_calls WHERE engine='runway'")
