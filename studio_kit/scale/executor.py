@@ -122,12 +122,14 @@ class DaskExecutor:
                **kwargs: Any):
         extra = {"key": key} if key else {}
         # pure=False: a task is run again if asked again (the vault makes it cheap)
-        return self.client.submit(fn, *args, pure=False, retries=2, **extra, **kwargs)
+        # no retries of a failed task (a user error fails the same way again); a task whose
+        # worker died is rescheduled by the scheduler (its allowed-failures)
+        return self.client.submit(fn, *args, pure=False, **extra, **kwargs)
 
     def map(self, fn: Callable[..., Any], items: list[Any], *, key: str) -> list[Any]:
         """One task per item, submitted in one batch (one scheduler message)."""
         return self.client.map(fn, items, key=[f"{key}-{i}" for i in range(len(items))],
-                               pure=False, retries=2)
+                               pure=False)
 
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         from distributed import as_completed
