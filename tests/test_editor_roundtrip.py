@@ -22,7 +22,7 @@ def proj(tmp_path: Path) -> Project:
 
 
 @pytest.mark.parametrize("suffix,adapter", [(".otio", "otio_json"), (".edl", "cmx_3600"),
-                                            (".xml", "fcp_xml")])
+                                            (".xml", "fcp_xml"), (".fcpxml", "fcpx_xml")])
 def test_export_loads_in_otio_adapters(proj: Project, tmp_path: Path, suffix: str,
                                        adapter: str) -> None:
     sb = proj.storyboard("01")
@@ -55,7 +55,7 @@ def _edited(proj: Project, tmp_path: Path, suffix: str) -> tuple[Path, list[str]
     return path, [ids[1], ids[0], *ids[2:-1]]
 
 
-@pytest.mark.parametrize("suffix", [".edl", ".xml", ".otio"])
+@pytest.mark.parametrize("suffix", [".edl", ".xml", ".otio", ".fcpxml"])
 def test_edited_timeline_merges(proj: Project, tmp_path: Path, suffix: str) -> None:
     path, order = _edited(proj, tmp_path, suffix)
     sb = proj.storyboard("01")
@@ -192,7 +192,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_export_points_at_the_renders_graded_shots(rendered: Path, tmp_path: Path) -> None:
+def test_export_points_at_the_renders_takes(rendered: Path, tmp_path: Path) -> None:
     from studio_kit.cli import main
 
     out = tmp_path / "cut.xml"
@@ -207,3 +207,137 @@ def test_export_points_at_the_renders_graded_shots(rendered: Path, tmp_path: Pat
 
         url = c.media_reference.target_url
         assert Path(unquote(urlparse(url).path)).is_file(), url
+
+
+# -- the round trip on a rendered episode: real takes, real source ranges -------------------
+HAND_NOTE = "# hand note: keep the storm sound under the cafe\n"
+ADAPTERS = {"edl": "cmx_3600", "fcp7": "fcp_xml", "fcpx": "fcpx_xml"}
+SUFFIX = {"edl": ".edl", "fcp7": ".xml", "fcpx": ".fcpxml"}
+
+
+def _copy_rendered(rendered: Path, dest: Path) -> Project:
+    shutil.copytree(rendered, dest)
+    sb_path = dest / "episodes" / "01" / "storyboard.yaml"
+    sb_path.write_text(HAND_NOTE + sb_path.read_text())
+    return Project.load(dest)
+
+
+def _frames(seconds: float) -> otio.opentime.RationalTime:
+    return otio.opentime.RationalTime(round(seconds * 24), 24)
+
+
+@pytest.mark.parametrize("fmt", ["edl", "fcp7", "fcpx"])
+def test_round_trip_on_the_render(rendered: Path, tmp_path: Path, fmt: str,
+                                  capfd: pytest.CaptureFixture[str]) -> None:
+    """Export the rendered episode, edit it as an editor would in that format (swap the
+    first two shots, trim the new first one at both ends, remove the last, make the cut
+    between the two kept shots a 12-frame dissolve), import it back through the CLI."""
+    from studio_kit.cli import main
+    from studio_kit.exporters.interchange import take_media
+
+    proj = _copy_rendered(rendered, tmp_path / "lh")
+    sb = proj.storyboard("01")
+    if fmt == "fcpx":  # FCPXML carries no transitions: the storyboard's (1 s dissolves)
+        for s in sb.shots:  # stay, and would be longer than a trimmed 1 s shot
+            s.transition = type(s.transition)()
+        proj.save_storyboard(sb)
+        sb = proj.storyboard("01")
+    ids = [s.id for s in sb.shots]
+    media = take_media(proj, "01")
+    assert set(media) == set(ids) and all(m.path.is_file() for m in media.values())
+    out = tmp_path / "cut"
+    assert main(["export-timeline", str(proj.root), "01", "-o", str(out), "--format", fmt]
+                ) == 0
+    out = out.with_name("cut" + SUFFIX[fmt])
+    tl = otio.adapters.read_from_file(str(out), adapter_name=ADAPTERS[fmt])
+    clips = list(tl.find_clips())
+    assert [c.name for c in clips] == ids
+    for c in clips:  # real source ranges: the whole take, its decoded length
+        assert c.source_range.duration.to_seconds() == pytest.approx(
+            media[c.name].duration_s, abs=1 / 24)
+
+    # the editor's changes, made on what the adapter read
+    track = tl.video_tracks()[0]
+    for t in [i for i in track if isinstance(i, otio.schema.Transition)]:
+        track.remove(t)
+    clips = list(track)
+    track[:] = []
+    first, second = clips[1], clips[0]
+    trimmed = first
+    sr = trimmed.source_range
+    trimmed.source_range = otio.opentime.TimeRange(sr.start_time + _frames(0.25),
+                                                   sr.duration - _frames(0.5))
+    track.append(first)
+    if fmt != "fcpx":  # the FCPXML adapter carries no transitions
+        track.append(otio.schema.Transition(
+            transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+            in_offset=_frames(0), out_offset=_frames(0.5)))
+    track.append(second)
+    edited = tmp_path / f"edited{SUFFIX[fmt]}"
+    otio.adapters.write_to_file(tl, str(edited), adapter_name=ADAPTERS[fmt])
+
+    sb_path = proj.root / "episodes" / "01" / "storyboard.yaml"
+    assert main(["import-timeline", str(proj.root), "01", str(edited)]) == 0
+    printed = capfd.readouterr()
+    after = Project.load(proj.root).storyboard("01")
+    assert [s.id for s in after.shots] == [ids[1], ids[0]]
+    got = after.shot(ids[1])
+    cut, kept = ids[1], ids[0]
+    assert after.shot(cut).trim_in_s == pytest.approx(0.25, abs=1 / 24)
+    assert after.shot(cut).trim_out_s == pytest.approx(0.25, abs=1 / 24)
+    assert after.shot(kept).trim_in_s == 0 and after.shot(kept).trim_out_s == 0
+    if fmt != "fcpx":
+        assert got.transition.kind.value == "dissolve"
+        assert got.transition.seconds == pytest.approx(0.5)
+    else:
+        assert got.transition == sb.shot(ids[1]).transition
+        assert "remove shot" in printed.out + printed.err
+    # what the editor cannot express is kept: prompts, camera, cast (bible links), scene
+    for s in after.shots:
+        old = sb.shot(s.id)
+        assert (s.action, s.camera, s.characters, s.scene, s.dialogue) == (
+            old.action, old.camera, old.characters, old.scene, old.dialogue)
+    assert sb_path.read_text().startswith(HAND_NOTE)  # the hand edit survives
+
+
+@pytest.mark.parametrize("fmt", ["edl", "fcp7"])
+def test_round_trip_reports_ambiguous_clip_by_name(rendered: Path, tmp_path: Path,
+                                                   fmt: str) -> None:
+    """A clip renamed in the editor is found by its take's file and reported by its name;
+    a clip named after one shot but linked to another shot's take is reported (FCP XML:
+    EDL media links are not trusted, the CMX adapter writes a neighbour's on dissolves)."""
+    from studio_kit.exporters.interchange import export_timeline, take_media
+
+    proj = _copy_rendered(rendered, tmp_path / "lh")
+    sb = proj.storyboard("01")
+    media = take_media(proj, "01")
+    out = export_timeline(sb, tmp_path / f"cut{SUFFIX[fmt]}", media)
+    tl = otio.adapters.read_from_file(str(out), adapter_name=ADAPTERS[fmt])
+    c0, c1 = list(tl.find_clips())[:2]
+    renamed = tmp_path / f"renamed{SUFFIX[fmt]}"
+    c0.name = "MARA CU take 3"
+    if hasattr(c0.media_reference, "name"):
+        c0.media_reference.name = "MARA CU take 3"
+    otio.adapters.write_to_file(tl, str(renamed), adapter_name=ADAPTERS[fmt])
+    rep = merge_timeline(sb, renamed, media)
+    assert [s.id for s in rep.storyboard.shots] == [s.id for s in sb.shots]
+    assert any("MARA CU take 3" in a and sb.shots[0].id in a for a in rep.ambiguous), \
+        rep.ambiguous
+    if fmt == "edl":  # an EDL's media links are not trusted: names decide
+        return
+    ids = [s.id for s in sb.shots]
+    # the first clip renamed after the third shot (whose clip is removed): the name wins,
+    # the take it is still linked to is reported
+    track = tl.video_tracks()[0]
+    for t in [i for i in track if isinstance(i, otio.schema.Transition)]:
+        track.remove(t)  # cuts: a 1 s dissolve is longer than the shortened 1 s shot
+    track.remove(list(track)[-1])
+    c0.name = ids[2]
+    if hasattr(c0.media_reference, "name"):
+        c0.media_reference.name = ids[2]
+    crossed = tmp_path / f"crossed{SUFFIX[fmt]}"
+    otio.adapters.write_to_file(tl, str(crossed), adapter_name=ADAPTERS[fmt])
+    rep = merge_timeline(sb, crossed, media)
+    assert [s.id for s in rep.storyboard.shots] == [ids[2], ids[1]]
+    assert any(a.startswith(f"clip {ids[2]!r} is named after shot {ids[2]} but linked to "
+                            f"the take of shot {ids[0]}") for a in rep.ambiguous), rep.ambiguous

@@ -112,37 +112,45 @@ def export_timeline_cmd(
     project: Path = typer.Argument(..., help="Series folder"),
     episode: str = typer.Argument(..., help="Episode number, e.g. 01"),
     out: Path = typer.Option(..., "-o", "--output",
-                             help="The file to write: .otio, .edl (CMX 3600) or .xml (FCP 7)"),
+                             help="The file to write: .otio, .edl (CMX 3600), .xml (FCP 7) or "
+                                  ".fcpxml (Final Cut Pro X)"),
+    fmt: str | None = typer.Option(
+        None, "--format", help="otio, edl, fcp7 or fcpx (default: from the -o suffix)"),
 ) -> None:
-    """Export the storyboard's cut for an editor; clip names are shot ids; media point at
-    the graded shots of the latest render (<project>/out/episode-NN) when there is one."""
-    from ..exporters.interchange import export_timeline, render_media
-    from ..exporters.otio import find_render
+    """Export the storyboard's cut for an editor; clip names are shot ids; with a render,
+    each clip is the shot's current take with its real length (trims as source ranges)."""
+    from ..exporters.interchange import FORMATS, export_timeline, format_suffix, take_media
 
+    if fmt is not None:
+        suffix = format_suffix(fmt)
+        if out.suffix.lower() not in FORMATS:
+            out = out.with_name(out.name + suffix)
+        elif out.suffix.lower() != suffix:
+            raise StudioError(f"--format {fmt} writes {suffix}, not {out.suffix}", file=out,
+                              field="--format", hint=f"name the file *{suffix}, or drop "
+                                                     "--format")
     p = Project.load(project)
     sb = p.storyboard(episode)
-    try:
-        record = find_render(p.root / "out" / f"episode-{sb.episode}")
-    except StudioError:
-        media = None
-    else:
-        media = render_media(record, episode=sb.episode, project=p.root)
+    media = take_media(p, sb.episode)
     path = export_timeline(sb, out, media)
-    console.print(f"[green]wrote[/] {path}")
+    console.print(f"[green]wrote[/] {path}: {len(sb.shots)} clips "
+                  f"({len(media)} with their takes)")
 
 
 @app.command("import-timeline")
 def import_timeline_cmd(
     project: Path = typer.Argument(..., help="Series folder"),
     episode: str = typer.Argument(..., help="Episode number, e.g. 01"),
-    timeline: Path = typer.Argument(..., help="The edited .otio, .edl or .xml"),
+    timeline: Path = typer.Argument(..., help="The edited .otio, .edl, .xml or .fcpxml"),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the changes, write nothing"),
 ) -> None:
-    """Merge an edited timeline (order, trims, removals, transitions) into the storyboard."""
-    from ..exporters.interchange import merge_timeline
+    """Merge an edited timeline (order, trims, removals, transitions) into the storyboard;
+    anything ambiguous is listed with its clip name."""
+    from ..exporters.interchange import merge_timeline, take_media
 
     p = Project.load(project)
-    report = merge_timeline(p.storyboard(episode), timeline)
+    sb = p.storyboard(episode)
+    report = merge_timeline(sb, timeline, take_media(p, sb.episode))
     console.print(report.text())
     if dry_run or not report.changes:
         console.print("[yellow]dry run: nothing written[/]" if dry_run else "nothing to do")
