@@ -130,7 +130,7 @@ def test_publish_is_refused_before_gate_c(rendered, tmp_path) -> None:
     view = hub.gate_view(project, "01")
     assert not view.can_publish and view.state == "open"
     assert "has not been reviewed" in view.message and "studio gate" in view.message
-    with pytest.raises(gates.GateError, match="nothing is delivered without Gate C"):
+    with pytest.raises(gates.GateError, match="nothing is published without Gate C"):
         hub.publish_episode(project, "01", "folder", dest=tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert not (hub.stage_dir(project, "01") / "release").exists()

@@ -50,7 +50,7 @@ from . import app, console
 
 NOTEBOOKS = resources.notebooks_dir()
 SURFACES = ("command_center", "project_builder", "talent_roster", "scene_workshop",
-            "episode_bay", "edit_suite", "asset_vault", "feature_bay")
+            "episode_bay", "edit_suite", "asset_vault", "feature_bay", "distribution_hub")
 TEMPLATE = "studio"
 TOKEN_ENV = "STUDIO_VOILA_TOKEN"  # server only: popped by launch() before kernels start
 #: a page's kernel is shut down this long after its last websocket closed (a reload

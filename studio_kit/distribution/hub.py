@@ -128,7 +128,8 @@ def state_path(project, episode: str) -> Path:
 def _invalid(exc: ValidationError, path: Path, prefix: str = "") -> StudioError:
     err = exc.errors()[0]
     loc = ".".join(str(x) for x in err["loc"])
-    return StudioError(f"invalid distribution choice: {err['msg']}", file=path,
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return StudioError(f"invalid {(prefix + loc).strip('.')}: {msg}", file=path,
                        field=(prefix + loc).strip("."),
                        hint="fix the value in the Distribution Hub (or the JSON file)")
 
@@ -451,12 +452,15 @@ def build_release(project, episode: str, *, sign: bool = True) -> Release:
     proj = _project(project)
     ep = _episode(proj, episode)
     state = load_state(proj, ep)
+    with proj.ledger() as ledger:
+        render = latest_render(ledger, ep)
+        if render and render.get("master"):  # the refusal in publishing's words
+            require_gate_c(ledger, ep, render["master"], action="published")
+        master, _render = approved_master(ledger, proj, ep)  # GateError before any write
+        status = master_status(ledger, ep, master)
     if not state.platforms:
         raise StudioError("no platform is chosen", file=state_path(proj, ep), field="platforms",
                           hint="choose at least one platform in the Distribution Hub")
-    with proj.ledger() as ledger:
-        master, _render = approved_master(ledger, proj, ep)  # GateError before any write
-        status = master_status(ledger, ep, master)
     src = source(proj, ep)
     if src.master_sha256 != status.current_hash:
         raise GateError("the master changed while the release was being prepared",
