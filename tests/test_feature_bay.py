@@ -110,10 +110,15 @@ def test_running_time_arc_and_plot(root):
     segs = bay.arc(f, base)
     assert [s.kind for s in segs] == ["title", "episode", "card", "episode", "credits"]
     assert [s.act for s in segs] == [1, 1, 2, 2, 2]
-    # the mood carries on until a source names another; intensities are the score's
+    # a source's mood: its own, else the episode's music mood, else the previous one;
+    # intensities are the score's
     from studio_kit.audio.music import mood_spec
 
-    assert [s.mood for s in segs] == ["tense"] * 5
+    own = bay.episode_mood(base / "harbour", "01") or "tense"
+    assert [s.mood for s in segs] == ["tense", "tense", own, own, own]
+    f2 = bay.set_source(f, 1, mood="storm")
+    assert [s.mood for s in bay.arc(f2, base)] == ["tense", "tense", "storm", "storm", "storm"]
+    assert bay.episode_mood(base / "harbour", "99") is None
     assert segs[1].intensity == mood_spec("tense")[0].intensity
     assert segs[-1].end_s == pytest.approx(rt.seconds, abs=1e-3)
     assert all(a.end_s == pytest.approx(b.start_s) for a, b in zip(segs, segs[1:], strict=False))

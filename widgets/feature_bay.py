@@ -11,6 +11,7 @@ from pathlib import Path
 
 import ipywidgets as w
 
+from studio_kit.audio.music import known_moods
 from studio_kit.errors import StudioError
 from studio_kit.feature import bay
 from studio_kit.feature.model import Drop, Feature, FeatureFormat
@@ -19,8 +20,7 @@ from .common import header
 from .validation import Form, guarded
 
 STATUS_COLOURS = {"ok": "#2e7d32", "under": "#ef6c00", "over": "#c62828"}
-MOODS = ["", "neutral", "calm", "mysterious", "tense", "ominous", "sad", "hopeful", "happy",
-         "romantic", "playful", "action", "triumphant", "storm"]
+MOODS = ["", *known_moods()]  # "": the episode's own mood
 
 
 def _cls(widget: w.Widget, name: str) -> w.Widget:
@@ -39,6 +39,8 @@ class FeatureBay(w.VBox):
         self._loaded: Feature | None = None  # as last read from / written to disk
         self._exporting = False
         self._chart_lock = threading.Lock()
+        self._segs: list[bay.ArcSegment] = []
+        self._missing: set[str] = set()
 
         # the library of rendered episodes, across series
         self.lib_pick = _cls(w.SelectMultiple(rows=min(10, max(3, len(self.library))),
@@ -145,6 +147,11 @@ class FeatureBay(w.VBox):
             self.export_result,
         ])
         self.add_class("studio-feature-bay")
+        if chart:
+            from .command_center import load_bokehjs
+
+            load_bokehjs()  # BokehJS in the page before any chart widget
+        self._chart_ready = False  # the first chart is drawn once the cell has run
         self.lib_pick.options = [(e.label, e.key) for e in self.library]
         ids = bay.list_features(self.root)
         self._guard_pick = True
@@ -155,9 +162,31 @@ class FeatureBay(w.VBox):
         else:
             self._draw()
         if chart:
-            from .command_center import load_bokehjs
+            self._after_cell(self._first_chart)
 
-            load_bokehjs()
+    def _after_cell(self, fn) -> None:
+        """Run ``fn`` once the notebook cell that built the surface has finished (its
+        widgets are displayed by then); at once outside IPython."""
+        try:
+            from IPython import get_ipython
+
+            ip = get_ipython()
+        except ImportError:
+            ip = None
+        if ip is None:
+            fn()
+            return
+
+        def once(*_a: object) -> None:
+            ip.events.unregister("post_run_cell", once)
+            fn()
+
+        ip.events.register("post_run_cell", once)
+
+    def _first_chart(self) -> None:
+        self._chart_ready = True
+        if self.feature is not None:
+            self._draw()
 
     # -- data ----------------------------------------------------------------------------
     def _selected_episodes(self) -> list[bay.RenderedEpisode]:
@@ -289,26 +318,7 @@ class FeatureBay(w.VBox):
             f"height:6px;width:{max(frac * 100, 0.5):.2f}%;background:{colour}'></div></div>"
             f"<span style='font-size:11px'>episodes {rt.episodes_s:.1f} s + title, cards and "
             f"credits {rt.cards_s:.1f} s</span></div>")
-        cards = {c.before: c for c in f.cards}
-        rows = []
-        for i, s in enumerate(f.sources):
-            card = cards.get(i)
-            if card is not None:
-                rows.append(f"<tr class='studio-card-row' data-before='{i}'><td></td>"
-                            f"<td colspan=4><i>card: {html.escape(card.text)} "
-                            f"({card.seconds:g} s)</i></td></tr>")
-            seg = next(x for x in segs if x.source == i)
-            bad = (" <b class='studio-not-rendered' style='color:#c62828'>not rendered</b>"
-                   if f"{s.series} {s.episode}" in missing else "")
-            rows.append(f"<tr class='studio-source' data-index='{i}' "
-                        f"data-key='{html.escape(s.series)}/{html.escape(s.episode)}'>"
-                        f"<td>{i + 1}</td><td>{html.escape(s.series)} {html.escape(s.episode)}"
-                        f"{bad}</td><td>act {s.act}</td><td>{html.escape(seg.mood)}</td>"
-                        f"<td>{seg.end_s - seg.start_s:.1f} s</td>"
-                        f"<td>{html.escape(', '.join(d.value for d in s.drop))}</td></tr>")
-        self.sources_html.value = ("<table class='studio-source-table'><tr><th>#</th>"
-                                   "<th>episode</th><th>act</th><th>mood</th><th>length</th>"
-                                   "<th>drop</th></tr>" + "".join(rows) + "</table>")
+        self._segs, self._missing = segs, missing
         opts = [(f"{i + 1}. {s.series} {s.episode}", i) for i, s in enumerate(f.sources)]
         keep = select if select is not None else self.source_pick.value
         self.source_pick.options = opts
@@ -321,7 +331,7 @@ class FeatureBay(w.VBox):
                                     f"<td>{html.escape(', '.join(a['parts']))}</td>"
                                     f"<td>{html.escape(', '.join(a['moods']))}</td></tr>"
                                     for a in bay.acts(segs)) + "</table>")
-        if self.chart:
+        if self.chart and self._chart_ready:
             threading.Thread(target=self._draw_chart, args=(segs, rt), daemon=True,
                              name="feature-bay-chart").start()
 
@@ -333,6 +343,35 @@ class FeatureBay(w.VBox):
         self.act.value = s.act
         self.mood.value = s.mood if s.mood in MOODS else ""
         self.drop.value = tuple(d.value for d in s.drop)
+        self._draw_sources()
+
+    def _draw_sources(self) -> None:
+        """The sources table: cards where they go, the selected source highlighted."""
+        f, segs, missing = self.feature, self._segs, self._missing
+        if f is None:
+            return
+        cards = {c.before: c for c in f.cards}
+        rows = []
+        for i, s in enumerate(f.sources):
+            card = cards.get(i)
+            if card is not None:
+                rows.append(f"<tr class='studio-card-row' data-before='{i}'><td></td>"
+                            f"<td colspan=4><i>card: {html.escape(card.text)} "
+                            f"({card.seconds:g} s)</i></td></tr>")
+            seg = next(x for x in segs if x.source == i)
+            bad = (" <b class='studio-not-rendered' style='color:#c62828'>not rendered</b>"
+                   if f"{s.series} {s.episode}" in missing else "")
+            sel = i == self.source_pick.value
+            rows.append(f"<tr class='studio-source{' studio-source-selected' if sel else ''}'"
+                        f" data-index='{i}' style='{'background:#fff59d' if sel else ''}' "
+                        f"data-key='{html.escape(s.series)}/{html.escape(s.episode)}'>"
+                        f"<td>{i + 1}</td><td>{html.escape(s.series)} {html.escape(s.episode)}"
+                        f"{bad}</td><td>act {s.act}</td><td>{html.escape(seg.mood)}</td>"
+                        f"<td>{seg.end_s - seg.start_s:.1f} s</td>"
+                        f"<td>{html.escape(', '.join(d.value for d in s.drop))}</td></tr>")
+        self.sources_html.value = ("<table class='studio-source-table'><tr><th>#</th>"
+                                   "<th>episode</th><th>act</th><th>mood</th><th>length</th>"
+                                   "<th>drop</th></tr>" + "".join(rows) + "</table>")
 
     def _draw_chart(self, segs: list[bay.ArcSegment], rt: bay.RunningTime) -> None:
         with self._chart_lock:

@@ -5,7 +5,8 @@ format, the act / mood arc, the credits preview and the export with progress.
 The root is the folder that holds the series folders and ``features/`` (as in
 docs/feature_bay.md). Every edit is a pure function returning a new :class:`Feature`;
 :func:`save` writes it atomically, keeping the file's comments (yamlio.save_model).
-Cards belong to the source they precede: reordering sources moves their cards with them.
+Cards belong to the source they precede: reordering sources moves their cards with them,
+and the acts are renumbered in the order they now appear.
 """
 
 from __future__ import annotations
@@ -219,15 +220,24 @@ def add_sources(feature: Feature, episodes: list[RenderedEpisode], *,
     return _with(feature, sources=[s.model_dump() for s in srcs])
 
 
+def renumber_acts(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Acts numbered 1, 2, ... in the order they first appear (the grouping is kept): after
+    a reorder the feature's acts still run forwards."""
+    seen: dict[int, int] = {}
+    for s in sources:
+        s["act"] = seen.setdefault(int(s.get("act", 1)), len(seen) + 1)
+    return sources
+
+
 def _reindex(feature: Feature, order: list[int]) -> Feature:
-    """Sources in ``order`` (old indexes); cards follow the source they precede, a card
-    whose source is gone is dropped."""
+    """Sources in ``order`` (old indexes), acts renumbered (``renumber_acts``); cards follow
+    the source they precede, a card whose source is gone is dropped."""
     new_pos = {old: new for new, old in enumerate(order)}
     cards = [c.model_copy(update={"before": new_pos[c.before]}) for c in feature.cards
              if c.before in new_pos]
     cards.sort(key=lambda c: c.before)
-    return _with(feature, sources=[feature.sources[i].model_dump() for i in order],
-                 cards=[c.model_dump() for c in cards])
+    srcs = renumber_acts([feature.sources[i].model_dump() for i in order])
+    return _with(feature, sources=srcs, cards=[c.model_dump() for c in cards])
 
 
 def move_source(feature: Feature, index: int, delta: int) -> Feature:
@@ -331,16 +341,53 @@ def mood_of(mood: str | None) -> tuple[str, float]:
     return spec.mood, spec.intensity
 
 
+_EPISODE_MOODS: dict[tuple[str, str, float], str | None] = {}
+
+
+def episode_mood(series_dir: Path, episode: str) -> str | None:
+    """The episode's own music mood: the mood scored longest over its acts
+    (audio.music.act_mood: the act's mood, else what its shots and scenes say); None when
+    nothing says (cached by the storyboard's modification time)."""
+    from ..audio.music import act_mood
+    from ..project import Project
+
+    sb_path = series_dir / "episodes" / episode / "storyboard.yaml"
+    try:
+        key = (str(series_dir), episode, sb_path.stat().st_mtime)
+    except OSError:
+        return None
+    if key not in _EPISODE_MOODS:
+        try:
+            proj = Project.load(series_dir, check_references=False)
+            sb = proj.storyboard(episode)
+            weight: dict[str, float] = {}
+            for act in sb.acts:
+                m = act_mood(act, proj.scenes)
+                if m:
+                    weight[m] = weight.get(m, 0.0) + sum(s.duration_s for s in act.shots)
+            _EPISODE_MOODS[key] = (max(sorted(weight), key=lambda m: weight[m])
+                                   if weight else None)
+        except StudioError:
+            _EPISODE_MOODS[key] = None
+    return _EPISODE_MOODS[key]
+
+
 def arc(feature: Feature, root: str | Path,
         library: list[RenderedEpisode] | None = None) -> list[ArcSegment]:
     """The feature's timeline as segments with act and mood: the title, each card, each
-    episode, the end credits. A source with no mood takes the previous one (the arc's
-    music continues); a card takes the mood of the source it opens."""
-    ds = _durations(feature, Path(root), library)
+    episode, the end credits. A source's mood is its ``mood``, else the episode's own
+    (``episode_mood``), else the previous source's (the music carries on); the title takes
+    the first source's, a card the mood of the source it opens, the credits the last."""
+    root = Path(root)
+    ds = _durations(feature, root, library)
     cards = {c.before: c for c in feature.cards}
     segs: list[ArcSegment] = []
     t = 0.0
-    first_mood = next((s.mood for s in feature.sources if s.mood), None)
+    moods: list[str | None] = []
+    for s in feature.sources:
+        moods.append(s.mood or episode_mood((root / s.series).resolve(), s.episode)
+                     or (moods[-1] if moods else None))
+    first_mood = moods[0]
 
     def add(kind: str, label: str, d: float, act: int, mood: str | None,
             source: int | None = None) -> None:
@@ -354,7 +401,7 @@ def arc(feature: Feature, root: str | Path,
     add("title", feature.title, _TITLE_S, feature.sources[0].act, first_mood)
     mood = first_mood
     for i, (s, d) in enumerate(zip(feature.sources, ds, strict=True)):
-        mood = s.mood or mood
+        mood = moods[i]
         if i in cards:
             add("card", cards[i].text.splitlines()[0], cards[i].seconds, s.act, mood)
         add("episode", f"{s.series} {s.episode}", d or 0.0, s.act, mood, i)
@@ -408,7 +455,8 @@ def arc_plot(segments: list[ArcSegment], running: RunningTime | None = None):
             if 0 < x <= end * 1.5:
                 layers.append(hv.VLine(x).opts(color="#c62828", line_width=2))
                 layers.append(hv.Text(x, 1.02, what).opts(text_font_size="7pt"))
-    return hv.Overlay(layers).opts(width=900, height=280, ylim=(0, 1.1),
+    return hv.Overlay(layers).opts(width=900, height=280, ylim=(0, 1.1), xlabel="seconds",
+                                   ylabel="mood intensity",
                                    title="Acts and mood arc", toolbar="above")
 
 
