@@ -233,9 +233,13 @@ def test_feature_notebook_is_the_record(root, tmp_path):
     f = bay.new_feature("nb", "Notebook Tales", "anthology",
                         [lib["lighthouse/01"], lib["harbour/01"]])
     spec = bay.save(base, bay.add_card(f, 1, "Part Two", 1.0))
-    path = run_feature_notebook(spec, out_dir=tmp_path / "nb",
-                                options=FeatureRunOptions(sign=False))
-    assert path.parent == tmp_path / "nb" / "notebooks"
+    assert FeatureRunOptions().sign and callable(run_feature_notebook)
+    # through the CLI: studio feature render FEATURE --notebook
+    from studio_kit.cli import main
+
+    assert main(["feature", "render", str(spec), "--notebook", "--no-sign",
+                 "-o", str(tmp_path / "nb")]) == 0
+    (path,) = (tmp_path / "nb" / "notebooks").glob("feature-nb-*.ipynb")
     nb = nbformat.read(path, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
@@ -247,3 +251,30 @@ def test_feature_notebook_is_the_record(root, tmp_path):
              and any("holoviews" in k or "bokeh" in k for k in o.get("data", {}))]
     assert plots, "the arc plot is in the record"
     assert (tmp_path / "nb" / "nb.mp4").is_file()
+
+
+def test_cli_episodes_render_and_refusals(root, tmp_path, capsys):
+    from studio_kit.cli import main
+
+    base, _ = root
+    assert main(["feature", "episodes", str(base)]) == 0
+    err = capsys.readouterr().err
+    assert "harbour/01" in err and "lighthouse/02" in err and "3 rendered episodes" in err
+    lib = {e.key: e for e in bay.rendered_episodes(base)}
+    f = bay.new_feature("cli", "CLI Tales", "anthology", [lib["harbour/01"]])
+    spec = bay.save(base, f)
+    assert main(["feature", "render", str(spec), "--no-sign", "-o", str(tmp_path / "d")]) == 0
+    err = capsys.readouterr().err
+    assert "anthology" in err and "[100%] done" in err
+    with av.open(str(tmp_path / "d" / "cli.mp4")) as c:
+        assert [ch["metadata"]["title"] for ch in c.chapters()] == [
+            "Title", "harbour 01", "End credits"]
+    # too short for its format, and an episode not rendered: exit 2, a clear message
+    bay.save(base, f.model_copy(update={"format": FeatureFormat.standard}), base=f)
+    assert main(["feature", "render", str(spec), "-o", str(tmp_path / "e")]) == 2
+    assert "standard" in capsys.readouterr().err
+    bad = bay.save(base, bay.add_sources(f, [lib["harbour/01"].model_copy(
+        update={"episode": "05"})]).model_copy(update={"id": "cli2"}))
+    assert main(["feature", "render", str(bad), "-o", str(tmp_path / "e")]) == 2
+    assert "not rendered: harbour 05" in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()
