@@ -122,6 +122,22 @@ def test_metadata_edits_are_validated_and_persisted(rendered) -> None:
     assert got.tags == ["mystery", "sea"] and got.title == "Kerbrat: the light goes out"
 
 
+def test_the_surface_shows_the_gate_c_refusal(rendered, tmp_path) -> None:
+    from widgets.distribution_hub import DistributionHub
+
+    project, _ = rendered
+    ui = DistributionHub(project)
+    assert "Gate C: open, publishing is refused" in ui.gate.value
+    assert sorted(ui.chosen) == sorted(hub.load_state(project, "01").platforms)
+    assert ui.framing.value.count("studio-framing-cell") == 2 * len(ui.chosen)
+    assert ui.framing.value.count("<svg class='studio-crop-svg'") == 2 * len(ui.chosen)
+    ui.dest.value = str(tmp_path / "pub")
+    ui.publish_btn.click()
+    assert "studio-publish-refused" in ui.result.value
+    assert "nothing is published without Gate C" in ui.result.value
+    assert not (tmp_path / "pub").exists()
+
+
 def test_publish_is_refused_before_gate_c(rendered, tmp_path) -> None:
     project, result = rendered
     with project.ledger() as led:
