@@ -1,11 +1,15 @@
 """Assemble a feature from episodes ALREADY rendered: nothing is generated or paid again.
 
 Each episode's master (``<series>/out/episode-NN/render.json`` -> ``master``) becomes one
-content-keyed video piece (stream copy, cached in ``<work>/pieces/<key>.mp4``); title,
-chapter and credit cards are pieces too. The pieces are joined by stream copy; the sound is
-the episodes' mixes joined with crossfades at the seams and mastered ONCE for the whole
-feature to the delivery target. Chapters go into the MP4 and into a JSON + WebVTT sidecar.
-Everything is written in a temporary folder and renamed into place at the end.
+content-keyed video piece (stream copy) in ``<out folder>/.feature-pieces/``, or, where the
+source drops its cold open / end hook / recap, one piece per kept frame range of its
+timeline (stream copy from a keyframe, else re-encoded once). Title, chapter, recap and
+credit cards are pieces too. The pieces are joined by stream copy. The sound: the
+episodes' dialogue/effects/ambience stems cut like the picture, joined with crossfades at
+the seams, the music re-scored per feature act (mood arc, crossfades at act changes), all
+mastered ONCE for the whole feature to the delivery target. Chapters go into the MP4 and
+into a JSON + WebVTT sidecar. Everything is written in a temporary folder and renamed into
+place at the end (docs/feature_bay.md).
 """
 
 from __future__ import annotations
@@ -296,7 +300,7 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
         s = srcs[i]
         regrade = look_cube is not None and s.series_dir != srcs[0].series_dir
         whole = (a, b) == (0, frames_of[i])
-        key = s.key if whole else stable_hash(s.key, a, b)[:16]
+        key = s.key if whole else stable_hash(s.key, a, b, "cut-2")[:16]
         if regrade:
             key = stable_hash(key, file_hash(look_cube), ref_stats.model_dump())[:16]
         p = pieces / f"ep-{key}.mp4"
@@ -321,9 +325,10 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
         else:
             if i not in keyframes:
                 keyframes[i] = _keyframes(s.master)
-            if a in keyframes[i]:  # a cut on a keyframe: stream copy
-                _run(["-ss", f"{(a + 0.5) / float(fps):.6f}", "-i", s.master, "-map", "0:v:0",
-                      "-frames:v", str(b - a), "-c", "copy", "-an", str(tmp)],
+            if a in keyframes[i]:  # a cut on a keyframe: stream copy (timestamps from 0)
+                seek = ["-ss", f"{(a + 0.5) / float(fps):.6f}"] if a else []
+                _run([*seek, "-i", s.master, "-map", "0:v:0", "-frames:v", str(b - a),
+                      "-c", "copy", "-an", "-avoid_negative_ts", "make_zero", str(tmp)],
                      f"cut the picture of {s.master}")
             else:
                 _run(["-i", s.master, "-map", "0:v:0", "-an", "-vf", trim, *h264_args(fps),

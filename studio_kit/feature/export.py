@@ -23,6 +23,10 @@ class ExportResult(BaseModel):
     captions: dict[str, str] = Field(default_factory=dict)
     prores: str | None = None
     dcp: str | None = None
+    dcp_provenance: str | None = None
+    dcp_subtitles: dict[str, str] = Field(default_factory=dict, description=(
+        "language -> ST 428-7 subtitle document written beside the DCP"))
+    notes: list[str] = Field(default_factory=list)
     signed: bool = False
     assembly: FeatureResult
 
@@ -97,15 +101,34 @@ def export_feature(feature: Feature, root: str | Path, out_dir: str | Path, *,
         _run(["-i", str(joined), "-map", "0:v", "-map", "0:a", "-c:v", "prores_ks",
               "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s24le",
               str(tmp)], "encode the ProRes 422 HQ master")
+        if sign:  # QuickTime carries C2PA too: the episodes are its ingredients as well
+            pv.sign_master(tmp, tmp, ingredients=ings, actions=[pv.EditAction(
+                action="c2pa.transcoded", description=(
+                    f"feature {feature.id}: ProRes 422 HQ master of the joined episodes"))],
+                creds=creds)
         tmp.replace(mov)
         result.prores = str(mov)
     if dcp:
         say("dcp", 0.7)
         from ..dcp import DcpOptions, export_dcp
 
-        d = export_dcp(joined, joined, out_dir / f"{feature.id}_DCP",
+        # from the signed MP4: the DCP's provenance report links it to the feature's
+        # manifest and, through it, to the episodes (a DCP cannot carry C2PA itself)
+        d = export_dcp(mp4, mp4, out_dir / f"{feature.id}_DCP",
                        DcpOptions(title=feature.title, kind="feature"),
                        progress=lambda f: say("dcp", 0.7 + 0.3 * f))
+        result.dcp_provenance = d.provenance_json
+        if caps:  # ST 428-7 documents beside the DCP (see studio_kit/dcp/subtitle.py)
+            from ..dcp.subtitle import write_subtitles
+
+            for lang, path in caps.items():
+                x = write_subtitles(Path(path), out_dir / f"{feature.id}_DCP.{lang}.dcst.xml",
+                                    title=feature.title, language=lang, max_s=d.duration_s)
+                result.dcp_subtitles[lang] = str(x)
+            result.notes.append(
+                "DCP subtitles are written as SMPTE ST 428-7 documents beside the DCP, not "
+                "wrapped in it: the registries' MXF writer cannot write the ST 429-5 timed "
+                "text track file (docs/dcp.md)")
         result.dcp = str(d.path)
     say("done", 1.0)
     return result
