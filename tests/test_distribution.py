@@ -61,8 +61,7 @@ def approved(rendered):
 def delivered(approved, tmp_path_factory):
     project, result = approved
     out = tmp_path_factory.mktemp("deliverables")
-    return {name: dl.deliver(project, "01", name, out)
-            for name in ("youtube", "shorts", "feed-square", "feed-portrait")}
+    return {name: dl.deliver(project, "01", name, out) for name in sorted(platforms())}
 
 
 def test_platform_specs_are_data_and_every_one_is_a_registered_exporter() -> None:
@@ -110,7 +109,7 @@ def _integrated_lufs(path: str) -> float:
     return integrated_lufs(np.concatenate(chunks), SAMPLE_RATE)
 
 
-@pytest.mark.parametrize("name", ["youtube", "shorts", "feed-square", "feed-portrait"])
+@pytest.mark.parametrize("name", sorted(platforms()))
 def test_each_deliverable_probes_to_its_platform_spec(delivered, approved, name) -> None:
     d, spec = delivered[name], platform(name)
     with av.open(d.video) as c:
@@ -235,3 +234,42 @@ def test_other_engines_footage_is_placed_by_the_qc_detector(approved, tmp_path) 
     path = crop_path(located, timeline, 50, 90, 0.35)
     assert path.speeds_px_s().max() <= path.max_pan_px_s + 1e-6
     assert path.inside().mean() >= 0.98
+
+
+def test_burned_captions_stay_off_the_subjects_face(delivered, approved, tmp_path) -> None:
+    """deliver(burn_captions='en'): the burn plan is saved, every cue is drawn where the
+    plan says, and the drawn text (burned frame vs the plain deliverable) never meets the
+    subject's face box (the crop path's, mapped into the 9:16 frame)."""
+    project, _ = approved
+    plain = delivered["shorts"]
+    d = dl.deliver(project, "01", "shorts", tmp_path, thumbnails=0, burn_captions="en")
+    assert d.burned_captions == "en" and Path(d.burn_plan).is_file()
+    from studio_kit.distribution.captions_burn import BurnPlan, output_faces
+
+    plan = BurnPlan.model_validate_json(Path(d.burn_plan).read_text())
+    assert plan.cues and not any(c.overlaps_face for c in plan.cues)
+    path = CropPath.model_validate_json(Path(plain.crop).read_text())
+    spec = platform("shorts")
+    faces = output_faces(path, path.subject, path.width, path.height, spec.width, spec.height)
+    with av.open(plain.video) as c:
+        a = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    with av.open(d.video) as c:
+        b = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(a) == len(b)
+    fps, drawn = path.fps, 0
+    for n in range(0, len(a), 3):
+        t = n / fps
+        cue = next((c for c in plan.cues if c.start_s + 0.05 < t < c.end_s - 0.05), None)
+        if cue is None:
+            continue
+        mask = np.abs(b[n].astype(int) - a[n].astype(int)).max(axis=-1) > 90
+        if mask.sum() < 100:
+            continue
+        drawn += 1
+        ys, xs = np.nonzero(mask)
+        x0, y0, x1, y1 = cue.box
+        assert ys.min() >= y0 - 4 and ys.max() <= y1 + 4, (n, cue.position)
+        if faces[n] is not None:
+            f = [int(v) for v in faces[n]]
+            assert not mask[f[1]:f[3] + 1, f[0]:f[2] + 1].any(), (n, f, cue.box)
+    assert drawn >= 5
