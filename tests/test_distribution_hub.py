@@ -267,3 +267,22 @@ def test_publish_uploads_through_the_tus_plugin(published, monkeypatch) -> None:
     for p in project.root.rglob("*"):
         if p.is_file() and p.suffix != ".mp4":
             assert token.encode() not in p.read_bytes(), p
+
+
+def test_the_surface_uploads_through_a_plugin(published, monkeypatch) -> None:
+    from fakes.tus_platform import FakePlatform
+
+    from widgets.distribution_hub import DistributionHub
+
+    project, _result, _dest, _ = published
+    token = "surface-upload-secret-4242"
+    monkeypatch.setenv("STUDIO_UPLOAD_TOKEN", token)
+    ui = DistributionHub(project)
+    assert "Gate C: approved, may be published" in ui.gate.value
+    with FakePlatform(token) as fake:
+        fake.fail_next("/api/files", 503)
+        ui.via.value, ui.endpoint.value = "tus", fake.url
+        ui.publish_btn.click()
+    assert "studio-ok" in ui.result.value and "r1" in ui.result.value, ui.result.value
+    assert {r["platform"] for r in fake.releases.values()} == {"shorts", "youtube"}
+    assert token not in ui.result.value and token not in ui.form.general.value

@@ -135,6 +135,14 @@ class DistributionHub(w.VBox):
                            value=str(self.project.root / "out" / "published" / self.episode),
                            layout=w.Layout(width="560px"))
         self.dest.add_class("studio-publish-dest")
+        from studio_kit.registry import PUBLISHERS
+
+        self.via = w.Dropdown(description="through", options=PUBLISHERS.names(),
+                              value="folder", layout=w.Layout(width="220px"))
+        self.via.add_class("studio-publisher")
+        self.endpoint = w.Text(description="endpoint", placeholder="upload API URL (plugins)",
+                               layout=w.Layout(width="420px"))
+        self.endpoint.add_class("studio-publish-endpoint")
         self.publish_btn = w.Button(description="Publish", button_style="success")
         self.publish_btn.add_class("studio-publish")
         self.publish_btn.on_click(lambda _b: self._publish())
@@ -155,7 +163,12 @@ class DistributionHub(w.VBox):
             f.field("description", self.description, "description"),
             f.field("tags", self.tags, "tags"),
             self.save,
-            w.HTML("<h3>Publish</h3>"), w.HBox([self.dest, self.publish_btn]), self.result,
+            w.HTML("<h3>Publish</h3>"), w.HBox([self.via, self.dest, self.publish_btn]),
+            w.HBox([self.endpoint, w.HTML("<span style='font-size:11px;color:#555'>upload "
+                                          "plugins read their API token from the server's "
+                                          "environment (e.g. STUDIO_UPLOAD_TOKEN), never from "
+                                          "this page</span>")]),
+            self.result,
         ])
         self.add_class("studio-distribution-hub")
         self._draw_gate()
@@ -260,10 +273,12 @@ class DistributionHub(w.VBox):
         out: dict = {}
 
         def run() -> str:
-            receipt = hub.publish_episode(self.project, self.episode, "folder",
-                                          dest=self.dest.value.strip())
+            via = self.via.value
+            opts = ({"dest": self.dest.value.strip()} if via == "folder"
+                    else {"endpoint": self.endpoint.value.strip()})
+            receipt = hub.publish_episode(self.project, self.episode, via, **opts)
             out["receipt"] = receipt
-            return f"published {len(receipt.items)} files to {receipt.target}"
+            return f"published through {via} to {receipt.target}"
 
         ok = guarded(self.form, run)
         self._draw_gate()
@@ -272,7 +287,10 @@ class DistributionHub(w.VBox):
                                  f"{self.form.general.value}</div>")
             return
         r = out["receipt"]
-        rows = "".join(f"<li>{html.escape(i['platform'])}: {html.escape(i['role'])} "
-                       f"<code>{html.escape(i['path'])}</code></li>" for i in r.items)
+        rows = "".join(
+            f"<li>{html.escape(str(i.get('platform')))}: "
+            + (f"{html.escape(i['role'])} <code>{html.escape(i['path'])}</code>" if "role" in i
+               else f"<code>{html.escape(str(i.get('id')))}</code> "
+                    f"{html.escape(str(i.get('url') or ''))}") + "</li>" for i in r.items)
         self.result.value = (f"<div class='studio-ok' style='color:#1b5e20'>published to "
                              f"<code>{html.escape(r.target)}</code></div><ul>{rows}</ul>")
