@@ -36,6 +36,8 @@ Box = tuple[float, float, float, float]
 DETECT_PER_S = 6.0
 #: engine geometry samples per second (interpolated between)
 ENGINE_PER_S = 8.0
+#: footage wider than this is scaled down to it for the face detector (boxes mapped back)
+DETECT_WIDTH = 320
 #: Gaussian smoothing of the subject centre (seconds)
 SMOOTH_S = 0.2
 #: the crop moves only once the subject centre leaves this fraction of its free room
@@ -182,28 +184,37 @@ def _located_boxes(request, rec: dict, vault, span: _Span, fps: float, size: tup
     return out
 
 
-def _detected_boxes(frames: dict[int, np.ndarray], span: _Span) -> list[Box | None]:
-    """Faces found by the QC detector on sampled frames, held until the next sample."""
+def _detected_boxes(frames: dict[int, np.ndarray], span: _Span, scale: float = 1.0
+                    ) -> list[Box | None]:
+    """Faces found by the QC detector on sampled frames (decoded ``scale`` times the
+    master's size; boxes mapped back), held until the next sample."""
     out: list[Box | None] = []
     last: Box | None = None
     for n in range(span.start, span.end):
         if n in frames:
             found = detect_faces(frames[n], min_size=8)
-            last = found[0] if found else None
+            last = tuple(v / scale for v in found[0]) if found else None
         out.append(last)
     return out
 
 
-def _decode(master: Path, wanted: set[int]) -> dict[int, np.ndarray]:
+def _decode(master: Path, wanted: set[int], scale: float = 1.0) -> dict[int, np.ndarray]:
+    """The wanted frames as RGB, scaled by ``scale`` in the conversion (swscale)."""
     import av
 
     frames: dict[int, np.ndarray] = {}
     if not wanted:
         return frames
     with av.open(str(master)) as c:
-        for n, f in enumerate(c.decode(video=0)):
+        stream = c.streams.video[0]
+        stream.thread_type = "AUTO"
+        w = h = None
+        for n, f in enumerate(c.decode(stream)):
             if n in wanted:
-                frames[n] = f.to_ndarray(format="rgb24")
+                if w is None:
+                    w = max(2, int(round(f.width * scale)))
+                    h = max(2, int(round(f.height * scale)))
+                frames[n] = f.to_ndarray(width=w, height=h, format="rgb24")
             if n >= max(wanted):
                 break
     return frames
@@ -243,9 +254,10 @@ def subject_track(render: dict, timeline, vault, master: Path) -> list[Box | Non
     if to_detect:
         step = max(1, int(round(fps / DETECT_PER_S)))
         wanted = {n for s in to_detect for n in range(s.start, s.end, step)}
-        frames = _decode(master, wanted)
+        scale = min(1.0, DETECT_WIDTH / timeline.width)
+        frames = _decode(master, wanted, scale)
         for span in to_detect:
-            track[span.start:span.end] = _detected_boxes(frames, span)
+            track[span.start:span.end] = _detected_boxes(frames, span, scale)
     return track[:total]
 
 
