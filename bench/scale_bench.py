@@ -95,7 +95,7 @@ def main() -> None:
 
     print(f"season: 3 episodes x {args.shots} shots, {args.width}x{args.height}, local "
           "engine, ProRes on, no C2PA, cold vault each\n")
-    print("| run | season s | vs in process | masters bit-identical | cluster start s |")
+    print("| run | season s | vs in process | masters bit-identical | cluster start + warm-up s |")
     print("|---|---:|---:|---|---:|")
     for name, secs, same, started in rows:
         print(f"| {name} | {secs:.1f} | {base / secs:.2f}x | "
