@@ -46,3 +46,13 @@ def two_series(base: Path) -> dict[tuple[str, str], object]:
     return {("lighthouse", "01"): render_episode(a, "01", options=OPTS),
             ("lighthouse", "02"): render_episode(a, "02", options=OPTS),
             ("harbour", "01"): render_episode(b, "01", options=OPTS)}
+
+
+def approve_all(renders: dict, who: str = "reviewer") -> None:
+    """Gate C: approve every rendered master (what a reviewer does in the command center)."""
+    from studio_kit.gates import decide_master
+    from studio_kit.ledger import Ledger
+
+    for (_series, ep), r in renders.items():
+        with Ledger(Path(r.project) / ".studio" / "ledger.sqlite") as ledger:
+            decide_master(ledger, ep, r.master, approve=True, who=who)

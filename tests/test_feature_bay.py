@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import pytest
 import yaml
-from feature_bay_helpers import two_series
+from feature_bay_helpers import approve_all, two_series
 
 from studio_kit.errors import StudioError
 from studio_kit.feature import bay
@@ -24,6 +24,7 @@ from studio_kit.project import Project
 def root(tmp_path_factory):
     base = tmp_path_factory.mktemp("featurebay")
     renders = two_series(base)
+    approve_all(renders)
     return base, renders
 
 
@@ -278,3 +279,31 @@ def test_cli_episodes_render_and_refusals(root, tmp_path, capsys):
     assert main(["feature", "render", str(bad), "-o", str(tmp_path / "e")]) == 2
     assert "not rendered: harbour 05" in capsys.readouterr().err
     assert not (tmp_path / "e").exists()
+
+
+def test_export_needs_gate_c_unless_draft(root, tmp_path):
+    from studio_kit.gates import GateError, decide_master
+    from studio_kit.ledger import Ledger
+
+    base, renders = root
+    lib = {e.key: e for e in bay.rendered_episodes(base)}
+    assert {e.gate_c for e in lib.values()} == {"approved"}
+    assert "Gate C: approved" in lib["harbour/01"].label
+    f = bay.new_feature("gate", "Gate Tales", "anthology",
+                        [lib["lighthouse/01"], lib["harbour/01"]])
+    r = renders[("harbour", "01")]
+    ledger_path = Path(r.project) / ".studio" / "ledger.sqlite"
+    with Ledger(ledger_path) as ledger:
+        decide_master(ledger, "01", r.master, approve=False, who="lead", why="grade too dark")
+    try:
+        assert bay.rendered_episodes(base)[0].gate_c == "rejected"
+        with pytest.raises(GateError, match="rejected by lead: grade too dark"):
+            bay.export(f, base, tmp_path / "refused")
+        assert not (tmp_path / "refused").exists()
+        seen: list[str] = []
+        res = bay.export(f, base, tmp_path / "draft", sign=False, draft=True,
+                         progress=lambda stage, _x: seen.append(stage))
+        assert Path(res.mp4).is_file() and seen[-1] == "done"
+    finally:
+        with Ledger(ledger_path) as ledger:
+            decide_master(ledger, "01", r.master, approve=True, who="lead")

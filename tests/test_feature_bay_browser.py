@@ -2,7 +2,7 @@
 rendered series: a reviewer picks episodes across both series into a new feature, adds one
 more, sees the running time against the format and the act / mood arc chart, reorders the
 sources, adds a chapter card, sets a mood, previews the credits and launches the export
-with a progress bar. Asserted on disk: features/<id>.yaml after each gesture, and the
+(refused until the masters pass Gate C) with a progress bar. Asserted on disk: features/<id>.yaml after each gesture, and the
 exported MP4 probed with PyAV (its chapters). Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import pytest
 import yaml
-from feature_bay_helpers import two_series
+from feature_bay_helpers import approve_all, two_series
 
 from studio_kit.cli.serve_commands import running_server
 from studio_kit.feature import bay
@@ -33,11 +33,11 @@ BENIGN = ("favicon.ico",)
 @pytest.fixture(scope="module")
 def feature_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("featurebaybrowser")
-    two_series(base)
+    renders = two_series(base)  # rendered, not yet approved at Gate C
     # the surface's root is the folder above the served series: both series, features/
     with running_server(base / "lighthouse", token=TOKEN, log=base / "serve.log",
                         args=["--kernel-grace=3", "--cull-idle=60"]) as srv:
-        yield {"url": srv.url, "root": base}
+        yield {"url": srv.url, "root": base, "renders": renders}
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +170,22 @@ def test_feature_bay_pick_reorder_card_credits_export(browser, feature_server,
         if "voice:" in line:
             assert line.split("  voice:")[0] in credits
 
-    # the export, with its progress bar
+    # the export needs Gate C on every master: refused first, nothing written
     page.click(".studio-export")
+    page.wait_for_selector(".studio-export-error", timeout=60_000)
+    assert "has not been reviewed" in page.inner_text(".studio-export-status")
+    assert not (root / "deliver" / "tales" / "tales.mp4").exists()
+    # a reviewer approves the masters (command center / studio gate); the library shows it
+    approve_all(feature_server["renders"])
+    page.click(".studio-refresh-library")
+    page.wait_for_function("() => [...document.querySelectorAll('.studio-library option')]"
+                           ".every(o => o.value.endsWith('Gate C: approved'))",
+                           timeout=30_000)
+
+    # the export, with its progress bar
+    page.wait_for_selector(".studio-export:not([disabled])", timeout=30_000)
+    page.click(".studio-export")
+    page.wait_for_selector(".studio-export-error", state="detached", timeout=30_000)
     widths: list[str] = []
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

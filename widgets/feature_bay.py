@@ -48,6 +48,9 @@ class FeatureBay(w.VBox):
                              "studio-library")
         self.add_btn = _cls(w.Button(description="add to feature"), "studio-add-sources")
         self.add_btn.on_click(lambda _b: self._edit(self._add_selected))
+        self.refresh_btn = _cls(w.Button(description="refresh (renders, Gate C)"),
+                                "studio-refresh-library")
+        self.refresh_btn.on_click(lambda _b: guarded(self.form, self._refresh_library))
         self.new_id = _cls(w.Text(placeholder="id, e.g. tales", description="id"),
                            "studio-new-id")
         self.new_title = _cls(w.Text(placeholder="Tales of the Coast", description="title"),
@@ -115,6 +118,8 @@ class FeatureBay(w.VBox):
                            "studio-export-dcp")
         self.ex_sign = _cls(w.Checkbox(value=True, description="C2PA-sign the MP4"),
                             "studio-export-sign")
+        self.ex_draft = _cls(w.Checkbox(value=False, description="draft: accept masters "
+                                        "not approved at Gate C"), "studio-export-draft")
         self.export_btn = _cls(w.Button(description="Export", button_style="success"),
                                "studio-export")
         self.export_btn.on_click(lambda _b: self._start_export())
@@ -128,7 +133,7 @@ class FeatureBay(w.VBox):
                           f"episodes in {len({e.series for e in self.library})} series")),
             w.HTML("<h3>Rendered episodes</h3>"),
             self.lib_pick,
-            w.HBox([self.add_btn]),
+            w.HBox([self.add_btn, self.refresh_btn]),
             w.HBox([self.new_id, self.new_title, self.new_format, self.new_short,
                     self.create_btn]),
             self.form.general,
@@ -142,7 +147,7 @@ class FeatureBay(w.VBox):
             w.HTML("<h3>Acts and mood arc</h3>"), self.acts_html, self.chart_box,
             w.HTML("<h3>Credits</h3>"), self.credits_btn, self.credits_html,
             w.HTML("<h3>Export</h3>"),
-            w.HBox([self.ex_prores, self.ex_dcp, self.ex_sign]),
+            w.HBox([self.ex_prores, self.ex_dcp, self.ex_sign, self.ex_draft]),
             w.HBox([self.export_btn, self.progress, self.export_status]),
             self.export_result,
         ])
@@ -230,6 +235,16 @@ class FeatureBay(w.VBox):
         guarded(self.form, run)
 
     # -- actions -------------------------------------------------------------------------
+    def _refresh_library(self) -> str:
+        keep = self.lib_pick.value
+        self.library = bay.rendered_episodes(self.root)
+        self.lib_pick.options = [(e.label, e.key) for e in self.library]
+        self.lib_pick.value = tuple(k for k in keep if k in {e.key for e in self.library})
+        if self.feature is not None:
+            self._draw()
+        approved = sum(e.gate_c == "approved" for e in self.library)
+        return f"{len(self.library)} rendered episodes, {approved} approved at Gate C"
+
     def _create(self) -> str:
         fid = self.new_id.value.strip()
         if fid in bay.list_features(self.root):
@@ -412,7 +427,7 @@ class FeatureBay(w.VBox):
         try:
             res = bay.export(feature, self.root, prores=self.ex_prores.value,
                              dcp=self.ex_dcp.value, sign=self.ex_sign.value,
-                             progress=self._progress)
+                             draft=self.ex_draft.value, progress=self._progress)
             a = res.assembly
             chapters = "".join(f"<li>{c.start_s:.2f} s {html.escape(c.title)}</li>"
                                for c in a.chapters)

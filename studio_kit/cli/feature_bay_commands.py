@@ -38,6 +38,8 @@ def render_cmd(spec: Path = typer.Argument(..., help="features/<id>.yaml"),
                prores: bool = typer.Option(False, help="Also a ProRes 422 HQ master"),
                dcp: bool = typer.Option(False, help="Also a SMPTE DCP (24 fps sources)"),
                sign: bool = typer.Option(True, help="C2PA-sign the MP4"),
+               draft: bool = typer.Option(False, help="Accept masters not yet approved at "
+                                          "Gate C (a draft, not a delivery)"),
                ) -> None:
     """Check the running time against the format, then export the feature (MP4 with
     chapters and captions; ProRes and DCP on request), with progress."""
@@ -50,7 +52,7 @@ def render_cmd(spec: Path = typer.Argument(..., help="features/<id>.yaml"),
         from ..feature.notebook import FeatureRunOptions, run_feature_notebook
 
         path = run_feature_notebook(spec, where, out, FeatureRunOptions(
-            prores=prores, dcp=dcp, sign=sign))
+            prores=prores, dcp=dcp, sign=sign, draft=draft))
         console.print(f"notebook: {path}", highlight=False)
         return
     console.print(bay.running_time(feature, where).text(), highlight=False)
@@ -58,6 +60,6 @@ def render_cmd(spec: Path = typer.Argument(..., help="features/<id>.yaml"),
     def progress(stage: str, f: float) -> None:
         console.print(f"[{f * 100:3.0f}%] {stage}", highlight=False)
 
-    res = bay.export(feature, where, out, prores=prores, dcp=dcp, sign=sign,
+    res = bay.export(feature, where, out, prores=prores, dcp=dcp, sign=sign, draft=draft,
                      progress=progress)
     console.print("\n".join(p for p in (res.mp4, res.prores, res.dcp) if p), highlight=False)

@@ -44,6 +44,7 @@ class RenderedEpisode(BaseModel):
     fps: float
     master: str
     render_json: str
+    gate_c: str = Field("open", description="Gate C state of this master (gates.master_status)")
 
     @property
     def key(self) -> str:
@@ -53,7 +54,8 @@ class RenderedEpisode(BaseModel):
     def label(self) -> str:
         t = f" {self.title}" if self.title else ""
         return (f"{self.series} {self.episode}{t} ({self.series_title}) "
-                f"{self.duration_s:.1f}s {self.width}x{self.height}@{self.fps:g}")
+                f"{self.duration_s:.1f}s {self.width}x{self.height}@{self.fps:g} "
+                f"Gate C: {self.gate_c}")
 
 
 class RunningTime(BaseModel):
@@ -130,9 +132,38 @@ def read_render(series_dir: Path, render_json: Path, root: Path) -> RenderedEpis
                 series_dir), episode=ep, title=_episode_title(series_dir, ep),
             duration_s=float(data.get("duration_s") or 0.0), width=int(fmt["width"]),
             height=int(fmt["height"]), fps=float(fmt["fps"]), master=str(master),
-            render_json=str(render_json))
+            render_json=str(render_json), gate_c=_gate_c_state(series_dir, ep, master))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _ledger_path(series_dir: Path) -> Path:
+    return series_dir / ".studio" / "ledger.sqlite"
+
+
+def _gate_c_state(series_dir: Path, episode: str, master: str) -> str:
+    from ..gates import master_status
+    from ..ledger import Ledger
+
+    if not _ledger_path(series_dir).is_file():
+        return "open"
+    try:
+        with Ledger(_ledger_path(series_dir)) as ledger:
+            return master_status(ledger, episode, master).state.value
+    except StudioError:
+        return "open"
+
+
+def require_approved(feature: Feature, root: str | Path, *, file: str | None = None) -> None:
+    """Every master the feature draws on approved at Gate C (gates.require_gate_c), as for
+    any delivery; a GateError names the first that is not."""
+    from ..gates import require_gate_c
+    from ..ledger import Ledger
+    from .assemble import resolve_sources
+
+    for s in resolve_sources(feature, Path(root), file):
+        with Ledger(_ledger_path(Path(s.series_dir))) as ledger:
+            require_gate_c(ledger, s.episode, s.master, action="put in a feature")
 
 
 def rendered_episodes(root: str | Path) -> list[RenderedEpisode]:
@@ -476,10 +507,12 @@ def export_dir(root: str | Path, feature_id: str) -> Path:
 
 
 def export(feature: Feature, root: str | Path, out_dir: str | Path | None = None, *,
-           prores: bool = False, dcp: bool = False, sign: bool = True,
+           prores: bool = False, dcp: bool = False, sign: bool = True, draft: bool = False,
            progress: Callable[[str, float], None] | None = None):
-    """Check the running time, then export (studio_kit.feature.export.export_feature) with
-    ``progress(stage, fraction)``; returns its ExportResult."""
+    """Check the sources, the running time and (unless ``draft``) that every master is
+    approved at Gate C, then export (studio_kit.feature.export.export_feature) with
+    ``progress(stage, fraction)``; returns its ExportResult. Nothing is written before the
+    checks pass."""
     from .export import export_feature
 
     root = Path(root)
@@ -493,6 +526,8 @@ def export(feature: Feature, root: str | Path, out_dir: str | Path | None = None
         raise StudioError(f"the feature runs {rt.text()}", file=feature_path(root, feature.id),
                           field="format", hint="change the format, add or remove episodes, "
                           "or set allow_short for a draft")
+    if not draft:
+        require_approved(feature, root, file=str(feature_path(root, feature.id)))
     out = Path(out_dir) if out_dir is not None else export_dir(root, feature.id)
     return export_feature(feature, root, out, prores=prores, dcp=dcp, sign=sign,
                           file=str(feature_path(root, feature.id)), progress=progress)

@@ -25,6 +25,7 @@ class FeatureRunOptions(BaseModel):
     prores: bool = False
     dcp: bool = False
     sign: bool = True
+    draft: bool = False  # masters not yet approved at Gate C are accepted
 
 
 def run_feature_notebook(spec: str | Path, root: str | Path | None = None,
