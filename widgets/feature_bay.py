@@ -44,7 +44,7 @@ class FeatureBay(w.VBox):
 
         # the library of rendered episodes, across series
         self.lib_pick = _cls(w.SelectMultiple(rows=min(10, max(3, len(self.library))),
-                                              layout=w.Layout(width="560px")),
+                                              layout=w.Layout(width="820px")),
                              "studio-library")
         self.add_btn = _cls(w.Button(description="add to feature"), "studio-add-sources")
         self.add_btn.on_click(lambda _b: self._edit(self._add_selected))
