@@ -493,7 +493,9 @@ def _feature_sound(feature, srcs, seq, arc, fps, pieces, encoded, reused):
             cache[(i, name)] = _decode_audio(path, srcs[i].duration_s).astype(np.float32)
         return cache[(i, name)]
 
-    names = ("dialogue", "effects", "ambience", "mix")
+    # only the layers some source has (no full-length zeros): memory is the limit at length
+    names = tuple(k for k in ("dialogue", "effects", "ambience", "mix")
+                  if any(k in st for st in stems))
     parts: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for _p, d, _t, cuts, _a, _m in seq:
         n = int(round(d * SAMPLE_RATE))
@@ -508,15 +510,29 @@ def _feature_sound(feature, srcs, seq, arc, fps, pieces, encoded, reused):
                 segs.append(x[a:b] if x is not None else np.zeros((b - a, 2), np.float32))
             y = np.concatenate(segs)
             parts[k].append(np.pad(y, ((0, max(0, n - len(y))), (0, 0)))[:n])
-    joined = {k: _join_audio(v) for k, v in parts.items()}
-    total = len(joined["dialogue"]) / SAMPLE_RATE
+    joined: dict[str, np.ndarray] = {}
+    for k in names:
+        joined[k] = _join_audio(parts.pop(k)).astype(np.float32, copy=False)
+    cache.clear()
+    n_total = len(next(iter(joined.values())))
     settings = MixSettings()
-    score = render_score(plan_score(arc), total, crossfade_s=MUSIC_CROSSFADE_S,
+    score = render_score(plan_score(arc), n_total / SAMPLE_RATE, crossfade_s=MUSIC_CROSSFADE_S,
                          seed=int(stable_hash("feature-music", feature.id)[:8], 16) % 10_000)
-    music = sum(score.values())[: len(joined["dialogue"])]
-    speech = joined["dialogue"] + joined["mix"]  # old renders without stems: their mix
-    music = music * np.float32(settings.gain("music")) * duck_gain(speech, settings)[:, None]
-    mix = speech + joined["effects"] + joined["ambience"] + music
+    music = score.popitem()[1][:n_total].copy()
+    while score:
+        music += score.popitem()[1][:n_total]
+    del score
+    # the speech is what the music ducks under (old renders without stems: their mix)
+    speech = joined.pop("dialogue", None)
+    if "mix" in joined:
+        speech = joined.pop("mix") if speech is None else speech + joined.pop("mix")
+    music *= np.float32(settings.gain("music"))
+    music *= duck_gain(speech, settings)[:, None]
+    mix = speech
+    mix += music
+    del music
+    for k in list(joined):
+        mix += joined.pop(k)
     curve, _report = master(mix, feature.loudness)
     mastered = mix * curve[:, None]
     with tempfile.TemporaryDirectory(dir=pieces) as stmp:
