@@ -50,6 +50,12 @@ class ObjectStore:
             protocol = fsspec.utils.get_protocol(self.url)
             if protocol in ("s3", "s3a"):
                 options["use_listings_cache"] = False  # other workers write beside us
+                # the endpoint as the environment says now (fsspec reads its FSSPEC_* config
+                # once, at import)
+                endpoint = os.environ.get("FSSPEC_S3_ENDPOINT_URL") or \
+                    os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+                if endpoint:
+                    options["endpoint_url"] = endpoint
             self.fs, self.base = fsspec.core.url_to_fs(self.url, **options)
         except (ImportError, ValueError) as exc:
             raise VaultError(f"the vault URL {_redacted(self.url)} cannot be opened: {exc}",
