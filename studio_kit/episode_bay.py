@@ -287,6 +287,11 @@ def move_in_text(project: Project, sb: Storyboard) -> Path | None:
                 regions.append(None)
                 continue
             tail: list[str] = []
+            first = starts[ids[0]]
+            top = first  # comment lines just above an act's first shot travel with it
+            while top > 0 and rows[top - 1].lstrip().startswith("#") and (top - 1) not in bounds:
+                top -= 1
+            lead[ids[0]] = rows[top:first]
             for k, sid in enumerate(ids):
                 i = starts[sid]
                 end = min(b for b in bounds if b > i)
@@ -301,7 +306,7 @@ def move_in_text(project: Project, sb: Storyboard) -> Path | None:
                 else:
                     tail = trail
             last = ids[-1]
-            regions.append((starts[ids[0]], starts[last] + len(body[last]) + len(tail), tail))
+            regions.append((top, starts[last] + len(body[last]) + len(tail), tail))
         out: list[str] = []
         pos = 0
         for ai, region in enumerate(regions):
@@ -586,6 +591,43 @@ class PlayerSources:
     captions: dict[str, Path]  # language -> WebVTT
     audio: dict[str, str]  # track name -> file
     record_times: dict[str, float]  # shot id -> start on the master's clock
+    #: the master's audio streams in order (language, e.g. eng original then fra dub)
+    audio_tracks: list[str] = field(default_factory=list)
+
+
+def master_audio_tracks(master: Path) -> list[str]:
+    """The language of each audio stream of the master, in stream order (the first is the
+    original; a stream without a language is ``track N``)."""
+    from .edit.probe import probe
+
+    return [st.language or f"track {n + 1}"
+            for n, st in enumerate(probe(master, packets=False).of_type("audio"))]
+
+
+def master_with_audio(project: Project, master: Path, track: int) -> Path:
+    """The master with only its audio stream ``track`` (video, that sound and the caption
+    streams copied, no re-encode), cached under ``.studio/player``: a browser plays the
+    first audio stream of a file, so switching the sound in the page is switching files."""
+    from .edit.frames import run_ffmpeg
+
+    tracks = master_audio_tracks(master)
+    if not 0 <= track < len(tracks):
+        raise StudioError(f"the master has no audio track {track}", file=master,
+                          field="audio track", hint=f"tracks: {', '.join(tracks) or 'none'}")
+    if track == 0 and len(tracks) == 1:
+        return master
+    st = master.stat()
+    key = hashlib.sha256(f"{master.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()
+                         ).hexdigest()[:16]
+    dst = project.studio_dir / "player" / f"{key}-a{track}.mp4"
+    if not dst.is_file():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(dst.stem + ".tmp.mp4")
+        run_ffmpeg(["-i", str(master), "-map", "0:v:0", "-map", f"0:a:{track}",
+                    "-c", "copy", "-movflags", "+faststart", str(tmp)],
+                   what=f"take audio track {track} of the master", file=master)
+        tmp.replace(dst)
+    return dst
 
 
 def player_sources(project: Project, episode: str) -> PlayerSources:
@@ -600,7 +642,13 @@ def player_sources(project: Project, episode: str) -> PlayerSources:
     audio = {"mix": rec["mix"]} if rec.get("mix") else {}
     times = {s["shot_id"]: float(s.get("start_s", 0.0)) for s in rec.get("shots", [])
              if isinstance(s, dict) and "shot_id" in s}
-    return PlayerSources(master, caps, audio, times)
+    tracks: list[str] = []
+    if master is not None:
+        try:
+            tracks = master_audio_tracks(master)
+        except (StudioError, OSError):
+            tracks = []
+    return PlayerSources(master, caps, audio, times, tracks)
 
 
 def data_url(path: Path, mime: str) -> str:

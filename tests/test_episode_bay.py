@@ -280,3 +280,64 @@ def test_widget_messages_beside_controls_and_moves(project):
     page.pace_btn.click()
     assert "pacing-warning" in page.pacing_html.value
     assert Project.load(project.root).storyboard("01").acts[1].target_avg_shot_s == 1.0
+
+
+def test_chart_taps_wired_to_moves(project):
+    """The chart's Bokeh sources call the gesture when their selection changes (as
+    jupyter_bokeh applies a tap from the page): pick, then a shot (its place), then a pick
+    and an act band (that act's end); each saves storyboard.yaml keeping comments."""
+    import holoviews as hv
+    from bokeh.models import GlyphRenderer, TapTool
+
+    from studio_kit import episode_bay as bay_logic
+    from widgets.episode_bay import EpisodeBay, timeline_plot
+
+    hv.extension("bokeh", logo=False)
+    path = project.episode("01").storyboard_path
+    page = EpisodeBay(project, chart=False)
+    fig = hv.render(timeline_plot(page.timeline), backend="bokeh")
+    page._wire_taps(fig)
+    srcs = {col: r.data_source for r in fig.select(type=GlyphRenderer)
+            for col in ("shot", "act") if col in r.data_source.data}
+    taps = list(fig.select(type=TapTool))
+    assert taps and all(set(t.renderers) >= {r for r in fig.select(type=GlyphRenderer)
+                                            if r.data_source in srcs.values()} for t in taps)
+    before = ids(project.storyboard("01"))
+    shot_rows = list(srcs["shot"].data["shot"])
+    srcs["shot"].selected.indices = [shot_rows.index("s05-lamp-theo")]
+    assert page._armed == "s05-lamp-theo" and page.selected == "s05-lamp-theo"
+    srcs["shot"].selected.indices = [shot_rows.index("s02-cliff-mara")]
+    sb = Project.load(project.root).storyboard("01")
+    assert ids(sb)[:3] == ["s01-cliff-wide", "s05-lamp-theo", "s02-cliff-mara"]
+    assert sb.act_of("s05-lamp-theo").id == "cold-open"
+    assert "moved s05-lamp-theo to" in page.form.general.value
+    # a pick, then the last act's band
+    page.chart_gesture("shot", "s01-cliff-wide")
+    act_rows = list(srcs["act"].data["act"])
+    last = sb.acts[-1].id
+    srcs["act"].selected.indices = [act_rows.index(last)]
+    sb = Project.load(project.root).storyboard("01")
+    assert sb.acts[-1].shots[-1].id == "s01-cliff-wide"
+    assert sorted(ids(sb)) == sorted(before)
+    assert COMMENT in path.read_text()
+    assert page.chart_gesture("act", last) == "pick a shot first"
+    assert bay_logic.DRIFT_TOLERANCE  # the module stays importable without a UI
+
+
+def test_comment_above_an_acts_first_shot_travels_with_it(project):
+    path = project.episode("01").storyboard_path
+    note = "# hand note: the lamp room opens on silence\n"
+    text = path.read_text()
+    anchor = next(ln for ln in text.splitlines(keepends=True)
+                  if ln.strip() == "- id: s03-lamp-wide")  # act one's first shot
+    path.write_text(text.replace(anchor, anchor[: len(anchor) - len(anchor.lstrip())]
+                                 + note + anchor, 1))
+    project = Project.load(project.root)
+    sb = project.storyboard("01")
+    new = bay.move_shot(sb, "s03-lamp-wide", act="cold-open", index=0)
+    bay.save(project, new)
+    out = path.read_text()
+    assert out.index(note) < out.index("- id: s03-lamp-wide") < out.index("- id: s01-cliff-wide")
+    assert out[out.index(note) + len(note):].lstrip().startswith("- id: s03-lamp-wide")
+    assert COMMENT in out
+    assert ids(Project.load(project.root).storyboard("01"))[0] == "s03-lamp-wide"

@@ -24,6 +24,12 @@ STATE_COLOURS = {"approved": "#2e7d32", "rejected": "#c62828", "reopened": "#ef6
                  "open": "#757575"}
 #: files up to this size are put in the page as data URLs (Voila serves no project files)
 MAX_INLINE_BYTES = 64 * 1024 * 1024
+#: one HoloViews -> Bokeh render at a time in the kernel
+_RENDER_LOCK = threading.Lock()
+#: the chart starts at the latest this long after the page was built
+CHART_FALLBACK_S = 20.0
+CHART_HINT = ("<i>tap a shot to pick it, then tap where it goes: another shot (its place) or "
+              "an act's band (the end of that act)</i>")
 
 
 def _b64png(png: bytes) -> str:
@@ -93,8 +99,14 @@ def timeline_plot(tl: bay.Timeline, thumbs: dict[str, bytes] | None = None):
     rects = [(s.start_s, 0, s.end_s, 1, s.state, s.id) for s in tl.shots]
     blocks = hv.Rectangles(rects, vdims=["state", "shot"]).opts(
         color=hv.dim("state").categorize(STATE_COLOURS, default="#757575"), alpha=0.35,
-        line_color="black", tools=["hover"])
-    layers: list[Any] = [blocks]
+        line_color="black", tools=["hover", "tap"], nonselection_alpha=0.35,
+        selection_line_color="#fbc02d", selection_line_width=4)
+    # a band above each act: tapped with a shot picked, the shot moves to the act's end
+    bands = hv.Rectangles([(a.start_s, 1.02, max(a.end_s, a.start_s + 0.5), 1.28, a.id)
+                           for a in tl.acts], vdims=["act"]).opts(
+        color="#e3f2fd", line_color="#1565c0", alpha=0.6, tools=["hover", "tap"],
+        nonselection_alpha=0.6)
+    layers: list[Any] = [bands, blocks]
     if thumbs:
         import io
 
@@ -139,19 +151,24 @@ def pacing_plot(pace: list[bay.ActPacing]):
 
 
 def _video_html(path: Path | None, css: str, start: float = 0.0,
-                captions: dict[str, Path] | None = None) -> str:
+                captions: dict[str, Path] | None = None, caption: str | None = None,
+                audio: str | None = None) -> str:
     if path is None or not path.is_file():
         return f"<i class='{css}-none'>no video yet (render the episode)</i>"
     if path.stat().st_size > MAX_INLINE_BYTES:
         return (f"<i>{html.escape(path.name)} is too large to play in the page "
                 f"({path.stat().st_size / 1e6:.0f} MB); open {html.escape(str(path))}</i>")
+    langs = sorted(captions or {})
+    chosen = caption if caption in langs else (langs[0] if langs and caption is None else "")
     tracks = "".join(
         f"<track kind='captions' srclang='{html.escape(lang)}' label='{html.escape(lang)}' "
-        f"src='{bay.data_url(p, 'text/vtt')}'{' default' if i == 0 else ''}>"
-        for i, (lang, p) in enumerate(sorted((captions or {}).items())))
+        f"src='{bay.data_url(p, 'text/vtt')}'{' default' if lang == chosen else ''}>"
+        for lang, p in sorted((captions or {}).items()))
     frag = f"#t={start:.3f}" if start > 0 else ""
+    extra = (f" data-audio='{html.escape(audio)}'" if audio else "") + (
+        f" data-captions='{html.escape(chosen)}'" if captions else "")
     return (f"<video class='{css}' controls preload='auto' width='480' "
-            f"data-start='{start:.3f}' src='{bay.data_url(path, 'video/mp4')}{frag}'>"
+            f"data-start='{start:.3f}'{extra} src='{bay.data_url(path, 'video/mp4')}{frag}'>"
             f"{tracks}</video>")
 
 
@@ -186,6 +203,12 @@ class EpisodeBay(w.VBox):
         self.left.on_click(lambda _b: self._step(-1))
         self.right.on_click(lambda _b: self._step(1))
         self.to_act.on_click(lambda _b: self._move_to_act())
+        self._armed: str | None = None
+        self._chart_lock = threading.Lock()
+        self._chart_gen = 0
+        self._chart_drawn = False
+        self.chart_hint = w.HTML(CHART_HINT)
+        self.chart_hint.add_class("studio-chart-hint")
         self.chart_box = w.VBox([w.HTML("<i>drawing the timeline...</i>")] if chart else [])
         self.chart_box.add_class("studio-timeline-chart")
         self.pacing_html = w.HTML("")
@@ -208,6 +231,15 @@ class EpisodeBay(w.VBox):
         self.seek = w.Button(description="play from selected shot")
         self.seek.add_class("studio-seek")
         self.seek.on_click(lambda _b: self._draw_player(seek=True))
+        # switching the sound (original / dubs) or the captions re-draws the player at the
+        # selected shot's record time
+        self.audio_pick = w.Dropdown(description="audio", layout=w.Layout(width="240px"))
+        self.audio_pick.add_class("studio-audio-pick")
+        self.caption_pick = w.Dropdown(description="captions", layout=w.Layout(width="240px"))
+        self.caption_pick.add_class("studio-caption-pick")
+        self._player_ready = False
+        self.audio_pick.observe(lambda _c: self._draw_player(seek=True, keep=True), "value")
+        self.caption_pick.observe(lambda _c: self._draw_player(seek=True, keep=True), "value")
         super().__init__([
             w.HTML(header("Episode Bay", self.project.series.title)),
             w.HBox([self.episode_pick, self.status]),
@@ -221,7 +253,8 @@ class EpisodeBay(w.VBox):
             w.HTML("<h3>Pacing</h3>"), self.pacing_html,
             w.HBox([self.pace_act, self.pace_target, self.pace_max, self.pace_btn]),
             self.pacing_box,
-            w.HTML("<h3>Episode player</h3>"), self.seek, self.player,
+            w.HTML("<h3>Episode player</h3>"),
+            w.HBox([self.seek, self.audio_pick, self.caption_pick]), self.player,
             w.HTML("<h3>Timeline</h3>"), self.chart_box,
         ])
         self.add_class("studio-episode-bay")
@@ -288,7 +321,15 @@ class EpisodeBay(w.VBox):
                                   self.why, w.HBox(buttons), self.review_msg])
 
     def _start_after_cell(self, fn) -> None:
-        t = threading.Thread(target=fn, daemon=True, name="episode-bay-charts")
+        """Run ``fn`` on a thread once the cell has finished (so the page is interactive
+        first). A fallback timer starts it anyway if the kernel never reports the cell's
+        end (``post_run_cell``), so the chart cannot stay "drawing" forever."""
+        once = threading.Lock()
+
+        def go(*_a: object) -> None:
+            if once.acquire(blocking=False):
+                threading.Thread(target=fn, daemon=True, name="episode-bay-charts").start()
+
         try:
             from IPython import get_ipython
 
@@ -296,14 +337,17 @@ class EpisodeBay(w.VBox):
         except ImportError:
             ip = None
         if ip is None:
-            t.start()
+            go()
             return
 
         def start(*_a: object) -> None:
             ip.events.unregister("post_run_cell", start)
-            t.start()
+            go()
 
         ip.events.register("post_run_cell", start)
+        timer = threading.Timer(CHART_FALLBACK_S, go)
+        timer.daemon = True
+        timer.start()
 
     # -- data --------------------------------------------------------------------------
     @property
@@ -378,19 +422,89 @@ class EpisodeBay(w.VBox):
         return self._apply(new, f"pacing of {act_id} saved")
 
     def _draw_charts(self) -> None:
-        try:
-            import holoviews as hv
-            from jupyter_bokeh import BokehModel
+        """Render the timeline and pacing charts (on a thread). Draws are serialised (one
+        HoloViews render at a time: its renderer state is global) and only the newest
+        request is shown, so a slow first draw cannot replace the chart of a later move."""
+        with self._chart_lock:
+            self._chart_gen += 1
+            gen = self._chart_gen
+        if not self._chart_drawn:
+            self.chart_box.children = [w.HTML("<i class='studio-chart-drawing'>drawing the "
+                                              "timeline (started)...</i>")]
+        with _RENDER_LOCK:
+            if gen != self._chart_gen:
+                return  # a newer draw is queued behind this one
+            try:
+                import holoviews as hv
+                from jupyter_bokeh import BokehModel
 
-            hv.extension("bokeh", logo=False)
-            tl_fig = hv.render(timeline_plot(self.timeline, self._thumbs), backend="bokeh")
-            self.chart_box.children = [BokehModel(tl_fig)]
-            self.pacing_box.children = [BokehModel(hv.render(pacing_plot(self.pace),
-                                                             backend="bokeh"))]
-        except Exception as exc:  # shown; the rest of the surface keeps working
-            self.chart_box.children = [w.HTML(
-                f"<span style='color:#b00020'>timeline chart failed: {html.escape(repr(exc))}"
-                "</span>")]
+                hv.extension("bokeh", logo=False)
+                tl_fig = hv.render(timeline_plot(self.timeline, self._thumbs),
+                                   backend="bokeh")
+                self._wire_taps(tl_fig)
+                pace_fig = hv.render(pacing_plot(self.pace), backend="bokeh")
+                if gen != self._chart_gen:
+                    return
+                self.chart_box.children = [self.chart_hint, BokehModel(tl_fig)]
+                self.pacing_box.children = [BokehModel(pace_fig)]
+                self._chart_drawn = True
+            except Exception as exc:  # shown; the rest of the surface keeps working
+                self.chart_box.children = [w.HTML(
+                    "<span class='studio-chart-failed' style='color:#b00020'>timeline chart "
+                    "failed: "
+                    f"{html.escape(repr(exc))}</span>")]
+
+    def _wire_taps(self, fig) -> None:
+        """Tap a shot block to pick it, then tap another shot (it takes that shot's place,
+        in that shot's act) or an act's band (the end of that act): the storyboard is saved
+        at once. The taps reach the kernel through jupyter_bokeh's document sync."""
+        from bokeh.models import GlyphRenderer, TapTool
+
+        tappable = []
+        for r in fig.select(type=GlyphRenderer):
+            data = r.data_source.data
+            for col in ("shot", "act"):
+                if col in data:
+                    src = r.data_source
+                    tappable.append(r)
+                    src.selected.on_change("indices", lambda _a, _o, new, src=src, col=col:
+                                           self._chart_tap(col, src, new))
+        tools = list(fig.select(type=TapTool))
+        if not tools:
+            fig.add_tools(TapTool())
+            tools = list(fig.select(type=TapTool))
+        for t in tools:  # HoloViews gives each element's tap only its own renderer
+            t.renderers = tappable
+
+    def _chart_tap(self, col: str, src, indices: list[int]) -> None:
+        if not indices:
+            return
+        value = str(src.data[col][indices[0]])
+        guarded(self.form, lambda: self.chart_gesture(col, value))
+
+    def chart_gesture(self, kind: str, target: str) -> str:
+        """One tap on the chart: ``kind`` "shot" or "act". The first shot tapped is picked;
+        the next tap moves it (onto a shot: to its place; onto an act: to its end)."""
+        armed = self._armed
+        if kind == "shot" and (armed is None or armed == target):
+            self._armed = target
+            self.select(target)
+            self.chart_hint.value = (f"<b class='studio-chart-armed' data-shot='{target}'>"
+                                     f"{html.escape(target)}</b> picked: tap a shot to put it "
+                                     "there, or an act's band to end that act with it")
+            return f"picked {target}"
+        if armed is None:
+            return "pick a shot first"
+        self._armed = None
+        self.chart_hint.value = CHART_HINT
+        sb = self.storyboard
+        if kind == "act":
+            new = bay.move_shot(sb, armed, act=target)
+            return self._apply(new, f"moved {armed} to the end of {target}; storyboard saved")
+        act = next(a for a in sb.acts if any(s.id == target for s in a.shots))
+        index = [s.id for s in act.shots].index(target)
+        new = bay.move_shot(sb, armed, act=act.id, index=index)
+        return self._apply(new, f"moved {armed} to {target}'s place; storyboard saved")
 
     # -- selection, moves --------------------------------------------------------------
     def select(self, shot_id: str) -> None:
@@ -536,11 +650,38 @@ class EpisodeBay(w.VBox):
             self.review_msg.value = self.form.general.value
 
     # -- player ------------------------------------------------------------------------
-    def _draw_player(self, seek: bool = False) -> None:
+    def _draw_player(self, seek: bool = False, keep: bool = False) -> None:
+        if keep and not self._player_ready:
+            return  # the pickers are being filled
         src = bay.player_sources(self.project, self.episode)
         start = src.record_times.get(self.selected or "", 0.0) if seek else 0.0
-        tracks = ", ".join(sorted(src.audio)) or "none"
-        caps = ", ".join(sorted(src.captions)) or "none"
-        self.player.value = (_video_html(src.master, "studio-player", start, src.captions)
-                             + f"<div style='font-size:11px'>audio: {html.escape(tracks)}; "
-                             f"captions: {html.escape(caps)}</div>")
+        self._player_ready = False
+        try:
+            names = [(f"{lang} ({'original' if n == 0 else 'dub'})", n)
+                     for n, lang in enumerate(src.audio_tracks)]
+            keep_a = self.audio_pick.value
+            self.audio_pick.options = names
+            if names:
+                self.audio_pick.value = keep_a if keep_a in [n for _l, n in names] else 0
+            caps = [("off", "")] + [(lang, lang) for lang in sorted(src.captions)]
+            keep_c = self.caption_pick.value
+            self.caption_pick.options = caps
+            self.caption_pick.value = (keep_c if keep_c in [c for _l, c in caps]
+                                       else (caps[1][1] if len(caps) > 1 else ""))
+        finally:
+            self._player_ready = True
+        video = src.master
+        audio = None
+        if video is not None and src.audio_tracks:
+            n = self.audio_pick.value or 0
+            audio = src.audio_tracks[n]
+            try:
+                video = bay.master_with_audio(self.project, video, n)
+            except StudioError as err:
+                self.form.show(err)
+        self.player.value = (
+            _video_html(video, "studio-player", start, src.captions,
+                        caption=self.caption_pick.value, audio=audio)
+            + f"<div style='font-size:11px'>audio: "
+            f"{html.escape(', '.join(src.audio_tracks) or 'none')}; captions: "
+            f"{html.escape(', '.join(sorted(src.captions)) or 'none')}</div>")
