@@ -230,3 +230,14 @@ def test_changed_episode_reencodes_only_its_pieces(coast):
     assert not [p for p in again.pieces_encoded if p.startswith("card-")]
     # only the picture changed: the sound (made of the stems) is not mastered again
     assert [p for p in again.pieces_reused if p.startswith("sound-")]
+
+
+def test_running_time_over_the_format_is_refused():
+    from studio_kit.errors import StudioError
+    from studio_kit.feature.model import check_running_time
+
+    f = _feature(format="short")
+    check_running_time(f, 30 * 60)
+    with pytest.raises(StudioError, match="allows at most 40 min") as e:
+        check_running_time(f, 41 * 60, file="features/coast.yaml")
+    assert "coast.yaml" in str(e.value) and "format" in str(e.value)
