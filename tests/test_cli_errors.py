@@ -290,6 +290,11 @@ CASES: list[Case] = _project_cases() + [
                                              "{tmp}/c.otio"], expect=["no episode '07'", "hint:"]),
     Case("import-timeline-missing", ["import-timeline", "{p}", "01", "{tmp}/nope.otio"],
          expect=["nope.otio", "hint:"]),
+    Case("export-timeline-bad-format", ["export-timeline", "{p}", "01", "-o", "{tmp}/c",
+                                        "--format", "aaf"], expect=["'aaf'", "fcpx", "hint:"]),
+    Case("export-timeline-format-vs-suffix", ["export-timeline", "{p}", "01", "-o",
+                                              "{tmp}/c.edl", "--format", "fcpx"],
+         expect=["--format fcpx", ".fcpxml", "hint:"]),
     Case("publish-without-gate-c", ["publish", "{p}", "01", "{p}/published.mp4", "--master",
                                     "{bin}"],
          expect=["blob.fountain", "has not been reviewed", "nothing is published without "
