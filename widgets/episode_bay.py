@@ -102,8 +102,14 @@ def timeline_plot(tl: bay.Timeline, thumbs: dict[str, bytes] | None = None):
         line_color="black", tools=["hover", "tap"], nonselection_alpha=0.35,
         selection_line_color="#fbc02d", selection_line_width=4)
     # a band above each act: tapped with a shot picked, the shot moves to the act's end
-    bands = hv.Rectangles([(a.start_s, 1.02, max(a.end_s, a.start_s + 0.5), 1.28, a.id)
-                           for a in tl.acts], vdims=["act"]).opts(
+    gap = max(1.0, tl.duration_s * 0.05)  # an act left empty still has a band to tap
+    spans, t_end = [], 0.0
+    for a in tl.acts:
+        a0 = max(a.start_s, t_end)
+        a1 = a.end_s if a.end_s > a.start_s else a0 + gap
+        spans.append((a0, 1.02, a1, 1.28, a.id))
+        t_end = max(t_end, a1)
+    bands = hv.Rectangles(spans, vdims=["act"]).opts(
         color="#e3f2fd", line_color="#1565c0", alpha=0.6, tools=["hover", "tap"],
         nonselection_alpha=0.6)
     layers: list[Any] = [bands, blocks]
@@ -135,7 +141,7 @@ def timeline_plot(tl: bay.Timeline, thumbs: dict[str, bytes] | None = None):
                       .opts(color="#7b1fa2", line_width=6))
     width = int(min(4000, max(900, tl.duration_s * 12)))
     return hv.Overlay(layers).opts(width=width, height=260, yaxis=None, xlabel="seconds",
-                                   ylim=(-0.9, 1.3), title=f"Episode {tl.episode}",
+                                   ylim=(-0.9, 1.3), xlim=(0, max(t_end, tl.duration_s, 1.0)), title=f"Episode {tl.episode}",
                                    toolbar="above")
 
 
