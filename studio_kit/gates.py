@@ -129,8 +129,9 @@ def master_status(ledger: Ledger, episode: str, master: str | Path) -> GateStatu
 
 
 def decide_master(ledger: Ledger, episode: str, master: str | Path, *, approve: bool,
-                  who: str, why: str = "") -> GateStatus:
+                  who: str, why: str | None = "") -> GateStatus:
     master = Path(master)
+    why = why or ""  # no note on an approval is an empty note (the ledger column is NOT NULL)
     if not master.is_file():
         raise GateError("the master file does not exist", file=master,
                         hint="assemble the episode first")

@@ -50,3 +50,13 @@ def keys(monkeypatch) -> None:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian Chromium for one browser-test module (tests/browser_support.py); module scope,
+    not session: Playwright's sync API keeps an event loop running while it is open."""
+    from browser_support import chromium
+
+    with chromium() as b:
+        yield b

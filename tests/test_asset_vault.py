@@ -5,31 +5,20 @@ the list; the component shows a thumbnail, a player and the provenance of a pick
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
+from tiny_sample import sample_copy, tiny_render
 
 from studio_kit.assets import asset_index, search, thumbnail
 from studio_kit.ledger import Ledger
-from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.project import Project
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("vault") / "lighthouse"
-    shutil.copytree(ROOT / "samples" / "lighthouse", root,
-                    ignore=shutil.ignore_patterns(".studio", "out"))
-    project = Project.load(root)
-    sb = project.storyboard("01").model_copy(deep=True)
-    sb.acts = sb.acts[:1]
-    sb.acts[0].shots = sb.acts[0].shots[:2]
-    project.save_storyboard(sb)
-    result = render_episode(root, "01", options=RenderOptions(
-        engine="local", width=64, height=36, sign=False, prores=False), out_dir=root / "out")
+    sample_copy(root)
+    sb = Project.load(root).storyboard("01")
+    result = tiny_render(root)
     take = result.shots[0].asset
     with Ledger(root / ".studio" / "ledger.sqlite") as led, led.transaction() as c:
         c.execute("UPDATE engine_calls SET cost=1.25 WHERE asset=?", (take,))

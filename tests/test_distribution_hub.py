@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_sample import sample_copy
 
 from studio_kit import gates
 from studio_kit.distribution import hub
@@ -25,20 +25,13 @@ from studio_kit.errors import StudioError
 from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.project import Project
 
-ROOT = Path(__file__).resolve().parents[1]
 OPTS = RenderOptions(engine="local", width=64, height=36, sign=True, prores=False)
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub") / "lighthouse"
-    shutil.copytree(ROOT / "samples" / "lighthouse", root,
-                    ignore=shutil.ignore_patterns(".studio", "out"))
-    project = Project.load(root)
-    sb = project.storyboard("01").model_copy(deep=True)
-    sb.acts = sb.acts[:1]
-    sb.acts[0].shots = sb.acts[0].shots[:2]
-    project.save_storyboard(sb)
+    sample_copy(root)
     result = render_episode(root, "01", options=OPTS, out_dir=root / "out")
     return Project.load(root), result
 

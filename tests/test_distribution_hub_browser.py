@@ -9,59 +9,30 @@ the folder. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from browser_support import BENIGN, LOAD_S, MARKS
+from tiny_sample import sample_copy, tiny_render
 
 from studio_kit import gates
 from studio_kit.cli.serve_commands import running_server
 from studio_kit.distribution import hub
-from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.project import Project
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Debian chromium not installed at /usr/bin/chromium "
-                              "(run scripts/test-system-deps.sh as root)"),
-]
-ROOT = Path(__file__).resolve().parents[1]
-LOAD_S = 120
+pytestmark = MARKS
 TOKEN = "distribution-hub-token"
-BENIGN = ("favicon.ico",)
 
 
 @pytest.fixture(scope="module")
 def hub_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("distributionhub")
     root = base / "lighthouse"
-    shutil.copytree(ROOT / "samples" / "lighthouse", root,
-                    ignore=shutil.ignore_patterns(".studio", "out"))
-    project = Project.load(root)
-    sb = project.storyboard("01").model_copy(deep=True)
-    sb.acts = sb.acts[:1]
-    sb.acts[0].shots = sb.acts[0].shots[:2]
-    project.save_storyboard(sb)
-    result = render_episode(root, "01", options=RenderOptions(
-        engine="local", width=64, height=36, sign=True, prores=False), out_dir=root / "out")
+    sample_copy(root)
+    result = tiny_render(root, sign=True)
     with running_server(root, token=TOKEN, log=base / "serve.log",
                         args=["--kernel-grace=3", "--cull-idle=60"]) as srv:
         yield {"url": srv.url, "project": root, "result": result, "base": base}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
 
 
 def _state(root: Path) -> dict:

@@ -11,21 +11,15 @@ from pathlib import Path
 
 import av
 import pytest
+from browser_support import BENIGN, LOAD_S, MARKS, chromium
 from test_edit_suite import OPTS, SHOT, small_sample
 
 from studio_kit.cli.serve_commands import running_server
 from studio_kit.pipeline import render_episode
 from studio_kit.project import Project
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Debian chromium not installed at /usr/bin/chromium"),
-]
-LOAD_S = 120
+pytestmark = MARKS
 TOKEN = "edit-suite-token"
-BENIGN = ("favicon.ico",)
 
 
 def master_seconds(path: str | Path) -> float:
@@ -49,11 +43,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                               args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+    with chromium() as b:
         pg = b.new_page(viewport={"width": 1400, "height": 1100})
         errors: list[str] = []
         pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -63,7 +53,6 @@ def page(server):
         pg.wait_for_selector(".studio-edit-suite", timeout=LOAD_S * 1000)
         pg.errors = errors
         yield pg
-        b.close()
 
 
 def check_clean(pg) -> None:

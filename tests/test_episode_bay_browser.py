@@ -7,25 +7,16 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
 import pytest
+from browser_support import BENIGN, LOAD_S, MARKS, ROOT
 
 from studio_kit.cli.serve_commands import running_server
 from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.project import Project
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Debian chromium not installed at /usr/bin/chromium "
-                              "(run scripts/test-system-deps.sh as root)"),
-]
-ROOT = Path(__file__).resolve().parents[1]
-LOAD_S = 120
+pytestmark = MARKS
 TOKEN = "episode-bay-token"
-BENIGN = ("favicon.ico",)
 COMMENT = "# hand note: the cold open must stay under ten seconds\n"
 SHOTS = ["s01-cliff-wide", "s02-cliff-mara", "s03-lamp-wide", "s04-lamp-mara"]
 
@@ -48,20 +39,6 @@ def bay_server(tmp_path_factory):
     with running_server(root, token=TOKEN, log=base / "serve.log",
                         args=["--kernel-grace=3", "--cull-idle=60"]) as srv:
         yield {"url": srv.url, "project": root}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--autoplay-policy=no-user-gesture-required"])
-        yield b
-        b.close()
 
 
 def open_bay(browser, server):

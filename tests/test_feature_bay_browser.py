@@ -13,21 +13,14 @@ from pathlib import Path
 import av
 import pytest
 import yaml
+from browser_support import BENIGN, LOAD_S, MARKS
 from feature_bay_helpers import approve_all, two_series
 
 from studio_kit.cli.serve_commands import running_server
 from studio_kit.feature import bay
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Debian chromium not installed at /usr/bin/chromium "
-                              "(run scripts/test-system-deps.sh as root)"),
-]
-LOAD_S = 120
+pytestmark = MARKS
 TOKEN = "feature-bay-token"
-BENIGN = ("favicon.ico",)
 
 
 @pytest.fixture(scope="module")
@@ -38,19 +31,6 @@ def feature_server(tmp_path_factory):
     with running_server(base / "lighthouse", token=TOKEN, log=base / "serve.log",
                         args=["--kernel-grace=3", "--cull-idle=60"]) as srv:
         yield {"url": srv.url, "root": base, "renders": renders}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
 
 
 def wait_file(path: Path, check, timeout: float = 60.0, page=None):

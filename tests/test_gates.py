@@ -289,3 +289,15 @@ def test_current_take_and_a_new_take_after_rejection(tmp_path):
         assert takes == {"s1": "n2", "s2": "r2"}
         assert gates.shot_status(ledger, "01", "s1", "n2").state == gates.GateState.open
         assert gates.gate_b_complete(ledger, "01", takes) == ["s1", "s2"]
+
+
+def test_an_approval_without_a_note_is_recorded(tmp_path):
+    """why=None (no note) on an approval is an empty note, not a database error; a
+    rejection without a note is still refused."""
+    master = tmp_path / "master.mp4"
+    master.write_bytes(b"master")
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        with pytest.raises(gates.GateError, match="needs a note"):
+            gates.decide_master(ledger, "01", master, approve=False, who="bo", why=None)
+        status = gates.decide_master(ledger, "01", master, approve=True, who="bo", why=None)
+        assert status.state == gates.GateState.approved and status.why == ""

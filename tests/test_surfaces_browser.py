@@ -11,23 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from browser_support import BENIGN, LOAD_S, MARKS, ROOT
 
 from studio_kit.cli.serve_commands import running_server
 from studio_kit.project import Project
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Debian chromium not installed at /usr/bin/chromium "
-                              "(run scripts/test-system-deps.sh as root)"),
-]
-ROOT = Path(__file__).resolve().parents[1]
-LOAD_S = 120  # a kernel start + imports on a busy 2-core machine
+pytestmark = MARKS
 TOKEN = "surface-test-token"
 KERNEL_GRACE_S = 3  # a closed page's kernel is shut down this long after (server option)
-# Console messages that are not errors of ours: a missing favicon on a dev server.
-BENIGN = ("favicon.ico",)
 # A comment a person wrote in a bible file: saves from the surfaces keep it.
 COMMENT = "# Mara's look is locked for season one: ask the art director before changing it\n"
 
@@ -71,19 +62,6 @@ def kernel_count(server) -> int:
         except OSError:
             pass
     return n
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
 
 
 class Surface:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tiny_sample import sample_copy
 
 from studio_kit.assets import JOURNAL, _mark, plan_gc
 from studio_kit.ledger import Ledger
@@ -20,7 +21,6 @@ from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.project import Project
 from studio_kit.vault import file_sha256
 
-ROOT = Path(__file__).resolve().parents[1]
 STUDIO = Path(sys.executable).with_name("studio")
 OPTS = dict(engine="local", width=64, height=36, sign=False, prores=False)
 
@@ -33,13 +33,7 @@ def _render(root: Path):
 def rerouted(tmp_path_factory):
     """A 2-shot copy of the sample rendered, then shot 1 re-generated with another seed."""
     root = tmp_path_factory.mktemp("gc") / "lighthouse"
-    shutil.copytree(ROOT / "samples" / "lighthouse", root,
-                    ignore=shutil.ignore_patterns(".studio", "out"))
-    project = Project.load(root)
-    sb = project.storyboard("01").model_copy(deep=True)
-    sb.acts = sb.acts[:1]
-    sb.acts[0].shots = sb.acts[0].shots[:2]
-    project.save_storyboard(sb)
+    sample_copy(root)
     first = _render(root)
     old_take = first.shots[0].asset
     sb = Project.load(root).storyboard("01").model_copy(deep=True)

@@ -5,15 +5,12 @@ in ``<out>/notebooks/``, as ``studio render --notebook`` does for episodes."""
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from .. import resources
-from ..errors import StudioError
+from ..notebook_run import execute_recorded
 from .model import load_feature
 
 NOTEBOOK = resources.notebook("render_feature.ipynb")
@@ -36,8 +33,6 @@ def run_feature_notebook(spec: str | Path, root: str | Path | None = None,
     """Execute the feature notebook for ``spec`` (features/<id>.yaml); return the executed
     copy ``<out>/notebooks/feature-<id>-<UTC>-<pid>-<random>.ipynb``. ``root`` defaults to
     the folder above features/, ``out_dir`` to ``<root>/deliver/<id>``."""
-    import papermill as pm
-
     from .bay import export_dir
 
     spec = Path(spec).resolve()
@@ -47,18 +42,8 @@ def run_feature_notebook(spec: str | Path, root: str | Path | None = None,
     root = Path(root).resolve()
     out = (Path(out_dir) if out_dir is not None else export_dir(root, feature.id)).resolve()
     options = FeatureRunOptions.model_validate(options or FeatureRunOptions())
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    dest = out / "notebooks" / f"feature-{feature.id}-{stamp}-{os.getpid()}-" \
-                               f"{uuid.uuid4().hex[:6]}.ipynb"
-    dest.parent.mkdir(parents=True, exist_ok=True)
     params = {"feature": str(spec), "root": str(root), "out_dir": str(out),
               "options_json": options.model_dump_json()}
-    try:
-        pm.execute_notebook(str(notebook), str(dest), parameters=params,
-                            kernel_name=kernel_name, progress_bar=False,
-                            execution_timeout=timeout_s, cwd=str(root))
-    except pm.PapermillExecutionError as exc:
-        raise StudioError(f"the feature notebook failed in cell {exc.exec_count}: "
-                          f"{exc.ename}: {exc.evalue}", file=dest,
-                          hint="open the executed notebook to see the failing cell") from None
-    return dest
+    return execute_recorded(notebook, out / "notebooks", f"feature-{feature.id}", params,
+                            what="feature", cwd=root, kernel_name=kernel_name,
+                            timeout_s=timeout_s)

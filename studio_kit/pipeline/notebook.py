@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import resources
-from ..errors import StudioError
 from .episode import RenderOptions, RenderResult
 from .runner import ProgressEvent
 
@@ -54,12 +53,7 @@ def run_notebook(project: str | Path, episode: str, options: RenderOptions | Non
     ``RenderOptions`` as JSON; the notebook validates it again). Each run keeps its own
     executed copy: ``<out>/episode-<nn>/notebooks/render-<UTC time>-<pid>-<random>.ipynb``.
     """
-    import os
-    import time
-    import uuid
-
-    import papermill as pm
-
+    from ..notebook_run import execute_recorded
     from ..project import Project
 
     options = RenderOptions.model_validate(options or RenderOptions())
@@ -67,20 +61,11 @@ def run_notebook(project: str | Path, episode: str, options: RenderOptions | Non
     ep = proj.storyboard(episode).episode
     out = Path(out_dir) if out_dir is not None else proj.root / "out"
     out = out.resolve()
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    dest = out / f"episode-{ep}" / "notebooks" / \
-        f"render-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:6]}.ipynb"
-    dest.parent.mkdir(parents=True, exist_ok=True)
     params = {"project": str(proj.root), "episode": ep, "out_dir": str(out),
               "options_json": options.model_dump_json()}
-    try:
-        pm.execute_notebook(str(notebook), str(dest), parameters=params,
-                            kernel_name=kernel_name, progress_bar=False,
-                            execution_timeout=timeout_s, cwd=str(proj.root))
-    except pm.PapermillExecutionError as exc:
-        raise StudioError(f"the render notebook failed in cell {exc.exec_count}: "
-                          f"{exc.ename}: {exc.evalue}", file=dest,
-                          hint="open the executed notebook to see the failing cell") from None
+    dest = execute_recorded(notebook, out / f"episode-{ep}" / "notebooks", "render", params,
+                            what="render", cwd=proj.root, kernel_name=kernel_name,
+                            timeout_s=timeout_s)
     _link_record(dest, out / f"episode-{ep}" / "render.json")
     return dest
 

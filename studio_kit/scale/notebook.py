@@ -5,13 +5,9 @@ a vault hit, so nothing is paid or rendered twice)."""
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
 from pathlib import Path
 
 from .. import resources
-from ..errors import StudioError
 from ..pipeline.episode import RenderOptions
 
 SEASON_NOTEBOOK = resources.notebook("render_season.ipynb")
@@ -26,26 +22,16 @@ def run_season_notebook(project: str | Path, episodes: list[str] | None = None,
     """Execute the season notebook; return the executed copy
     (``<out>/season/notebooks/season-<UTC>-<pid>-<random>.ipynb``). The scheduler address
     goes in as a parameter; credentials never do (the kernel reads its environment)."""
-    import papermill as pm
-
+    from ..notebook_run import execute_recorded
     from ..project import Project
 
     options = RenderOptions.model_validate(options or RenderOptions())
     proj = Project.load(project)
     out = (Path(out_dir) if out_dir is not None else proj.root / "out").resolve()
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    dest = out / "season" / "notebooks" / \
-        f"season-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:6]}.ipynb"
-    dest.parent.mkdir(parents=True, exist_ok=True)
     params = {"project": str(proj.root), "episodes": ",".join(episodes or []),
               "out_dir": str(out), "options_json": options.model_dump_json(),
               "workers": int(workers or 0), "scheduler": scheduler or ""}
-    try:
-        pm.execute_notebook(str(notebook), str(dest), parameters=params,
-                            kernel_name=kernel_name, progress_bar=False,
-                            execution_timeout=timeout_s, cwd=str(proj.root))
-    except pm.PapermillExecutionError as exc:
-        raise StudioError(f"the season notebook failed in cell {exc.exec_count}: "
-                          f"{exc.ename}: {exc.evalue}", file=dest,
-                          hint="open the executed notebook to see the failing cell") from None
+    dest = execute_recorded(notebook, out / "season" / "notebooks", "season", params,
+                            what="season", cwd=proj.root, kernel_name=kernel_name,
+                            timeout_s=timeout_s)
     return dest
