@@ -48,24 +48,32 @@ class RichProgress:
                                       f"{self.counts['hit']} cached")
 
 
+def render_options(**flags):
+    """The command line's render flags as validated RenderOptions (``studio render`` and
+    ``studio render-season``); a bad flag is a StudioError naming it."""
+    from pydantic import ValidationError
+
+    from ..pipeline import RenderOptions
+
+    try:
+        return RenderOptions(**flags)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise StudioError(f"--{first['loc'][0]}: {first['msg']}", field=str(first["loc"][0]),
+                          hint="tiers: draft, standard, premium") from None
+
+
 def _render(project: Path, episode: str, *, engine: str | None, tier: str | None,
             out: Path | None, notebook: bool, width: int | None, height: int | None,
             force: bool, languages: list[str] | None = None, sign: bool = True,
             prores: bool = True, retry_failed: bool = False,
             attempts: int | None = None) -> None:
-    from pydantic import ValidationError
+    from ..pipeline import render_episode, run_notebook
 
-    from ..pipeline import RenderOptions, render_episode, run_notebook
-
-    try:
-        opts = RenderOptions(engine=engine, tier=tier, width=width, height=height, force=force,
-                             languages=languages or None, sign=sign, prores=prores,
-                             retry_failed=retry_failed,
-                             **({"attempts": attempts} if attempts is not None else {}))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise StudioError(f"--{first['loc'][0]}: {first['msg']}", field=str(first["loc"][0]),
-                          hint="tiers: draft, standard, premium") from None
+    opts = render_options(engine=engine, tier=tier, width=width, height=height, force=force,
+                          languages=languages or None, sign=sign, prores=prores,
+                          retry_failed=retry_failed,
+                          **({"attempts": attempts} if attempts is not None else {}))
     if notebook:
         nb = run_notebook(project, episode, opts, out_dir=out)
         console.print(f"[green]executed notebook[/] {nb}")

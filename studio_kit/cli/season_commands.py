@@ -9,6 +9,7 @@ import typer
 
 from ..errors import StudioError
 from . import app, console
+from .render_commands import render_options
 
 
 @app.command("render-season")
@@ -33,9 +34,6 @@ def render_season_cmd(
                                       "executed notebook per episode)"),
 ) -> None:
     """Render a season: paid takes decided here from the ledger, episodes as tasks."""
-    from pydantic import ValidationError
-
-    from ..pipeline import RenderOptions
     from ..project import Project
     from ..scale.executor import make_executor
     from ..scale.season import parse_episodes, render_season
@@ -43,13 +41,8 @@ def render_season_cmd(
     if not project.is_dir():
         raise StudioError("project folder not found", file=project,
                           hint="pass a series folder (with series.yaml)")
-    try:
-        opts = RenderOptions(engine=engine, tier=tier, width=width, height=height,
-                             sign=sign, prores=prores)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise StudioError(f"--{first['loc'][0]}: {first['msg']}", field=str(first["loc"][0]),
-                          hint="tiers: draft, standard, premium") from None
+    opts = render_options(engine=engine, tier=tier, width=width, height=height,
+                          sign=sign, prores=prores)
     eps = parse_episodes(episodes, list(Project.load(project).episodes))
     if vault_url is not None:
         import os
