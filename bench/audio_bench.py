@@ -94,7 +94,7 @@ def main() -> None:
     from studio_kit.audio.episode import build_episode_audio
     from studio_kit.audio.mix import integrated_lufs, master, true_peak_dbtp
     from studio_kit.models import LoudnessTarget
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -37,9 +37,9 @@ def person_patch() -> np.ndarray:
     """The person (RGB, 200x180) from the engine's drawing of s09 at 640x360."""
     from studio_kit.engines.base import RenderFormat
     from studio_kit.engines.local.engine import validate_request
-    from studio_kit.project import Project
+    from studio_kit.production.routing import build_request
+    from studio_kit.project.series_folder import Project
     from studio_kit.resources import sample_series
-    from studio_kit.routing import build_request
 
     project = Project.load(sample_series())
     req = build_request(project, "01", "s09-cafe-elodie", duration_s=1.0)

@@ -31,7 +31,7 @@ def main() -> None:
 
     from studio_kit.edit import decisions as d
     from studio_kit.pipeline import RenderOptions, render_episode
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     opts = RenderOptions(engine="local", width=w, height=h, sign=False, prores=False)
     with tempfile.TemporaryDirectory() as tmp:

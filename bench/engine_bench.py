@@ -36,7 +36,7 @@ def _request(width: int, height: int, seconds: float, shot: str = SHOT):
     """The sample shot's request; also warms imports (colour-science) outside timings."""
     from studio_kit.engines.base import EngineRequest, RenderFormat
     from studio_kit.engines.local import validate_request
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     spec = Project.load(SAMPLE).resolve_shot("01", shot)
     req = EngineRequest(spec=spec, format=RenderFormat(width=width, height=height, fps=24.0),
@@ -71,7 +71,7 @@ def case_stream(width: int, height: int, seconds: float, cores: int,
     """
     from studio_kit.engines.local import LocalEngine, Renderer, encode_stream
     from studio_kit.engines.local.encode import BASELINE_PARAMS
-    from studio_kit.vault import Vault
+    from studio_kit.store.vault import Vault
 
     os.sched_setaffinity(0, set(range(cores)))
     req = _request(width, height, seconds)
@@ -167,7 +167,7 @@ def case_moviepy(width: int, height: int, seconds: float) -> dict:
 
 def case_preview() -> dict:
     from studio_kit.engines.local import preview_frame, scene_preview_spec
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     p = Project.load(SAMPLE)
     out = {}

@@ -39,7 +39,7 @@ CORPUS = Path(os.environ.get("STUDIO_CORPUS", ROOT.parent / "shared" / "corpus"
 
 
 def make_24(base: Path) -> Path:
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     root = base / "lighthouse24"
     shutil.copytree(ROOT / "samples" / "lighthouse", root,
@@ -62,7 +62,7 @@ def make_200(base: Path) -> Path | None:
     if not fish.is_file():
         return None
     from studio_kit.models.storyboard import Act
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
     from studio_kit.screenplay.importer import import_script
 
     root = base / "bigfish"
@@ -118,8 +118,8 @@ def browser_time(project: Path) -> float | None:
 
 
 def reorder_time(project: Path) -> float:
-    from studio_kit import episode_bay as bay
-    from studio_kit.project import Project
+    from studio_kit.project import episode_bay as bay
+    from studio_kit.project.series_folder import Project
 
     p = Project.load(project)
     path = p.episode("01").storyboard_path

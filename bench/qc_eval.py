@@ -125,10 +125,10 @@ def _eval_shot(args: tuple) -> list[Case]:
     warnings.filterwarnings("ignore")
     from studio_kit.engines.base import Drift, RenderFormat
     from studio_kit.engines.local import LocalEngine, frame_at
-    from studio_kit.project import Project
+    from studio_kit.production.routing import build_request
+    from studio_kit.project.series_folder import Project
     from studio_kit.qc.runner import qc_clip, references_for
-    from studio_kit.routing import build_request
-    from studio_kit.vault import Vault
+    from studio_kit.store.vault import Vault
 
     project = Project.load(sample)
     fmt = RenderFormat(width=width, height=height, fps=24)
@@ -164,7 +164,7 @@ def run_eval(shots: list[str] | None = None, seeds: tuple[int, ...] = (0, 7),
              width: int = 640, height: int = 360, duration_s: float = 0.25,
              tier: str = "standard", sample: Path = SAMPLE, progress: bool = False,
              workers: int = 1) -> EvalResult:
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     levels = levels or FULL_LEVELS
     kinds = kinds or KINDS
@@ -303,7 +303,7 @@ def footage_op(op: str, amount: float, request, clip, project, workdir: Path) ->
     import asyncio
 
     from studio_kit.engines.local import LocalEngine
-    from studio_kit.vault import Vault
+    from studio_kit.store.vault import Vault
 
     frames = decode(clip)
     if op == "none":
@@ -352,10 +352,10 @@ def _footage_shot(args: tuple) -> list[Case]:
 
     from studio_kit.engines.base import RenderFormat
     from studio_kit.engines.local import LocalEngine
-    from studio_kit.project import Project
+    from studio_kit.production.routing import build_request
+    from studio_kit.project.series_folder import Project
     from studio_kit.qc.runner import qc_clip, references_for
-    from studio_kit.routing import build_request
-    from studio_kit.vault import Vault
+    from studio_kit.store.vault import Vault
 
     project = Project.load(sample)
     cases = []
@@ -422,7 +422,7 @@ def run_footage_eval(shots: list[str] | None = None, seeds: tuple[int, ...] = (0
                      sample: Path = SAMPLE, progress: bool = False) -> FootageResult:
     """Clips the embedded engine did not draw (footage operations on its clips), scored
     through the detector path (``regions="detector"``: no engine regions)."""
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     shots = shots or FOOTAGE_SHOTS or [s.id for s in Project.load(sample).storyboard("01").shots]
     jobs = [(sid, seed, plan or FOOTAGE_PLAN, width, height, duration_s, tier, sample,
@@ -451,10 +451,10 @@ def run_timing(shots: list[str] | None = None, reps: int = 3, width: int = 640,
     warnings.filterwarnings("ignore")
     from studio_kit.engines.base import RenderFormat
     from studio_kit.engines.local import LocalEngine
-    from studio_kit.project import Project
+    from studio_kit.production.routing import build_request
+    from studio_kit.project.series_folder import Project
     from studio_kit.qc.runner import qc_clip, references_for
-    from studio_kit.routing import build_request
-    from studio_kit.vault import Vault
+    from studio_kit.store.vault import Vault
 
     project = Project.load(sample)
     rows = ["| shot | path | masks off (before) s | masks on (after) s | ratio |",

@@ -24,9 +24,9 @@ SAMPLE = ROOT / "samples" / "lighthouse"
 def render_once(work: Path, url: str, concurrency: int, width: int, height: int
                 ) -> tuple[float, float, int]:
     """Seconds for the whole render, seconds in the generate stages, shots."""
-    from studio_kit.budget import approve_gate_a
     from studio_kit.pipeline import RenderOptions, render_episode
-    from studio_kit.project import Project
+    from studio_kit.production.budget import approve_gate_a
+    from studio_kit.project.series_folder import Project
 
     root = work / f"lighthouse-c{concurrency}"
     shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".studio", "out"))

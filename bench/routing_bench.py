@@ -24,7 +24,7 @@ def big_project(dest: Path, shots: int):
     """The sample series with episode 01 repeated to ``shots`` shots (Big Fish has 190
     scene headings; ~5 shots per scene gives ~1000)."""
     from studio_kit.models import Act
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns(".studio"))
     p = Project.load(dest)
@@ -45,8 +45,8 @@ def big_project(dest: Path, shots: int):
 
 
 def bench_routing(shots: int) -> list[tuple[str, float]]:
-    from studio_kit.budget import estimate_episode
-    from studio_kit.routing import load_rules, route_episode, route_shot
+    from studio_kit.production.budget import estimate_episode
+    from studio_kit.production.routing import load_rules, route_episode, route_shot
 
     for env in ("RUNWAYML_API_SECRET", "LUMAAI_API_KEY", "FAL_KEY", "REPLICATE_API_TOKEN"):
         os.environ.setdefault(env, "bench")
@@ -72,10 +72,11 @@ def bench_concurrency(jobs: int, latency: float) -> list[tuple[str, float]]:
     sys.path.insert(0, str(ROOT / "tests"))
     from fakes.engine_servers import FakeEngineServer
 
-    from studio_kit.generation import get_engine
-    from studio_kit.ledger import Ledger
-    from studio_kit.project import Project
-    from studio_kit.routing import EngineSettings, RoutingRules, generate_episode
+    from studio_kit.engines.factory import get_engine
+    from studio_kit.production.failover import generate_episode
+    from studio_kit.production.routing import EngineSettings, RoutingRules
+    from studio_kit.project.series_folder import Project
+    from studio_kit.store.ledger import Ledger
 
     os.environ["REPLICATE_API_TOKEN"] = "test-key"
     out = []
@@ -86,7 +87,7 @@ def bench_concurrency(jobs: int, latency: float) -> list[tuple[str, float]]:
             led = Ledger(Path(tmp) / "ledger.sqlite")
             led.decide(episode="01", gate="A", subject="budget", decision="approved",
                        who="bench")
-            from studio_kit.vault import Vault
+            from studio_kit.store.vault import Vault
 
             eng = get_engine("replicate", base_url=server.url, poll_interval=0.05,
                              max_poll_interval=0.2)

@@ -56,9 +56,9 @@ def main() -> None:
     ap.add_argument("--shots", type=int, default=2)
     args = ap.parse_args()
 
-    from studio_kit.hashing import file_hash
     from studio_kit.pipeline import RenderOptions, render_episode
     from studio_kit.scale import make_executor, render_season, task_overhead_ms
+    from studio_kit.store.hashing import file_hash
 
     opts = RenderOptions(engine="local", width=args.width, height=args.height, sign=False,
                          prores=True, languages=["en"])

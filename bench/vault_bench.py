@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from studio_kit.vault import Vault
+from studio_kit.store.vault import Vault
 
 SHAPES = ((40, 5 * 1024 * 1024), (400, 64 * 1024))
 RUNS = 3

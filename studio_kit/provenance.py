@@ -26,8 +26,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .errors import StudioError
-from .hashing import file_hash
-from .yamlio import FILE_MODE, atomic_write_bytes, atomic_write_text
+from .store.hashing import file_hash
+from .store.yamlio import FILE_MODE, atomic_write_bytes, atomic_write_text
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 TRAINED_ALGORITHMIC_MEDIA = IPTC + "trainedAlgorithmicMedia"

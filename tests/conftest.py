@@ -31,7 +31,7 @@ def sample_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sample_project(sample_dir: Path):
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     return Project.load(sample_dir)
 

@@ -50,8 +50,8 @@ def two_series(base: Path) -> dict[tuple[str, str], object]:
 
 def approve_all(renders: dict, who: str = "reviewer") -> None:
     """Gate C: approve every rendered master (what a reviewer does in the command center)."""
-    from studio_kit.gates import decide_master
-    from studio_kit.ledger import Ledger
+    from studio_kit.production.gates import decide_master
+    from studio_kit.store.ledger import Ledger
 
     for (_series, ep), r in renders.items():
         with Ledger(Path(r.project) / ".studio" / "ledger.sqlite") as ledger:

@@ -11,9 +11,10 @@ from fakes.engine_servers import ENGINE_SERVICE, KEY_ENV, FakeEngineServer
 from studio_kit.cli import main
 from studio_kit.engines.adapters import errors as E
 from studio_kit.engines.adapters.http import base_url_problem, same_origin
+from studio_kit.engines.factory import get_engine
 from studio_kit.errors import StudioError
-from studio_kit.generation import generate_shot, get_engine
-from studio_kit.routing import build_request
+from studio_kit.production.generation import generate_shot
+from studio_kit.production.routing import build_request
 from studio_kit.secrets import REDACTED, redact, secret_names, secret_values
 
 FAST = dict(poll_interval=0.01, max_poll_interval=0.05, timeout_s=3.0, retry_backoff=0.01,
@@ -93,8 +94,8 @@ def test_plain_http_elsewhere_needs_explicit_allowance(monkeypatch):
 
 
 def test_routing_yaml_base_url_is_validated(sample_dir, keys):
-    from studio_kit.project import Project
-    from studio_kit.routing import load_rules
+    from studio_kit.production.routing import load_rules
+    from studio_kit.project.series_folder import Project
 
     path = sample_dir / "routing.yaml"
     rules = yaml.safe_load(path.read_text())
@@ -177,7 +178,7 @@ def test_echoed_key_appears_nowhere(sample_project, monkeypatch, capsys, engine)
     def boom(*a, **k):
         raise StudioError(f"engine said: bad key {key}", hint=f"check {key}")
 
-    monkeypatch.setattr("studio_kit.project.Project.load", boom)
+    monkeypatch.setattr("studio_kit.project.series_folder.Project.load", boom)
     assert main(["validate", str(p.root)]) == 2
     out = capsys.readouterr()
     assert key not in out.out + out.err and REDACTED in out.err

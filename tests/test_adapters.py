@@ -10,8 +10,8 @@ from fakes.engine_servers import ENGINE_SERVICE, KEY_ENV, FakeEngineServer
 
 from studio_kit.engines.adapters import errors as E
 from studio_kit.engines.adapters.http import looks_like_video, parse_retry_after
-from studio_kit.generation import get_engine
-from studio_kit.routing import build_request
+from studio_kit.engines.factory import get_engine
+from studio_kit.production.routing import build_request
 
 ENGINES = ["runway", "luma", "kling", "pika", "replicate", "comfyui"]
 CAP = 200_000
@@ -19,7 +19,7 @@ CAP = 200_000
 
 @pytest.fixture
 def vault(tmp_path):
-    from studio_kit.vault import Vault
+    from studio_kit.store.vault import Vault
 
     return Vault(tmp_path / "vault")
 
@@ -40,7 +40,7 @@ def project():
     """The sample series, loaded once (read only)."""
     from conftest import SAMPLE
 
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     return Project.load(SAMPLE)
 
@@ -381,7 +381,8 @@ def test_submission_dropped_after_accept_is_not_resent(rig):
 def test_truncated_delivery_fails_over_and_is_costed(sample_project, keys):
     """A truncated clip from the first engine: a failed, billed attempt in the ledger (its
     cost recorded), the next engine of the chain makes the shot."""
-    from studio_kit.routing import EngineSettings, RouteDecision, Router, RoutingRules
+    from studio_kit.production.failover import Router
+    from studio_kit.production.routing import EngineSettings, RouteDecision, RoutingRules
 
     p = sample_project
     vault, ledger = p.vault(), p.ledger()

@@ -53,7 +53,7 @@ def built(tmp_path_factory):
 
     from conftest import SAMPLE
 
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     root = tmp_path_factory.mktemp("ep") / "lighthouse"
     shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".studio"))
@@ -195,7 +195,7 @@ def test_sample_episode_end_to_end_with_engine_lipsync(sample_project, tmp_path)
     from studio_kit.audio.lipsync import check_rendered_shot
     from studio_kit.engines.base import EngineRequest, RenderFormat
     from studio_kit.engines.local import LocalEngine
-    from studio_kit.vault import Vault
+    from studio_kit.store.vault import Vault
 
     result = build_episode_audio(sample_project, "01", out_dir=tmp_path / "a")
     assert result.report.on_target and all(d.report.on_target for d in result.dubs.values())

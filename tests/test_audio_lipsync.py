@@ -94,7 +94,7 @@ def test_real_local_engine_render(sample_project, tmp_path, offset_ms: int) -> N
     from studio_kit.audio.lipsync import check_rendered_shot
     from studio_kit.engines.base import EngineRequest, RenderFormat
     from studio_kit.engines.local import LocalEngine
-    from studio_kit.vault import Vault
+    from studio_kit.store.vault import Vault
 
     spec = sample_project.resolve_shot("01", "s02-cliff-mara")
     sp = synthesize("That lamp has been dark for ten years.",

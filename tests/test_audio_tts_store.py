@@ -7,9 +7,9 @@ import numpy as np
 from studio_kit.audio import dialogue
 from studio_kit.audio.dialogue import VaultSpeechStore, synthesize
 from studio_kit.audio.tts.base import clean_text
-from studio_kit.hashing import stable_hash
 from studio_kit.models.character import VoiceProfile
-from studio_kit.vault import Vault
+from studio_kit.store.hashing import stable_hash
+from studio_kit.store.vault import Vault
 
 
 def _key(text: str, profile: VoiceProfile, lang: str) -> str:

@@ -11,15 +11,15 @@ import pytest
 from fakes.engine_servers import ENGINE_SERVICE, FakeEngineServer, tiny_mp4
 from PIL import Image
 
-from studio_kit.conditioning import (
+from studio_kit.engines.factory import get_engine
+from studio_kit.models import LoraRef
+from studio_kit.production.conditioning import (
     Conditioning,
     apply_conditioning,
     last_frame,
     shot_conditioning,
 )
-from studio_kit.generation import get_engine
-from studio_kit.models import LoraRef
-from studio_kit.routing import build_request
+from studio_kit.production.routing import build_request
 
 SHOT = "s02-cliff-mara"  # mara, close-up, on the cliff path
 FAST = dict(poll_interval=0.01, max_poll_interval=0.05, timeout_s=5.0, retry_backoff=0.01)

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import yaml
 
-from studio_kit import gates
 from studio_kit.distribution import deliver as dl
 from studio_kit.distribution.platforms import parse_platforms, platform, platforms
 from studio_kit.distribution.reframe import CropPath, _spans
@@ -23,7 +22,8 @@ from studio_kit.distribution.thumbnails import BLACK_LUMA, excluded_frames
 from studio_kit.edit.timeline import ItemKind, Timeline
 from studio_kit.errors import StudioError
 from studio_kit.pipeline import RenderOptions, render_episode
-from studio_kit.project import Project
+from studio_kit.production import gates
+from studio_kit.project.series_folder import Project
 from studio_kit.registry import DELIVERABLES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,12 +18,12 @@ import pytest
 from PIL import Image
 from tiny_sample import sample_copy
 
-from studio_kit import gates
 from studio_kit.distribution import hub
 from studio_kit.distribution.publish import publish
 from studio_kit.errors import StudioError
 from studio_kit.pipeline import RenderOptions, render_episode
-from studio_kit.project import Project
+from studio_kit.production import gates
+from studio_kit.project.series_folder import Project
 
 OPTS = RenderOptions(engine="local", width=64, height=36, sign=True, prores=False)
 

@@ -15,10 +15,10 @@ import pytest
 from browser_support import BENIGN, LOAD_S, MARKS
 from tiny_sample import sample_copy, tiny_render
 
-from studio_kit import gates
 from studio_kit.cli.serve_commands import running_server
 from studio_kit.distribution import hub
-from studio_kit.project import Project
+from studio_kit.production import gates
+from studio_kit.project.series_folder import Project
 
 pytestmark = MARKS
 TOKEN = "distribution-hub-token"

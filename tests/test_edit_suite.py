@@ -18,7 +18,7 @@ from studio_kit.edit.grade import adjust_rgb
 from studio_kit.errors import StudioError
 from studio_kit.models import ShotGrade, TransitionKind
 from studio_kit.pipeline import RenderOptions, render_episode
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "lighthouse"

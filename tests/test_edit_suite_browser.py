@@ -16,7 +16,7 @@ from test_edit_suite import OPTS, SHOT, small_sample
 
 from studio_kit.cli.serve_commands import running_server
 from studio_kit.pipeline import render_episode
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 pytestmark = MARKS
 TOKEN = "edit-suite-token"

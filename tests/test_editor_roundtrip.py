@@ -10,7 +10,7 @@ import pytest
 
 from studio_kit.errors import StudioError
 from studio_kit.exporters.interchange import export_timeline, merge_timeline
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "lighthouse"
 

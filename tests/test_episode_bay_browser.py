@@ -13,7 +13,7 @@ from browser_support import BENIGN, LOAD_S, MARKS, ROOT
 
 from studio_kit.cli.serve_commands import running_server
 from studio_kit.pipeline import RenderOptions, render_episode
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 pytestmark = MARKS
 TOKEN = "episode-bay-token"

@@ -14,8 +14,14 @@ from collections import Counter
 import pytest
 from fakes.engine_servers import FakeEngineServer
 
-from studio_kit.generation import get_engine
-from studio_kit.routing import EngineSettings, RoutingRules, Rule, RuleMatch, generate_episode
+from studio_kit.engines.factory import get_engine
+from studio_kit.production.failover import generate_episode
+from studio_kit.production.routing import (
+    EngineSettings,
+    RoutingRules,
+    Rule,
+    RuleMatch,
+)
 
 FAST = dict(poll_interval=0.01, max_poll_interval=0.04, timeout_s=0.5, retry_backoff=0.01,
             max_retries=2, max_download_bytes=200_000)

@@ -17,7 +17,7 @@ from studio_kit.errors import StudioError
 from studio_kit.feature.assemble import _decode_audio, assemble_feature
 from studio_kit.feature.model import Feature, load_feature
 from studio_kit.pipeline import RenderOptions, render_episode
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTS = RenderOptions(engine="local", width=64, height=36, sign=False, prores=False)

@@ -19,7 +19,7 @@ from studio_kit.audio.mix import SAMPLE_RATE
 from studio_kit.feature.assemble import _decode_audio, assemble_feature, resolve_sources
 from studio_kit.feature.model import Feature
 from studio_kit.pipeline import RenderOptions, render_episode
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTS = RenderOptions(engine="local", width=64, height=36, sign=False, prores=False)
@@ -180,7 +180,7 @@ def test_music_arc_stems_and_one_master_on_target(coast):
 
 def test_credits_name_every_character_voice_and_engine(coast):
     from studio_kit.audio.dialogue import cast_voices
-    from studio_kit.ledger import Ledger
+    from studio_kit.store.ledger import Ledger
 
     base, renders = coast
     res = assemble_feature(_feature(), base, base / "out" / "credits.mp4")

@@ -17,7 +17,7 @@ from feature_bay_helpers import approve_all, two_series
 from studio_kit.errors import StudioError
 from studio_kit.feature import bay
 from studio_kit.feature.model import FeatureFormat, load_feature
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 
 @pytest.fixture(scope="module")
@@ -282,8 +282,8 @@ def test_cli_episodes_render_and_refusals(root, tmp_path, capsys):
 
 
 def test_export_needs_gate_c_unless_draft(root, tmp_path):
-    from studio_kit.gates import GateError, decide_master
-    from studio_kit.ledger import Ledger
+    from studio_kit.production.gates import GateError, decide_master
+    from studio_kit.store.ledger import Ledger
 
     base, renders = root
     lib = {e.key: e for e in bay.rendered_episodes(base)}

@@ -23,7 +23,7 @@ from studio_kit.models import (
     Shot,
     Wardrobe,
 )
-from studio_kit.vault import Vault
+from studio_kit.store.vault import Vault
 
 TINY = RenderFormat(width=160, height=90, fps=24.0)
 
@@ -548,7 +548,7 @@ FADE OUT.
 
 
 def test_screenplay_night_and_fog_reach_the_frames(tmp_path: Path) -> None:
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
     from studio_kit.screenplay import import_script
 
     script = tmp_path / "harbour.fountain"

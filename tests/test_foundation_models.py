@@ -15,7 +15,7 @@ from studio_kit.models import (
     Transition,
     TransitionKind,
 )
-from studio_kit.yamlio import load_yaml, validate_data
+from studio_kit.store.yamlio import load_yaml, validate_data
 
 
 def test_sample_series_loads(sample_project):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from studio_kit.errors import StudioError, ValidationFailed
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,7 +139,7 @@ def test_cli_status(sample_dir):
 
 
 def test_json_schema_is_current_and_validates_sample(tmp_path):
-    from studio_kit.schema import DOCUMENTS, json_schema, stale
+    from studio_kit.project.schema import DOCUMENTS, json_schema, stale
 
     assert stale(ROOT / "schema") == [], "run 'studio schema --out schema'"
     for kind in DOCUMENTS:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from studio_kit.errors import VaultError
-from studio_kit.ledger import Ledger
-from studio_kit.vault import Vault
+from studio_kit.store.ledger import Ledger
+from studio_kit.store.vault import Vault
 
 
 def test_put_get_and_dedupe(tmp_path):
@@ -135,7 +135,7 @@ def test_ledger_pending_call_survives_kill(tmp_path):
     path = tmp_path / "ledger.sqlite"
     code = textwrap.dedent(f"""
         import os, signal
-        from studio_kit.ledger import Ledger
+        from studio_kit.store.ledger import Ledger
         led = Ledger({str(path)!r})
         c = led.begin_call(engine="runway", request_hash="req-1")
         led.update_call(c, status="submitted", remote_id="job-42")
@@ -171,7 +171,7 @@ def test_registry_finds_builtins_and_rejects_duplicates():
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
-    from studio_kit import yamlio
+    from studio_kit.store import yamlio
 
     path = tmp_path / "series.yaml"
     yamlio.atomic_write_text(path, "title: old\n")
@@ -197,7 +197,7 @@ def _flip(path: Path, at: int = -10) -> None:
 
 def test_flipped_byte_is_a_miss_and_quarantined_then_restored(tmp_path: Path) -> None:
     from studio_kit.errors import VaultError
-    from studio_kit.vault import Vault
+    from studio_kit.store.vault import Vault
 
     v = Vault(tmp_path / "vault")
     d = v.put_bytes(b"clip bytes " * 1000)
@@ -221,7 +221,7 @@ def test_vault_verify_repair_and_cli(sample_dir: Path) -> None:
     from typer.testing import CliRunner
 
     from studio_kit.cli import _load_commands, app
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     v = Project.load(sample_dir).vault()
     good, bad = v.put_bytes(b"a" * 100), v.put_bytes(b"b" * 100)
@@ -240,7 +240,7 @@ def test_stale_temp_of_dead_processes_is_cleaned_on_start(tmp_path: Path) -> Non
     import subprocess
     import sys
 
-    from studio_kit import vault as vault_mod
+    from studio_kit.store import vault as vault_mod
 
     root = tmp_path / "vault"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -10,11 +10,11 @@ import subprocess
 
 import pytest
 
-from studio_kit import gates
 from studio_kit.engines.base import Drift, RenderFormat
-from studio_kit.ledger import Ledger
-from studio_kit.regeneration import attempt_plan, attempt_seed, produce_shot
-from studio_kit.routing import build_request, load_rules, route_shot
+from studio_kit.production import gates
+from studio_kit.production.regeneration import attempt_plan, attempt_seed, produce_shot
+from studio_kit.production.routing import build_request, load_rules, route_shot
+from studio_kit.store.ledger import Ledger
 
 SHOTS = ["s02-cliff-mara", "s04-lamp-mara", "s08-cafe-mara"]
 DRIFTING = "s04-lamp-mara"
@@ -195,9 +195,9 @@ def test_cli_gates_review_the_latest_renders_takes_and_master(sample_dir, tmp_pa
     render's master."""
     from fakes.render_record import fake_render_record
 
-    from studio_kit import gates
     from studio_kit.cli import main
-    from studio_kit.project import Project
+    from studio_kit.production import gates
+    from studio_kit.project.series_folder import Project
 
     p = Project.load(sample_dir)
     assert main(["gate", str(sample_dir), "01", "--gate", "C"]) == 2
@@ -218,8 +218,8 @@ def test_cli_gates_review_the_latest_renders_takes_and_master(sample_dir, tmp_pa
 def test_regeneration_compiles_with_the_project_prompt_policy(sample_project, tmp_path):
     """produce_shot uses the project's prompt_policy.yaml (as the pipeline does): found from
     the ledger's series folder, or given as project_root / policy."""
+    from studio_kit.production.regeneration import project_policy
     from studio_kit.prompts import PromptPolicy, compile_prompt
-    from studio_kit.regeneration import project_policy
 
     project = sample_project
     (project.root / "prompt_policy.yaml").write_text(
@@ -245,7 +245,7 @@ def test_regeneration_compiles_with_the_project_prompt_policy(sample_project, tm
 
 def test_story_matches_ids_exactly_not_as_like_patterns(tmp_path):
     """'_' and '%' in shot or episode ids are characters, not SQL LIKE wildcards."""
-    from studio_kit.regeneration import previous_attempts
+    from studio_kit.production.regeneration import previous_attempts
 
     with Ledger(tmp_path / "l.sqlite") as ledger:
         run = ledger.start_run("episode", "e_1")

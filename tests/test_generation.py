@@ -17,16 +17,16 @@ import pytest
 from fakes.engine_servers import ENGINE_SERVICE, KEY_ENV, FakeEngineServer, register_test_engine
 
 from studio_kit.engines.adapters import errors as E
+from studio_kit.engines.factory import get_engine
 from studio_kit.errors import BudgetError
-from studio_kit.generation import generate_shot, get_engine
-from studio_kit.routing import (
+from studio_kit.production.failover import Router, generate_episode
+from studio_kit.production.generation import generate_shot
+from studio_kit.production.routing import (
     EngineSettings,
-    Router,
     RoutingRules,
     Rule,
     RuleMatch,
     build_request,
-    generate_episode,
 )
 
 FREE = register_test_engine()
@@ -81,7 +81,7 @@ def test_same_request_never_paid_twice(proj):
                                           for _ in range(3)))
 
         again = asyncio.run(twice())
-        from studio_kit.ledger import Ledger
+        from studio_kit.store.ledger import Ledger
 
         fresh = Ledger(ledger.path)  # another process's view
         later = asyncio.run(generate_shot(req, "replicate", vault=vault, ledger=fresh,
@@ -141,7 +141,7 @@ def test_failover_on_error_and_failed_qc(proj):
         rules = RoutingRules(default="runway", failover=["kling", FREE])
         rw.script("submit", "http402")
         req = build_request(proj, "01", "s01-cliff-wide")
-        from studio_kit.routing import route_shot
+        from studio_kit.production.routing import route_shot
 
         d = route_shot(proj, "01", "s01-cliff-wide", rules, engines=engines)
         router = Router(rules, vault=vault, ledger=ledger, engines=engines)
@@ -248,9 +248,10 @@ WORKER = textwrap.dedent("""
     import asyncio, os, sys
     sys.path.insert(0, os.environ["TESTS_DIR"])
     from fakes.engine_servers import register_test_engine
-    from studio_kit.generation import get_engine
-    from studio_kit.project import Project
-    from studio_kit.routing import EngineSettings, RoutingRules, generate_episode
+    from studio_kit.engines.factory import get_engine
+    from studio_kit.project.series_folder import Project
+    from studio_kit.production.failover import generate_episode
+    from studio_kit.production.routing import EngineSettings, RoutingRules
 
     p = Project.load(sys.argv[1])
     eng = get_engine("replicate", base_url=os.environ["FAKE_URL"], poll_interval=0.02,
@@ -297,7 +298,7 @@ def test_kill_9_then_resume_pays_nothing_twice(proj, tmp_path):
                                capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0, rerun.stderr
         assert "done 10" in rerun.stdout
-    from studio_kit.ledger import Ledger
+    from studio_kit.store.ledger import Ledger
 
     led = Ledger(db)
     rows = led.query("SELECT * FROM engine_calls ORDER BY id")
@@ -323,8 +324,12 @@ def test_kill_9_then_resume_pays_nothing_twice(proj, tmp_path):
 def test_train_character_lora(sample_dir, keys):
     import yaml
 
-    from studio_kit.project import Project
-    from studio_kit.training import ReplicateTrainer, TrainingSettings, train_character_lora
+    from studio_kit.production.training import (
+        ReplicateTrainer,
+        TrainingSettings,
+        train_character_lora,
+    )
+    from studio_kit.project.series_folder import Project
 
     refs = sample_dir / "characters" / "mara"
     refs.mkdir()
@@ -359,7 +364,7 @@ def test_routing_change_after_gate_a_needs_a_new_approval(proj, capsys):
     CLI (estimate/approve) and through generate_shot, routing.generate_episode and
     regeneration.produce_shot, which find the project from the ledger or are given it."""
     from studio_kit.cli import main
-    from studio_kit.regeneration import produce_shot
+    from studio_kit.production.regeneration import produce_shot
 
     root = str(proj.root)
     vault, ledger = proj.vault(), proj.ledger()
@@ -407,8 +412,8 @@ def test_routing_change_after_gate_a_needs_a_new_approval(proj, capsys):
 def test_gate_a_does_not_depend_on_which_api_keys_this_shell_has(proj, monkeypatch):
     """Approving in one shell and rendering in another (other keys set) keeps Gate A: the
     estimate hash covers the configured routes and prices, not the engines usable here."""
-    from studio_kit.budget import estimate_episode
-    from studio_kit.generation import current_estimate_hash, require_gate_a
+    from studio_kit.production.budget import estimate_episode
+    from studio_kit.production.generation import current_estimate_hash, require_gate_a
 
     ledger = proj.ledger()
     approved = estimate_episode(proj, "01", ledger=ledger)

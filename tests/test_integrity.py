@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from fakes.engine_servers import FakeEngineServer
 
-from studio_kit.generation import generate_shot, get_engine
-from studio_kit.ledger import Ledger
-from studio_kit.routing import RoutingRules, build_request
+from studio_kit.engines.factory import get_engine
+from studio_kit.production.generation import generate_shot
+from studio_kit.production.routing import RoutingRules, build_request
+from studio_kit.store.ledger import Ledger
 
 TESTS = Path(__file__).resolve().parent
 FAST = dict(poll_interval=0.01, max_poll_interval=0.05, timeout_s=3.0, retry_backoff=0.01,
@@ -27,9 +28,10 @@ FAST = dict(poll_interval=0.01, max_poll_interval=0.05, timeout_s=3.0, retry_bac
 WORKER = textwrap.dedent("""
     import asyncio, os, sys
     sys.path.insert(0, os.environ["TESTS_DIR"])
-    from studio_kit.generation import get_engine
-    from studio_kit.project import Project
-    from studio_kit.routing import EngineSettings, RoutingRules, generate_episode
+    from studio_kit.engines.factory import get_engine
+    from studio_kit.project.series_folder import Project
+    from studio_kit.production.failover import generate_episode
+    from studio_kit.production.routing import EngineSettings, RoutingRules
 
     p = Project.load(sys.argv[1])
     eng = get_engine("replicate", base_url=os.environ["FAKE_URL"], poll_interval=0.02,
@@ -178,11 +180,11 @@ def test_completed_job_whose_result_fetch_fails_is_kept_and_collected(sample_pro
         assert ledger.total_cost() == pytest.approx(0.25) == len(server.billed) * 0.25
         assert ledger.spend()["pending"] == pytest.approx(0.25)
         # the router does not pay (or run) another engine for it
-        from studio_kit.routing import route_episode
+        from studio_kit.production.routing import route_episode
 
         d = next(x for x in route_episode(proj, "01", rules, {"runway": eng, "local": free})
                  if x.shot_id == one)
-        from studio_kit.routing import Router
+        from studio_kit.production.failover import Router
 
         router = Router(rules, vault=vault, ledger=ledger,
                         engines={"runway": eng, "local": free})
@@ -214,8 +216,8 @@ def test_echoed_key_never_reaches_the_ledger(sample_project, monkeypatch):
 
 
 def test_status_and_gate_a_count_billed_failures_and_show_waste(sample_project):
-    from studio_kit.budget import estimate_episode
-    from studio_kit.status import project_status
+    from studio_kit.production.budget import estimate_episode
+    from studio_kit.project.status import project_status
 
     with sample_project.ledger() as led:
         run = led.start_run("render", episode="01")
@@ -263,9 +265,9 @@ def test_flipped_vault_bytes_are_repaired_before_use_and_never_delivered(tmp_pat
 
     from test_pipeline_episode import small_sample
 
-    from studio_kit.hashing import file_hash
     from studio_kit.pipeline import RenderOptions, render_episode
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
+    from studio_kit.store.hashing import file_hash
 
     root = small_sample(tmp_path / "lighthouse")
     opts = RenderOptions(width=160, height=90)
@@ -297,8 +299,8 @@ def test_two_studio_render_processes_bill_each_shot_once(tmp_path, monkeypatch):
     loopback runway with latency: each request is billed once at the engine."""
     from test_pipeline_episode import small_sample
 
-    from studio_kit.budget import approve_gate_a
-    from studio_kit.project import Project
+    from studio_kit.production.budget import approve_gate_a
+    from studio_kit.project.series_folder import Project
 
     monkeypatch.setenv("RUNWAYML_API_SECRET", "test-key")
     root = small_sample(tmp_path / "lighthouse")

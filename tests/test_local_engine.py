@@ -42,7 +42,7 @@ from studio_kit.models import (
     Wardrobe,
 )
 from studio_kit.registry import ENGINES
-from studio_kit.vault import Vault
+from studio_kit.store.vault import Vault
 
 FMT = RenderFormat(width=320, height=180, fps=24.0)
 TINY = RenderFormat(width=160, height=90, fps=24.0)

@@ -20,7 +20,7 @@ from studio_kit.cli import main
 from studio_kit.edit.probe import probe
 from studio_kit.edit.timeline import Timeline, timeline_from_storyboard
 from studio_kit.pipeline import RenderOptions, render_episode
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 OPTS = RenderOptions(engine="local", width=64, height=36, sign=False, prores=False)
 

@@ -17,9 +17,9 @@ import soundfile as sf
 import srt
 import yaml
 
-from studio_kit.ledger import Ledger
 from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.provenance import TRAINED_ALGORITHMIC_MEDIA, verify
+from studio_kit.store.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "lighthouse"
@@ -91,7 +91,7 @@ def test_captions_and_sound_match_dialogue_and_picture(rendered) -> None:
     # stem (the TTS's own leading silence measured on the line alone), within one frame
     from studio_kit.audio import SAMPLE_RATE
     from studio_kit.audio.dialogue import speak_line
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     project = Project.load(root)
     sb = project.storyboard("01")

@@ -7,10 +7,10 @@ import pytest
 from fakes.engine_servers import KEY_ENV, FakeEngineServer
 from test_pipeline_episode import small_sample
 
-from studio_kit.budget import approve_gate_a
 from studio_kit.errors import StudioError
 from studio_kit.pipeline import RenderOptions, render_episode
-from studio_kit.project import Project
+from studio_kit.production.budget import approve_gate_a
+from studio_kit.project.series_folder import Project
 
 # no --engine: routing.yaml decides. The fakes deliver test patterns, not the bible's people:
 # QC fails them, and with a budget of one take the first delivered take is kept (failover on

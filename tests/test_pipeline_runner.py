@@ -9,9 +9,9 @@ import av
 import imageio_ffmpeg
 import pytest
 
-from studio_kit.ledger import Ledger
 from studio_kit.pipeline.runner import ProgressEvent, StageProduct, StageRunner
-from studio_kit.vault import Vault
+from studio_kit.store.ledger import Ledger
+from studio_kit.store.vault import Vault
 
 FF = imageio_ffmpeg.get_ffmpeg_exe()
 

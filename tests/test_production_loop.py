@@ -13,16 +13,16 @@ import pytest
 from fakes.engine_servers import KEY_ENV, FakeEngineServer
 from test_pipeline_episode import small_sample
 
-from studio_kit import gates
-from studio_kit.budget import approve_gate_a
 from studio_kit.cli import main
 from studio_kit.engines.base import Drift
 from studio_kit.errors import StudioError
-from studio_kit.gates import GateError
 from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.pipeline import episode as ep_mod
-from studio_kit.project import Project
-from studio_kit.regeneration import stored_request
+from studio_kit.production import gates
+from studio_kit.production.budget import approve_gate_a
+from studio_kit.production.gates import GateError
+from studio_kit.production.regeneration import stored_request
+from studio_kit.project.series_folder import Project
 
 LOCAL = RenderOptions(engine="local", width=160, height=90, sign=False, prores=False)
 CLOUD = RenderOptions(width=160, height=90, sign=False, prores=False, attempts=1)
@@ -245,8 +245,8 @@ def test_a_local_render_scores_every_metric_on_every_shot(sample):
 def test_regeneration_over_the_approved_estimate_asks_again(sample, monkeypatch):
     """QC fails the fake's test patterns: regenerating on the paid engine goes on only while
     the render's spend stays within the estimate Gate A approved (retries included)."""
-    from studio_kit.budget import estimate_episode
     from studio_kit.errors import BudgetError
+    from studio_kit.production.budget import estimate_episode
 
     monkeypatch.setenv(KEY_ENV["runway"], "test-key")
     monkeypatch.setenv("STUDIO_ENGINE_POLL_S", "0.01")

@@ -172,8 +172,8 @@ def test_technical_scores(spec):
 
 
 def test_scores_are_recorded_and_plotted(spec, tmp_path):
-    from studio_kit.ledger import Ledger
     from studio_kit.qc.plots import plot_scores, scores_table
+    from studio_kit.store.ledger import Ledger
 
     report, _ = scores(context(spec, [figure_frame(light_x=0.7)] * 4))
     with Ledger(tmp_path / "l.sqlite") as ledger:

@@ -14,11 +14,11 @@ from bench.qc_eval import decode, encode, part_masks, recolour, warp
 from studio_kit.engines.base import EngineResult, RenderFormat
 from studio_kit.engines.local import LocalEngine
 from studio_kit.engines.local.engine import validate_request
+from studio_kit.production.routing import build_request
 from studio_kit.qc.base import QCReport, QCScore, ShotMedia, load_media, record_report
 from studio_kit.qc.detect import FigureLocator, detect_faces, transform_box
 from studio_kit.qc.runner import nominal, qc_clip, qc_result
-from studio_kit.routing import build_request
-from studio_kit.vault import Vault
+from studio_kit.store.vault import Vault
 
 FMT = RenderFormat(width=320, height=180, fps=24)
 
@@ -173,7 +173,7 @@ def test_picture_delay_against_dialogue_audio_is_flagged(sample_project, vault, 
 
 
 def test_skips_carry_their_reason_as_a_string(sample_project, vault, tmp_path):
-    from studio_kit.ledger import Ledger
+    from studio_kit.store.ledger import Ledger
 
     req, res = _render(sample_project, vault, "s01-cliff-wide", duration=0.5)
     with Ledger(tmp_path / "l.sqlite") as ledger:

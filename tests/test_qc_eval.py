@@ -30,7 +30,7 @@ def test_drift_detection_on_full_set():
     Left: hair under a beanie (Theo) and faces under 40 px in wide shots. This guards the
     measured levels against regressions."""
     from bench.qc_eval import SAMPLE
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     result = run_eval(workers=2)
     print(result.table())

@@ -16,11 +16,11 @@ from studio_kit.engines.base import RenderFormat
 from studio_kit.engines.local import LocalEngine
 from studio_kit.engines.local.engine import validate_request
 from studio_kit.models import hex_to_rgb
+from studio_kit.production.routing import build_request
 from studio_kit.qc.base import load_media
 from studio_kit.qc.masks import HairMasks, masked_colour
 from studio_kit.qc.runner import qc_clip, references_for
-from studio_kit.routing import build_request
-from studio_kit.vault import Vault
+from studio_kit.store.vault import Vault
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ def test_embedding_scorer_is_pluggable(ctx):
 @pytest.mark.parametrize("base", ["http://h:8000", "http://h:8000/", "http://h:8000/v1",
                                   "http://h:8000/v1/"])
 def test_base_url_with_or_without_v1(base):
-    from studio_kit.openai_compat import chat_completions_url
+    from studio_kit.engines.openai_compat import chat_completions_url
 
     assert chat_completions_url(base) == "http://h:8000/v1/chat/completions"
 

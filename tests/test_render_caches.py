@@ -21,7 +21,7 @@ from studio_kit.edit.pieces import DirPieces, VaultPieces
 from studio_kit.edit.synth import make_clip
 from studio_kit.models import Act, CastMember, DialogueLine, Shot, Storyboard
 from studio_kit.pipeline.episode import _VaultLayers
-from studio_kit.vault import Vault
+from studio_kit.store.vault import Vault
 
 
 class DictLayers:

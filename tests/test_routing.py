@@ -9,12 +9,12 @@ import yaml
 from conftest import SAMPLE
 from fakes.engine_servers import register_test_engine
 
-from studio_kit.budget import approve_gate_a, estimate_episode, gate_a_status
 from studio_kit.cli import main
 from studio_kit.errors import BudgetError, ValidationFailed
 from studio_kit.models import LoraRef
-from studio_kit.project import Project
-from studio_kit.routing import decisions_table, load_rules, route_episode, route_shot
+from studio_kit.production.budget import approve_gate_a, estimate_episode, gate_a_status
+from studio_kit.production.routing import decisions_table, load_rules, route_episode, route_shot
+from studio_kit.project.series_folder import Project
 
 FREE = register_test_engine()
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from studio_kit.builder import build_project
 from studio_kit.errors import StudioError
 from studio_kit.models import Appearance, GarmentKind, KeyLight, Series, TimeOfDay
-from studio_kit.project import Project
-from studio_kit.scaffold import (
+from studio_kit.project.builder import build_project
+from studio_kit.project.scaffold import (
     SERIES_DIRS,
     create_series_folder,
     new_character,
     new_scene,
     require_empty_folder,
 )
+from studio_kit.project.series_folder import Project
 from studio_kit.screenplay import import_script
 
 

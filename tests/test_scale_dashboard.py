@@ -7,7 +7,7 @@ import shutil
 
 from conftest import SAMPLE
 
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 from studio_kit.scale.season import SEASON_FILE, SeasonEpisode, SeasonResult
 
 

@@ -17,14 +17,14 @@ import pytest
 from fakes.engine_servers import KEY_ENV, FakeEngineServer
 from scale_helpers import TINY, tiny_season
 
-from studio_kit.budget import approve_gate_a
 from studio_kit.cli import main
 from studio_kit.errors import StudioError
-from studio_kit.hashing import file_hash
 from studio_kit.pipeline import render_episode
-from studio_kit.project import Project
+from studio_kit.production.budget import approve_gate_a
+from studio_kit.project.series_folder import Project
 from studio_kit.scale import make_executor, parse_episodes, render_season
 from studio_kit.scale.dashboard import load_season, season_view
+from studio_kit.store.hashing import file_hash
 
 EPISODES = ["01", "02", "03"]
 

@@ -9,7 +9,7 @@ import hashlib
 import pytest
 
 from studio_kit.errors import VaultError
-from studio_kit.vault import Vault
+from studio_kit.store.vault import Vault
 
 pytest.importorskip("moto")
 

@@ -14,7 +14,7 @@ from screenplain.types import Dialog, DualDialog
 
 from studio_kit.errors import ScriptError
 from studio_kit.models import CameraAngle, TimeOfDay, TransitionKind
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 from studio_kit.screenplay import (
     BreakdownInput,
     action_seconds,

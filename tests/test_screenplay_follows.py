@@ -17,7 +17,7 @@ from studio_kit.models import (
     VoiceAge,
     VoiceGender,
 )
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 from studio_kit.screenplay import import_script, parse_fountain
 from studio_kit.screenplay.importer import (
     _SKIN,

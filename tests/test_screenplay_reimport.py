@@ -8,7 +8,7 @@ import pytest
 
 from studio_kit.errors import StudioError
 from studio_kit.models import CameraAngle, Shot, ShotSource
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 from studio_kit.screenplay import import_script
 
 SCRIPT = """Title: Re-import test
@@ -163,7 +163,7 @@ def test_source_hashes_are_recorded(sample_dir: Path):
 def test_imported_files_get_normal_file_modes(tmp_path):
     """Scene and character files are written in one batch; they must not stay 0600."""
     from studio_kit.screenplay import import_script
-    from studio_kit.yamlio import FILE_MODE
+    from studio_kit.store.yamlio import FILE_MODE
 
     script = tmp_path / "s.fountain"
     script.write_text("INT. KITCHEN - DAY\n\nAda pours tea.\n\nADA\nMorning.\n")

@@ -26,9 +26,10 @@ from fakes.elevenlabs_server import FakeElevenLabs
 from fakes.engine_servers import ENGINE_SERVICE, KEY_ENV, FakeEngineServer
 from fakes.openai_chat import FakeChatServer
 
+from studio_kit.engines.factory import get_engine
 from studio_kit.errors import StudioError
-from studio_kit.generation import generate_shot, get_engine
-from studio_kit.routing import build_request
+from studio_kit.production.generation import generate_shot
+from studio_kit.production.routing import build_request
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "lighthouse"
@@ -150,7 +151,7 @@ def test_elevenlabs_key_is_used_but_never_stored(sample_project, canary_env, mon
 
 def test_llm_and_vlm_keys_are_sent_but_never_shown(canary_env, monkeypatch,
                                                    openai_server) -> None:
-    from studio_kit.builder import list_genres, llm_outline, load_template
+    from studio_kit.project.builder import list_genres, llm_outline, load_template
     from studio_kit.qc.vlm import VLMConfig, ask
 
     monkeypatch.setenv("STUDIO_VLM_BASE_URL", openai_server.url)  # the /v1 form

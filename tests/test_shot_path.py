@@ -7,7 +7,7 @@ import asyncio
 
 from studio_kit.engines.base import EngineRequest, EngineResult
 from studio_kit.errors import EngineError
-from studio_kit.shot_path import run_attempts
+from studio_kit.production.shot_path import run_attempts
 
 
 def _req(seed: int = 0) -> EngineRequest:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from studio_kit.errors import StudioError
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 
 def _png() -> bytes:

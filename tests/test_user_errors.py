@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from studio_kit.errors import StudioError
-from studio_kit.ledger import Ledger
-from studio_kit.yamlio import load_yaml
+from studio_kit.store.ledger import Ledger
+from studio_kit.store.yamlio import load_yaml
 
 
 def test_corrupt_ledger_is_a_studio_error_and_is_kept(tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ ALIAS_BOMB = (
 def test_yaml_alias_bomb_fails_fast(sample_dir: Path) -> None:
     import time
 
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     path = sample_dir / "series.yaml"
     path.write_text(path.read_text(encoding="utf-8") + ALIAS_BOMB, encoding="utf-8")
@@ -130,7 +130,7 @@ def _set_refs(sample_dir: Path, images: list[str]) -> Path:
 @pytest.mark.parametrize("kind", ["absolute", "dotdot", "symlink"])
 def test_reference_outside_the_series_is_refused_at_validate(sample_dir: Path, tmp_path: Path,
                                                              kind: str) -> None:
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     secret = tmp_path / "secret.png"
     secret.write_bytes(b"\x89PNG not yours")
@@ -152,7 +152,7 @@ def test_reference_outside_the_series_is_refused_at_validate(sample_dir: Path, t
 def test_reference_inside_the_series_and_allowed_root_validates(sample_dir: Path,
                                                                tmp_path: Path,
                                                                monkeypatch) -> None:
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     (sample_dir / "characters" / "mara").mkdir()
     (sample_dir / "characters" / "mara" / "a.png").write_bytes(b"x")
@@ -172,7 +172,7 @@ def test_reference_inside_the_series_and_allowed_root_validates(sample_dir: Path
 
 
 def test_look_lut_outside_is_refused(sample_dir: Path) -> None:
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     path = sample_dir / "series.yaml"
     path.write_text(path.read_text(encoding="utf-8") + "look_lut: ../../look.cube\n",
@@ -183,7 +183,7 @@ def test_look_lut_outside_is_refused(sample_dir: Path) -> None:
 
 
 def test_storyboard_episode_must_match_its_folder(sample_dir: Path) -> None:
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     path = sample_dir / "episodes" / "02" / "storyboard.yaml"
     text = path.read_text(encoding="utf-8")
@@ -198,7 +198,7 @@ def test_storyboard_episode_must_match_its_folder(sample_dir: Path) -> None:
 
 
 def test_pattern_errors_are_in_words_with_a_hint(sample_dir: Path) -> None:
-    from studio_kit.project import Project
+    from studio_kit.project.series_folder import Project
 
     path = sample_dir / "episodes" / "02" / "storyboard.yaml"
     text = path.read_text(encoding="utf-8")
@@ -244,7 +244,7 @@ def test_lora_training_refuses_a_reference_outside_the_series(sample_project, ke
     """Even on a project loaded without the reference checks, training uploads nothing from
     outside the series folder."""
     from studio_kit.asyncrun import run_sync
-    from studio_kit.training import TrainingSettings, train_character_lora
+    from studio_kit.production.training import TrainingSettings, train_character_lora
 
     ch = sample_project.characters["mara"]
     sample_project.characters["mara"] = ch.model_copy(

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from tiny_sample import sample_copy
 
-from studio_kit.assets import JOURNAL, _mark, plan_gc
-from studio_kit.ledger import Ledger
 from studio_kit.pipeline import RenderOptions, render_episode
-from studio_kit.project import Project
-from studio_kit.vault import file_sha256
+from studio_kit.project.series_folder import Project
+from studio_kit.store.assets import JOURNAL, _mark, plan_gc
+from studio_kit.store.ledger import Ledger
+from studio_kit.store.vault import file_sha256
 
 STUDIO = Path(sys.executable).with_name("studio")
 OPTS = dict(engine="local", width=64, height=36, sign=False, prores=False)

@@ -11,15 +11,15 @@ import pytest
 from fakes.openai_chat import FakeChatServer
 from fakes.render_record import fake_render_record
 
-from studio_kit import builder as kit
 from studio_kit.errors import StudioError
 from studio_kit.models import KeyLight
-from studio_kit.project import Project
+from studio_kit.project import builder as kit
+from studio_kit.project.series_folder import Project
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# -- builder (studio_kit.builder) -----------------------------------------------------------
+# -- builder (studio_kit.project.builder) -----------------------------------------------------------
 @pytest.mark.parametrize("genre", kit.list_genres())
 def test_every_genre_template_builds_a_valid_project(tmp_path, genre):
     p = kit.build_project(tmp_path / genre, kit.BuildRequest(title=f"A {genre} series",
@@ -269,15 +269,15 @@ def test_gate_queue_records_through_the_gates_api(sample_dir, tmp_path, keys):
     """The widget's decisions are the gates API's: Gate A is the estimate's approval, Gate B
     one decision per shot take, Gate C bound to the master's hash - so a Gate C given in the
     widget unlocks gates.publish, and status (and the CLI) read the same records."""
-    from studio_kit import gates
-    from studio_kit.status import project_status
+    from studio_kit.production import gates
+    from studio_kit.project.status import project_status
     from widgets.gate_queue import GateQueue, decide, gate_states
 
     p = Project.load(sample_dir)
     decide(p, "01", "A", "approved", "ana")
     with p.ledger() as led:
         d = led.latest_decision("01", "A", "budget")
-        from studio_kit.budget import estimate_episode
+        from studio_kit.production.budget import estimate_episode
 
         assert d["decision"] == "approved"
         assert d["subject_hash"] == estimate_episode(p, "01", ledger=led).estimate_hash
@@ -436,7 +436,7 @@ def test_run_launcher_runs_only_the_served_project(sample_dir, tmp_path):
 
 
 def test_publish_from_the_gate_queue_needs_gate_c_on_the_current_master(sample_dir, tmp_path):
-    from studio_kit import gates
+    from studio_kit.production import gates
     from widgets.gate_queue import GateQueue, decide, gate_states, publish
 
     p = Project.load(sample_dir)

@@ -12,8 +12,8 @@ import pytest
 
 from studio_kit.errors import StudioError
 from studio_kit.models import Character, Scene
-from studio_kit.project import Project
-from studio_kit.yamlio import merge3, save_model, validate_file
+from studio_kit.project.series_folder import Project
+from studio_kit.store.yamlio import merge3, save_model, validate_file
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from studio_kit.pipeline import RenderOptions, RenderResult, render_episode
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 ROOT = Path(__file__).resolve().parents[1]
 

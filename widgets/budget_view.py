@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 
 def budget_rows(project: Project) -> list[dict[str, Any]]:

@@ -10,9 +10,9 @@ from typing import Any
 import ipywidgets as w
 from pydantic import ValidationError
 
-from studio_kit import builder as kit
 from studio_kit.errors import Problem, StudioError, ValidationFailed
 from studio_kit.models import Tier
+from studio_kit.project import builder as kit
 
 from . import validation
 from .common import header

@@ -9,8 +9,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from studio_kit.project import Project
-from studio_kit.status import project_status
+from studio_kit.project.series_folder import Project
+from studio_kit.project.status import project_status
 
 from .common import header, open_project, table
 from .gate_queue import GateQueue
@@ -64,7 +64,7 @@ def load_bokehjs() -> None:
     for data, metadata in outputs:
         publish_display_data(data, metadata)
     try:
-        from studio_kit.yamlio import atomic_write_text
+        from studio_kit.store.yamlio import atomic_write_text
 
         cache.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(cache, json.dumps(outputs))

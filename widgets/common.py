@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from studio_kit import resources
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 DEFAULT_PROJECT = resources.sample_series()
 

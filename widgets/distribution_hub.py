@@ -15,7 +15,7 @@ import ipywidgets as w
 from studio_kit.distribution import hub
 from studio_kit.distribution.platforms import platforms
 from studio_kit.errors import StudioError
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 from .common import header, open_project
 from .validation import Form, guarded

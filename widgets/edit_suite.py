@@ -19,7 +19,7 @@ import ipywidgets as w
 from studio_kit.edit import decisions as d
 from studio_kit.errors import StudioError
 from studio_kit.models import ShotGrade, Storyboard, TransitionKind
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 from . import validation
 from .common import header, open_project

@@ -1,6 +1,6 @@
 """Episode Bay: the storyboard as a timeline (thumbnails, acts, transitions, dialogue, J/L
 overlaps, Gate B state per shot), reorder / move-to-act, the shot editor, pacing, shot
-review (Gate B per shot) and the episode player. Logic: ``studio_kit.episode_bay``."""
+review (Gate B per shot) and the episode player. Logic: ``studio_kit.project.episode_bay``."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import ipywidgets as w
 
-from studio_kit import episode_bay as bay
 from studio_kit.errors import StudioError
 from studio_kit.models.storyboard import CameraAngle, Direction, Movement, Storyboard
-from studio_kit.project import Project
+from studio_kit.project import episode_bay as bay
+from studio_kit.project.series_folder import Project
 
 from .common import header, open_project
 from .validation import Form, guarded

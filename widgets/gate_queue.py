@@ -17,10 +17,10 @@ from typing import Any
 
 import ipywidgets as w
 
-from studio_kit import gates
 from studio_kit.errors import StudioError
-from studio_kit.hashing import file_hash
-from studio_kit.project import Project
+from studio_kit.production import gates
+from studio_kit.project.series_folder import Project
+from studio_kit.store.hashing import file_hash
 
 GATES = {"A": "budget", "B": "creative", "C": "final"}
 
@@ -77,7 +77,7 @@ def decide(project: Project, episode: str, gate: str, decision: str, who: str,
     try:
         ep = project.storyboard(episode).episode
         if gate == "A":
-            from studio_kit.budget import approve_gate_a, reject_gate_a
+            from studio_kit.production.budget import approve_gate_a, reject_gate_a
 
             if approve:
                 approve_gate_a(project, ep, who=who, note=why, ledger=ledger)

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from studio_kit import resources
 from studio_kit.errors import StudioError
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 NOTEBOOKS = resources.notebooks_dir()
 _TQDM_RE = re.compile(r"(\d+)/(\d+) \[")

@@ -12,7 +12,7 @@ import ipywidgets as w
 
 from studio_kit.errors import StudioError
 from studio_kit.models import AtmosphereKind, KeyLight, Scene, TimeOfDay
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 from . import validation
 from .common import header, open_project

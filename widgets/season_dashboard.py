@@ -8,7 +8,7 @@ from pathlib import Path
 
 import ipywidgets as w
 
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 from studio_kit.scale.dashboard import load_season, season_view
 
 from .common import table

@@ -11,8 +11,8 @@ from typing import Any
 import ipywidgets as w
 
 from studio_kit.errors import StudioError
-from studio_kit.project import Project
-from studio_kit.yamlio import atomic_write_bytes
+from studio_kit.project.series_folder import Project
+from studio_kit.store.yamlio import atomic_write_bytes
 
 from . import validation
 from .common import header, open_project, table

@@ -19,8 +19,8 @@ import ipywidgets as w
 
 from studio_kit.errors import Problem, StudioError, ValidationFailed
 from studio_kit.models import Character, Scene, Series
-from studio_kit.project import Project
-from studio_kit.yamlio import changed_fields, validate_data
+from studio_kit.project.series_folder import Project
+from studio_kit.store.yamlio import changed_fields, validate_data
 
 _KINDS: dict[str, tuple[type, str, str]] = {
     # kind -> (model, folder, Project attribute)

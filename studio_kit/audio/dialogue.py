@@ -28,8 +28,8 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from ..errors import StudioError
-from ..hashing import stable_hash
 from ..models import Character, DialogueLine, Storyboard, VoiceAge, VoiceGender, VoiceProfile
+from ..store.hashing import stable_hash
 from ..visemes import Viseme, VisemeTrack
 from . import SAMPLE_RATE
 from .tts.base import Speech, clean_text, get_tts

@@ -22,10 +22,10 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
-from ..hashing import file_hash, stable_hash
 from ..models import Storyboard
+from ..store.hashing import file_hash, stable_hash
+from ..store.yamlio import atomic_write_text
 from ..visemes import Viseme
-from ..yamlio import atomic_write_text
 from . import SAMPLE_RATE
 from .ambience import render_ambience
 from .dialogue import SpeechStore, SpokenLine, speak_line, speak_storyboard

@@ -23,7 +23,7 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from ..errors import StudioError
 from ..models import LoudnessTarget
-from ..yamlio import atomic_open
+from ..store.yamlio import atomic_open
 from . import SAMPLE_RATE
 
 LAYERS = ("dialogue", "music", "effects", "ambience")

@@ -53,7 +53,7 @@ def say(project: Path = typer.Argument(..., help="Series folder"),
         language: str = typer.Option(None, "--language", "-l",
                                      help="Override the character's language")) -> None:
     """Speak a line in a character's voice to a WAV file."""
-    from ..project import Project
+    from ..project.series_folder import Project
 
     p = Project.load(project)  # check the input before the (slow) audio imports
     ch = p.characters.get(character)
@@ -79,7 +79,7 @@ def mix(project: Path = typer.Argument(..., help="Series folder"),
         out: Path = typer.Option(None, "--out", "-o", help="Output folder"),
         dubs: bool = typer.Option(True, help="Also build a dub per series language")) -> None:
     """Build, mix and master an episode's audio (master, stems, M&E, dubs)."""
-    from ..project import Project
+    from ..project.series_folder import Project
 
     if out is not None and out.exists() and not out.is_dir():
         raise StudioError("--out is a file, not a folder", file=out, field="--out",

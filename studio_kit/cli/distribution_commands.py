@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..project import Project
+from ..project.series_folder import Project
 from . import app, console
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import StudioError
-from ..project import Project
+from ..project.series_folder import Project
 from . import app, console
 
 

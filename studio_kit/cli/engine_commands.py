@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 
 from ..errors import StudioError
-from ..project import Project
-from ..yamlio import atomic_copy
+from ..project.series_folder import Project
+from ..store.yamlio import atomic_copy
 from . import app, console
 
 
@@ -32,7 +32,7 @@ def preview(project: Path = typer.Argument(..., help="Series folder"),
     """Render one still of a scene or a shot with the local engine (nothing is spent)."""
     from ..engines.base import RenderFormat
     from ..engines.local import preview_png, scene_preview_spec
-    from ..yamlio import atomic_write_bytes
+    from ..store.yamlio import atomic_write_bytes
 
     if not (16 <= width <= 7680 and 16 <= height <= 4320):
         raise StudioError(f"{width}x{height} is not a preview size", field="--width/--height",
@@ -70,7 +70,7 @@ def render_shot(project: Path = typer.Argument(..., help="Series folder"),
     OUT/contact_sheet.png (one frame per shot)."""
     from ..engines.base import Drift, EngineRequest
     from ..engines.local import LocalEngine, contact_sheet
-    from ..yamlio import atomic_write_bytes
+    from ..store.yamlio import atomic_write_bytes
 
     if not 0.0 <= drift <= 1.0:
         raise StudioError(f"--drift {drift:g} is out of range", field="--drift",

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from .. import resources
 from ..errors import StudioError
-from ..project import Project
+from ..project.series_folder import Project
 from . import app, console
 
 SAMPLE = resources.sample_series()
@@ -20,7 +20,7 @@ SAMPLE = resources.sample_series()
 def validate(project: Path = typer.Argument(Path("."), help="Series folder")) -> None:
     """Check every file of a series: schema, cross-references, reference images."""
     p = Project.load(project)
-    from ..routing import load_rules
+    from ..production.routing import load_rules
 
     load_rules(p)  # routing.yaml too: syntax, schema and engine names
     n_shots = sum(len(e.storyboard.shots) for e in p.episodes.values() if e.storyboard)
@@ -57,7 +57,7 @@ def storyboard(project: Path = typer.Argument(Path(".")),
 def new(folder: Path, title: str = typer.Option(None, help="Series title"),
         sample: bool = typer.Option(False, help="Copy the sample series instead")) -> None:
     """Create a series folder (empty, or a copy of the sample series)."""
-    from ..scaffold import create_series_folder, require_empty_folder
+    from ..project.scaffold import create_series_folder, require_empty_folder
 
     require_empty_folder(folder)
     if sample:
@@ -76,7 +76,7 @@ def schema(out: Path = typer.Option(Path("schema"), help="Folder for <kind>.sche
            check: bool = typer.Option(False, help="Only check that the files are current")
            ) -> None:
     """Export the JSON Schema of every project file, for editors (YAML language server)."""
-    from ..schema import export, stale
+    from ..project.schema import export, stale
 
     if check:
         old = stale(out)
@@ -92,7 +92,7 @@ def schema(out: Path = typer.Option(Path("schema"), help="Folder for <kind>.sche
 @app.command()
 def status(project: Path = typer.Argument(Path("."), help="Series folder")) -> None:
     """The series at a glance: episodes, shots, last run, spend against budget, gates."""
-    from ..status import project_status
+    from ..project.status import project_status
 
     st = project_status(Project.load(project))
     extra = "".join(f", {name} {v:.2f}" for name, v in

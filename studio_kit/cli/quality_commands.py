@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..errors import StudioError
 from ..models import Tier
-from ..project import Project
+from ..project.series_folder import Project
 from . import app, console
 
 
@@ -50,8 +50,8 @@ def qc_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Argum
            tier: str = typer.Option(None, help="draft|standard|premium (default: series)"),
            plot: Path = typer.Option(None, help="Write the scores plot to this .html")) -> None:
     """Score the latest take of every generated shot and record the scores in the ledger."""
+    from ..production.regeneration import stored_request
     from ..qc.runner import DEFAULT_SCORERS, qc_result
-    from ..regeneration import stored_request
 
     tiers = [t.value for t in Tier]
     if tier is not None and tier not in tiers:
@@ -60,7 +60,7 @@ def qc_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Argum
     p = Project.load(project)
     sb = p.storyboard(episode)
     vault, ledger = p.vault(), p.ledger()
-    from .. import gates
+    from ..production import gates
 
     takes = gates.current_take_records(ledger, sb.episode)  # the one current take
     if not takes:
@@ -114,7 +114,7 @@ def gate_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.Arg
              who: str = typer.Option(None, help="Who decides"),
              why: str = typer.Option("", help="Why (required to reject)")) -> None:
     """Record or show a Gate B (shot) or Gate C (master) decision."""
-    from .. import gates
+    from ..production import gates
 
     p = Project.load(project)
     sb = p.storyboard(episode)
@@ -168,7 +168,7 @@ def publish_cmd(project: Path = typer.Argument(Path(".")), episode: str = typer.
                 master: Path = typer.Option(None, help="The master (default: the latest "
                                                        "render's)")) -> None:
     """Publish the master: only if Gate C approved exactly this file."""
-    from .. import gates
+    from ..production import gates
 
     p = Project.load(project)
     sb = p.storyboard(episode)

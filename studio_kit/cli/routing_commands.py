@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import StudioError
-from ..project import Project
+from ..project.series_folder import Project
 from . import app, console
 
 
@@ -41,7 +41,7 @@ def _print_engine_hosts(rules, names: list[str]) -> None:
     """Each engine's base URL (routing.yaml, $STUDIO_ENGINE_<NAME>_URL or the vendor's);
     a warning when it is not the vendor's host, since the API key is sent there."""
     from ..engines.adapters.http import HttpJobClient, origin
-    from ..routing import engine_for
+    from ..production.routing import engine_for
 
     for name in dict.fromkeys(names):
         eng = engine_for(name, rules)
@@ -62,8 +62,8 @@ def route(project: Path = typer.Argument(..., help="Series folder"),
           set_: list[str] = typer.Option([], "--set", help="SHOT=ENGINE override (saved in "
                                          "the storyboard); SHOT= clears it")) -> None:
     """Show which engine each shot goes to, which rule matched, and its estimated cost."""
-    from ..budget import estimate_episode
-    from ..routing import load_rules, route_episode
+    from ..production.budget import estimate_episode
+    from ..production.routing import load_rules, route_episode
 
     p = Project.load(project)
     if set_:
@@ -91,7 +91,7 @@ def route(project: Path = typer.Argument(..., help="Series folder"),
 @app.command("estimate")
 def estimate(project: Path = typer.Argument(...), episode: str = typer.Argument(...)) -> None:
     """Gate A: the episode's estimated engine spend against the budget, and missing keys."""
-    from ..budget import estimate_episode, gate_a_status
+    from ..production.budget import estimate_episode, gate_a_status
 
     p = Project.load(project)
     led = p.ledger()
@@ -103,7 +103,7 @@ def estimate(project: Path = typer.Argument(...), episode: str = typer.Argument(
         table.add_row(s.shot_id, s.engine, f"{s.seconds:g}", f"{s.rate:.3f}", f"{s.cost:.2f}",
                       f"{s.budgeted:.2f}", "; ".join(s.warnings))
     Console(width=160).print(table)
-    from ..routing import load_rules, route_episode
+    from ..production.routing import load_rules, route_episode
 
     rules = load_rules(p)
     _print_engine_hosts(rules, [e for d in route_episode(p, episode, rules)
@@ -136,7 +136,7 @@ def approve(project: Path = typer.Argument(...), episode: str = typer.Argument(.
         raise StudioError(f"gate {gate} is not decided here", field="--gate",
                           hint="this command records Gate A (budget); Gates B and C are "
                                "decided in the review commands / surfaces")
-    from ..budget import approve_gate_a
+    from ..production.budget import approve_gate_a
 
     est = approve_gate_a(p, episode, who=who, note=note, allow_over_budget=over_budget)
     console.print(f"[green]Gate A approved[/] for episode {est.episode} by {who}: "

@@ -34,7 +34,7 @@ def render_season_cmd(
                                       "executed notebook per episode)"),
 ) -> None:
     """Render a season: paid takes decided here from the ledger, episodes as tasks."""
-    from ..project import Project
+    from ..project.series_folder import Project
     from ..scale.executor import make_executor
     from ..scale.season import parse_episodes, render_season
 

@@ -44,8 +44,8 @@ import typer
 
 from .. import resources
 from ..errors import StudioError
-from ..project import Project
-from ..yamlio import atomic_write_text
+from ..project.series_folder import Project
+from ..store.yamlio import atomic_write_text
 from . import app, console
 
 NOTEBOOKS = resources.notebooks_dir()

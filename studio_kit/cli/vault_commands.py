@@ -1,5 +1,5 @@
 """``studio vault verify [--repair]``: re-hash every object; ``studio vault gc [--yes]``:
-remove what nothing references (studio_kit.assets)."""
+remove what nothing references (studio_kit.store.assets)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def verify_cmd(
     from rich.progress import Progress
 
     from ..errors import VaultError
-    from ..project import Project
+    from ..project.series_folder import Project
 
     vault = Project.load(project, check_references=False).vault()
     sizes = [size for _d, _p, size in vault.iter_objects()]
@@ -63,8 +63,8 @@ def gc_cmd(
     """Remove vault objects nothing references (dry run unless --yes; crash-safe)."""
     import sys
 
-    from ..assets import plan_gc, run_gc
-    from ..project import Project
+    from ..project.series_folder import Project
+    from ..store.assets import plan_gc, run_gc
 
     proj = Project.load(project, check_references=False)
     if not yes:

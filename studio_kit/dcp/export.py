@@ -124,7 +124,7 @@ def _write_provenance(res: DcpResult, pic: Path, out: Path) -> None:
             "files": [f.model_dump() for f in res.files], "generated": _issued()}
     pj = out.with_name(out.name + ".provenance.json")
     ph = out.with_name(out.name + ".provenance.html")
-    from ..yamlio import atomic_write_text
+    from ..store.yamlio import atomic_write_text
 
     atomic_write_text(pj, json.dumps(data, indent=2))
     rows = "".join(f"<tr><td>{html.escape(f.path)}</td><td>{f.size}</td>"

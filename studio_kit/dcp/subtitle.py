@@ -64,7 +64,7 @@ def subtitle_xml(subs: list[srt.Subtitle], *, title: str, language: str = "en",
 
 def write_subtitles(srt_path: Path, out: Path, *, title: str, language: str,
                     max_s: float | None = None) -> Path:
-    from ..yamlio import atomic_write_text
+    from ..store.yamlio import atomic_write_text
 
     subs = list(srt.parse(Path(srt_path).read_text(encoding="utf-8")))
     atomic_write_text(out, subtitle_xml(subs, title=title, language=language, max_s=max_s))

@@ -317,8 +317,8 @@ def render_cut(master: Path, pieces: list[CutPiece], spec: PlatformSpec, dest: P
 def _cut(project, episode: str, out_dir: str | Path, kind: str, platform_name: str,
          target_s: float, planner, burn_captions: str | None, caption_style) -> CutDown:
     from ..edit.timeline import Timeline
-    from ..project import Project
-    from ..yamlio import atomic_write_text
+    from ..project.series_folder import Project
+    from ..store.yamlio import atomic_write_text
     from .captions_burn import output_faces, plan_burn
     from .deliver import approved_master, sidecar
     from .reframe import crop_path, crop_size, subject_track

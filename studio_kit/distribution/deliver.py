@@ -29,7 +29,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
-from ..gates import GateError, latest_render, require_gate_c
+from ..production.gates import GateError, latest_render, require_gate_c
 from ..registry import DELIVERABLES
 from .captions_burn import BurnPlan
 from .platforms import PlatformSpec, platform, platforms
@@ -129,8 +129,8 @@ def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
     caption language to burn into the picture, clear of the subject's face
     (``captions_burn``; ``caption_style``: a ``CaptionStyle``)."""
     from ..edit.timeline import Timeline
-    from ..project import Project
-    from ..yamlio import atomic_write_text
+    from ..project.series_folder import Project
+    from ..store.yamlio import atomic_write_text
     from .metadata import build_metadata
     from .thumbnails import choose_thumbnails
 

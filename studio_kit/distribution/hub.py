@@ -31,9 +31,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import StudioError
-from ..gates import GateError, GateState, latest_render, master_status, require_gate_c
-from ..hashing import file_hash
-from ..yamlio import atomic_write_bytes, atomic_write_text
+from ..production.gates import GateError, GateState, latest_render, master_status, require_gate_c
+from ..store.hashing import file_hash
+from ..store.yamlio import atomic_write_bytes, atomic_write_text
 from .platforms import PlatformSpec, platform, platforms
 from .publish import PlatformRelease, Receipt, Release, publish, release_file, save_release
 from .reframe import CropPath, crop_path, crop_size, subject_track
@@ -111,7 +111,7 @@ class HubState(BaseModel):
 
 # -- state on disk ---------------------------------------------------------------------
 def _project(project):
-    from ..project import Project
+    from ..project.series_folder import Project
 
     return project if isinstance(project, Project) else Project.load(project)
 

@@ -32,10 +32,10 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
-from ..gates import GateError, require_gate_c
-from ..hashing import file_hash
+from ..production.gates import GateError, require_gate_c
 from ..registry import PUBLISHERS
-from ..yamlio import atomic_copy, atomic_write_text
+from ..store.hashing import file_hash
+from ..store.yamlio import atomic_copy, atomic_write_text
 
 log = logging.getLogger(__name__)
 TOKEN_ENV = "STUDIO_UPLOAD_TOKEN"
@@ -104,7 +104,7 @@ def check_release(release: Release) -> None:
 
 def publish(project, release: Release, publisher: str = "folder", **options: Any) -> Receipt:
     """Publish ``release`` through ``publisher``: only if Gate C still approves its master."""
-    from ..project import Project
+    from ..project.series_folder import Project
 
     proj = project if isinstance(project, Project) else Project.load(project)
     target = PUBLISHERS.get(publisher)

@@ -335,7 +335,7 @@ def sendcmd_script(path: CropPath) -> str:
 
 def write_crop_plot_data(path: CropPath, dest: Path) -> Path:
     """The crop path as JSON (what a per-shot crop plot is drawn from)."""
-    from ..yamlio import atomic_write_text
+    from ..store.yamlio import atomic_write_text
 
     atomic_write_text(dest, json.dumps(path.model_dump(), indent=None))
     return dest

@@ -92,7 +92,7 @@ def choose_thumbnails(master: str | Path, timeline, out_dir: str | Path, *, n: i
     import av
     from PIL import Image
 
-    from ..yamlio import atomic_write_bytes
+    from ..store.yamlio import atomic_write_bytes
 
     cands = candidates(timeline)
     scored: list[tuple[float, int, str, np.ndarray, tuple]] = []

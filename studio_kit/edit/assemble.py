@@ -29,9 +29,9 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
-from ..hashing import file_hash, stable_hash
 from ..models import TransitionKind
-from ..yamlio import atomic_write_text
+from ..store.hashing import file_hash, stable_hash
+from ..store.yamlio import atomic_write_text
 from .cards import card_key, render_card
 from .encoding import H264_PARAMS, ffmpeg_build, h264_args
 from .frames import FrameEncoder, blend, read_frames, run_ffmpeg

@@ -25,7 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, model_validator
 
 from ..errors import StudioError
-from ..yamlio import atomic_write_text
+from ..store.yamlio import atomic_write_text
 from .timeline import ShotTime
 
 MAX_CHARS = 42

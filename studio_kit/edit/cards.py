@@ -7,7 +7,7 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 
-from ..hashing import stable_hash
+from ..store.hashing import stable_hash
 from .encoding import H264_PARAMS, h264_args
 from .frames import run_ffmpeg
 

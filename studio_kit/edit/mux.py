@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
-from ..hashing import stable_hash
+from ..store.hashing import stable_hash
 from .encoding import H264_PARAMS, ffmpeg_build
 from .frames import run_ffmpeg
 from .pieces import DirPieces, PieceCache
@@ -236,7 +236,7 @@ def _aac_tracks(sources: list[str], duration: float, bitrate: str, cache: PieceC
     from concurrent.futures import ThreadPoolExecutor
 
     from ..audio.mix import AAC_MARGIN_DB
-    from ..hashing import file_hash
+    from ..store.hashing import file_hash
 
     names = names or [str(i) for i in range(len(sources))]
     hold = None if ceiling_dbtp is None else (ceiling_dbtp, AAC_MARGIN_DB)

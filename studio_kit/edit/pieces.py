@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from ..vault import Vault
+    from ..store.vault import Vault
 
 
 class PieceCache(Protocol):

@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..errors import EngineError
-from ..hashing import stable_hash
 from ..models import Character, Garment, Scene, Shot
-from ..vault import Vault
+from ..store.hashing import stable_hash
+from ..store.vault import Vault
 
 
 class EngineCapabilities(BaseModel):
@@ -78,7 +78,7 @@ class EngineRequest(BaseModel):
     negative_prompt: str = ""
     references: list[str] = Field(
         default_factory=list, description="Vault hashes of images, in priority order "
-        "(studio_kit.conditioning); with options['continues'] the first is the previous "
+        "(studio_kit.production.conditioning); with options['continues'] the first is the previous "
         "shot's last frame.")
     seed: int = 0
     format: RenderFormat = Field(default_factory=RenderFormat)

@@ -70,7 +70,7 @@ def take_media(project, episode: str) -> dict[str, TakeMedia]:
     """Shot id -> its current take in the vault (``gates.current_takes``) with the length
     decoded from the file (PyAV frame count / fps); {} before a render."""
     from ..edit.probe import probe
-    from ..gates import current_takes
+    from ..production.gates import current_takes
 
     led = project.ledger()
     ep = project.storyboard(episode).episode

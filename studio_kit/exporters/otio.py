@@ -35,7 +35,7 @@ from ..edit.timeline import ItemKind, Timeline
 from ..errors import StudioError
 from ..models import TransitionKind
 from ..registry import EXPORTERS
-from ..yamlio import atomic_write_text
+from ..store.yamlio import atomic_write_text
 
 _OTIO_TYPES = {
     TransitionKind.dissolve: otio.schema.TransitionTypes.SMPTE_Dissolve,

@@ -27,8 +27,8 @@ from ..audio.mix import SAMPLE_RATE, integrated_lufs, master, true_peak_dbtp, wr
 from ..edit.cards import card_key, render_card
 from ..edit.encoding import ffmpeg_exe
 from ..errors import StudioError
-from ..hashing import file_hash, stable_hash
-from ..yamlio import atomic_write_text
+from ..store.hashing import file_hash, stable_hash
+from ..store.yamlio import atomic_write_text
 from .credits import Credits, build_credits
 from .model import Feature, check_running_time
 
@@ -168,7 +168,7 @@ def _timeline_items(s: EpisodeSource) -> list[dict]:
 def _dropped_acts(s: EpisodeSource, drops: set[str]) -> set[str]:
     """The episode's act ids that ``drops`` names: cold opens, end hooks, recaps (an act
     whose id or title says recap / previously)."""
-    from ..project import Project
+    from ..project.series_folder import Project
 
     proj = Project.load(s.series_dir, check_references=False)
     out: set[str] = set()
@@ -231,7 +231,7 @@ def _stems(s: EpisodeSource) -> dict[str, str]:
 def _episode_mood(s: EpisodeSource, ranges: list[tuple[int, int]], fps: float) -> str | None:
     """The mood of the episode act that runs longest in the kept frames."""
     from ..audio.music import act_mood
-    from ..project import Project
+    from ..project.series_folder import Project
 
     items = [i for i in _timeline_items(s) if i.get("kind") == "shot"]
     if not items:

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
-from ..yamlio import save_model
+from ..store.yamlio import save_model
 from .model import RUNNING_TIME_S, Card, Feature, FeatureFormat, Source, load_feature
 
 #: the title card and the end credits the assembly adds (assemble.CARD_FPS_FRAMES and twice
@@ -142,8 +142,8 @@ def _ledger_path(series_dir: Path) -> Path:
 
 
 def _gate_c_state(series_dir: Path, episode: str, master: str) -> str:
-    from ..gates import master_status
-    from ..ledger import Ledger
+    from ..production.gates import master_status
+    from ..store.ledger import Ledger
 
     if not _ledger_path(series_dir).is_file():
         return "open"
@@ -157,8 +157,8 @@ def _gate_c_state(series_dir: Path, episode: str, master: str) -> str:
 def require_approved(feature: Feature, root: str | Path, *, file: str | None = None) -> None:
     """Every master the feature draws on approved at Gate C (gates.require_gate_c), as for
     any delivery; a GateError names the first that is not."""
-    from ..gates import require_gate_c
-    from ..ledger import Ledger
+    from ..production.gates import require_gate_c
+    from ..store.ledger import Ledger
     from .assemble import resolve_sources
 
     for s in resolve_sources(feature, Path(root), file):
@@ -380,7 +380,7 @@ def episode_mood(series_dir: Path, episode: str) -> str | None:
     (audio.music.act_mood: the act's mood, else what its shots and scenes say); None when
     nothing says (cached by the storyboard's modification time)."""
     from ..audio.music import act_mood
-    from ..project import Project
+    from ..project.series_folder import Project
 
     sb_path = series_dir / "episodes" / episode / "storyboard.yaml"
     try:

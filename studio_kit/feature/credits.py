@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from ..project import Project
+from ..project.series_folder import Project
 
 if TYPE_CHECKING:
     from .assemble import EpisodeSource

@@ -13,7 +13,7 @@ import srt
 from pydantic import BaseModel, Field
 
 from ..edit.mux import iso639_2
-from ..yamlio import atomic_write_text
+from ..store.yamlio import atomic_write_text
 from .assemble import FeatureResult, _run, assemble_feature, resolve_sources
 from .model import Feature
 

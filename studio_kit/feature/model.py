@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import Problem, StudioError
 from ..models.series import LoudnessTarget
-from ..yamlio import load_yaml
+from ..store.yamlio import load_yaml
 
 
 class FeatureFormat(StrEnum):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-#: Version of the on-disk schema. Bump it with a migration in ``studio_kit.project``.
+#: Version of the on-disk schema. Bump it with a migration in ``studio_kit.project.series_folder``.
 SCHEMA_VERSION = 1
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

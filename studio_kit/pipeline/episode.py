@@ -11,7 +11,7 @@ Per episode::
 ``dialogue`` speaks the shot's lines (eSpeak NG by default) for their lengths and mouth
 shapes; the shot's effective duration (storyboard duration, longer when the dialogue needs
 it) and its viseme track go into the picture request. ``generate`` calls the idempotent,
-ledger-backed ``studio_kit.generation.generate_shot``; ``sign`` embeds a C2PA manifest in
+ledger-backed ``studio_kit.production.generation.generate_shot``; ``sign`` embeds a C2PA manifest in
 the generated clip; ``grade`` matches it to its scene's look.
 
 Re-render cost: besides the stage cache, episode stages keep finer-grained pieces in the
@@ -38,10 +38,10 @@ from ..asyncrun import run_sync
 from ..edit.pieces import VaultPieces
 from ..engines.base import EngineRequest, EngineResult, RenderFormat
 from ..errors import EngineError, StudioError
-from ..hashing import file_hash, stable_hash
 from ..models import Tier
-from ..project import Project
-from ..yamlio import atomic_copy, atomic_write_text
+from ..project.series_folder import Project
+from ..store.hashing import file_hash, stable_hash
+from ..store.yamlio import atomic_copy, atomic_write_text
 from .runner import ProgressCallback, StageContext, StageProduct, StageRunner
 
 PIPELINE_VERSION = "1"
@@ -227,7 +227,7 @@ class _Render:
     def rules(self):
         """routing.yaml's rules, read once per render (not per shot)."""
         if self._routing is None:
-            from .. import routing
+            from ..production import routing
 
             self._routing = routing.load_rules(self.project)
         return self._routing
@@ -236,7 +236,7 @@ class _Render:
         """The engine ``name`` configured with routing.yaml's settings (base URL, model,
         price), built once per render."""
         if name not in self._route_engines:
-            from .. import routing
+            from ..production import routing
 
             try:
                 rules = self.rules()
@@ -254,7 +254,7 @@ class _Render:
         operator's ``engine:`` on the shot is always tried first."""
         if self.options.engine:
             return [self.options.engine], {}
-        from .. import routing
+        from ..production import routing
 
         shots = self.sb.shots
         i = next(k for k, s in enumerate(shots) if s.id == shot.id)
@@ -343,7 +343,7 @@ class _Render:
         """THE one place a shot's EngineRequest is built: prompt (with any Gate B
         direction), seed, format, duration, visemes, tier, and the conditioning (reference
         images, the previous take's last frame, LoRA ids) the engine accepts."""
-        from ..conditioning import apply_conditioning, shot_conditioning
+        from ..production.conditioning import apply_conditioning, shot_conditioning
 
         request = EngineRequest(
             spec=job.spec, prompt=prompt["prompt"],
@@ -357,9 +357,9 @@ class _Render:
     def generate(self, request: EngineRequest, engine_name: str, shot_id: str,
                  attempt: int = 1, *, runner: StageRunner | None = None
                  ) -> tuple[EngineResult, bool]:
-        """The shot's clip: ``studio_kit.generation.generate_shot`` (idempotent, ledger-backed,
+        """The shot's clip: ``studio_kit.production.generation.generate_shot`` (idempotent, ledger-backed,
         Gate A for paid engines), within the engine's concurrency limit."""
-        from ..generation import generate_shot
+        from ..production.generation import generate_shot
 
         runner = runner or self.runner
         engine = self.engine(engine_name)
@@ -388,9 +388,9 @@ class _Render:
         """A regeneration or failover to a paid engine stays within the estimate Gate A
         approved (``budget.estimate_episode``: retries included): one that would spend more
         asks again (``BudgetError``)."""
-        from ..budget import estimate_episode, shot_cost
         from ..errors import BudgetError
-        from ..generation import is_paid
+        from ..production.budget import estimate_episode, shot_cost
+        from ..production.generation import is_paid
 
         engine = self.engine(engine_name)
         if not is_paid(engine):
@@ -437,7 +437,7 @@ class _Render:
 
     def has_take(self, request: EngineRequest, engine_name: str, ledger=None) -> bool:
         """Whether ``engine_name`` already delivered a clip for ``request`` (vault/ledger)."""
-        from ..generation import cached_result
+        from ..production.generation import cached_result
 
         model = getattr(self.engine(engine_name), "model", "") or ""
         return cached_result(request.request_hash(engine_name, model), self.vault,
@@ -593,7 +593,7 @@ class WorkerWouldPay(EngineError):
 
 
 def _refuse_to_pay(engine, engine_name: str, key: str, vault, ledger, shot_id: str) -> None:
-    from ..generation import cached_result, is_paid
+    from ..production.generation import cached_result, is_paid
 
     if is_paid(engine) and cached_result(key, vault, ledger) is None:
         raise WorkerWouldPay(f"{engine_name}: {NOT_PAID_ON_WORKER} (shot {shot_id})",
@@ -608,7 +608,7 @@ def produce_paid_takes(project: str | Path | Project, episode: str, *,
     engine goes through the one shot path (failover, QC, regeneration, Gate A), so its take
     is in the vault and its calls in the ledger before any worker renders the episode.
     Returns shot id -> kept take's asset (empty when no shot routes to a paid engine)."""
-    from ..generation import is_paid
+    from ..production.generation import is_paid
 
     options = options or RenderOptions()
     proj = project if isinstance(project, Project) else Project.load(project)
@@ -711,7 +711,7 @@ def _produce_all(r: _Render, jobs: list[ShotJob]) -> dict[str, ShotTake]:
     concurrency slots); a shot that continues the previous one waits for its take."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..ledger import Ledger
+    from ..store.ledger import Ledger
 
     def work(job: ShotJob, previous) -> ShotTake:
         ledger = Ledger(r.ledger.path)
@@ -759,7 +759,7 @@ def produce_shot_take(r: _Render, job: ShotJob, *, runner: StageRunner,
     before it is kept; a take below the tier's thresholds is regenerated with a new seed,
     then on the next engine, within ``options.attempts``. A take an engine of the route
     already delivered is kept on a re-render (the kept take follows the route)."""
-    from ..regeneration import attempt_seed
+    from ..production.regeneration import attempt_seed
 
     ledger = runner.ledger
     sid = job.shot.id
@@ -781,7 +781,7 @@ def produce_shot_take(r: _Render, job: ShotJob, *, runner: StageRunner,
                           + "; ".join(failures), field=f"shots.{sid}.engine",
                           hint="fix the shot or the engine, then 'studio render "
                           "--retry-failed', or add a failover engine in routing.yaml")
-    from ..shot_path import run_attempts
+    from ..production.shot_path import run_attempts
 
     attempts: list[str] = []
     spent = 0.0
@@ -864,7 +864,7 @@ def _record_attempt(r: _Render, ledger, job: ShotJob, n: int, engine: str, seed:
                     take: ShotTake, passed: bool) -> None:
     """One ``regeneration`` stage row per QC'd take (what ``studio qc``, the gates and
     ``gates.story`` read as the shot's takes)."""
-    from ..regeneration import STAGE
+    from ..production.regeneration import STAGE
 
     outputs = {"attempt": str(n), "engine": engine, "seed": str(seed),
                "asset": take.result.asset, "request": take.request_digest,
@@ -879,7 +879,7 @@ def _record_attempt(r: _Render, ledger, job: ShotJob, n: int, engine: str, seed:
 def _in_thread(r: _Render, fn, *args, pool=None):
     """Run ``fn(r, *args, runner=...)`` on a worker thread with its own ledger connection
     (a SQLite connection must not interleave two threads' transactions)."""
-    from ..ledger import Ledger
+    from ..store.ledger import Ledger
 
     def work():
         ledger = Ledger(r.ledger.path)

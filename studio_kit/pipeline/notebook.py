@@ -54,7 +54,7 @@ def run_notebook(project: str | Path, episode: str, options: RenderOptions | Non
     executed copy: ``<out>/episode-<nn>/notebooks/render-<UTC time>-<pid>-<random>.ipynb``.
     """
     from ..notebook_run import execute_recorded
-    from ..project import Project
+    from ..project.series_folder import Project
 
     options = RenderOptions.model_validate(options or RenderOptions())
     proj = Project.load(project)
@@ -76,7 +76,7 @@ def _link_record(notebook: Path, render: Path) -> None:
     read as the current takes and master)."""
     import json
 
-    from ..ledger import Ledger
+    from ..store.ledger import Ledger
 
     if not render.is_file():
         return

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..hashing import stable_hash
-from ..ledger import Ledger
-from ..vault import Vault
+from ..store.hashing import stable_hash
+from ..store.ledger import Ledger
+from ..store.vault import Vault
 
 
 @dataclass

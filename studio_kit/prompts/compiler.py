@@ -19,10 +19,10 @@ from pydantic import BaseModel, Field
 
 from ..engines.base import ResolvedCharacter, ShotSpec
 from ..errors import StudioError
-from ..hashing import stable_hash
 from ..models import Scene, Shot
 from ..models.common import SCHEMA_VERSION
-from ..yamlio import atomic_write_text, validate_file
+from ..store.hashing import stable_hash
+from ..store.yamlio import atomic_write_text, validate_file
 from .colours import colour_word, skin_word
 
 #: bump when the compiler's wording changes (stored prompts then show as stale)

@@ -24,10 +24,10 @@ from typing import Any
 
 from ..engines.base import Drift, EngineRequest, EngineResult, ResolvedCharacter, ShotSpec
 from ..errors import StudioError
-from ..hashing import stable_hash
 from ..models import Camera, CastMember, Tier
 from ..registry import ENGINES
-from ..vault import Vault
+from ..store.hashing import stable_hash
+from ..store.vault import Vault
 from .base import (
     QCContext,
     QCReport,

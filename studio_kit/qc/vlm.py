@@ -22,8 +22,8 @@ import httpx
 import numpy as np
 from pydantic import BaseModel, Field
 
+from ..engines.openai_compat import chat_completions_url
 from ..errors import StudioError
-from ..openai_compat import chat_completions_url
 from ..registry import SCORERS
 from .base import QCContext, QCScore, Scorer
 from .measure import sample_times

@@ -23,7 +23,7 @@ def run_season_notebook(project: str | Path, episodes: list[str] | None = None,
     (``<out>/season/notebooks/season-<UTC>-<pid>-<random>.ipynb``). The scheduler address
     goes in as a parameter; credentials never do (the kernel reads its environment)."""
     from ..notebook_run import execute_recorded
-    from ..project import Project
+    from ..project.series_folder import Project
 
     options = RenderOptions.model_validate(options or RenderOptions())
     proj = Project.load(project)

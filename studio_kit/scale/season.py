@@ -42,16 +42,16 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
-from ..hashing import file_hash
 from ..pipeline.episode import (
     NOT_PAID_ON_WORKER,
     RenderOptions,
     produce_paid_takes,
     render_episode,
 )
-from ..project import Project
-from ..vault import Vault
-from ..yamlio import atomic_copy, atomic_write_text
+from ..project.series_folder import Project
+from ..store.hashing import file_hash
+from ..store.vault import Vault
+from ..store.yamlio import atomic_copy, atomic_write_text
 from .executor import InProcessExecutor
 
 #: ledger tables whose rows a worker's render adds (merged by the coordinator)
@@ -252,7 +252,7 @@ def _stage_counts(render: dict[str, Any]) -> dict[str, dict[str, int]]:
 def _record(proj: Project, outcome: EpisodeOutcome, out_dir: Path, vault: Vault,
             params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """The worker's render in the project's ledger and output folder (coordinator only)."""
-    from ..ledger import Ledger
+    from ..store.ledger import Ledger
 
     ep_dir = out_dir / f"episode-{outcome.episode}"
     for rel, digest in outcome.files.items():

@@ -21,7 +21,6 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from ..hashing import canonical_json, stable_hash
 from ..models import (
     Act,
     ActKind,
@@ -40,6 +39,7 @@ from ..models import (
     Transition,
     TransitionKind,
 )
+from ..store.hashing import canonical_json, stable_hash
 from .describe import DETECT_LANGUAGES, DETECT_MIN_CONFIDENCE, atmosphere_from, detect_language
 from .parse import (
     ActionPara,

@@ -17,7 +17,6 @@ from pathlib import Path
 import yaml
 
 from ..errors import StudioError, ValidationFailed
-from ..hashing import stable_hash
 from ..models import (
     Appearance,
     Character,
@@ -34,8 +33,9 @@ from ..models import (
     VoiceGender,
     Wardrobe,
 )
-from ..scaffold import create_series_folder, new_character, new_scene, require_empty_folder
-from ..yamlio import atomic_copy, atomic_open, atomic_write_text, save_model
+from ..project.scaffold import create_series_folder, new_character, new_scene, require_empty_folder
+from ..store.hashing import stable_hash
+from ..store.yamlio import atomic_copy, atomic_open, atomic_write_text, save_model
 from .breakdown import BreakdownInput, BreakdownResult, breakdown_full
 from .describe import DETECT_LANGUAGES, Looks, introduction, looks_from, props_from
 from .parse import (
@@ -520,7 +520,7 @@ def import_script(project_root: Path, script_path: Path, episode: str, *, create
     its path; the Project Builder passes a name, its upload lives in a temporary folder).
     """
     t0 = time.perf_counter()
-    from ..project import SERIES_FILE, Episode, Project
+    from ..project.series_folder import SERIES_FILE, Episode, Project
 
     root = Path(project_root)
     script_path = Path(script_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio_kit.project import Project
+from studio_kit.project.series_folder import Project
 
 
 def fake_render_record(p: Project, tmp_path: Path, master_bytes: bytes = b"master v1") -> Path:

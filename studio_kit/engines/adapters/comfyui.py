@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import httpx
 
 from ...registry import ENGINES
-from ...vault import Vault
+from ...store.vault import Vault
 from ..base import EngineCapabilities, EngineRequest
 from .http import HttpEngine, JobState, prompt_text
 

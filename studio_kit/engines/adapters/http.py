@@ -41,7 +41,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 
 from ...errors import EngineError
-from ...vault import Vault
+from ...store.vault import Vault
 from ..base import Engine, EngineRequest, EngineResult, ProgressFn
 from .errors import (
     AdapterError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from ...registry import ENGINES
-from ...vault import Vault
+from ...store.vault import Vault
 from ..base import EngineCapabilities, EngineRequest
 from .http import HttpEngine, JobState, data_uri, nearest, prompt_text
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...errors import EngineError
 from ...registry import ENGINES
-from ...vault import Vault
+from ...store.vault import Vault
 from ..base import (
     Engine,
     EngineCapabilities,

@@ -19,10 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .engines.base import Engine
-from .errors import BudgetError
-from .hashing import stable_hash
-from .ledger import Ledger
+from ..engines.base import Engine
+from ..errors import BudgetError
+from ..store.hashing import stable_hash
+from ..store.ledger import Ledger
 from .routing import RouteDecision, RoutingRules, engine_for, load_rules, route_episode
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from .gates import episode_gates
-from .project import Project
+from ..production.gates import episode_gates
+from .series_folder import Project
 
 
 class EpisodeStatus(BaseModel):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from .feature.model import Feature
-from .models import SCHEMA_VERSION, Character, Scene, Series, Storyboard
-from .yamlio import atomic_write_text
+from ..feature.model import Feature
+from ..models import SCHEMA_VERSION, Character, Scene, Series, Storyboard
+from ..store.yamlio import atomic_write_text
 
 #: file kind -> (model, the project files it describes)
 DOCUMENTS: dict[str, tuple[type[BaseModel], str]] = {

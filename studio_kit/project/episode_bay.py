@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import StudioError, ValidationFailed
-from .models.storyboard import Act, ActKind, Storyboard, TransitionKind
-from .project import Project
-from .yamlio import atomic_write_bytes, plain_data, validate_data
+from ..errors import StudioError, ValidationFailed
+from ..models.storyboard import Act, ActKind, Storyboard, TransitionKind
+from ..store.yamlio import atomic_write_bytes, plain_data, validate_data
+from .series_folder import Project
 
 #: an act whose average shot length is this far off its target is flagged
 DRIFT_TOLERANCE = 0.25
@@ -191,7 +191,7 @@ def check_references(project: Project, sb: Storyboard) -> None:
     """The project's cross-file checks on ``sb`` (unknown scene, character, outfit...)."""
     import dataclasses
 
-    from .project import Episode
+    from .series_folder import Episode
 
     ep = project.episode(sb.episode)
     trial = dataclasses.replace(project, episodes={
@@ -231,7 +231,7 @@ def move_in_text(project: Project, sb: Storyboard) -> Path | None:
     parsed and validated against ``sb`` before it replaces the file atomically."""
     import yaml
 
-    from .yamlio import _folder_lock, atomic_write_text
+    from ..store.yamlio import _folder_lock, atomic_write_text
 
     ep = project.episodes.get(sb.episode)
     if ep is None or ep.storyboard is None or ep.storyboard is sb:
@@ -350,7 +350,7 @@ _SEEN_TEXT: dict[Path, tuple[str, dict[str, Any], dict]] = {}
 
 def _parse(text: str) -> tuple[Any, dict]:
     """YAML text -> (data, line map), one parse (as ``yamlio.load_yaml`` does for files)."""
-    from .yamlio import _LOADER, _line_map, _refuse_aliases
+    from ..store.yamlio import _LOADER, _line_map, _refuse_aliases
 
     _refuse_aliases(text, Path("storyboard.yaml"))
     loader = _LOADER(text)
@@ -444,15 +444,15 @@ class ShotReview:
 
 def gate_states(project: Project, episode: str) -> tuple[dict[str, str], dict[str, str]]:
     """(shot id -> Gate B state, shot id -> current take asset)."""
-    from .gates import episode_gates
+    from ..production.gates import episode_gates
 
     g = episode_gates(project.ledger(), project, episode)
     return {s.subject: s.state.value for s in g.shots}, dict(g.takes)
 
 
 def shot_review(project: Project, episode: str, shot_id: str) -> ShotReview:
-    from .gates import current_takes, shot_status
-    from .qc.plots import scores_table
+    from ..production.gates import current_takes, shot_status
+    from ..qc.plots import scores_table
 
     led = project.ledger()
     ep = project.storyboard(episode).episode
@@ -487,9 +487,9 @@ _SCENE_FRAMES: dict[tuple[str, str], bytes] = {}
 
 def _scene_frame(project: Project, scene_id: str) -> bytes | None:
     """The scene drawn alone by the embedded engine (what QC's scene checks compare to)."""
-    from .engines.base import RenderFormat
-    from .engines.local.preview import preview_png
-    from .hashing import stable_hash
+    from ..engines.base import RenderFormat
+    from ..engines.local.preview import preview_png
+    from ..store.hashing import stable_hash
 
     scene = project.scenes.get(scene_id)
     if scene is None:
@@ -505,7 +505,7 @@ def review(project: Project, episode: str, shot_id: str, action: str, *, who: st
            why: str = ""):
     """approve / reject / regenerate (= a rejection with its note; the next render makes a
     new take) the shot's current take at Gate B."""
-    from .gates import GateError, current_takes, review_shot
+    from ..production.gates import GateError, current_takes, review_shot
 
     if action not in ("approve", "reject", "regenerate"):
         raise StudioError(f"unknown review action {action!r}", field="action",
@@ -598,7 +598,7 @@ class PlayerSources:
 def master_audio_tracks(master: Path) -> list[str]:
     """The language of each audio stream of the master, in stream order (the first is the
     original; a stream without a language is ``track N``)."""
-    from .edit.probe import probe
+    from ..edit.probe import probe
 
     return [st.language or f"track {n + 1}"
             for n, st in enumerate(probe(master, packets=False).of_type("audio"))]
@@ -608,7 +608,7 @@ def master_with_audio(project: Project, master: Path, track: int) -> Path:
     """The master with only its audio stream ``track`` (video, that sound and the caption
     streams copied, no re-encode), cached under ``.studio/player``: a browser plays the
     first audio stream of a file, so switching the sound in the page is switching files."""
-    from .edit.frames import run_ffmpeg
+    from ..edit.frames import run_ffmpeg
 
     tracks = master_audio_tracks(master)
     if not 0 <= track < len(tracks):
@@ -631,7 +631,7 @@ def master_with_audio(project: Project, master: Path, track: int) -> Path:
 
 
 def player_sources(project: Project, episode: str) -> PlayerSources:
-    from .gates import latest_render
+    from ..production.gates import latest_render
 
     rec = latest_render(project.ledger(), project.storyboard(episode).episode) or {}
     master = Path(rec["master"]) if rec.get("master") else None

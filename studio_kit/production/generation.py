@@ -39,43 +39,18 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from .engines.base import Engine, EngineRequest, EngineResult, ProgressFn
-from .errors import BudgetError, EngineError
-from .ledger import Ledger
-from .registry import ENGINES
-from .vault import Vault
+from ..engines.base import Engine, EngineRequest, EngineResult, ProgressFn
+from ..engines.factory import get_engine
+from ..errors import BudgetError, EngineError
+from ..store.ledger import Ledger
+from ..store.vault import Vault
+from .budget import estimate_episode
 
 STAGE = "generation"
 MAX_COLLECT_TRIES = 3
 LEASE_POLL_S = 0.1
 _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = \
     weakref.WeakKeyDictionary()
-
-
-def get_engine(name: str, **config: Any) -> Engine:
-    """An engine instance from the registry, built with the ``config`` its class takes
-    (e.g. the local engine has no ``base_url``); a ``price_per_second`` the class does not
-    take is set on the instance's capabilities."""
-    obj = ENGINES.get(name)
-    if isinstance(obj, Engine):
-        return obj
-    if isinstance(obj, type):
-        import inspect
-
-        params = inspect.signature(obj).parameters
-        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            config_taken = {k: v for k, v in config.items() if k in params}
-        else:
-            config_taken = dict(config)
-        eng = obj(**config_taken)
-        price = config.get("price_per_second")
-        if price is not None and eng.capabilities.price_per_second != price:
-            eng.capabilities = eng.capabilities.model_copy(update={"price_per_second": price})
-        return eng
-    if callable(obj):
-        return obj(**config) if config else obj()
-    raise EngineError(f"engine {name!r} is registered as {type(obj).__name__}, not an Engine",
-                      hint="register an Engine subclass or instance in registry.ENGINES")
 
 
 def is_paid(engine: Engine) -> bool:
@@ -92,8 +67,7 @@ def ledger_project(ledger: Ledger) -> Path | None:
 def current_estimate_hash(project: Any, episode: str, ledger: Ledger | None = None) -> str:
     """The Gate A estimate hash of ``episode`` as ``routing.yaml`` and the storyboard route it
     now (what ``studio estimate`` prints and ``studio approve`` records)."""
-    from .budget import estimate_episode
-    from .project import Project
+    from ..project.series_folder import Project
 
     proj = project if isinstance(project, Project) else Project.load(project)
     return estimate_episode(proj, episode, ledger=ledger).estimate_hash
@@ -156,7 +130,7 @@ def cached_result(request_hash: str, vault: Vault, ledger: Ledger) -> EngineResu
                         (request_hash,))
     if rows and vault.verified(rows[0]["asset"]):
         # paid and stored, but the stage record is gone (e.g. stages/ was cleaned): rebuild
-        from .engines.adapters.http import probe_video
+        from ..engines.adapters.http import probe_video
 
         row = rows[0]
         try:
@@ -175,7 +149,7 @@ def cached_result(request_hash: str, vault: Vault, ledger: Ledger) -> EngineResu
 
 
 def _status_for(err: EngineError) -> str:
-    from .engines.adapters.errors import EngineTimeout, ModerationRefused
+    from ..engines.adapters.errors import EngineTimeout, ModerationRefused
 
     if isinstance(err, ModerationRefused):
         return "refused"
@@ -251,7 +225,7 @@ async def _take_lease(h: str, vault: Vault, ledger: Ledger, engine_name: str, sh
 
 
 async def _renew_lease(ledger: Ledger, h: str, token: str) -> None:
-    from .ledger import LEASE_TTL_S
+    from ..store.ledger import LEASE_TTL_S
 
     while True:
         await asyncio.sleep(LEASE_TTL_S / 3)

@@ -43,7 +43,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .errors import VaultError
+from ..errors import VaultError
 from .yamlio import atomic_write_text
 
 #: (path, size, mtime_ns) of objects hashed by this process and found intact
@@ -92,7 +92,7 @@ class Vault:
         url = remote if remote is not None else os.environ.get("STUDIO_VAULT_URL")
         self.remote = None
         if url:
-            from .scale.objectstore import store_for
+            from ..scale.objectstore import store_for
 
             self.remote = store_for(url)
         key = str(self.root.resolve())
@@ -339,7 +339,7 @@ class Vault:
             bad.mkdir(parents=True, exist_ok=True)
             os.replace(p, bad / digest)
 
-    # -- gc primitives (studio_kit.assets decides what is unreferenced) ----------------
+    # -- gc primitives (studio_kit.store.assets decides what is unreferenced) ----------------
     def iter_objects(self) -> Iterator[tuple[str, Path, int]]:
         """(digest, path, size) of every stored object."""
         if not self.objects.exists():

@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .errors import StudioError
+from ..errors import StudioError
 from .ledger import Ledger
 from .vault import Vault
 from .yamlio import atomic_write_text
@@ -99,7 +99,7 @@ def _records(vault: Vault) -> list[tuple[Path, dict[str, Any]]]:
 
 
 def _latest_renders(ledger: Ledger) -> dict[str, dict[str, Any]]:
-    from .gates import latest_render
+    from ..production.gates import latest_render
 
     eps = [r["episode"] for r in ledger.query(
         "SELECT DISTINCT episode FROM runs WHERE kind='render' AND episode IS NOT NULL")]
@@ -129,7 +129,7 @@ def _project_hashes(root: Path) -> set[str]:
 
 def asset_index(project: Any) -> list[Asset]:
     """Every object in the project's vault, described (see the module doc)."""
-    from .gates import current_take_records
+    from ..production.gates import current_take_records
 
     vault: Vault = project.vault()
     ledger = Ledger(project.root / ".studio" / "ledger.sqlite")
@@ -296,7 +296,7 @@ class GcPlan(BaseModel):
 def _mark(project: Any, vault: Vault, *, include_paid_unused: bool
           ) -> tuple[set[str], set[str], list[str]]:
     """(live objects, live record paths, paid takes kept although unused)."""
-    from .gates import current_take_records
+    from ..production.gates import current_take_records
 
     ledger = Ledger(project.root / ".studio" / "ledger.sqlite")
     try:
@@ -407,7 +407,7 @@ def thumbnail(project: Any, asset: Asset, width: int = 160) -> bytes | None:
     path = project.vault().path(asset.digest)
     try:
         if asset.media == "video":
-            from .episode_bay import _middle_frame_png
+            from ..project.episode_bay import _middle_frame_png
 
             png = _middle_frame_png(path, width)
         else:

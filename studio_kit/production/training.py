@@ -24,13 +24,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
-from .engines.adapters.errors import InvalidRequest, MalformedResponse
-from .engines.adapters.http import HttpJobClient, JobState
-from .errors import StudioError
-from .hashing import file_hash, stable_hash
-from .ledger import Ledger
-from .models import LoraRef
-from .vault import Vault
+from ..engines.adapters.errors import InvalidRequest, MalformedResponse
+from ..engines.adapters.http import HttpJobClient, JobState
+from ..errors import StudioError
+from ..models import LoraRef
+from ..store.hashing import file_hash, stable_hash
+from ..store.ledger import Ledger
+from ..store.vault import Vault
 
 
 class TrainingSettings(BaseModel):

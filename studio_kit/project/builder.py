@@ -30,9 +30,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from . import resources
-from .errors import StudioError, ValidationFailed
-from .models import (
+from .. import resources
+from ..engines.openai_compat import chat_completions_url
+from ..errors import StudioError, ValidationFailed
+from ..models import (
     Act,
     ActKind,
     Appearance,
@@ -53,10 +54,9 @@ from .models import (
     Tier,
     TimeOfDay,
 )
-from .openai_compat import chat_completions_url
-from .project import Project
+from ..store.yamlio import save_model, validate_data
 from .scaffold import create_series_folder, new_character, new_scene, require_empty_folder
-from .yamlio import save_model, validate_data
+from .series_folder import Project
 
 TEMPLATES_DIR = resources.templates_dir()
 MAX_CAST = 8
@@ -137,7 +137,7 @@ def load_template(genre: str) -> GenreTemplate:
     if not path.is_file():
         raise StudioError(f"no genre template {genre!r}", file=path,
                           hint=f"genres: {', '.join(list_genres()) or 'none'}")
-    from .yamlio import load_yaml
+    from ..store.yamlio import load_yaml
 
     data, lines = load_yaml(path)
     return validate_data(GenreTemplate, data, path, lines)
@@ -490,7 +490,7 @@ def _write(root: Path, parts: dict[str, Any]) -> None:
 
 def _import_fountain(root: Path, req: BuildRequest) -> None:
     try:
-        from .screenplay import import_script
+        from ..screenplay import import_script
     except ImportError:
         raise StudioError("the screenplay importer is not installed",
                           hint="studio_kit.screenplay is needed to build from a script") from None
@@ -502,7 +502,7 @@ def _import_fountain(root: Path, req: BuildRequest) -> None:
                   source_name="the uploaded script")
     script.unlink(missing_ok=True)
     # the builder's choices override what the importer inferred (title page, defaults)
-    from .yamlio import load_yaml
+    from ..store.yamlio import load_yaml
 
     data, lines = load_yaml(root / "series.yaml")
     series = validate_data(Series, data, root / "series.yaml", lines)
@@ -556,7 +556,7 @@ def build_project(dest: str | Path, req: BuildRequest | dict[str, Any]) -> Proje
 
 
 def _as_studio_error(exc: ValidationError, what: str) -> ValidationFailed:
-    from .errors import Problem
+    from ..errors import Problem
 
     problems = [Problem(None, e["msg"], None, ".".join(map(str, e["loc"])) or None, None)
                 for e in exc.errors()]

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from .errors import Problem, StudioError, ValidationFailed
+from ..errors import Problem, StudioError, ValidationFailed
 
 LineMap = dict[tuple[Any, ...], int]
 #: libyaml's parser when PyYAML was built with it (same marks and errors, ~10x faster on

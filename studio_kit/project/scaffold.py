@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
-from .errors import StudioError
-from .models import (
+from ..errors import StudioError
+from ..models import (
     Appearance,
     Atmosphere,
     Character,
@@ -37,8 +37,8 @@ from .models import (
     VoiceProfile,
     Wardrobe,
 )
-from .project import SERIES_FILE
-from .yamlio import save_model
+from ..store.yamlio import save_model
+from .series_folder import SERIES_FILE
 
 #: the sub-folders of every series
 SERIES_DIRS = ("characters", "scenes", "episodes")

@@ -131,7 +131,7 @@ def pid_alive(pid: int | None) -> bool:
 
 def _redact(text: str) -> str:
     """Error text and params with every configured secret taken out (studio_kit.secrets)."""
-    from .secrets import redact
+    from ..secrets import redact
 
     return redact(text)
 
@@ -172,7 +172,7 @@ class Ledger:
             self._conn.close()
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise
-            from .errors import StudioError  # the file is kept: nothing is deleted here
+            from ..errors import StudioError  # the file is kept: nothing is deleted here
 
             raise StudioError(
                 f"the production ledger cannot be opened: {exc}", file=self.path,

@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .errors import StudioError
-from .hashing import file_hash
-from .ledger import Ledger
-from .yamlio import atomic_copy
+from ..errors import StudioError
+from ..store.hashing import file_hash
+from ..store.ledger import Ledger
+from ..store.yamlio import atomic_copy
 
 MASTER = "master"
 

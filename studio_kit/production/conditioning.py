@@ -26,9 +26,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .engines.base import Engine, EngineRequest, ShotSpec
-from .errors import StudioError
-from .vault import Vault
+from ..engines.base import Engine, EngineRequest, ShotSpec
+from ..errors import StudioError
+from ..store.vault import Vault
 
 LAST_FRAME_STAGE = "last-frame"
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")

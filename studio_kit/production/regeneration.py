@@ -15,17 +15,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .engines.base import Drift, EngineRequest, EngineResult
-from .errors import StudioError
+from ..engines.base import Drift, EngineRequest, EngineResult
+from ..errors import StudioError
+from ..models import Tier
+from ..prompts import PromptPolicy, compile_prompt
+from ..qc.base import QCReport
+from ..qc.runner import DEFAULT_SCORERS, qc_result
+from ..store.hashing import stable_hash
+from ..store.ledger import Ledger
+from ..store.vault import Vault
 from .generation import generate_shot
-from .hashing import stable_hash
-from .ledger import Ledger
-from .models import Tier
-from .prompts import PromptPolicy, compile_prompt
-from .qc.base import QCReport
-from .qc.runner import DEFAULT_SCORERS, qc_result
 from .shot_path import Try, run_attempts
-from .vault import Vault
 
 STAGE = "regeneration"
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import Problem, ProblemList, StudioError, ValidationFailed
-from .ledger import Ledger
-from .models import Character, Scene, Series, Shot, Storyboard
-from .vault import Vault
-from .yamlio import LineMap, line_for, load_yaml, save_model, validate_data
-from .yamlio import plain_data as _plain
+from ..errors import Problem, ProblemList, StudioError, ValidationFailed
+from ..models import Character, Scene, Series, Shot, Storyboard
+from ..store.ledger import Ledger
+from ..store.vault import Vault
+from ..store.yamlio import LineMap, line_for, load_yaml, save_model, validate_data
+from ..store.yamlio import plain_data as _plain
 
 SERIES_FILE = "series.yaml"
 M = TypeVar("M", Character, Scene, Series)
@@ -347,8 +347,8 @@ class Project:
     # -- resolution for engines -------------------------------------------------------
     def resolve_shot(self, episode_id: str, shot_id: str):
         """A ShotSpec: the shot with its scene and characters (in their outfits) resolved."""
-        from .engines.base import ResolvedCharacter, ShotSpec
-        from .hashing import stable_hash
+        from ..engines.base import ResolvedCharacter, ShotSpec
+        from ..store.hashing import stable_hash
 
         sb = self.storyboard(episode_id)
         try:

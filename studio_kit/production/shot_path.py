@@ -1,5 +1,5 @@
 """THE attempt loop every shot goes through: the render (``pipeline.episode``), the router
-(``routing.Router.run_shot`` / ``generate_episode``) and regeneration
+(``failover.Router.run_shot`` / ``generate_episode``) and regeneration
 (``regeneration.produce_shot``, used by Gate B rejections and the QC evaluation).
 
 ``run_attempts`` walks a shot's routing chain: on each engine up to ``seeds_per_engine``
@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .engines.base import EngineRequest, EngineResult
-from .errors import EngineError
+from ..engines.base import EngineRequest, EngineResult
+from ..errors import EngineError
 
 Action = Literal["next_engine", "next_seed", "stop"]
 
