@@ -118,8 +118,8 @@ def browser_time(project: Path) -> float | None:
 
 
 def reorder_time(project: Path) -> float:
-    from studio_kit.project import episode_bay as bay
     from studio_kit.project.series_folder import Project
+    from studio_kit.surfaces import episode_bay as bay
 
     p = Project.load(project)
     path = p.episode("01").storyboard_path

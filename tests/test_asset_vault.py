@@ -1,4 +1,4 @@
-"""The asset index (studio_kit.store.assets) and the Asset Vault component on a tiny rendered copy
+"""The asset index (studio_kit.surfaces.asset_vault) and the Asset Vault component on a tiny rendered copy
 of the sample (2 shots, 64x36): every take has its provenance chain (request with prompt,
 engine call, stages), its cost from the ledger and where it is used; the filters narrow
 the list; the component shows a thumbnail, a player and the provenance of a picked asset."""
@@ -9,8 +9,8 @@ import pytest
 from tiny_sample import sample_copy, tiny_render
 
 from studio_kit.project.series_folder import Project
-from studio_kit.store.assets import asset_index, search, thumbnail
 from studio_kit.store.ledger import Ledger
+from studio_kit.surfaces.asset_vault import asset_index, search, thumbnail
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 
 from studio_kit.errors import StudioError, ValidationFailed
 from studio_kit.production.gates import GateError
-from studio_kit.project import episode_bay as bay
 from studio_kit.project.series_folder import Project
+from studio_kit.surfaces import episode_bay as bay
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMENT = "# the director wants this beat held: do not trim\n"
@@ -289,7 +289,7 @@ def test_chart_taps_wired_to_moves(project):
     import holoviews as hv
     from bokeh.models import GlyphRenderer, TapTool
 
-    from studio_kit.project import episode_bay as bay_logic
+    from studio_kit.surfaces import episode_bay as bay_logic
     from widgets.episode_bay import EpisodeBay, timeline_plot
 
     hv.extension("bokeh", logo=False)

@@ -217,7 +217,7 @@ def test_echoed_key_never_reaches_the_ledger(sample_project, monkeypatch):
 
 def test_status_and_gate_a_count_billed_failures_and_show_waste(sample_project):
     from studio_kit.production.budget import estimate_episode
-    from studio_kit.project.status import project_status
+    from studio_kit.surfaces.status import project_status
 
     with sample_project.ledger() as led:
         run = led.start_run("render", episode="01")

@@ -6,7 +6,6 @@ import pytest
 
 from studio_kit.errors import StudioError
 from studio_kit.models import Appearance, GarmentKind, KeyLight, Series, TimeOfDay
-from studio_kit.project.builder import build_project
 from studio_kit.project.scaffold import (
     SERIES_DIRS,
     create_series_folder,
@@ -16,6 +15,7 @@ from studio_kit.project.scaffold import (
 )
 from studio_kit.project.series_folder import Project
 from studio_kit.screenplay import import_script
+from studio_kit.surfaces.builder import build_project
 
 
 def test_require_empty_folder(tmp_path) -> None:

@@ -151,8 +151,8 @@ def test_elevenlabs_key_is_used_but_never_stored(sample_project, canary_env, mon
 
 def test_llm_and_vlm_keys_are_sent_but_never_shown(canary_env, monkeypatch,
                                                    openai_server) -> None:
-    from studio_kit.project.builder import list_genres, llm_outline, load_template
     from studio_kit.qc.vlm import VLMConfig, ask
+    from studio_kit.surfaces.builder import list_genres, llm_outline, load_template
 
     monkeypatch.setenv("STUDIO_VLM_BASE_URL", openai_server.url)  # the /v1 form
     cfg = VLMConfig.from_env()

@@ -17,9 +17,9 @@ from tiny_sample import sample_copy
 
 from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.project.series_folder import Project
-from studio_kit.store.assets import JOURNAL, _mark, plan_gc
 from studio_kit.store.ledger import Ledger
 from studio_kit.store.vault import file_sha256
+from studio_kit.surfaces.asset_vault import JOURNAL, _mark, plan_gc
 
 STUDIO = Path(sys.executable).with_name("studio")
 OPTS = dict(engine="local", width=64, height=36, sign=False, prores=False)

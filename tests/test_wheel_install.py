@@ -125,7 +125,7 @@ def test_studio_kit_is_imported_from_the_fresh_venv(installed: Installed) -> Non
     out = _run([str(installed.python), "-c",
                 "import studio_kit, widgets, widgets.common as c\n"
                 "from studio_kit import resources as r\n"
-                "from studio_kit.project.builder import list_genres\n"
+                "from studio_kit.surfaces.builder import list_genres\n"
                 "print(studio_kit.__file__); print(widgets.__file__)\n"
                 "print(r.in_checkout()); print(r.notebooks_dir()); print(c.DEFAULT_PROJECT)\n"
                 "print(','.join(list_genres()))"],

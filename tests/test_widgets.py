@@ -13,13 +13,13 @@ from fakes.render_record import fake_render_record
 
 from studio_kit.errors import StudioError
 from studio_kit.models import KeyLight
-from studio_kit.project import builder as kit
 from studio_kit.project.series_folder import Project
+from studio_kit.surfaces import builder as kit
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# -- builder (studio_kit.project.builder) -----------------------------------------------------------
+# -- builder (studio_kit.surfaces.builder) -----------------------------------------------------------
 @pytest.mark.parametrize("genre", kit.list_genres())
 def test_every_genre_template_builds_a_valid_project(tmp_path, genre):
     p = kit.build_project(tmp_path / genre, kit.BuildRequest(title=f"A {genre} series",
@@ -270,7 +270,7 @@ def test_gate_queue_records_through_the_gates_api(sample_dir, tmp_path, keys):
     one decision per shot take, Gate C bound to the master's hash - so a Gate C given in the
     widget unlocks gates.publish, and status (and the CLI) read the same records."""
     from studio_kit.production import gates
-    from studio_kit.project.status import project_status
+    from studio_kit.surfaces.status import project_status
     from widgets.gate_queue import GateQueue, decide, gate_states
 
     p = Project.load(sample_dir)

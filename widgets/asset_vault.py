@@ -1,7 +1,7 @@
 """Asset Vault: every asset of the project (takes, references, audio layers, masters, pieces)
 with a thumbnail or a player, its provenance chain (request, engine call, stages), its cost
 from the ledger and where it is used; filters by shot, character, engine, kind and date.
-Logic: ``studio_kit.store.assets``."""
+Logic: ``studio_kit.surfaces.asset_vault``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import ipywidgets as w
 
 from studio_kit.project.series_folder import Project
-from studio_kit.store import assets as av
+from studio_kit.surfaces import asset_vault as av
 
 from .common import header, open_project
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from studio_kit.errors import Problem, StudioError, ValidationFailed
 from studio_kit.models import Tier
-from studio_kit.project import builder as kit
+from studio_kit.surfaces import builder as kit
 
 from . import validation
 from .common import header

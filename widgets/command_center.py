@@ -10,7 +10,7 @@ from typing import Any
 import ipywidgets as w
 
 from studio_kit.project.series_folder import Project
-from studio_kit.project.status import project_status
+from studio_kit.surfaces.status import project_status
 
 from .common import header, open_project, table
 from .gate_queue import GateQueue

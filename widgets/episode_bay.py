@@ -1,6 +1,6 @@
 """Episode Bay: the storyboard as a timeline (thumbnails, acts, transitions, dialogue, J/L
 overlaps, Gate B state per shot), reorder / move-to-act, the shot editor, pacing, shot
-review (Gate B per shot) and the episode player. Logic: ``studio_kit.project.episode_bay``."""
+review (Gate B per shot) and the episode player. Logic: ``studio_kit.surfaces.episode_bay``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import ipywidgets as w
 
 from studio_kit.errors import StudioError
 from studio_kit.models.storyboard import CameraAngle, Direction, Movement, Storyboard
-from studio_kit.project import episode_bay as bay
 from studio_kit.project.series_folder import Project
+from studio_kit.surfaces import episode_bay as bay
 
 from .common import header, open_project
 from .validation import Form, guarded

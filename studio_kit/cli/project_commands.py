@@ -92,7 +92,7 @@ def schema(out: Path = typer.Option(Path("schema"), help="Folder for <kind>.sche
 @app.command()
 def status(project: Path = typer.Argument(Path("."), help="Series folder")) -> None:
     """The series at a glance: episodes, shots, last run, spend against budget, gates."""
-    from ..project.status import project_status
+    from ..surfaces.status import project_status
 
     st = project_status(Project.load(project))
     extra = "".join(f", {name} {v:.2f}" for name, v in

@@ -339,7 +339,7 @@ class Vault:
             bad.mkdir(parents=True, exist_ok=True)
             os.replace(p, bad / digest)
 
-    # -- gc primitives (studio_kit.store.assets decides what is unreferenced) ----------------
+    # -- gc primitives (studio_kit.surfaces.asset_vault decides what is unreferenced) ----------------
     def iter_objects(self) -> Iterator[tuple[str, Path, int]]:
         """(digest, path, size) of every stored object."""
         if not self.objects.exists():

@@ -32,9 +32,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
-from .ledger import Ledger
-from .vault import Vault
-from .yamlio import atomic_write_text
+from ..store.ledger import Ledger
+from ..store.vault import Vault
+from ..store.yamlio import atomic_write_text
 
 HEX = re.compile(r"\b[0-9a-f]{64}\b")
 #: stage records that are references (drawn from the bible): always roots
@@ -407,7 +407,7 @@ def thumbnail(project: Any, asset: Asset, width: int = 160) -> bytes | None:
     path = project.vault().path(asset.digest)
     try:
         if asset.media == "video":
-            from ..project.episode_bay import _middle_frame_png
+            from .episode_bay import _middle_frame_png
 
             png = _middle_frame_png(path, width)
         else:
@@ -423,7 +423,7 @@ def thumbnail(project: Any, asset: Asset, width: int = 160) -> bytes | None:
                 png = buf.getvalue()
     except (StudioError, OSError, ValueError):
         return None
-    from .yamlio import atomic_write_bytes
+    from ..store.yamlio import atomic_write_bytes
 
     atomic_write_bytes(cache, png)
     return png

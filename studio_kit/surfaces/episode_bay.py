@@ -15,8 +15,8 @@ from typing import Any
 
 from ..errors import StudioError, ValidationFailed
 from ..models.storyboard import Act, ActKind, Storyboard, TransitionKind
+from ..project.series_folder import Project
 from ..store.yamlio import atomic_write_bytes, plain_data, validate_data
-from .series_folder import Project
 
 #: an act whose average shot length is this far off its target is flagged
 DRIFT_TOLERANCE = 0.25
@@ -191,7 +191,7 @@ def check_references(project: Project, sb: Storyboard) -> None:
     """The project's cross-file checks on ``sb`` (unknown scene, character, outfit...)."""
     import dataclasses
 
-    from .series_folder import Episode
+    from ..project.series_folder import Episode
 
     ep = project.episode(sb.episode)
     trial = dataclasses.replace(project, episodes={

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from ..production.gates import episode_gates
-from .series_folder import Project
+from ..project.series_folder import Project
 
 
 class EpisodeStatus(BaseModel):

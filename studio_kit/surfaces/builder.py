@@ -54,9 +54,9 @@ from ..models import (
     Tier,
     TimeOfDay,
 )
+from ..project.scaffold import create_series_folder, new_character, new_scene, require_empty_folder
+from ..project.series_folder import Project
 from ..store.yamlio import save_model, validate_data
-from .scaffold import create_series_folder, new_character, new_scene, require_empty_folder
-from .series_folder import Project
 
 TEMPLATES_DIR = resources.templates_dir()
 MAX_CAST = 8
