@@ -7,7 +7,8 @@ that do not follow a section or heading. So we split the text into paragraphs ou
 (same rules as screenplain: blank-line separated, boneyard removed), pre-scan each
 paragraph for notes and synopses, and hand the rest to screenplain's own paragraph
 classifier (``InputParagraph.update_list``); every paragraph object it appends is tagged
-with the line it came from.
+with the line it came from. Every screenplain call (some are its internals) goes through
+:mod:`studio_kit.screenplay.screenplain_api`, the one module to fix on an upgrade.
 """
 
 from __future__ import annotations
@@ -18,17 +19,16 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from screenplain.parsers import fountain as sp_fountain
-from screenplain.types import Action as SpAction
-from screenplain.types import Dialog as SpDialog
-from screenplain.types import DualDialog as SpDualDialog
-from screenplain.types import PageBreak as SpPageBreak
-from screenplain.types import Section as SpSection
-from screenplain.types import Slug as SpSlug
-from screenplain.types import Transition as SpTransition
-
 from ..errors import ScriptError
 from ..models import TimeOfDay, TransitionKind
+from . import screenplain_api as sp
+from .screenplain_api import Action as SpAction
+from .screenplain_api import Dialog as SpDialog
+from .screenplain_api import DualDialog as SpDualDialog
+from .screenplain_api import PageBreak as SpPageBreak
+from .screenplain_api import Section as SpSection
+from .screenplain_api import Slug as SpSlug
+from .screenplain_api import Transition as SpTransition
 
 #: Scripts larger than this are refused (a feature film is ~150-250 KB of Fountain).
 MAX_SCRIPT_BYTES = 5 * 1024 * 1024
@@ -376,21 +376,21 @@ def parse_fountain(text: str, source: str = "<script>") -> Script:
         raise ScriptError("script is empty", file=source,
                           hint="write at least one scene heading, e.g. 'INT. HOUSE - NIGHT'")
     # Boneyard /* ... */ is removed but its newlines are kept so line numbers stay true.
-    text = sp_fountain.boneyard_re.sub(lambda m: "\n" * m.group().count("\n"), text)
-    lines = [sp_fountain._preprocess_line(x) for x in sp_fountain.linebreak_re.split(text)]
+    text = sp.remove_boneyard(text, lambda m: "\n" * m.group().count("\n"))
+    lines = sp.split_lines(text)
 
     # Title page: the leading block of key: value lines (screenplain's own rules).
     start = 0
     title_page: dict[str, list[str]] = {}
     first_block = list(itertools.takewhile(lambda x: x != "", lines))
-    tp = sp_fountain.parse_title_page(first_block) if first_block else None
+    tp = sp.title_page(first_block) if first_block else None
     if tp:
         title_page = tp
         start = len(first_block)
 
     builder = _Builder(source)
     index = start
-    for blank, group in itertools.groupby(lines[start:], sp_fountain._is_blank):
+    for blank, group in itertools.groupby(lines[start:], sp.is_blank):
         chunk = list(group)
         if not blank:
             builder.paragraph(index + 1, chunk)
@@ -455,7 +455,7 @@ class _Builder:
                     continue
                 text = text.rstrip()  # "MARA  [[lang: fr]]" is still a cue, not forced action
             kept.append((off, text))
-        if not kept or all(sp_fountain._is_blank(t) for _, t in kept):
+        if not kept or all(sp.is_blank(t) for _, t in kept):
             if line_langs or other_notes:
                 lang = line_langs[max(line_langs)] if line_langs else None
                 self.elements.append(NotePara(first_line, lang, other_notes))
@@ -480,12 +480,11 @@ class _Builder:
                 self._classify(first_line, kept[:1], line_langs)
                 self._classify(first_line, kept[1:], line_langs)
                 return
-            if not any(rx.match(head) for rx in sp_fountain.slug_regexes):
+            if not sp.is_slug(head):
                 texts = ["." + head]  # I./E. : screenplain does not know it, force it
         # Synopses anywhere ('= text', but not a '===' page break): screenplain only keeps
         # them right after a section or heading.
-        if all(t.startswith("=") for t in texts) and not sp_fountain.page_break_re.match(
-                texts[0]):
+        if all(t.startswith("=") for t in texts) and not sp.is_page_break(texts[0]):
             for off, t in kept:
                 self.elements.append(SynopsisPara(first_line + off, t[1:].strip()))
             return
@@ -499,7 +498,7 @@ class _Builder:
         before = len(self.paras)
         last_before = self.paras[-1] if self.paras else None
         try:
-            sp_fountain.InputParagraph(texts).update_list(self.paras)
+            sp.classify(texts, self.paras)
         except Exception as exc:  # screenplain is a third-party parser: never a traceback
             raise ScriptError(f"cannot parse this paragraph ({type(exc).__name__})",
                               file=self.source, line=para_line,
