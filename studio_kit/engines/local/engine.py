@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from ..base import (
     EngineRequest,
     EngineResult,
     ProgressFn,
+    RenderFormat,
 )
 from .encode import encode_args, encode_stream, gop_size
 from .render import Renderer
@@ -66,6 +68,18 @@ class LocalEngine(Engine):
     def check(self, request: EngineRequest) -> None:
         super().check(request)
         validate_request(request)
+
+    # the optional capabilities QC uses (engines.base.DrawingEngine, ClipEncoder)
+    def frame_at(self, request: EngineRequest, t: float) -> np.ndarray:
+        return frame_at(request, t)
+
+    def figure_regions(self, request: EngineRequest, character_id: str,
+                       t: float) -> dict[str, tuple[int, int, int, int]]:
+        return figure_regions(request, character_id, t)
+
+    def encode_stream(self, frames: Iterable[np.ndarray], out: str | Path,
+                      fmt: RenderFormat) -> int:
+        return encode_stream(frames, out, fmt)
 
     def render(self, request: EngineRequest, vault: Vault,
                progress: ProgressFn | None = None, threads: int | None = None) -> EngineResult:
