@@ -181,3 +181,80 @@ def store_for(url: str | None) -> ObjectStore | None:
     if "://" not in url:
         url = "file://" + str(Path(url).resolve())
     return ObjectStore(url)
+
+
+# -- listing and removal (``studio vault verify`` / ``gc`` on a bucket: scale.bucket) ------
+def _digest_of(key: str) -> str | None:
+    name = key.rsplit("/", 1)[-1]
+    if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
+        return name
+    return None
+
+
+def _listing(store: ObjectStore, prefix: str) -> list[tuple[str, int]]:
+    """(key, size) of every file under ``<base>/<prefix>`` (one recursive listing)."""
+    try:
+        found = store.fs.find(f"{store.base}/{prefix}", detail=True)
+    except FileNotFoundError:
+        return []
+    except Exception as exc:  # noqa: BLE001
+        raise store._fail(f"list {prefix}/", exc) from None
+    return sorted((k, int(info.get("size") or 0)) for k, info in found.items()
+                  if info.get("type", "file") != "directory")
+
+
+def iter_remote_objects(store: ObjectStore) -> list[tuple[str, str, int]]:
+    """(digest, key, size) of every object in the store (temporary uploads excluded)."""
+    out = []
+    for key, size in _listing(store, "objects"):
+        digest = _digest_of(key)
+        if digest is not None and key == store.object_key(digest):
+            out.append((digest, key, size))
+    return out
+
+
+def iter_remote_records(store: ObjectStore) -> list[tuple[str, str]]:
+    """(stage, key) of every stage record in the store."""
+    out = []
+    root = f"{store.base}/stages/"
+    for key, _size in _listing(store, "stages"):
+        rel = key[len(root):] if key.startswith(root) else ""
+        if rel.count("/") == 1 and rel.endswith(".json"):
+            stage, name = rel.split("/")
+            out.append((stage, name[:-len(".json")]))
+    return out
+
+
+def remote_sha256(store: ObjectStore, key: str) -> str:
+    """The sha256 of the bytes under ``key``, streamed from the store (nothing is written
+    here)."""
+    h = hashlib.sha256()
+    try:
+        with store.fs.open(key, "rb", block_size=1 << 22) as fh:
+            while block := fh.read(1 << 22):
+                h.update(block)
+    except Exception as exc:  # noqa: BLE001
+        raise store._fail(f"read {key}", exc) from None
+    return h.hexdigest()
+
+
+def remove_remote(store: ObjectStore, key: str) -> None:
+    try:
+        store.fs.rm_file(key)
+    except FileNotFoundError:
+        pass
+    except Exception as exc:  # noqa: BLE001
+        raise store._fail(f"delete {key}", exc) from None
+
+
+def quarantine_remote(store: ObjectStore, digest: str) -> None:
+    """Move a corrupt object to ``<url>/quarantine/<digest>`` (a copy, then the delete), so
+    a reader misses it and the stage that made it runs again."""
+    key = store.object_key(digest)
+    try:
+        if store.atomic_rename:
+            store.fs.makedirs(f"{store.base}/quarantine", exist_ok=True)
+        store.fs.copy(key, f"{store.base}/quarantine/{digest}")
+    except Exception as exc:  # noqa: BLE001
+        raise store._fail(f"quarantine object {digest[:12]}", exc) from None
+    remove_remote(store, key)
