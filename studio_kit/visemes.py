@@ -39,7 +39,7 @@ VisemeTrack = list[tuple[float, Viseme]]
 
 #: Written letter -> mouth shape, the one table for every place that has letters but no
 #: phonemes: the local engine's mouth before the audio stage gives phoneme timing
-#: (``engines.local.render.text_visemes``) and a cloud TTS's character alignment
+#: (``engines.local.scene.text_visemes``) and a cloud TTS's character alignment
 #: (``audio.tts.elevenlabs``). Vowels with their accents; 'y' as in "happy"/"il y a" and
 #: 'h' as the open breath before a vowel; every other letter (incl. 'j') is ``cdg``. The
 #: digraph "th" is a sequence rule, applied by ``text_visemes``.

@@ -14,7 +14,8 @@ from .preview import (
     scene_preview_spec,
     spec_for_scene,
 )
-from .render import DRIFT_KINDS, REGION_KEYS, Renderer, text_visemes
+from .render import Renderer
+from .scene import DRIFT_KINDS, REGION_KEYS, text_visemes
 from .sheet import clip_frames, contact_sheet
 
 __all__ = [
