@@ -17,40 +17,23 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
+from ..langtags import alpha3
 from ..store.hashing import stable_hash
 from .encoding import H264_PARAMS, ffmpeg_build
 from .frames import run_ffmpeg
 from .pieces import DirPieces, PieceCache
 from .probe import MediaInfo, probe
 
-# ISO 639-1 -> ISO 639-2/T. Hand-written because no package in our stack maps them
-# (babel knows language names, not alpha-3 codes); 3-letter codes pass through unchanged.
-_ISO639_2 = {
-    "ar": "ara", "bn": "ben", "ca": "cat", "cs": "ces", "cy": "cym", "da": "dan",
-    "de": "deu", "el": "ell", "en": "eng", "es": "spa", "et": "est", "eu": "eus",
-    "fa": "fas", "fi": "fin", "fr": "fra", "ga": "gle", "gl": "glg", "he": "heb",
-    "hi": "hin", "hr": "hrv", "hu": "hun", "hy": "hye", "id": "ind", "is": "isl",
-    "it": "ita", "ja": "jpn", "ka": "kat", "ko": "kor", "lt": "lit", "lv": "lav",
-    "ms": "msa", "nb": "nob", "nl": "nld", "nn": "nno", "no": "nor", "pl": "pol",
-    "pt": "por", "ro": "ron", "ru": "rus", "sk": "slk", "sl": "slv", "sq": "sqi",
-    "sr": "srp", "sv": "swe", "sw": "swa", "ta": "tam", "th": "tha", "tr": "tur",
-    "uk": "ukr", "ur": "urd", "vi": "vie", "yo": "yor", "zh": "zho", "zu": "zul",
-    "br": "bre", "af": "afr", "am": "amh", "ha": "hau", "ig": "ibo", "te": "tel",
-}
-
 
 def iso639_2(language: str) -> str:
-    """'en' / 'pt-BR' / 'fra' -> 'eng' / 'por' / 'fra'."""
-    primary = language.split("-")[0].lower()
-    if len(primary) == 3 and primary.isalpha():
-        return primary
-    try:
-        return _ISO639_2[primary]
-    except KeyError:
+    """'en' / 'pt-BR' / 'fra' -> 'eng' / 'por' / 'fra' (ISO 639-2/T, through langcodes)."""
+    code = alpha3(language)
+    if code is None:
         raise StudioError(f"no ISO 639-2 code known for language {language!r}",
                           field="languages",
                           hint="use a 3-letter ISO 639-2 code (e.g. 'bre') in series.yaml"
-                          ) from None
+                          )
+    return code
 
 
 class MasterInfo(BaseModel):

@@ -7,12 +7,13 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from ..langtags import is_language_tag
+
 #: Version of the on-disk schema. Bump it with a migration in ``studio_kit.project.series_folder``.
 SCHEMA_VERSION = 1
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _HEX_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-_LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 def _check_id(value: str) -> str:
@@ -31,7 +32,7 @@ def _check_colour(value: str) -> str:
 
 
 def _check_language(value: str) -> str:
-    if not _LANG_RE.match(value):
+    if not is_language_tag(value):  # BCP 47 through langcodes (studio_kit/langtags.py)
         raise ValueError(
             f"{value!r} is not a language code: use an ISO 639 code such as 'en', 'fr', "
             "'pt-BR' or 'cmn'"

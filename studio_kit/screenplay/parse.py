@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ScriptError
+from ..langtags import is_language_tag
 from ..models import TimeOfDay, TransitionKind
 from . import screenplain_api as sp
 from .screenplain_api import Action as SpAction
@@ -34,7 +35,6 @@ from .screenplain_api import Transition as SpTransition
 MAX_SCRIPT_BYTES = 5 * 1024 * 1024
 
 _LANG_NOTE_RE = re.compile(r"^\s*(?:lang|language)\s*:\s*(.*?)\s*$", re.IGNORECASE | re.DOTALL)
-_LANG_CODE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _NOTE_RE = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 _PREFIX_RE = re.compile(
     r"^(?P<p>INT\.?\s*/\s*EXT\.?|EXT\.?\s*/\s*INT\.?|I\.?\s*/\s*E\.?|INT\.?|EXT\.?|EST\.?)"
@@ -175,7 +175,7 @@ class Script:
     @property
     def language(self) -> str | None:
         values = self.title_page.get("Language")
-        if values and _LANG_CODE_RE.match(values[0].strip()):
+        if values and is_language_tag(values[0].strip()):
             return values[0].strip()
         return None
 
@@ -426,7 +426,7 @@ class _Builder:
 
     def _lang(self, value: str, line: int) -> str:
         code = value.strip()
-        if not _LANG_CODE_RE.match(code):
+        if not is_language_tag(code):
             raise ScriptError(
                 f"{code!r} is not a language code in a [[lang: ...]] note", file=self.source,
                 line=line, hint="write an ISO 639 code, e.g. [[lang: fr]] or [[lang: pt-BR]]",
