@@ -16,7 +16,6 @@ deterministic for a given cast; set ``voice:`` to pin one.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import zlib
@@ -66,15 +65,26 @@ class SpeechStore(Protocol):
 
 
 class VaultSpeechStore:
-    """Synthesized lines kept in a project's vault (``tts`` records: the samples as a .npy
-    object, phonemes/visemes/voice as metadata), keyed by engine, voice profile, language
-    and text: a re-render, even in a new process, speaks only the lines that changed."""
+    """Synthesized lines kept in a project's vault (the ``tts`` cache of
+    ``store.cache.Cache``: the samples as a .npy object, phonemes/visemes/voice as
+    metadata), keyed by engine, voice profile, language and text: a re-render, even in a
+    new process, speaks only the lines that changed. Under ``--force`` (the vault's or the
+    context's force scope) every line is spoken again, once per forced run."""
 
     def __init__(self, vault: Any) -> None:
+        from ..store.cache import Cache
+
         self.vault = vault
+        self.cache = Cache(vault, "tts")
+
+    def reusable(self, key: str) -> bool:
+        """Whether a line made under ``key`` may be reused now (no force scope, or the line
+        was made inside it)."""
+        scope = self.cache.scope
+        return scope is None or scope.made("tts", key)
 
     def load(self, key: str) -> Speech | None:
-        rec = self.vault.lookup("tts", key)
+        rec = self.cache.lookup(key)
         if rec is None:
             return None
         try:
@@ -90,14 +100,14 @@ class VaultSpeechStore:
             return None  # a damaged record: speak the line again
 
     def save(self, key: str, speech: Speech) -> None:
-        buf = io.BytesIO()
-        np.save(buf, np.asarray(speech.samples, np.float32), allow_pickle=False)
-        digest = self.vault.put_bytes(buf.getvalue(), suffix=".npy")
+        from ..store.cache import npy_bytes
+
         try:
             extra = json.loads(json.dumps(speech.meta))
         except (TypeError, ValueError):
             extra = {}
-        self.vault.remember("tts", key, {"samples": digest}, {
+        self.cache.put(key, data={"samples": npy_bytes(np.asarray(speech.samples,
+                                                                   np.float32))}, meta={
             "sample_rate": speech.sample_rate,
             "phonemes": [list(p) for p in speech.phonemes],
             "visemes": [(float(t), Viseme(v).value) for t, v in speech.visemes],
@@ -227,17 +237,27 @@ def synthesize(text: str, profile: VoiceProfile, language: str, *,
                where: str = "line", store: SpeechStore | None = None) -> Speech:
     """Speak (cached per engine, profile, language and text: in memory, and in ``store``
     when given, so that other processes reuse it)."""
+    from ..store.cache import current_scope
+
     spoken = clean_text(text, where=where)
     key = (profile.engine, profile.model_dump_json(), language, spoken)
-    if key not in _CACHE:
+    skey = stable_hash("tts", *key)
+    # the in-memory copy obeys --force like the store: not reused when made before the
+    # force scope in effect (the store's vault's, else the context's)
+    reusable = getattr(store, "reusable", None)
+    scope = None if reusable is not None else current_scope()
+    fresh = reusable(skey) if reusable is not None else \
+        scope is None or scope.made("tts", skey)
+    if key not in _CACHE or not fresh:
         if len(_CACHE) >= 4096:  # bound memory in long sessions
             _CACHE.clear()
-        skey = stable_hash("tts", *key)
         speech = store.load(skey) if store is not None else None
         if speech is None:
             speech = get_tts(profile.engine).synthesize(spoken, profile, language=language)
             if store is not None:
                 store.save(skey, speech)
+        if scope is not None:
+            scope.mark("tts", skey)
         _CACHE[key] = speech
     return _CACHE[key]
 

@@ -140,6 +140,29 @@ class LayerCache(Protocol):
     def put(self, key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None: ...
 
 
+class VaultLayers:
+    """Layers kept in a vault: the ``audio_layer`` cache of ``store.cache.Cache`` (key ->
+    one .npy object per array, meta in the record). ``force``: never reuse what an earlier
+    run made, only store; by default the vault's or the context's ``--force`` scope
+    decides."""
+
+    def __init__(self, vault: Any, *, force: bool | None = None) -> None:
+        from ..store.cache import Cache
+
+        self.vault = vault
+        self.cache = Cache(vault, "audio_layer", force=True if force else None)
+
+    @property
+    def force(self) -> bool:
+        return self.cache.forcing
+
+    def get(self, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        return self.cache.get_arrays(key)
+
+    def put(self, key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.cache.put_arrays(key, arrays, meta)
+
+
 @cache
 def _code_tag(*modules: str) -> str:
     """Hash of the source of the modules that render a layer (and of the numeric libraries'

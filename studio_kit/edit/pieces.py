@@ -42,24 +42,25 @@ class DirPieces:
 
 
 class VaultPieces:
-    """Pieces kept in the vault: a ``kind`` record (``transition_region``, ``prores_piece``,
-    ``aac_track``) maps each piece key to a vault object. ``force``: never reuse, only
-    store (a forced render re-encodes everything)."""
+    """Pieces kept in the vault: a ``kind`` cache (``transition_region``, ``prores_piece``,
+    ``aac_track``; ``store.cache.Cache``) maps each piece key to a vault object.
+    ``force``: never reuse what an earlier run made, only store (a forced render re-encodes
+    everything); by default the vault's or the context's ``--force`` scope decides."""
 
-    def __init__(self, vault: Vault, kind: str, *, force: bool = False) -> None:
+    def __init__(self, vault: Vault, kind: str, *, force: bool | None = None) -> None:
+        from ..store.cache import Cache
+
         self.vault = vault
         self.kind = kind
-        self.force = force
+        self.cache = Cache(vault, kind, force=True if force else None)
+
+    @property
+    def force(self) -> bool:
+        return self.cache.forcing
 
     def get(self, key: str) -> Path | None:
-        if self.force:
-            return None
-        rec = self.vault.lookup(self.kind, key)
-        if rec is None or not self.vault.has(rec.outputs.get("piece", "")):
-            return None
-        return self.vault.get(rec.outputs["piece"])
+        return self.cache.get_file(key, "piece")
 
     def put(self, key: str, path: Path) -> Path:
-        digest = self.vault.put_file(path, move=True)
-        self.vault.remember(self.kind, key, {"piece": digest}, {})
-        return self.vault.get(digest)
+        rec = self.cache.put(key, files={"piece": path})
+        return self.vault.get(rec.outputs["piece"])

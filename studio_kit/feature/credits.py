@@ -80,9 +80,12 @@ def _ledger_facts(proj: Project, run_id: int | None) -> tuple[set[str], set[str]
     finally:
         ledger.close()
     if keys:
-        vault = proj.vault()
+        from ..store.cache import Cache
+
+        # reading what the run recorded (not reusing it): a force scope does not apply
+        dialogue = Cache(proj.vault(), "dialogue")
         for key in keys:
-            rec = vault.lookup("dialogue", key)
+            rec = dialogue.peek(key)
             for line in (rec.meta.get("lines", []) if rec else []):
                 if line.get("character"):
                     speakers.add(line["character"])

@@ -23,6 +23,10 @@ layout is kept on any fsspec filesystem (``s3://bucket/prefix``; see
 object and record stored is published there too (atomically: a temporary key, then a copy),
 and an object or record missing locally is fetched from it by its hash. Without a URL
 nothing changes.
+
+The stage records are read and written as caches through ``studio_kit.store.cache.Cache``
+(one namespace per kind of entry, hit/miss counts, one ``--force`` mechanism); ``lookup``
+and ``remember`` here are its raw primitives (no force scope: paid generations use them).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..errors import VaultError
+from .cache import ForceScope, current_scope
 from .yamlio import atomic_write_text
 
 #: (path, size, mtime_ns) of objects hashed by this process and found intact
@@ -89,6 +94,9 @@ class Vault:
         self.root = Path(root)
         self.objects = self.root / "objects"
         self.stages = self.root / "stages"
+        #: the --force in effect for every cache over this vault (``store.cache``): the
+        #: context's when the vault is opened inside ``forcing()``, or ``force_vault``'s
+        self.force_scope: ForceScope | None = current_scope()
         url = remote if remote is not None else os.environ.get("STUDIO_VAULT_URL")
         self.remote = None
         if url:
