@@ -19,6 +19,7 @@ from studio_kit.errors import StudioError
 from studio_kit.models import ShotGrade, TransitionKind
 from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.project.series_folder import Project
+from studio_kit.surfaces.render_job import RenderJob
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "lighthouse"
@@ -145,7 +146,7 @@ def test_trim_rerenders_shorter_without_a_new_generation(rendered) -> None:
     assert "# hand note: keep this comment" in text and "trim_out_s: 0.5" in text
 
     events: list[str] = []
-    job = d.RenderJob(root, "01", options=OPTS, out_dir=root / "out",
+    job = RenderJob(root, "01", options=OPTS, out_dir=root / "out",
                       on_progress=lambda j: events.append(j.done)).start().wait(600)
     assert job.error is None, job.error
     again = job.result

@@ -20,6 +20,7 @@ from studio_kit.edit import decisions as d
 from studio_kit.errors import StudioError
 from studio_kit.models import ShotGrade, Storyboard, TransitionKind
 from studio_kit.project.series_folder import Project
+from studio_kit.surfaces.render_job import RenderJob
 
 from . import validation
 from .common import header, open_project
@@ -63,7 +64,7 @@ class EditSuite(w.VBox):
         self.render_options = render_options
         self.out_dir = Path(out_dir) if out_dir else self.project.root / "out"
         self.form = validation.Form()
-        self.job: d.RenderJob | None = None
+        self.job: RenderJob | None = None
         self._loading = False
 
         sb = self.storyboard
@@ -260,7 +261,7 @@ class EditSuite(w.VBox):
 
         return validation.guarded(self.form, act)
 
-    def rerender(self) -> d.RenderJob | None:
+    def rerender(self) -> RenderJob | None:
         """Re-render the episode on a thread (only the stages whose inputs changed run)."""
         if self.job is not None and not self.job.done:
             self.status.value = "<i>a render is running</i>"
@@ -269,7 +270,7 @@ class EditSuite(w.VBox):
         self.status.value = "<i>rendering...</i>"
         lock = threading.Lock()
 
-        def update(job: d.RenderJob) -> None:
+        def update(job: RenderJob) -> None:
             with lock:
                 self.progress.value = job.fraction
                 if not job.done:
@@ -287,7 +288,7 @@ class EditSuite(w.VBox):
                     f"{res.duration_s:.2f} s; ran {html.escape(', '.join(ran) or 'nothing')} "
                     f"({len(job.ran)} stages, {job.hits} from cache)</span>")
 
-        self.job = d.RenderJob(self.project.root, self.episode, options=self.render_options,
+        self.job = RenderJob(self.project.root, self.episode, options=self.render_options,
                                out_dir=self.out_dir, on_progress=update).start()
         return self.job
 
