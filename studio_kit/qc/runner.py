@@ -18,7 +18,6 @@ of the request; otherwise (a cloud engine, a clip altered after rendering) the d
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -115,13 +114,11 @@ def _encoded_still(mod, request: EngineRequest, vault: Vault):
 
 
 def _cached(vault: Vault, key: str, make) -> dict:
-    rec = vault.lookup("qc-reference", key)
-    if rec is not None:
-        return json.loads(vault.get(rec.outputs["reference"]).read_text(encoding="utf-8"))
-    data = make()
-    digest = vault.put_bytes(json.dumps(data, sort_keys=True).encode("utf-8"))
-    vault.remember("qc-reference", key, {"reference": digest})
-    return data
+    """A reference from the vault's ``qc-reference`` cache (``store.cache.Cache``: under
+    ``--force`` it is drawn and measured again, once per forced run), else ``make()``."""
+    from ..store.cache import Cache
+
+    return Cache(vault, "qc-reference").get_or_make(key, "reference", make)
 
 
 def references_for(engine_name: str, request: EngineRequest, vault: Vault
