@@ -83,6 +83,29 @@ class EngineError(StudioError):
     """An engine rejected or failed a request (subclassed per failure kind by adapters)."""
 
 
+class EngineUserError(EngineError):
+    """The request or the configuration is at fault: a bad request (4xx other than 408 and
+    429), a prompt refused by moderation, a missing or refused key, an account out of
+    credits. Asking again cannot help, so it is never retried; the message says what to
+    fix (the router still tries the next engine of the chain, which may accept it)."""
+
+    kind = "user"
+
+
+class EngineOperationalError(EngineError):
+    """The service is at fault or unreachable: 5xx, 408 and 429, timeouts, dropped
+    connections, malformed answers, a job that failed or a delivery that does not decode.
+    The adapter retries what is safe to retry (with backoff, ``Retry-After`` honoured) and
+    then raises this; the router fails over to the next engine of the chain."""
+
+    kind = "operational"
+
+
+def error_kind(err: BaseException) -> str:
+    """``"user"``, ``"operational"`` or ``""`` (an EngineError of neither kind)."""
+    return getattr(err, "kind", "") if isinstance(err, EngineError) else ""
+
+
 class BudgetError(StudioError):
     """Spending was attempted without the budget gate's approval, or over budget."""
 

@@ -18,11 +18,10 @@ import json
 import os
 import re
 
-import httpx
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ..engines.openai_compat import chat_completions_url
+from ..engines import openai_compat
 from ..errors import StudioError
 from ..registry import SCORERS
 from .base import QCContext, QCScore, Scorer
@@ -52,6 +51,8 @@ class VLMConfig(BaseModel):
     api_key: str | None = Field(default=None, repr=False)
     model: str = "local-vlm"
     timeout_s: float = 60.0
+    #: retries after the first attempt on 5xx, 408/429, timeouts (the SDK's policy)
+    max_retries: int = Field(default=2, ge=0)
 
     @classmethod
     def from_env(cls) -> VLMConfig | None:
@@ -121,27 +122,30 @@ def parse_answer(text: str, rubric: Rubric) -> tuple[float, dict[str, float], st
 
 
 def ask(config: VLMConfig, messages: list[dict]) -> str:
-    headers = {"Content-Type": "application/json"}
-    if config.api_key:
-        headers["Authorization"] = f"Bearer {config.api_key}"
-    body = {"model": config.model, "messages": messages, "temperature": 0,
-            "response_format": {"type": "json_object"}}
+    """The model's answer, through the ``openai`` SDK (its retries: 5xx, 408/429,
+    timeouts); a refused key or a bad request is an ``EngineUserError``, an unreachable or
+    failing server an ``EngineOperationalError`` (both StudioErrors)."""
+    import openai
+
     try:
-        r = httpx.post(chat_completions_url(config.base_url), json=body, headers=headers,
-                       timeout=config.timeout_s)
-    except httpx.HTTPError as exc:
-        raise StudioError(f"vision-language endpoint unreachable: {type(exc).__name__}",
-                          field="STUDIO_VLM_BASE_URL", hint="start the server or unset "
-                          "STUDIO_VLM_BASE_URL to skip this scorer") from None
-    if r.status_code in (401, 403):
-        raise StudioError("vision-language endpoint refused the key",
-                          field="STUDIO_VLM_API_KEY", hint="check the key in the environment")
-    if r.status_code >= 400:
-        raise StudioError(f"vision-language endpoint answered HTTP {r.status_code}",
-                          hint="check STUDIO_VLM_MODEL and the server log")
-    try:
-        return r.json()["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError):
+        return openai_compat.chat_content(
+            config.base_url, model=config.model, messages=messages, api_key=config.api_key,
+            timeout_s=config.timeout_s, max_retries=config.max_retries, temperature=0,
+            response_format={"type": "json_object"})
+    except openai.APIConnectionError as exc:  # (APITimeoutError included), after retries
+        raise openai_compat.user_or_operational(exc)(
+            f"vision-language endpoint unreachable: {type(exc.__cause__ or exc).__name__}",
+            field="STUDIO_VLM_BASE_URL", hint="start the server or unset "
+            "STUDIO_VLM_BASE_URL to skip this scorer") from None
+    except openai.APIStatusError as exc:
+        kind = openai_compat.user_or_operational(exc)
+        if exc.status_code in (401, 403):
+            raise kind("vision-language endpoint refused the key",
+                       field="STUDIO_VLM_API_KEY", hint="check the key in the environment"
+                       ) from None
+        raise kind(f"vision-language endpoint answered HTTP {exc.status_code}",
+                   hint="check STUDIO_VLM_MODEL and the server log") from None
+    except openai_compat.MalformedChat:
         raise StudioError("the vision-language endpoint's reply is not an OpenAI chat "
                           "completion", field="STUDIO_VLM_BASE_URL",
                           hint="point it at an OpenAI-compatible /v1/chat/completions "

@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from .. import resources
-from ..engines.openai_compat import chat_completions_url
+from ..engines import openai_compat
 from ..errors import StudioError, ValidationFailed
 from ..models import (
     Act,
@@ -291,19 +291,18 @@ class LlmOutline(BaseModel):
 
 
 def llm_outline(idea: str, tpl: GenreTemplate, cast_size: int, *,
-                base_url: str | None = None, timeout_s: float = 120.0) -> LlmOutline:
-    """Ask an OpenAI-compatible ``/chat/completions`` endpoint for an outline (JSON)."""
-    import httpx
+                base_url: str | None = None, timeout_s: float = 120.0,
+                max_retries: int = openai_compat.DEFAULT_MAX_RETRIES) -> LlmOutline:
+    """Ask an OpenAI-compatible ``/chat/completions`` endpoint for an outline (JSON),
+    through the ``openai`` SDK (``max_retries`` on 5xx, 408/429, timeouts)."""
+    import openai
 
     base_url = (base_url or os.environ.get("STUDIO_LLM_BASE_URL", "")).rstrip("/")
     if not base_url:
         raise StudioError("no LLM endpoint configured",
                           hint="set STUDIO_LLM_BASE_URL (e.g. http://127.0.0.1:8000/v1)")
     model = os.environ.get("STUDIO_LLM_MODEL", "gpt-4o-mini")
-    headers = {"Content-Type": "application/json"}
     key = os.environ.get("STUDIO_LLM_API_KEY")
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
     schema = LlmOutline.model_json_schema()
     prompt = (
         f"Write the outline of episode 1 of a {tpl.genre} series from this idea:\n{idea}\n\n"
@@ -312,20 +311,25 @@ def llm_outline(idea: str, tpl: GenreTemplate, cast_size: int, *,
         f"Genre conventions, for reference: {tpl.logline}\n"
         f"Answer with one JSON object matching this JSON schema and nothing else:\n"
         f"{json.dumps(schema)}")
-    body = {"model": model, "temperature": 0.7, "response_format": {"type": "json_object"},
-            "messages": [{"role": "system", "content": "You are a story editor for a TV series."},
-                         {"role": "user", "content": prompt}]}
+    messages = [{"role": "system", "content": "You are a story editor for a TV series."},
+                {"role": "user", "content": prompt}]
     try:
-        resp = httpx.post(chat_completions_url(base_url), json=body, headers=headers,
-                          timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        raise StudioError(f"LLM endpoint unreachable: {exc.__class__.__name__}",
-                          hint=f"check STUDIO_LLM_BASE_URL ({base_url})") from None
-    if resp.status_code != 200:
-        raise StudioError(f"LLM endpoint answered HTTP {resp.status_code}",
-                          hint="check STUDIO_LLM_MODEL and STUDIO_LLM_API_KEY")
+        content = openai_compat.chat_content(
+            base_url, model=model, messages=messages, api_key=key, timeout_s=timeout_s,
+            max_retries=max_retries, temperature=0.7, response_format={"type": "json_object"})
+    except openai.APIConnectionError as exc:  # (APITimeoutError included), after retries
+        raise openai_compat.user_or_operational(exc)(
+            f"LLM endpoint unreachable: {type(exc.__cause__ or exc).__name__}",
+            hint=f"check STUDIO_LLM_BASE_URL ({base_url})") from None
+    except openai.APIStatusError as exc:
+        raise openai_compat.user_or_operational(exc)(
+            f"LLM endpoint answered HTTP {exc.status_code}",
+            hint="check STUDIO_LLM_MODEL and STUDIO_LLM_API_KEY") from None
+    except openai_compat.MalformedChat as exc:
+        raise StudioError(f"the LLM's outline is not usable: {exc}",
+                          hint="try again, or build from the genre template alone "
+                          "(untick 'use LLM')") from None
     try:
-        content = resp.json()["choices"][0]["message"]["content"]
         content = re.sub(r"^```(?:json)?\s*|\s*```$", "", content.strip())
         return LlmOutline.model_validate(json.loads(content))
     except (KeyError, IndexError, TypeError, json.JSONDecodeError, ValidationError) as exc:

@@ -4,6 +4,13 @@ All are ``EngineError`` (so a ``StudioError``): the CLI prints them plainly and 
 fails over on any of them. ``transient`` says whether waiting and asking again can help
 (the adapter already retried those before raising).
 
+Each is also one of two kinds (``studio_kit.errors``): ``EngineUserError`` when the request
+or the configuration must change (4xx other than 408/429, a refused prompt, a missing or
+refused key, no credits: never retried) and ``EngineOperationalError`` when the service is
+at fault (5xx, 408/429, timeouts, dropped connections, malformed answers, failed jobs,
+rejected deliveries: retried where safe, then failed over). ``err.kind`` is ``"user"`` or
+``"operational"``.
+
 Every message and hint is passed through ``studio_kit.secrets.redact`` when the error is
 made, so an engine that echoes the key in its error body cannot put it into the ledger,
 the console or render.json through ``str(err)``.
@@ -14,7 +21,7 @@ billed or it is not known); the ledger records it whatever the outcome.
 
 from __future__ import annotations
 
-from ...errors import EngineError
+from ...errors import EngineError, EngineOperationalError, EngineUserError
 from ...secrets import redact
 
 
@@ -34,19 +41,19 @@ class AdapterError(EngineError):
         self.cost = cost  # money already spent by the failed call (e.g. a rejected download)
 
 
-class MissingKey(AdapterError):
+class MissingKey(AdapterError, EngineUserError):
     """The API key's environment variable is not set."""
 
 
-class AuthError(AdapterError):
+class AuthError(AdapterError, EngineUserError):
     """401/403: the key is wrong, expired or lacks permission."""
 
 
-class InsufficientCredits(AdapterError):
+class InsufficientCredits(AdapterError, EngineUserError):
     """402 or a 'credits' message: the account cannot pay for the request."""
 
 
-class RateLimited(AdapterError):
+class RateLimited(AdapterError, EngineOperationalError):
     """429: too many requests; ``retry_after`` seconds from the Retry-After header."""
 
     transient = True
@@ -56,7 +63,7 @@ class RateLimited(AdapterError):
         self.retry_after = retry_after
 
 
-class ServerError(AdapterError):
+class ServerError(AdapterError, EngineOperationalError):
     """5xx or a dropped connection."""
 
     transient = True
@@ -78,35 +85,50 @@ class SubmissionUnconfirmed(ServerError):
         self.at_risk = at_risk
 
 
-class InvalidRequest(AdapterError):
+class RequestTimeout(AdapterError, EngineOperationalError):
+    """408: the server gave up waiting for the request and did not process it, so it is
+    retried like a 429 (even a submission), after ``Retry-After`` when given."""
+
+    transient = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ClientError(AdapterError, EngineUserError):
+    """Another 4xx (405, 410, 415, ...): the engine will not take the request as sent."""
+
+
+class InvalidRequest(AdapterError, EngineUserError):
     """400/413/422 that is not a moderation refusal: the input is wrong for this engine."""
 
 
-class JobNotFound(AdapterError):
+class JobNotFound(AdapterError, EngineUserError):
     """404: the engine does not know this job (expired or never created)."""
 
 
-class ModerationRefused(AdapterError):
+class ModerationRefused(AdapterError, EngineUserError):
     """The engine refused the prompt or the output on content-policy grounds."""
 
 
-class JobFailed(AdapterError):
+class JobFailed(AdapterError, EngineOperationalError):
     """The remote job ran and failed (or was cancelled) for a non-policy reason."""
 
 
-class EngineTimeout(AdapterError):
+class EngineTimeout(AdapterError, EngineOperationalError):
     """The job did not finish within the adapter's deadline (it was cancelled if possible)."""
 
     transient = True
 
 
-class MalformedResponse(AdapterError):
+class MalformedResponse(AdapterError, EngineOperationalError):
     """The engine answered with something that is not the documented JSON."""
 
     transient = True
 
 
-class DownloadRejected(AdapterError):
+class DownloadRejected(AdapterError, EngineOperationalError):
     """The output is larger than the cap, not a video, or does not decode in full (every
     frame is decoded; frame count and duration are checked against what was asked).
 
@@ -114,7 +136,7 @@ class DownloadRejected(AdapterError):
     record it with its cost and fail over (asking again gets the same file)."""
 
 
-class ResultUnavailable(AdapterError):
+class ResultUnavailable(AdapterError, EngineOperationalError):
     """The job was accepted (``remote_id``) but its result could not be collected this time:
     status polls, the result call or the download kept failing transiently (5xx, dropped
     connections, malformed answers, rate limits) after the adapter's retries.
@@ -140,8 +162,8 @@ class ResultUnavailable(AdapterError):
 
 
 __all__ = [
-    "AdapterError", "AuthError", "DownloadRejected", "EngineTimeout", "InsufficientCredits",
-    "InvalidRequest", "JobFailed", "JobNotFound", "MalformedResponse", "MissingKey",
-    "ModerationRefused", "RateLimited", "ResultUnavailable", "ServerError",
-    "SubmissionUnconfirmed",
+    "AdapterError", "AuthError", "ClientError", "DownloadRejected", "EngineTimeout",
+    "InsufficientCredits", "InvalidRequest", "JobFailed", "JobNotFound", "MalformedResponse",
+    "MissingKey", "ModerationRefused", "RateLimited", "RequestTimeout", "ResultUnavailable",
+    "ServerError", "SubmissionUnconfirmed",
 ]

@@ -8,9 +8,9 @@ cancellation (``submit``, ``status``, ``cancel``); everything else lives here:
 - the base URL is ``base_url=`` or ``$STUDIO_ENGINE_<NAME>_URL`` or the vendor default, so
   tests point adapters at fake servers on 127.0.0.1;
 - idempotent calls (status, result, download) are retried on 5xx, dropped connections and
-  malformed JSON with exponential backoff; 429 is retried after ``Retry-After`` for every
-  call (the request was not accepted); a submission is never retried after a 5xx, because
-  the engine may have accepted it and would bill twice;
+  malformed JSON with exponential backoff; 429 and 408 are retried after ``Retry-After``
+  for every call (the request was not accepted); a submission is never retried after a
+  5xx, because the engine may have accepted it and would bill twice;
 - ``run_job`` reports the remote id as soon as it is known (``on_submitted``) and can
   resume polling an existing id instead of submitting again;
 - downloads stream into the vault under a size cap, with a content-type check, a magic
@@ -23,8 +23,21 @@ cancellation (``submit``, ``status``, ``cancel``); everything else lives here:
 - base URLs are http(s) only, and plain http only to loopback unless
   ``STUDIO_ALLOW_INSECURE_HTTP=1`` (``check_base_url``).
 
-Hand-written retry/backoff rather than tenacity: the policy depends on the call kind
-(submit vs poll) and on the error (Retry-After), which is clearer as one short loop.
+Retries go through tenacity rather than a hand-written loop, and tenacity rather than
+stamina: the policy depends on the call kind (a submission is retried only when it never
+reached the server) and on the error (``Retry-After`` replaces the backoff, and a wait
+beyond ``max_retry_after`` gives up), which tenacity's ``retry``/``wait``/``stop`` callables
+express directly; stamina adds jitter and its own backoff, and jitter would make the
+deterministic timings the fake-server tests rely on random. The attempt counts are the
+previous loop's: ``max_retries + 1`` attempts, backoff ``retry_backoff * 2**(n-1)``.
+Connection retries stay in this policy, not in ``httpx.AsyncHTTPTransport(retries=...)``:
+the transport would retry each connect again inside every attempt (multiplying the
+attempts) with its own fixed backoff; keeping them here counts them in the one budget.
+
+Errors are of two kinds (``studio_kit.errors``): ``EngineUserError`` (4xx other than
+408/429, a refused prompt, a bad key: not retried, the message says what to fix) and
+``EngineOperationalError`` (5xx, 408/429, timeouts, connection errors: retried as above,
+then the router fails over).
 """
 
 from __future__ import annotations
@@ -39,13 +52,15 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from ...errors import EngineError
+from ...errors import EngineError, EngineUserError
 from ...store.vault import Vault
 from ..base import Engine, EngineRequest, EngineResult, ProgressFn
 from .errors import (
     AdapterError,
     AuthError,
+    ClientError,
     DownloadRejected,
     EngineTimeout,
     InsufficientCredits,
@@ -56,6 +71,7 @@ from .errors import (
     MissingKey,
     ModerationRefused,
     RateLimited,
+    RequestTimeout,
     ResultUnavailable,
     ServerError,
     SubmissionUnconfirmed,
@@ -155,7 +171,7 @@ def check_base_url(url: str, *, engine: str = "", allow_insecure: bool | None = 
     """``url`` without a trailing slash, or StudioError naming what is wrong."""
     problem = base_url_problem(url, allow_insecure=allow_insecure)
     if problem:
-        raise EngineError(f"{engine + ': ' if engine else ''}base URL {problem}", field=field,
+        raise EngineUserError(f"{engine + ': ' if engine else ''}base URL {problem}", field=field,
                           hint="use https://... (or http://127.0.0.1:PORT for a local "
                                "server) in routing.yaml engines.<name>.base_url or "
                                "$STUDIO_ENGINE_<NAME>_URL")
@@ -266,6 +282,10 @@ class HttpJobClient:
             return RateLimited(f"{what}: rate limited",
                                retry_after=parse_retry_after(resp.headers.get("retry-after")),
                                hint="lower this engine's concurrency in routing.yaml", **kw)
+        if code == 408:
+            return RequestTimeout(f"{what}: request timeout",
+                                  retry_after=parse_retry_after(resp.headers.get("retry-after")),
+                                  **kw)
         if code == 404:
             return JobNotFound(f"{what}: not found: {short}", **kw)
         if code in (400, 413, 422) and any(w in low for w in MODERATION_WORDS):
@@ -279,6 +299,8 @@ class HttpJobClient:
             return InvalidRequest(f"{what}: invalid input: {short}", **kw)
         if code >= 500:
             return ServerError(f"{what}: server error: {short}", **kw)
+        if 400 <= code < 500:
+            return ClientError(f"{what}: unexpected answer: {short}", **kw)
         return AdapterError(f"{what}: unexpected answer: {short}", **kw)
 
     def job_failure(self, state: JobState, remote_id: str) -> AdapterError:
@@ -294,52 +316,72 @@ class HttpJobClient:
                          remote_id=remote_id)
 
     # -- calls -----------------------------------------------------------------------
+    def backoff(self, retry_state: RetryCallState) -> float:
+        """The wait before the next attempt: ``Retry-After`` of a 429/408 when the server
+        gave one, else ``retry_backoff * 2**(n-1)`` after attempt n."""
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, RateLimited | RequestTimeout) and exc.retry_after is not None:
+            return exc.retry_after
+        return self.retry_backoff * 2 ** (retry_state.attempt_number - 1)
+
+    def retry_policy(self, *, idempotent: bool) -> AsyncRetrying:
+        """tenacity's retrying for one API call (see the module docstring)."""
+
+        def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, RateLimited | RequestTimeout):
+                return True  # the request was not accepted: safe for every call
+            if isinstance(exc, ServerError | MalformedResponse):
+                # the request never reached the server: safe to retry even a submit
+                connect_failed = isinstance(exc.__cause__,
+                                            httpx.ConnectError | httpx.ConnectTimeout)
+                return idempotent or connect_failed
+            return False
+
+        def give_up(retry_state: RetryCallState) -> bool:
+            if retry_state.attempt_number > self.max_retries:
+                return True
+            exc = retry_state.outcome.exception() if retry_state.outcome else None
+            # a Retry-After longer than we are willing to wait: fail over instead
+            return isinstance(exc, RateLimited | RequestTimeout) and \
+                (retry_state.upcoming_sleep or 0.0) > self.max_retry_after
+
+        return AsyncRetrying(retry=retry_if_exception(retryable), wait=self.backoff,
+                             stop=give_up, reraise=True)
+
     async def call(self, client: httpx.AsyncClient, method: str, url: str, *,
                    idempotent: bool, remote_id: str | None = None, expect_json: bool = True,
                    **kw: Any) -> Any:
         """One API call with retries; returns parsed JSON (or the response)."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                try:
-                    resp = await client.request(method, url, **kw)
-                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                    # the request never reached the server: safe to retry even a submit
-                    raise ServerError(f"{self.name}: cannot connect to {self.base_url}: {exc}",
-                                      engine=self.name, remote_id=remote_id,
-                                      hint="is the engine's base URL right and reachable?"
-                                      ) from exc
-                except httpx.TransportError as exc:
-                    cls = ServerError if idempotent else SubmissionUnconfirmed
-                    # (a submission may have been accepted: callers never resend blindly)
-                    raise cls(f"{self.name}: connection failed during {method} {url}: "
-                              f"{exc!r}", engine=self.name, remote_id=remote_id) from exc
-                if resp.status_code >= 400:
-                    raise self.map_error(resp, resp.text, remote_id)
-                if not expect_json:
-                    return resp
-                try:
-                    data = resp.json()
-                except ValueError:
-                    raise MalformedResponse(
-                        f"{self.name}: {method} {resp.request.url.path} answered with "
-                        f"non-JSON: {resp.text[:120]!r}", engine=self.name,
-                        remote_id=remote_id) from None
-                return data
-            except RateLimited as err:
-                if attempt > self.max_retries:
-                    raise
-                wait = err.retry_after if err.retry_after is not None else \
-                    self.retry_backoff * 2 ** (attempt - 1)
-                if wait > self.max_retry_after:
-                    raise
-                await asyncio.sleep(wait)
-            except (ServerError, MalformedResponse) as err:
-                connect_failed = isinstance(err.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
-                if (not idempotent and not connect_failed) or attempt > self.max_retries:
-                    raise
-                await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
+        return await self.retry_policy(idempotent=idempotent)(
+            self._call_once, client, method, url, idempotent=idempotent,
+            remote_id=remote_id, expect_json=expect_json, **kw)
+
+    async def _call_once(self, client: httpx.AsyncClient, method: str, url: str, *,
+                         idempotent: bool, remote_id: str | None, expect_json: bool,
+                         **kw: Any) -> Any:
+        try:
+            resp = await client.request(method, url, **kw)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # the request never reached the server: safe to retry even a submit
+            raise ServerError(f"{self.name}: cannot connect to {self.base_url}: {exc}",
+                              engine=self.name, remote_id=remote_id,
+                              hint="is the engine's base URL right and reachable?") from exc
+        except httpx.TransportError as exc:
+            cls = ServerError if idempotent else SubmissionUnconfirmed
+            # (a submission may have been accepted: callers never resend blindly)
+            raise cls(f"{self.name}: connection failed during {method} {url}: "
+                      f"{exc!r}", engine=self.name, remote_id=remote_id) from exc
+        if resp.status_code >= 400:
+            raise self.map_error(resp, resp.text, remote_id)
+        if not expect_json:
+            return resp
+        try:
+            return resp.json()
+        except ValueError:
+            raise MalformedResponse(
+                f"{self.name}: {method} {resp.request.url.path} answered with "
+                f"non-JSON: {resp.text[:120]!r}", engine=self.name,
+                remote_id=remote_id) from None
 
     def need(self, data: Any, *path: str | int, remote_id: str | None = None) -> Any:
         """data[path...] or MalformedResponse naming the missing field."""
@@ -421,31 +463,31 @@ class HttpJobClient:
                                          headers={"User-Agent": "studio-kit"})
             return anon
 
+        async def fetch() -> tuple[str, dict[str, Any]]:
+            target: str | httpx.URL = url
+            for _hop in range(_MAX_REDIRECTS + 1):
+                dl = client_for(target)
+                async with dl.stream("GET", target) as resp:
+                    if resp.status_code in _REDIRECTS and resp.headers.get("location"):
+                        target = resp.url.join(resp.headers["location"])
+                        if target.scheme not in ("http", "https"):
+                            raise DownloadRejected(f"{self.name}: output redirects to a "
+                                                   f"{target.scheme}: URL", **kw)
+                        continue
+                    return await self._receive(resp, vault, cap, kw, expected_s)
+            raise DownloadRejected(f"{self.name}: output URL redirects more than "
+                                   f"{_MAX_REDIRECTS} times", **kw)
+
+        # a GET: retried on 5xx, 408 and dropped connections, max_retries + 1 attempts
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda e: isinstance(
+                e, ServerError | RequestTimeout | httpx.TransportError)),
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=lambda rs: self.retry_backoff * 2 ** (rs.attempt_number - 1), reraise=True)
         try:
-            for attempt in range(1, self.max_retries + 2):
-                try:
-                    target: str | httpx.URL = url
-                    for _hop in range(_MAX_REDIRECTS + 1):
-                        dl = client_for(target)
-                        async with dl.stream("GET", target) as resp:
-                            if resp.status_code in _REDIRECTS and resp.headers.get("location"):
-                                target = resp.url.join(resp.headers["location"])
-                                if target.scheme not in ("http", "https"):
-                                    raise DownloadRejected(
-                                        f"{self.name}: output redirects to a "
-                                        f"{target.scheme}: URL", **kw)
-                                continue
-                            return await self._receive(resp, vault, cap, kw, expected_s)
-                    raise DownloadRejected(f"{self.name}: output URL redirects more than "
-                                           f"{_MAX_REDIRECTS} times", **kw)
-                except (ServerError, httpx.TransportError) as exc:
-                    if attempt > self.max_retries:
-                        if isinstance(exc, AdapterError):
-                            raise
-                        raise ServerError(f"{self.name}: download failed: {exc!r}", **kw) \
-                            from exc
-                    await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
-            raise AssertionError("unreachable")
+            return await retrying(fetch)
+        except httpx.TransportError as exc:
+            raise ServerError(f"{self.name}: download failed: {exc!r}", **kw) from exc
         finally:
             if anon is not None:
                 await anon.aclose()
@@ -603,10 +645,10 @@ class HttpEngine(HttpJobClient, Engine):
         d = request.duration
         sid = request.spec.shot.id
         if d <= 0:
-            raise EngineError(f"shot {sid}: duration {d:g}s must be positive",
+            raise EngineUserError(f"shot {sid}: duration {d:g}s must be positive",
                               field="duration_s", hint="set duration_s above 0")
         if d > self.capabilities.max_duration_s:
-            raise EngineError(
+            raise EngineUserError(
                 f"shot {sid}: {d:g}s is longer than {self.name}'s maximum "
                 f"{self.capabilities.max_duration_s:g}s", field="duration_s",
                 hint="split the shot or route it to another engine")
@@ -667,7 +709,8 @@ class HttpEngine(HttpJobClient, Engine):
         known to have finished): call again with ``remote_id=`` to collect it. A delivery
         that does not decode in full raises ``DownloadRejected`` with the billed cost."""
         self.check(request)
-        transient = (ServerError, MalformedResponse, RateLimited, httpx.TransportError)
+        transient = (ServerError, MalformedResponse, RateLimited, RequestTimeout,
+                     httpx.TransportError)
         async with self.client() as client:
             if remote_id is None:
                 try:
