@@ -68,8 +68,8 @@ class EpisodeEstimate(BaseModel):
 
 
 def billed_seconds(engine: Engine, seconds: float) -> float:
-    fn = getattr(engine, "billed_duration", None)
-    return float(fn(SimpleNamespace(duration=seconds))) if fn else float(seconds)
+    # Engine.billed_duration reads request.duration only: a stand-in carries just that
+    return float(engine.billed_duration(SimpleNamespace(duration=seconds)))  # type: ignore[arg-type]
 
 
 def shot_cost(engine: Engine, seconds: float) -> tuple[float, float]:
@@ -102,7 +102,7 @@ def estimate_episode(project, episode: str, *, rules: RoutingRules | None = None
         for name, why in d.skipped.items():
             if why.endswith("not set"):
                 missing[name] = why.split()[0].lstrip("$")
-        key = getattr(e, "key_problem", lambda: None)()
+        key = e.key_problem()
         if key:
             missing[d.engine] = key
             blocking.append(f"shot {d.shot_id}: {d.engine} needs ${key} and no other engine "

@@ -114,17 +114,13 @@ def last_frame(vault: Vault, clip_digest: str) -> str:
 
 def reference_slots(engine: Engine, continues: bool) -> int:
     """How many reference images ``engine`` takes for this shot (0: none)."""
-    fn = getattr(engine, "reference_slots", None)
-    if callable(fn):
-        return int(fn(continues))
-    caps = engine.capabilities
-    return caps.max_references if caps.reference_images else 0
+    return int(engine.reference_slots(continues))
 
 
 def shot_conditioning(project: Any, spec: ShotSpec, engine: Engine, *, vault: Vault,
                       previous_clip: str | None = None) -> Conditioning:
     """The reference images and LoRA ids ``engine`` gets for ``spec`` (see module doc)."""
-    name = getattr(engine, "name", "") or type(engine).__name__
+    name = engine.name or type(engine).__name__
     notes: list[str] = []
     images: list[str] = []
     shot = spec.shot

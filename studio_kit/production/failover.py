@@ -78,7 +78,7 @@ class Router:
         passes QC."""
         for name in chain:
             eng = self.engine(name)
-            hit = cached_result(request.request_hash(name, getattr(eng, "model", "") or ""),
+            hit = cached_result(request.request_hash(name, eng.model or ""),
                                 self.vault, self.ledger)
             if hit is not None and await self._passes(request, hit):
                 return name, hit

@@ -39,7 +39,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from ..engines.base import Engine, EngineRequest, EngineResult, ProgressFn
+from ..engines.base import Engine, EngineRequest, EngineResult, ProgressFn, ResumableEngine
 from ..engines.factory import get_engine
 from ..errors import BudgetError, EngineError
 from ..store.ledger import Ledger
@@ -170,7 +170,7 @@ async def generate_shot(request: EngineRequest, engine_name: str, *, vault: Vaul
     (default: the project whose ledger ``ledger`` is)."""
     eng = engine or get_engine(engine_name)
     eng.check(request)
-    model = getattr(eng, "model", "") or ""
+    model = eng.model or ""
     h = request.request_hash(engine_name, model)
     episode = episode or request.spec.episode
     shot_id = request.spec.shot.id
@@ -245,7 +245,7 @@ async def _generate_leased(request: EngineRequest, engine_name: str, eng: Engine
     remote_id: str | None = None
     pending = ledger.pending_call(h)
     refetch = False
-    if pending is None and hasattr(eng, "run_job"):
+    if pending is None and isinstance(eng, ResumableEngine):
         # a paid take whose object is gone or was quarantined as corrupt: fetch it again
         # from the engine by its remote id (no new job, no new bill)
         lost = ledger.query("SELECT * FROM engine_calls WHERE request_hash=? AND status="
@@ -262,7 +262,7 @@ async def _generate_leased(request: EngineRequest, engine_name: str, eng: Engine
             if billed:
                 pending, refetch = billed[0], True
     was = str(pending["status"]) if refetch and pending else None
-    resumable = bool(pending and pending.get("remote_id") and hasattr(eng, "run_job"))
+    resumable = bool(pending and pending.get("remote_id") and isinstance(eng, ResumableEngine))
     if paid and not resumable:
         # a job already submitted (and paid) is collected whatever changed since: polling
         # costs nothing, and a new approval must not be needed to get what was bought
@@ -284,7 +284,7 @@ async def _generate_leased(request: EngineRequest, engine_name: str, eng: Engine
         ledger.update_call(call_id, status="submitted", remote_id=rid)
 
     try:
-        if hasattr(eng, "run_job"):
+        if isinstance(eng, ResumableEngine):
             result = await eng.run_job(request, vault, progress, remote_id=remote_id,
                                        on_submitted=submitted)
         else:

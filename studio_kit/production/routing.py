@@ -238,8 +238,7 @@ def shot_features(project, episode: str, shot: Shot, rules: RoutingRules,
 
 
 def _key_missing(engine: Engine) -> str | None:
-    fn = getattr(engine, "key_problem", None)
-    return fn() if fn else None
+    return engine.key_problem()
 
 
 def route_shot(project, episode: str, shot: Shot | str, rules: RoutingRules | None = None,
