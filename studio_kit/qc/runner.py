@@ -17,11 +17,19 @@ of the request; otherwise (a cloud engine, a clip altered after rendering) the d
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
-from ..engines.base import Drift, EngineRequest, EngineResult, ResolvedCharacter, ShotSpec
+from ..engines.base import (
+    ClipEncoder,
+    DrawingEngine,
+    Drift,
+    EngineRequest,
+    EngineResult,
+    ResolvedCharacter,
+    ShotSpec,
+)
+from ..engines.factory import get_engine
 from ..errors import StudioError
 from ..models import Camera, CastMember, Tier
 from ..registry import ENGINES
@@ -39,19 +47,16 @@ from .base import (
 from .references import CharacterReference, SceneReference, character_reference, scene_reference
 
 
-def _engine_module(engine_name: str):
+def _drawing_engine(engine_name: str) -> DrawingEngine | None:
+    """The engine as a ``DrawingEngine`` (it draws frames and figure regions on demand),
+    or None when it cannot (a cloud engine) or is not registered."""
     if engine_name not in ENGINES:
         return None
     obj = ENGINES.get(engine_name)
-    mod = getattr(obj, "__module__", "") or ""
-    for name in (mod.rsplit(".", 1)[0], mod):
-        try:
-            m = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(m, "figure_regions"):
-            return m
-    return None
+    if isinstance(obj, type) and not issubclass(obj, DrawingEngine):
+        return None  # not built: a cloud engine's constructor reads its configuration
+    eng = get_engine(engine_name)
+    return eng if isinstance(eng, DrawingEngine) else None
 
 
 def nominal(request: EngineRequest) -> EngineRequest:
@@ -60,7 +65,7 @@ def nominal(request: EngineRequest) -> EngineRequest:
 
 
 def regions_for(engine_name: str, request: EngineRequest) -> RegionsFn | None:
-    mod = _engine_module(engine_name)
+    mod = _drawing_engine(engine_name)
     if mod is None:
         return None
     req = nominal(request)
@@ -99,15 +104,14 @@ def _ref_key(kind: str, engine_name: str, request: EngineRequest) -> str:
                        request.spec.scene, request.spec.characters, shot)
 
 
-def _encoded_still(mod, request: EngineRequest, vault: Vault):
+def _encoded_still(mod: DrawingEngine, request: EngineRequest, vault: Vault):
     """The reference frame as the engine delivers it: rendered, encoded with the engine's
     own settings and decoded like any shot (so codec and colour-matrix effects cancel)."""
     frame = mod.frame_at(request, 0.0)
-    encode = getattr(mod, "encode_stream", None)
-    if encode is None:
+    if not isinstance(mod, ClipEncoder):
         return frame, 1.0, None
     with vault.writer(".mp4") as (tmp, _out):
-        encode([frame] * 3, tmp, request.format)
+        mod.encode_stream([frame] * 3, tmp, request.format)
         media = load_media(tmp)
         native = media.native_frames([1]).get(1)
     return media.frames[1], media.scale, native
@@ -124,8 +128,8 @@ def _cached(vault: Vault, key: str, make) -> dict:
 def references_for(engine_name: str, request: EngineRequest, vault: Vault
                    ) -> tuple[SceneReference | None, dict[str, CharacterReference]]:
     """Scene and character references for a shot (rendered by engines that can)."""
-    mod = _engine_module(engine_name)
-    if mod is None or not hasattr(mod, "frame_at"):
+    mod = _drawing_engine(engine_name)
+    if mod is None:
         return None, {}
     spec = request.spec
 
@@ -168,8 +172,8 @@ def reference_engine(engine_name: str) -> str:
     """The engine that draws a shot's references: the engine itself when it can render a
     still (the embedded one), else the embedded engine from the bible (the bible is the
     truth; a cloud engine cannot draw a locked reference frame on demand)."""
-    mod = _engine_module(engine_name)
-    return engine_name if mod is not None and hasattr(mod, "frame_at") else "local"
+    mod = _drawing_engine(engine_name)
+    return engine_name if mod is not None else "local"
 
 
 #: mean absolute luma difference (0..255) under which a clip is the engine's own drawing
@@ -177,13 +181,13 @@ def reference_engine(engine_name: str) -> str:
 ENGINE_DREW_TOLERANCE = 3.0
 
 
-def engine_drew(mod, request: EngineRequest, media: ShotMedia) -> bool:
+def engine_drew(mod: DrawingEngine, request: EngineRequest, media: ShotMedia) -> bool:
     """Is the clip what the engine draws for this request (not altered after rendering)?
     Two frames (a quarter and three quarters in) against the engine's own rendering."""
     import cv2
     import numpy as np
 
-    if not hasattr(mod, "frame_at"):
+    if not isinstance(mod, DrawingEngine):
         return False
     if (media.width, media.height) != (request.format.width, request.format.height):
         return False
@@ -210,7 +214,7 @@ def figure_regions_for(engine_name: str, request: EngineRequest, media: ShotMedi
     if mode not in ("auto", "engine", "detector"):
         raise StudioError(f"unknown QC regions mode {mode!r}", field="options.regions",
                           hint="auto, engine or detector")
-    mod = _engine_module(engine_name)
+    mod = _drawing_engine(engine_name)
     if mode == "engine" or (mode == "auto" and mod is not None
                             and engine_drew(mod, request, media)):
         fn = regions_for(engine_name, request)
@@ -259,7 +263,7 @@ def qc_clip(path: str | Path, request: EngineRequest, engine_name: str, *, vault
         from .masks import hair_masks_for
 
         masks = hair_masks_for(request, media.frames.shape[1:3]) \
-            if _engine_module(engine_name) is not None else None
+            if _drawing_engine(engine_name) is not None else None
         if masks is not None:
             opts.setdefault("hair_mask", masks.intended)
             opts.setdefault("figures_mask", masks.figures)
