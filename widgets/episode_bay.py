@@ -444,7 +444,11 @@ class EpisodeBay(w.VBox):
                 import holoviews as hv
                 from jupyter_bokeh import BokehModel
 
-                hv.extension("bokeh", logo=False)
+                # the backend only: hv.extension would also load the notebook's JS and
+                # comms, which is display work for the kernel's main thread, not this one
+                # (BokehJS is already in the page, load_bokehjs; BokehModel draws the figure)
+                hv.renderer("bokeh")
+                hv.Store.set_current_backend("bokeh")
                 tl_fig = hv.render(timeline_plot(self.timeline, self._thumbs),
                                    backend="bokeh")
                 self._wire_taps(tl_fig)
