@@ -209,7 +209,8 @@ class HttpJobClient:
                  poll_interval: float | None = None, max_poll_interval: float | None = None,
                  timeout_s: float | None = None, max_download_bytes: int | None = None,
                  max_retries: int = 4, retry_backoff: float | None = None,
-                 max_retry_after: float = 120.0, http_timeout: float = 60.0) -> None:
+                 max_retry_after: float = 120.0, http_timeout: float = 60.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         env = self.env_prefix
         self.base_url = (base_url or os.environ.get(f"{env}_URL")
                          or os.environ.get("STUDIO_ENGINE_URL") or self.default_base_url)
@@ -228,6 +229,8 @@ class HttpJobClient:
             min(1.0, self.poll_interval)
         self.max_retry_after = max_retry_after
         self.http_timeout = http_timeout
+        #: replaces the network for every request (``httpx.MockTransport`` in unit tests)
+        self.transport = transport
 
     # -- configuration ---------------------------------------------------------------
     @property
@@ -260,7 +263,8 @@ class HttpJobClient:
         headers = {"User-Agent": "studio-kit", **self.auth_headers(self.api_key())}
         return httpx.AsyncClient(base_url=self.base_url, headers=headers,
                                  timeout=self.http_timeout, follow_redirects=False,
-                                 verify=self.base_url.startswith("https://"))
+                                 verify=self.base_url.startswith("https://"),
+                                 transport=self.transport)
 
     # -- errors ----------------------------------------------------------------------
     def map_error(self, resp: httpx.Response, text: str, remote_id: str | None = None
@@ -460,7 +464,8 @@ class HttpJobClient:
                 return client
             if anon is None:
                 anon = httpx.AsyncClient(timeout=self.http_timeout, follow_redirects=False,
-                                         headers={"User-Agent": "studio-kit"})
+                                         headers={"User-Agent": "studio-kit"},
+                                         transport=self.transport)
             return anon
 
         async def fetch() -> tuple[str, dict[str, Any]]:
