@@ -25,7 +25,7 @@ from studio_kit.engines.base import (
     ResumableEngine,
 )
 from studio_kit.errors import StudioError
-from studio_kit.registry import ENGINES, EXPORTERS, SCORERS, Registry
+from studio_kit.registry import ENGINES, EXPORTERS, SCORERS, TTS, Registry
 
 DIST = "studio-demo-plugins"
 VERSION = "0.3.1"
@@ -40,6 +40,7 @@ MODULES = {
         class DemoEngine(LocalEngine):
             name = "demo-local"
             model = "demo-v1"
+            capabilities = LocalEngine.capabilities.model_copy(update={"max_prompt_chars": 321})
             renders = 0
 
             def render(self, request, vault, progress=None, threads=None):
@@ -79,6 +80,25 @@ MODULES = {
                 out.write_text(json.dumps(rows), encoding="utf-8")
                 return out
         ''',
+    f"{PKG}/voice.py": '''
+        """A third-party TTS: eSpeak's English under a name of its own, one variant."""
+        from studio_kit.audio.tts import get_tts
+        from studio_kit.audio.tts.base import TTSEngine, VoiceInfo
+
+
+        class DemoVoice(TTSEngine):
+            name = "demo-tts"
+
+            def voices(self):
+                return [VoiceInfo(engine=self.name, id="narrator", name="Narrator",
+                                  languages=("en",))]
+
+            def variants(self):
+                return ["hushed"]
+
+            def synthesize(self, text, profile, *, language=None):
+                return get_tts("espeak").synthesize(text, profile, language=language or "en")
+        ''',
     f"{PKG}/broken.py": '''
         import studio_demo_dependency_that_is_not_installed  # noqa: F401
         ''',
@@ -92,6 +112,9 @@ ENTRY_POINTS = f"""
 demo-local = {PKG}:DemoEngine
 demo-broken = {PKG}.broken:BrokenEngine
 demo-quiet = {PKG}.quiet
+
+[studio_kit.tts]
+demo-tts = {PKG}.voice:DemoVoice
 
 [studio_kit.scorers]
 demo-frames = {PKG}.scoring:FrameCount
@@ -121,7 +144,7 @@ def plugins(tmp_path, monkeypatch):
     write_dist(site)
     monkeypatch.syspath_prepend(str(site))
     yield site
-    for reg in (ENGINES, SCORERS, EXPORTERS):
+    for reg in (ENGINES, SCORERS, EXPORTERS, TTS):
         for name, obj in list(reg._items.items()):
             if (getattr(obj, "__module__", "") or "").startswith(PKG):
                 del reg._items[name]
@@ -179,7 +202,8 @@ def test_routing_yaml_names_the_plugin_engine_and_it_renders(plugins, tmp_path):
     from studio_kit.pipeline import RenderOptions, render_episode
     from studio_kit.production.routing import load_rules, route_episode
     from studio_kit.project.series_folder import Project
-    from studio_kit.qc.runner import qc_clip, reference_engine
+    from studio_kit.qc.base import load_media
+    from studio_kit.qc.runner import figure_regions_for, qc_clip, reference_engine
 
     root = sample_copy(tmp_path / "series", shots=2)
     (root / "routing.yaml").write_text(yaml.safe_dump(
@@ -209,13 +233,13 @@ def test_routing_yaml_names_the_plugin_engine_and_it_renders(plugins, tmp_path):
                             format=res.format)
     vault = Project.load(root).vault()
     report = qc_clip(vault.get(shot.asset), request, "demo-local", vault=vault,
-                     scorers=["demo-frames", "character"])
+                     scorers=["demo-frames"])
     frames = [sc for sc in report.scores if sc.metric == "demo.frames"]
     assert len(frames) == 1 and frames[0].passed
     assert frames[0].value == round(shot.duration_s * res.format.fps)
-    drawn = [sc for sc in report.scores if sc.scorer == "character" and not sc.skipped]
-    assert drawn and all(sc.details["regions"]["source"] == "demo-local engine's figure "
-                         "regions" for sc in drawn)  # the clip is the plugin's own drawing
+    # the clip is the plugin's own drawing: QC takes the figures' regions from the engine
+    fn, info = figure_regions_for("demo-local", request, load_media(vault.get(shot.asset)))
+    assert fn is not None and info["source"] == "demo-local engine's figure regions"
 
 
 def test_plugin_exporter_writes_a_cut(plugins, tmp_path, sample_project):
@@ -262,3 +286,23 @@ def test_engine_defaults_and_protocols(sample_project):
     assert not issubclass(RunwayEngine, DrawingEngine)
     runway = RunwayEngine(base_url="http://127.0.0.1:9")
     assert billed_seconds(runway, 3.0) == 5.0  # bills the next duration it renders
+
+
+def test_plugin_capabilities_and_voices(plugins, capsys):
+    """The compiler reads a plugin engine's declared prompt limit; a plugin TTS lists its
+    voices and variants in ``studio voices`` (TTSEngine.variants: none by default)."""
+    from studio_kit.audio.tts import base as tts_base
+    from studio_kit.audio.tts import get_tts
+    from studio_kit.cli import main
+    from studio_kit.prompts.compiler import ENGINE_PROMPT_LIMITS, engine_prompt_limit
+
+    assert engine_prompt_limit("demo-local") == 321
+    assert engine_prompt_limit("local") == ENGINE_PROMPT_LIMITS["local"]  # declares none
+    try:
+        assert main(["voices", "--engine", "demo-tts"]) == 0
+        out = capsys.readouterr().out
+        assert "Narrator" in out and "voice variants (VoiceProfile.voice): hushed" in out
+        assert get_tts("espeak").variants()  # eSpeak's m1..f5
+        assert tts_base.TTSEngine.variants(get_tts("demo-tts")) == []  # the default
+    finally:
+        tts_base._INSTANCES.pop("demo-tts", None)

@@ -40,8 +40,8 @@ def voices(engine: str = typer.Option("espeak", help="TTS engine"),
         table.add_row(lang, ", ".join(sorted(set(by_lang[lang]))))
     out = Console()
     out.print(table)
-    if hasattr(tts, "variants"):
-        out.print(f"voice variants (VoiceProfile.voice): {', '.join(tts.variants())}")
+    if variants := tts.variants():
+        out.print(f"voice variants (VoiceProfile.voice): {', '.join(variants)}")
     out.print(f"{len(by_lang)} languages, {n_voices} voices")
 
 

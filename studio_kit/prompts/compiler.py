@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..engines.base import ResolvedCharacter, ShotSpec
+from ..engines.base import EngineCapabilities, ResolvedCharacter, ShotSpec
 from ..errors import StudioError
 from ..models import Scene, Shot
 from ..models.common import SCHEMA_VERSION
@@ -117,10 +117,9 @@ def engine_prompt_limit(engine: str, policy: PromptPolicy | None = None) -> int:
     from ..registry import ENGINES
 
     if engine in ENGINES:
-        caps = getattr(ENGINES.get(engine), "capabilities", None)
-        limit = getattr(caps, "max_prompt_chars", None)
-        if isinstance(limit, int) and limit > 0:
-            return limit
+        caps = _capabilities(engine)
+        if caps is not None and caps.max_prompt_chars:
+            return caps.max_prompt_chars
     return ENGINE_PROMPT_LIMITS.get(engine, DEFAULT_PROMPT_LIMIT)
 
 
@@ -129,8 +128,20 @@ def _engine_supports_lora(engine: str) -> bool:
 
     if engine not in ENGINES:
         return engine == "comfyui"
-    caps = getattr(ENGINES.get(engine), "capabilities", None)
-    return bool(getattr(caps, "lora", False))
+    caps = _capabilities(engine)
+    return bool(caps is not None and caps.lora)
+
+
+def _capabilities(engine: str) -> EngineCapabilities | None:
+    """The registered engine's declared capabilities (a class attribute of every
+    ``Engine``: read without building the engine); None for a factory function."""
+    from ..engines.base import Engine
+    from ..registry import ENGINES
+
+    obj = ENGINES.get(engine)
+    if isinstance(obj, Engine) or (isinstance(obj, type) and issubclass(obj, Engine)):
+        return obj.capabilities
+    return None
 
 
 def _camera_text(shot: Shot) -> str:

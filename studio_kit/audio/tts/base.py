@@ -98,6 +98,11 @@ class TTSEngine(ABC):
     def languages(self) -> list[str]:
         return sorted({lang for v in self.voices() for lang in v.languages})
 
+    def variants(self) -> list[str]:
+        """Voice variants usable as ``VoiceProfile.voice`` beside the voices (none by
+        default; eSpeak has m1..m8, f1..f5 and named ones)."""
+        return []
+
     @abstractmethod
     def synthesize(self, text: str, profile: VoiceProfile, *,
                    language: str | None = None) -> Speech:
