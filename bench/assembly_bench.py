@@ -33,13 +33,13 @@ from pathlib import Path
 
 from bench import cpu_seconds
 from studio_kit.edit.assemble import assemble
-from studio_kit.edit.encoding import H264_PARAMS, h264_args
 from studio_kit.edit.frames import run_ffmpeg
 from studio_kit.edit.pieces import DirPieces
 from studio_kit.edit.probe import probe
 from studio_kit.edit.synth import make_clip
 from studio_kit.edit.timeline import ItemKind, Timeline, TimelineItem, TransitionSpec
 from studio_kit.models import TransitionKind
+from studio_kit.video_encoding import H264_PARAMS, h264_args
 
 # a moving picture (a static one would flatter the full re-encode)
 SOURCES = ["testsrc2"]

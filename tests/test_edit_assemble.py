@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from studio_kit.edit.assemble import assemble, keyframe_times
-from studio_kit.edit.encoding import H264Params, h264_args
 from studio_kit.edit.frames import read_frames, run_ffmpeg
 from studio_kit.edit.probe import probe
 from studio_kit.edit.synth import make_clip
@@ -25,6 +24,7 @@ from studio_kit.edit.timeline import (
 )
 from studio_kit.errors import StudioError
 from studio_kit.models import TransitionKind as K
+from studio_kit.video_encoding import H264Params, h264_args
 
 W, H, FPS = 160, 90, Fraction(24)
 COLOURS = {"red": (200, 30, 30), "green": (30, 180, 40), "blue": (30, 40, 200),

@@ -13,13 +13,13 @@ import srt
 
 from studio_kit.cli import main
 from studio_kit.edit.captions import Cue, layout, write_captions
-from studio_kit.edit.encoding import ffmpeg_exe
 from studio_kit.edit.mux import iso639_2, mux_master, prores_master
 from studio_kit.edit.probe import probe
 from studio_kit.edit.synth import make_clip
 from studio_kit.edit.timeline import timeline_from_storyboard
 from studio_kit.errors import StudioError
 from studio_kit.registry import EXPORTERS
+from studio_kit.video_encoding import ffmpeg_exe
 
 CUES = [
     Cue(start_s=0.25, end_s=1.5, speaker="Mara", text="That lamp has been dark for ten "

@@ -581,8 +581,8 @@ def test_encoder_threads_do_not_change_bytes_and_parameter_sets_match_veryfast(
     SPS/PPS of the same parameters without them, so they cost nothing in compatibility."""
     from dataclasses import replace
 
-    from studio_kit.edit.encoding import h264_args
     from studio_kit.engines.local import LOCAL_H264, encode_args, encode_stream
+    from studio_kit.video_encoding import h264_args
 
     args = encode_args(TINY)
     assert args[args.index("-threads") + 1] == "1" and LOCAL_H264.x264_extra

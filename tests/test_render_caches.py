@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from studio_kit.audio.episode import build_episode_audio
-from studio_kit.edit.encoding import ffmpeg_exe
 from studio_kit.edit.mux import MuxReport, mux_master
 from studio_kit.edit.pieces import DirPieces, VaultPieces
 from studio_kit.edit.synth import make_clip
 from studio_kit.models import Act, CastMember, DialogueLine, Shot, Storyboard
 from studio_kit.pipeline.episode import _VaultLayers
 from studio_kit.store.vault import Vault
+from studio_kit.video_encoding import ffmpeg_exe
 
 
 class DictLayers:

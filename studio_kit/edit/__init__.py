@@ -7,6 +7,6 @@ look LUT), ``captions`` (SRT/WebVTT), ``mux`` (MP4 and ProRes masters), ``probe`
 The OpenTimelineIO exporter lives in ``studio_kit.exporters.otio``.
 """
 
-from .encoding import H264_PARAMS, H264Params, fps_fraction, h264_args
+from ..video_encoding import H264_PARAMS, H264Params, fps_fraction, h264_args
 
 __all__ = ["H264_PARAMS", "H264Params", "fps_fraction", "h264_args"]

@@ -32,8 +32,8 @@ from ..errors import StudioError
 from ..models import TransitionKind
 from ..store.hashing import file_hash, stable_hash
 from ..store.yamlio import atomic_write_text
+from ..video_encoding import H264_PARAMS, ffmpeg_build, h264_args
 from .cards import card_key, render_card
-from .encoding import H264_PARAMS, ffmpeg_build, h264_args
 from .frames import FrameEncoder, blend, read_frames, run_ffmpeg
 from .pieces import DirPieces, PieceCache
 from .probe import StreamInfo, probe

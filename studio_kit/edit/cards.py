@@ -8,7 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..store.hashing import stable_hash
-from .encoding import H264_PARAMS, h264_args
+from ..video_encoding import H264_PARAMS, h264_args
 from .frames import run_ffmpeg
 
 CARD_STYLE = {

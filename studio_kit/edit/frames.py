@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import StudioError
 from ..models import TransitionKind
-from .encoding import H264_PARAMS, ffmpeg_exe, h264_args
+from ..video_encoding import H264_PARAMS, ffmpeg_exe, h264_args
 
 #: Limited-range (tv) levels of black and white in Y'CbCr.
 _BLACK = (16, 128)
@@ -123,7 +123,7 @@ class FrameEncoder:
                  force_keyframes_s: tuple[float, ...] = (),
                  input_pix_fmt: str = "yuv420p", preset: str | None = None,
                  threads: int = 0) -> None:
-        from .encoding import fps_fraction
+        from ..video_encoding import fps_fraction
 
         fps = fps_fraction(fps)
         self.out = Path(out)

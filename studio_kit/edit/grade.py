@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from ..colorimetry import colour_science
 from ..errors import StudioError
 from ..models import ShotGrade
-from .encoding import H264_PARAMS, fps_fraction, h264_args
+from ..video_encoding import H264_PARAMS, fps_fraction, h264_args
 from .frames import run_ffmpeg
 from .probe import probe
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from ..errors import StudioError
 from ..langtags import alpha3
 from ..store.hashing import stable_hash
-from .encoding import H264_PARAMS, ffmpeg_build
+from ..video_encoding import H264_PARAMS, ffmpeg_build
 from .frames import run_ffmpeg
 from .pieces import DirPieces, PieceCache
 from .probe import MediaInfo, probe
@@ -156,7 +156,7 @@ def true_peak_dbtp(path: str | Path, *, stream: int = 0) -> float:
     the delivery sees. Read at full precision from the filter's frame metadata."""
     import subprocess
 
-    from .encoding import ffmpeg_exe
+    from ..video_encoding import ffmpeg_exe
 
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error",
            "-i", _check(path, "audio"), "-map", f"0:a:{stream}", "-af",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-from .encoding import fps_fraction, h264_args
+from ..video_encoding import fps_fraction, h264_args
 from .frames import run_ffmpeg
 
 

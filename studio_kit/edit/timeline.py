@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import StudioError
 from ..models import ActKind, Storyboard, TransitionKind
-from .encoding import fps_fraction
+from ..video_encoding import fps_fraction
 
 
 class ItemKind(StrEnum):

@@ -25,10 +25,11 @@ from pydantic import BaseModel, Field
 
 from ..audio.mix import SAMPLE_RATE, integrated_lufs, master, true_peak_dbtp, write_wav
 from ..edit.cards import card_key, render_card
-from ..edit.encoding import ffmpeg_exe
 from ..errors import StudioError
+from ..store.cache import FolderCache
 from ..store.hashing import file_hash, stable_hash
 from ..store.yamlio import atomic_write_text
+from ..video_encoding import ffmpeg_exe
 from .credits import Credits, build_credits
 from .model import Feature, check_running_time
 
@@ -272,15 +273,21 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
     pieces.mkdir(exist_ok=True)
     encoded: list[str] = []
     reused: list[str] = []
+    # the pieces are folder caches (store.cache.FolderCache: counts, a forcing() scope)
+    cards = FolderCache(pieces, "feature-card", prefix="card-", suffix=".mp4")
+    ep_pieces = FolderCache(pieces, "feature-episode-piece", prefix="ep-", suffix=".mp4")
+    recaps = FolderCache(pieces, "feature-recap", prefix="recap-", suffix=".mp4")
 
     def card(text: str, seconds: float, kind: str) -> tuple[Path, float]:
         frames = max(1, int(round(seconds * fps)))
         key = card_key(text, kind, w, h, fps, frames)
-        p = pieces / f"card-{key}.mp4"
-        if p.is_file():
+        p = cards.get(key)
+        if p is not None:
             reused.append(p.name)
         else:
-            render_card(text, p, width=w, height=h, fps=fps, frames=frames, kind=kind)
+            tmp = cards.part(key)
+            render_card(text, tmp, width=w, height=h, fps=fps, frames=frames, kind=kind)
+            p = cards.publish(key, tmp)
             encoded.append(p.name)
         return p, frames / float(fps)
 
@@ -303,12 +310,12 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
         key = s.key if whole else stable_hash(s.key, a, b, "cut-2")[:16]
         if regrade:
             key = stable_hash(key, file_hash(look_cube), ref_stats.model_dump())[:16]
-        p = pieces / f"ep-{key}.mp4"
-        if p.is_file():
-            reused.append(p.name)
-            return p
-        tmp = p.with_suffix(".part.mp4")
-        from ..edit.encoding import h264_args
+        hit = ep_pieces.get(key)
+        if hit is not None:
+            reused.append(hit.name)
+            return hit
+        tmp = ep_pieces.part(key)
+        from ..video_encoding import h264_args
 
         trim = "" if whole else f"trim=start_frame={a}:end_frame={b},setpts=PTS-STARTPTS"
         if regrade:
@@ -333,18 +340,18 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
             else:
                 _run(["-i", s.master, "-map", "0:v:0", "-an", "-vf", trim, *h264_args(fps),
                       str(tmp)], f"cut the picture of {s.master}")
-        tmp.replace(p)
+        p = ep_pieces.publish(key, tmp)
         encoded.append(p.name)
         return p
 
     def recap_piece(cuts: list[_Cut]) -> Path:
-        from ..edit.encoding import h264_args
+        from ..video_encoding import h264_args
 
         key = stable_hash("recap", [(srcs[c.source].key, c.a, c.b) for c in cuts])[:16]
-        p = pieces / f"recap-{key}.mp4"
-        if p.is_file():
-            reused.append(p.name)
-            return p
+        hit = recaps.get(key)
+        if hit is not None:
+            reused.append(hit.name)
+            return hit
         args: list[str] = []
         for c in cuts:
             args += ["-i", srcs[c.source].master]
@@ -352,10 +359,10 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
                          f"setpts=PTS-STARTPTS[v{k}]" for k, c in enumerate(cuts))
         graph += ";" + "".join(f"[v{k}]" for k in range(len(cuts))) + \
             f"concat=n={len(cuts)}:v=1:a=0[v]"
-        tmp = p.with_suffix(".part.mp4")
+        tmp = recaps.part(key)
         _run([*args, "-filter_complex", graph, "-map", "[v]", *h264_args(fps), str(tmp)],
              "build the recap")
-        tmp.replace(p)
+        p = recaps.publish(key, tmp)
         encoded.append(p.name)
         return p
 
@@ -480,9 +487,10 @@ def _feature_sound(feature, srcs, seq, arc, fps, pieces, encoded, reused):
     skey = stable_hash("feature-sound-2", feature.loudness.model_dump(), CROSSFADE_S,
                        MUSIC_CROSSFADE_S, [round(d, 6) for _p, d, *_ in seq], sig,
                        [{k: file_hash(v)[:16] for k, v in st.items()} for st in stems], arc)
-    sound = pieces / f"sound-{skey[:16]}.m4a"
+    sounds = FolderCache(pieces, "feature-sound", prefix="sound-", suffix=".m4a")
+    sound = sounds.path(skey[:16])
     sound_rec = sound.with_suffix(".json")
-    if sound.is_file() and sound_rec.is_file():
+    if sounds.get(skey[:16]) is not None and sound_rec.is_file():
         reused.append(sound.name)
         return sound, json.loads(sound_rec.read_text())
     cache: dict[tuple[int, str], np.ndarray] = {}
@@ -540,7 +548,7 @@ def _feature_sound(feature, srcs, seq, arc, fps, pieces, encoded, reused):
         part_s = Path(stmp) / sound.name
         _run(["-i", str(wav), "-c:a", "aac", "-b:a", "192k", str(part_s)],
              "encode the feature sound")
-        part_s.replace(sound)
+        sounds.publish(skey[:16], part_s)
     loud = {"integrated_lufs": round(integrated_lufs(mastered), 2),
             "true_peak_dbtp": round(true_peak_dbtp(mastered), 2),
             "target_lufs": feature.loudness.lufs}

@@ -1,7 +1,7 @@
 """Streaming H.264 encode: frames go to ffmpeg's stdin one by one, never all in memory.
 
 Every shot is encoded with the same parameters (``encode_args``, built by
-``studio_kit.edit.encoding.h264_args`` from ``LOCAL_H264``): libx264, yuv420p, BT.709, no
+``studio_kit.video_encoding.h264_args`` from ``LOCAL_H264``): libx264, yuv420p, BT.709, no
 B-frames, closed GOPs of a fixed length (2 s), a keyframe at frame 0 and no scene-cut
 keyframes, no metadata that varies from run to run (the same frames give the same bytes).
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...edit.encoding import H264_PARAMS, ffmpeg_exe, fps_fraction, h264_args
 from ...errors import EngineError
+from ...video_encoding import H264_PARAMS, ffmpeg_exe, fps_fraction, h264_args
 from ..base import ProgressFn, RenderFormat
 
 #: x264 analysis settings on top of ``veryfast`` (measured in bench/engine_bench.py on the
@@ -34,7 +34,7 @@ X264_PARAMS = "subme=1:me=dia:aq-mode=0"
 #: parallel (two processes).
 ENCODER_THREADS = 1
 
-#: The series' canonical H.264 parameters (``studio_kit.edit.encoding``) with what suits an
+#: The series' canonical H.264 parameters (``studio_kit.video_encoding``) with what suits an
 #: engine intermediate that grading re-encodes anyway: CRF 20, a keyframe every 2 s, the
 #: cheaper analysis above.
 LOCAL_H264 = replace(H264_PARAMS, crf=20, keyint_s=2.0, x264_extra=X264_PARAMS)
