@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Literal
@@ -250,8 +249,9 @@ def render_cut(master: Path, pieces: list[CutPiece], spec: PlatformSpec, dest: P
                burn: BurnPlan | None = None) -> None:
     """One ffmpeg pass: the pieces trimmed from the master and joined, (moving) crop along
     ``path`` (a crop path over the master), scale, captions, platform encode."""
+    from ..edit.frames import run_ffmpeg
     from .captions_burn import burn_images, overlay_graph
-    from .deliver import _ffmpeg
+    from .deliver import platform_video_args
     from .reframe import sendcmd_script
 
     if not pieces:
@@ -301,16 +301,9 @@ def render_cut(master: Path, pieces: list[CutPiece], spec: PlatformSpec, dest: P
         graph = Path(tmp) / "cut.graph"
         graph.write_text(";\n".join(g), encoding="utf-8")
         part = Path(tmp) / dest.name
-        kbps = spec.max_bitrate_kbps
-        args = [_ffmpeg(), "-v", "error", "-nostdin", "-y", *inputs, "-/filter_complex",
-                str(graph), *maps, "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
-                "-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k", "-pix_fmt", "yuv420p",
-                "-movflags", "+faststart", str(part)]
-        proc = subprocess.run(args, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise StudioError(f"ffmpeg could not cut the {spec.name} cut-down: "
-                              f"{proc.stderr.strip()[-400:]}", file=master,
-                              hint="check the master plays ('studio status'); re-render it")
+        run_ffmpeg(["-nostdin", *inputs, "-/filter_complex", str(graph), *maps,
+                    *platform_video_args(spec), "-movflags", "+faststart", str(part)],
+                   what=f"cut the {spec.name} cut-down", file=master)
         os.replace(part, dest)
 
 

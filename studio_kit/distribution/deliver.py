@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from ..edit.frames import run_ffmpeg
 from ..errors import StudioError
 from ..production.gates import GateError, latest_render, require_gate_c
 from ..registry import DELIVERABLES
@@ -63,10 +63,12 @@ def approved_master(ledger, project, episode: str) -> tuple[Path, dict]:
     return master, render
 
 
-def _ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
+def platform_video_args(spec: PlatformSpec) -> list[str]:
+    """The H.264 settings of every distribution encode (deliverables, cut-downs, the bench's
+    centre crop): one place, so both sides of a comparison encode alike."""
+    kbps = spec.max_bitrate_kbps
+    return ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-maxrate", f"{kbps}k",
+            "-bufsize", f"{2 * kbps}k", "-pix_fmt", "yuv420p"]
 
 
 def _master_seconds(master: Path) -> float:
@@ -93,7 +95,6 @@ def encode(master: Path, spec: PlatformSpec, dest: Path, *, gain_db: float,
         ceiling = 10 ** (spec.true_peak_dbtp / 20)
         af = f"volume={gain_db:.2f}dB,alimiter=limit={ceiling:.4f}:level=false"
         part = Path(tmp) / dest.name
-        kbps = spec.max_bitrate_kbps
         if burn is not None and burn.cues:
             from .captions_burn import burn_images, overlay_graph
 
@@ -108,17 +109,10 @@ def encode(master: Path, spec: PlatformSpec, dest: Path, *, gain_db: float,
         else:
             inputs = ["-i", str(master)]
             video = ["-map", "0:v:0", "-map", "0:a:0?", "-vf", ",".join(vf)]
-        args = [_ffmpeg(), "-v", "error", "-nostdin", "-y", *inputs,
-                "-t", f"{duration_s:.3f}", *video, "-af", af,
-                "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
-                "-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k", "-pix_fmt", "yuv420p",
-                "-c:a", "aac", "-b:a", "160k", "-ar", "48000",
-                "-movflags", "+faststart", str(part)]
-        proc = subprocess.run(args, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise StudioError(f"ffmpeg could not encode the {spec.name} deliverable: "
-                              f"{proc.stderr.strip()[-400:]}", file=master,
-                              hint="check the master plays ('studio status'); re-render it")
+        run_ffmpeg(["-nostdin", *inputs, "-t", f"{duration_s:.3f}", *video, "-af", af,
+                    *platform_video_args(spec), "-c:a", "aac", "-b:a", "160k", "-ar", "48000",
+                    "-movflags", "+faststart", str(part)],
+                   what=f"encode the {spec.name} deliverable", file=master)
         os.replace(part, dest)
 
 
