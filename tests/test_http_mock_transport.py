@@ -454,3 +454,22 @@ def test_llm_outline_through_the_sdk_retries_then_says_what_failed(monkeypatch):
     with pytest.raises(EngineUserError, match="answered HTTP 422"):
         llm_outline("an idea", tpl, 2, base_url="http://127.0.0.1:9")
     assert len(chat.seen) == 1
+
+
+def test_openai_key_is_in_no_log_or_error(monkeypatch, caplog):
+    """At DEBUG, the SDK's and httpx2's logs of a retried call and of a refusal whose body
+    echoes the key hold no trace of it; nor does the error."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    key = "sk-canary-vlm-5c7e9a1b3d"
+    chat = MockChat((500, {"retry-after-ms": "5"}))
+    assert vlm_with(monkeypatch, chat, api_key=key)()
+    echo = MockChat(401)
+    echo.handle = lambda req: httpx2.Response(  # type: ignore[method-assign]
+        401, json={"error": {"message": f"bad key {req.headers['authorization']}"}})
+    echo.transport = httpx2.MockTransport(echo.handle)
+    with pytest.raises(EngineUserError) as info:
+        vlm_with(monkeypatch, echo, api_key=key)()
+    assert key not in str(info.value) and key not in repr(info.value)
+    assert "Retrying" in caplog.text and key not in caplog.text
