@@ -181,10 +181,12 @@ def test_interrupted_export_leaves_nothing_complete_looking(tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mov"]
 
 
-def test_subtitles_are_refused_clearly(tmp_path: Path) -> None:
+def test_subtitles_go_inside_the_dcp(tmp_path: Path) -> None:
+    # was test_subtitles_are_refused_clearly: the ST 429-5 track file is written now (issue
+    # 15); tests/test_dcp_subtitles.py checks it, bad subtitle input is refused there
     src = _source(tmp_path / "m.mov", seconds=0.5)
     (tmp_path / "en.srt").write_text("1\n00:00:00,000 --> 00:00:00,400\nHi\n")
-    with pytest.raises(DcpError, match="subtitles") as err:
-        export_dcp(src, src, tmp_path / "D", DcpOptions(title="T"),
-                   subtitles={"en": tmp_path / "en.srt"})
-    assert "hint:" in str(err.value)
+    res = export_dcp(src, src, tmp_path / "D", DcpOptions(title="T"),
+                     subtitles={"en": tmp_path / "en.srt"})
+    assert (Path(res.path) / f"sub_{res.subtitle_id}.mxf").is_file()
+    assert "MainSubtitle" in next(Path(res.path).glob("cpl_*.xml")).read_text()

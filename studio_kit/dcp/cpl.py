@@ -16,6 +16,9 @@ class Reel:
     aspect: str          # "1998 1080"
     picture_hash: str
     sound_hash: str
+    subtitle_id: str = ""        # a MainSubtitle (ST 429-5 track file) when set
+    subtitle_hash: str = ""
+    subtitle_language: str = ""
 
 
 def cpl_xml(cpl_id: str, title: str, kind: str, issuer: str, issued: str, reel_id: str,
@@ -44,4 +47,7 @@ def cpl_xml(cpl_id: str, title: str, kind: str, issuer: str, issued: str, reel_i
             f"      <AssetList>\n"
             + asset("MainPicture", reel.picture_id, reel.picture_hash, pic_extra)
             + asset("MainSound", reel.sound_id, reel.sound_hash)
+            + (asset("MainSubtitle", reel.subtitle_id, reel.subtitle_hash,
+                     f"        <Language>{escape(reel.subtitle_language)}</Language>\n")
+               if reel.subtitle_id else "")
             + "      </AssetList>\n    </Reel>\n  </ReelList>\n</CompositionPlaylist>\n")

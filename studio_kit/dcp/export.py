@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
-from . import assetmap, cpl, mxf, pkl, sound
+from . import assetmap, cpl, mxf, pkl, sound, subtitle, timed_text
 from . import picture as pict
 
 
@@ -40,6 +40,9 @@ class DcpOptions(BaseModel):
     issuer: str = "studio-kit"
     convert_fps: bool = False
     language: str = "en"
+    subtitle_font: Path | None = Field(None, description=(
+        "OpenType/TrueType font carried in the subtitle track file (default: Courier Prime, "
+        "shipped with screenplain, SIL OFL)"))
 
 
 class DcpFile(BaseModel):
@@ -62,6 +65,9 @@ class DcpResult(BaseModel):
     source_fps: str
     converted_fps: bool = False
     notes: list[str] = Field(default_factory=list)
+    subtitle_id: str = ""           # the ST 429-5 track file's asset UUID (CPL MainSubtitle)
+    subtitle_language: str = ""
+    subtitle_reel_id: str = ""      # SubtitleReel Id = the track file's ResourceID
     files: list[DcpFile] = Field(default_factory=list)
     provenance_json: str = ""
     provenance_html: str = ""
@@ -100,6 +106,56 @@ def _check_inputs(pic: Path, audio: list[Path], options: DcpOptions) -> pict.Sou
                        hint="re-render at 24 fps, or pass convert_fps=True "
                             "(--convert-fps) to retime it explicitly")
     return info
+
+
+def default_font() -> Path:
+    import screenplain
+
+    return Path(screenplain.__file__).parent / "export" / "courier_prime" / "Courier Prime.ttf"
+
+
+class _Subs(BaseModel):
+    language: str
+    source: Path
+    items: list = Field(default_factory=list)
+    font: bytes = b""
+    others: list[str] = Field(default_factory=list)
+
+
+def _check_subtitles(subtitles: dict[str, Path], options: DcpOptions) -> _Subs:
+    """Pick the reel's MainSubtitle (the DCP's language if captioned, else the first) and
+    refuse, before any encode, what could not be shown: unreadable SRT, missing glyphs."""
+    import srt
+
+    lang = options.language if options.language in subtitles else next(iter(subtitles))
+    src = Path(subtitles[lang])
+    if not src.is_file():
+        raise DcpError("subtitle file not found", file=src, field=f"subtitles.{lang}",
+                       hint="give one SRT file per language")
+    try:
+        items = list(srt.parse(src.read_text(encoding="utf-8-sig")))
+    except (srt.SRTParseError, UnicodeDecodeError, ValueError) as exc:
+        raise DcpError(f"not a readable SRT file: {exc}", file=src,
+                       field=f"subtitles.{lang}", hint="fix or re-export the captions") from None
+    font_path = Path(options.subtitle_font or default_font())
+    try:
+        font = font_path.read_bytes()
+        have = subtitle.font_codepoints(font)
+    except Exception as exc:  # noqa: BLE001 - any failure to read it is a bad font file
+        raise DcpError(f"cannot read the subtitle font: {exc}", file=font_path,
+                       field="subtitle_font", hint="give an OpenType/TrueType font") from None
+    shown = subtitle.subtitle_chars(subtitle.subtitle_xml(items, title="-", language=lang))
+    missing = sorted(c for c in shown if ord(c) not in have)
+    if missing:
+        raise DcpError(f"the subtitle font has no glyph for {' '.join(missing[:20])}",
+                       file=font_path, field="subtitle_font",
+                       hint=f"pass subtitle_font= (--subtitle-font) a font covering the "
+                            f"{lang} captions of {src.name}")
+    if len(font) > 655_360:
+        raise DcpError(f"the subtitle font is {len(font)} bytes; a DCP allows 640 KiB",
+                       file=font_path, field="subtitle_font", hint="use a smaller font")
+    return _Subs(language=lang, source=src, items=items, font=font,
+                 others=[k for k in subtitles if k != lang])
 
 
 def _master_provenance(pic: Path) -> dict:
@@ -152,10 +208,7 @@ def export_dcp(picture: Path, audio: Path | list[Path], out_dir: Path,
     audios = [Path(a) for a in (audio if isinstance(audio, list) else [audio])]
     out_dir = Path(out_dir)
     info = _check_inputs(pic, audios, options)
-    if subtitles:
-        raise DcpError("subtitles in a DCP are not supported yet", field="subtitles",
-                       hint="SMPTE timed-text MXF needs a TimedTextDescriptor that the MXF "
-                            "writer (mxfuse) cannot write; deliver captions with the MP4")
+    subs = _check_subtitles(subtitles, options) if subtitles else None
     if out_dir.exists():
         raise DcpError("the output folder already exists", file=out_dir,
                        hint="remove it or choose another folder")
@@ -189,12 +242,39 @@ def export_dcp(picture: Path, audio: Path | list[Path], out_dir: Path,
         cpl_id, pkl_id, am_id = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
         reel = cpl.Reel(str(pid), str(sid), frames, f"{size[0]} {size[1]}",
                         pkl.sha1_b64(pmxf), pkl.sha1_b64(smxf))
+        tracks = [pmxf, smxf]
+        if subs and not any(it.start.total_seconds() < frames / 24 for it in subs.items):
+            notes.append(f"{subs.language} subtitles ({subs.source.name}): no caption "
+                         "inside the picture, no subtitle track")
+            subs = None
+        if subs:
+            tid, reel_id, font_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+            xml = subtitle.subtitle_xml(subs.items, title=options.title,
+                                        language=subs.language, reel_id=str(reel_id),
+                                        issued=issued, max_s=frames / 24,
+                                        font_id=str(font_id))
+            tmxf = work / f"sub_{tid}.mxf"
+            timed_text.write_timed_text(
+                tmxf, xml.encode("utf-8"), asset=tid, resource_id=reel_id, duration=frames,
+                language=subs.language, issuer=options.issuer,
+                resources=[timed_text.Resource(font_id, subs.font)])
+            reel.subtitle_id, reel.subtitle_hash = str(tid), pkl.sha1_b64(tmxf)
+            reel.subtitle_language = subs.language
+            tracks.append(tmxf)
+            notes.append(f"{subs.language} subtitles ({subs.source.name}) in the DCP as an "
+                         f"ST 429-5 track file")
+            if subs.others:
+                notes.append("one MainSubtitle per reel: " + ", ".join(subs.others)
+                             + " not in this DCP")
         cpl_path = work / f"cpl_{cpl_id}.xml"
         cpl_path.write_text(cpl.cpl_xml(cpl_id, options.title, options.kind, options.issuer,
                                         issued, str(uuid.uuid4()), reel), encoding="utf-8")
         assets = [pkl.PklAsset(cpl_id, cpl_path, "text/xml", pkl.sha1_b64(cpl_path)),
                   pkl.PklAsset(str(pid), pmxf, "application/mxf", reel.picture_hash),
                   pkl.PklAsset(str(sid), smxf, "application/mxf", reel.sound_hash)]
+        if subs:
+            assets.append(pkl.PklAsset(reel.subtitle_id, tracks[2], "application/mxf",
+                                       reel.subtitle_hash))
         pkl_path = work / f"pkl_{pkl_id}.xml"
         pkl_path.write_text(pkl.pkl_xml(pkl_id, options.title, options.issuer, issued, assets),
                             encoding="utf-8")
@@ -213,7 +293,9 @@ def export_dcp(picture: Path, audio: Path | list[Path], out_dir: Path,
     res = DcpResult(path=str(out_dir), cpl_id=cpl_id, pkl_id=pkl_id, picture_id=str(pid),
                     sound_id=str(sid), frames=frames, duration_s=frames / 24,
                     container=options.container, size=size, source_fps=str(info.fps),
-                    converted_fps=fps_filter is not None, notes=notes, files=files)
+                    converted_fps=fps_filter is not None, notes=notes, files=files,
+                    subtitle_id=reel.subtitle_id, subtitle_language=reel.subtitle_language,
+                    subtitle_reel_id=str(reel_id) if subs else "")
     _write_provenance(res, pic, out_dir)
     if progress:
         progress(1.0)
