@@ -333,6 +333,29 @@ def test_a_refused_submission_is_one_failed_row_and_no_job(proj):
     assert mock.jobs == 0 and mock.count("submit") == 1
 
 
+@pytest.mark.parametrize(("fault", "error", "kind"), [(400, "InvalidRequest", "user"),
+                                                     (503, "ServerError", "operational")])
+def test_failover_names_the_error_kind_and_moves_on(proj, fault, error, kind):
+    """Both kinds fail over as before (the next engine of the chain may take it); the
+    attempt says which kind it was. Neither submission is resent to the first engine."""
+    from fakes.engine_servers import register_test_engine
+
+    from studio_kit.production.failover import Router
+    from studio_kit.production.routing import RoutingRules, route_shot
+
+    free = register_test_engine()
+    vault, ledger = proj.vault(), proj.ledger()
+    mock, eng, req = rig(proj, shot="s01-cliff-wide", submit=[fault])
+    rules = RoutingRules(default="runway", failover=[free])
+    engines = {"runway": eng}
+    decision = route_shot(proj, "01", "s01-cliff-wide", rules, engines=engines)
+    router = Router(rules, vault=vault, ledger=ledger, engines=engines)
+    out = asyncio.run(router.run_shot(req, decision, episode="01"))
+    assert out.engine == free and out.ok
+    assert out.attempts[0]["error"] == error and out.attempts[0]["kind"] == kind
+    assert mock.count("submit") == 1 and mock.jobs == 0
+
+
 # -- the OpenAI-compatible clients (openai SDK over httpx2) -----------------------------------
 httpx2 = pytest.importorskip("httpx2")
 

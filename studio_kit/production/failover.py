@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..engines.base import Engine, EngineRequest, EngineResult
+from ..errors import error_kind
 from ..store.ledger import Ledger
 from ..store.vault import Vault
 from .generation import cached_result, generate_shot
@@ -102,8 +103,9 @@ class Router:
             return await self._passes(t.request, t.result), None
 
         def on_try(t) -> None:
-            if t.error is not None:
+            if t.error is not None:  # kind: "user" (fix the request) or "operational"
                 out.attempts.append({"engine": t.engine, "error": type(t.error).__name__,
+                                     "kind": error_kind(t.error),
                                      "message": str(t.error).splitlines()[0][:200]})
             elif not t.passed:
                 out.attempts.append({"engine": t.engine, "error": "QcFailed",
