@@ -241,3 +241,20 @@ def test_running_time_over_the_format_is_refused():
     with pytest.raises(StudioError, match="allows at most 40 min") as e:
         check_running_time(f, 41 * 60, file="features/coast.yaml")
     assert "coast.yaml" in str(e.value) and "format" in str(e.value)
+
+
+def test_forcing_remakes_every_piece_once(coast):
+    """The feature's pieces are folder caches: a forcing() scope (what --force is) makes
+    each of them again, once; outside it they are reused."""
+    from studio_kit.store.cache import forcing
+
+    base, _renders = coast
+    f = _feature()
+    out = base / "out" / "forced.mp4"
+    first = assemble_feature(f, base, out)
+    names = set(first.pieces_encoded) | set(first.pieces_reused)
+    with forcing():
+        forced = assemble_feature(f, base, out)
+        assert set(forced.pieces_encoded) == names  # every piece made again
+        assert assemble_feature(f, base, out).pieces_encoded == []  # once per scope
+    assert assemble_feature(f, base, out).pieces_encoded == []

@@ -25,20 +25,21 @@ class PieceCache(Protocol):
 
 
 class DirPieces:
-    """Pieces as ``<root>/<key><suffix>`` files (a scratch folder, or a kept work folder)."""
+    """Pieces as ``<root>/<key><suffix>`` files (a scratch folder, or a kept work folder):
+    a ``store.cache.FolderCache`` (counts; a ``forcing()`` scope re-encodes them)."""
 
     def __init__(self, root: Path, suffix: str) -> None:
+        from ..store.cache import FolderCache
+
         self.root = root
         self.suffix = suffix
+        self.cache = FolderCache(root, "pieces-folder", suffix=suffix)
 
     def get(self, key: str) -> Path | None:
-        p = self.root / f"{key}{self.suffix}"
-        return p if p.is_file() else None
+        return self.cache.get(key)
 
     def put(self, key: str, path: Path) -> Path:
-        dst = self.root / f"{key}{self.suffix}"
-        path.replace(dst)
-        return dst
+        return self.cache.publish(key, path)
 
 
 class VaultPieces:

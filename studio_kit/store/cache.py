@@ -292,6 +292,59 @@ class Cache:
         return value
 
 
+class FolderCache:
+    """Files kept in a folder as ``<prefix><key><suffix>``: the caches that have no vault
+    (a scratch folder of pieces, a feature's ``.feature-pieces/`` shared by the features
+    written beside it). Same counts as :class:`Cache` (under ``namespace``) and the same
+    ``--force`` (the context's scope: :func:`forcing`; or ``force=True``); ``publish``
+    renames a finished file into place (atomic on one filesystem)."""
+
+    def __init__(self, root: Path, namespace_name: str, *, prefix: str = "",
+                 suffix: str = "", force: bool | None = None) -> None:
+        self.root = Path(root)
+        self.namespace = namespace_name
+        self.prefix = prefix
+        self.suffix = suffix
+        self._own_scope = ForceScope() if force else None
+        self._never = force is False
+        self.counts = CacheCounts()
+
+    _count = Cache._count
+
+    @property
+    def scope(self) -> ForceScope | None:
+        return None if self._never else self._own_scope or _SCOPE.get()
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{self.prefix}{key}{self.suffix}"
+
+    def part(self, key: str) -> Path:
+        """Where to write the file before :meth:`publish` (named for this process, ending
+        in the suffix so tools pick the format from it)."""
+        return self.root / f"{self.prefix}{key}.p{os.getpid()}.part{self.suffix}"
+
+    def get(self, key: str) -> Path | None:
+        scope = self.scope
+        p = self.path(key)
+        if scope is not None and not scope.made(self.namespace, key):
+            self._count("misses")
+            self._count("forced")
+            return None
+        self._count("hits" if p.is_file() else "misses")
+        return p if p.is_file() else None
+
+    def publish(self, key: str, src: Path) -> Path:
+        dst = self.path(key)
+        os.replace(src, dst)
+        scope = self.scope
+        if scope is not None:
+            scope.mark(self.namespace, key)
+        self._count("puts")
+        return dst
+
+    put = publish
+
+
 def npy_bytes(array: np.ndarray) -> bytes:
     """An array as .npy bytes (no pickle)."""
     import numpy as np
