@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .errors import StudioError
+from .settings import settings
 from .store.hashing import file_hash
 from .store.yamlio import FILE_MODE, atomic_write_bytes, atomic_write_text
 
@@ -181,8 +182,8 @@ def _dev_chain_valid(chain: Path) -> bool:
 def load_credentials(project_root: str | Path | None = None, *,
                      env: dict[str, str] | None = None) -> C2paCredentials:
     """Credentials from the environment, else the project's development CA (made on demand)."""
-    env = dict(os.environ if env is None else env)
-    cert, key = env.get("STUDIO_C2PA_CERT"), env.get("STUDIO_C2PA_KEY")
+    conf = settings(env)  # the process environment, or ``env`` alone
+    cert, key = conf.c2pa_cert, conf.c2pa_key
     if cert or key:
         if not (cert and key):
             raise ProvenanceError("only one of STUDIO_C2PA_CERT / STUDIO_C2PA_KEY is set",
@@ -195,8 +196,7 @@ def load_credentials(project_root: str | Path | None = None, *,
                                       "STUDIO_C2PA_KEY to PEM files, or unset both to use a "
                                       "development CA")
         return C2paCredentials(cert_chain=Path(cert), private_key=Path(key),
-                               alg=env.get("STUDIO_C2PA_ALG", "es256"),
-                               tsa_url=env.get("STUDIO_C2PA_TSA_URL") or None)
+                               alg=conf.c2pa_alg, tsa_url=conf.c2pa_tsa_url)
     base = Path(project_root) if project_root is not None else Path.cwd()
     folder = base / ".studio" / "c2pa"
     chain, key_path = folder / "dev-chain.pem", folder / "dev-signer.key"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from pydantic import ValidationError
 
 from studio_kit.errors import Problem, StudioError, ValidationFailed
 from studio_kit.models import Tier
+from studio_kit.settings import settings
 from studio_kit.surfaces import builder as kit
 
 from . import validation
@@ -20,7 +20,7 @@ from .common import header
 
 def projects_dir() -> Path:
     """Where new projects go: $STUDIO_PROJECTS_DIR, else ./projects."""
-    return Path(os.environ.get("STUDIO_PROJECTS_DIR", "projects")).resolve()
+    return settings().projects_dir.resolve()
 
 
 class ProjectBuilder(w.VBox):
@@ -44,9 +44,9 @@ class ProjectBuilder(w.VBox):
                                layout=w.Layout(width="560px", height="120px"))
         self.upload_file = w.FileUpload(accept=".fountain,.txt,.md,.markdown", multiple=False,
                                    description="Upload file")
-        self.use_llm = w.Checkbox(value=bool(os.environ.get("STUDIO_LLM_BASE_URL")),
+        self.use_llm = w.Checkbox(value=bool(settings().llm_base_url),
                                   description="Write the outline with the configured LLM",
-                                  disabled=not os.environ.get("STUDIO_LLM_BASE_URL"))
+                                  disabled=not settings().llm_base_url)
         self.folder_name = w.Text(description="Folder", placeholder="my-series")
         self.folder_name.add_class("studio-folder")
         self.build_button = w.Button(description="Build project", button_style="primary")
@@ -57,7 +57,7 @@ class ProjectBuilder(w.VBox):
         self.build_button.on_click(lambda _b: self.build())
         self._genre_info()
         llm = ("An LLM endpoint is configured (STUDIO_LLM_BASE_URL)."
-               if os.environ.get("STUDIO_LLM_BASE_URL") else
+               if settings().llm_base_url else
                "No LLM endpoint configured: ideas use the genre template.")
         super().__init__([
             w.HTML(header("Project Builder", f"New projects go to {self.folder}")),

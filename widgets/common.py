@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 
 from studio_kit import resources
 from studio_kit.project.series_folder import Project
+from studio_kit.settings import settings
 
 DEFAULT_PROJECT = resources.sample_series()
 
@@ -16,8 +16,8 @@ def project_path(path: str | Path | None = None) -> Path:
     """The project a surface opens: ``path``, else $STUDIO_PROJECT, else the sample series."""
     if path:
         return Path(path).resolve()
-    env = os.environ.get("STUDIO_PROJECT")
-    return Path(env).resolve() if env else DEFAULT_PROJECT
+    env = settings().project
+    return env.resolve() if env else DEFAULT_PROJECT
 
 
 def open_project(path: str | Path | None = None) -> Project:

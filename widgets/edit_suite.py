@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import io
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from studio_kit.edit import decisions as d
 from studio_kit.errors import StudioError
 from studio_kit.models import ShotGrade, Storyboard, TransitionKind
 from studio_kit.project.series_folder import Project
+from studio_kit.settings import settings
 from studio_kit.surfaces.render_job import RenderJob
 
 from . import validation
@@ -59,7 +59,7 @@ class EditSuite(w.VBox):
         eps = sorted(self.project.episodes)
         self.episode = episode or (eps[0] if eps else "01")
         if render_options is None:
-            env = os.environ.get(RENDER_ENV)
+            env = settings().edit_render  # $STUDIO_EDIT_RENDER
             render_options = RenderOptions.model_validate(json.loads(env)) if env else None
         self.render_options = render_options
         self.out_dir = Path(out_dir) if out_dir else self.project.root / "out"

@@ -28,13 +28,14 @@ from pydantic import BaseModel
 from studio_kit import resources
 from studio_kit.errors import StudioError
 from studio_kit.project.series_folder import Project
+from studio_kit.settings import settings
 
 NOTEBOOKS = resources.notebooks_dir()
 _TQDM_RE = re.compile(r"(\d+)/(\d+) \[")
 
 
 def notebooks_dir() -> Path:
-    return Path(os.environ.get("STUDIO_NOTEBOOKS", NOTEBOOKS))
+    return settings().notebooks or NOTEBOOKS
 
 
 def notebook_parameters(path: Path) -> dict[str, dict[str, Any]]:

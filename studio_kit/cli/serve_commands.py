@@ -45,6 +45,7 @@ import typer
 from .. import resources
 from ..errors import StudioError
 from ..project.series_folder import Project
+from ..settings import reveal, settings
 from ..store.yamlio import atomic_write_text
 from . import app, console
 
@@ -254,7 +255,7 @@ def serve(project: Path = typer.Argument(Path("samples/lighthouse"), help="Serie
         port = chosen
     elif not port:
         port = free_port()
-    token = None if no_token else os.environ.get("STUDIO_TOKEN") or secrets.token_urlsafe(24)
+    token = None if no_token else reveal(settings().token) or secrets.token_urlsafe(24)
     private = private_dir()
     runtime = private / "runtime"
     runtime.mkdir(mode=0o700)
@@ -275,7 +276,7 @@ def serve(project: Path = typer.Argument(Path("samples/lighthouse"), help="Serie
                           kernel_grace=kernel_grace),
             env=env, cwd=notebooks, start_new_session=True)
         wait_until_serving(port, proc)
-        query = _token_query(token, from_env=bool(os.environ.get("STUDIO_TOKEN")),
+        query = _token_query(token, from_env=settings().token is not None,
                              folder=private)
         console.print(f"[green]serving[/] {root} on http://127.0.0.1:{port}/", highlight=False)
         for name in SURFACES:

@@ -33,7 +33,6 @@ submitted again.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import weakref
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any
 from ..engines.base import Engine, EngineRequest, EngineResult, ProgressFn, ResumableEngine
 from ..engines.factory import get_engine
 from ..errors import BudgetError, EngineError
+from ..settings import settings
 from ..store.ledger import Ledger
 from ..store.vault import Vault
 from .budget import estimate_episode
@@ -200,7 +200,7 @@ async def _take_lease(h: str, vault: Vault, ledger: Ledger, engine_name: str, sh
     """``(token, None)``: the lease on request ``h``; ``(None, result)`` when a live holder
     made the result while we waited. EngineError when it keeps holding it beyond
     ``STUDIO_LEASE_WAIT_S``."""
-    wait_s = float(os.environ.get("STUDIO_LEASE_WAIT_S", "600"))
+    wait_s = settings().lease_wait_s
     deadline = time.monotonic() + wait_s
     holder = None
     while True:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from ..errors import Problem, ProblemList, StudioError, ValidationFailed
 from ..models import Character, Scene, Series, Shot, Storyboard
+from ..settings import settings
 from ..store.ledger import Ledger
 from ..store.vault import Vault
 from ..store.yamlio import LineMap, line_for, load_yaml, save_model, validate_data
@@ -38,7 +39,7 @@ _VAULT_HASH = re.compile(r"^[0-9a-f]{64}$")
 def asset_roots(root: Path) -> list[Path]:
     """The folders a project's files may live in: the series folder, then the allow-listed
     roots of ``STUDIO_ASSET_ROOTS``."""
-    extra = [Path(p).resolve() for p in os.environ.get(ASSET_ROOTS_ENV, "").split(os.pathsep)
+    extra = [Path(p).resolve() for p in settings().asset_roots.split(os.pathsep)
              if p.strip() and Path(p).is_absolute()]
     return [root.resolve(), *extra]
 

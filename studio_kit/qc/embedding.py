@@ -12,7 +12,6 @@ the character's figure crop in the shot and in the reference frame.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..registry import SCORERS
+from ..settings import settings
 from .base import QCContext, QCScore, Scorer
 from .measure import sample_times
 
@@ -56,7 +56,8 @@ def configured_embedder(ctx: QCContext | None = None) -> tuple[str, Embedder] | 
     name = (ctx.options.get("embedder") if ctx else None)
     if name and name in _EMBEDDERS:
         return name, _EMBEDDERS[name]
-    path = os.environ.get(ENV)
+    model = settings().qc_embedding_model  # $STUDIO_QC_EMBEDDING_MODEL
+    path = str(model) if model else None
     if path and Path(path).is_file():
         fn = _onnx_embedder(path)
         if fn is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
 
 import numpy as np
@@ -24,6 +23,7 @@ from pydantic import BaseModel, Field
 from ..engines import openai_compat
 from ..errors import StudioError
 from ..registry import SCORERS
+from ..settings import reveal, settings
 from .base import QCContext, QCScore, Scorer
 from .measure import sample_times
 
@@ -56,11 +56,11 @@ class VLMConfig(BaseModel):
 
     @classmethod
     def from_env(cls) -> VLMConfig | None:
-        base = os.environ.get("STUDIO_VLM_BASE_URL")
-        if not base:
+        conf = settings()
+        if not conf.vlm_base_url:
             return None
-        return cls(base_url=base.rstrip("/"), api_key=os.environ.get("STUDIO_VLM_API_KEY"),
-                   model=os.environ.get("STUDIO_VLM_MODEL", "local-vlm"))
+        return cls(base_url=conf.vlm_base_url.rstrip("/"), api_key=reveal(conf.vlm_api_key),
+                   model=conf.vlm_model)
 
 
 def png_data_uri(frame: np.ndarray) -> str:

@@ -49,6 +49,7 @@ from ..pipeline.episode import (
     render_episode,
 )
 from ..project.series_folder import Project
+from ..settings import settings
 from ..store.hashing import file_hash
 from ..store.vault import Vault
 from ..store.yamlio import atomic_copy, atomic_write_text
@@ -301,7 +302,7 @@ def render_season(project: str | Path | Project, episodes: list[str] | None = No
     t0 = time.perf_counter()
     options = options or RenderOptions()
     executor = executor or InProcessExecutor()
-    vault_url = vault_url if vault_url is not None else os.environ.get("STUDIO_VAULT_URL")
+    vault_url = vault_url if vault_url is not None else settings().vault_url
     with _env("STUDIO_VAULT_URL", vault_url or None):
         proj = project if isinstance(project, Project) else Project.load(project)
         eps = parse_episodes(",".join(episodes) if episodes else None, list(proj.episodes))

@@ -48,6 +48,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..errors import VaultError
+from ..settings import settings
 from .cache import ForceScope, current_scope
 from .yamlio import atomic_write_text
 
@@ -97,7 +98,7 @@ class Vault:
         #: the --force in effect for every cache over this vault (``store.cache``): the
         #: context's when the vault is opened inside ``forcing()``, or ``force_vault``'s
         self.force_scope: ForceScope | None = current_scope()
-        url = remote if remote is not None else os.environ.get("STUDIO_VAULT_URL")
+        url = remote if remote is not None else settings().vault_url
         self.remote = None
         if url:
             from ..scale.objectstore import store_for

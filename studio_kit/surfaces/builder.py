@@ -56,6 +56,7 @@ from ..models import (
 )
 from ..project.scaffold import create_series_folder, new_character, new_scene, require_empty_folder
 from ..project.series_folder import Project
+from ..settings import reveal, settings
 from ..store.yamlio import save_model, validate_data
 
 TEMPLATES_DIR = resources.templates_dir()
@@ -63,7 +64,7 @@ MAX_CAST = 8
 
 
 def templates_dir() -> Path:
-    return Path(os.environ.get("STUDIO_TEMPLATES", TEMPLATES_DIR))
+    return settings().templates or TEMPLATES_DIR
 
 
 # -- genre templates ------------------------------------------------------------------------
@@ -297,12 +298,12 @@ def llm_outline(idea: str, tpl: GenreTemplate, cast_size: int, *,
     through the ``openai`` SDK (``max_retries`` on 5xx, 408/429, timeouts)."""
     import openai
 
-    base_url = (base_url or os.environ.get("STUDIO_LLM_BASE_URL", "")).rstrip("/")
+    base_url = (base_url or settings().llm_base_url or "").rstrip("/")
     if not base_url:
         raise StudioError("no LLM endpoint configured",
                           hint="set STUDIO_LLM_BASE_URL (e.g. http://127.0.0.1:8000/v1)")
-    model = os.environ.get("STUDIO_LLM_MODEL", "gpt-4o-mini")
-    key = os.environ.get("STUDIO_LLM_API_KEY")
+    model = settings().llm_model
+    key = reveal(settings().llm_api_key)
     schema = LlmOutline.model_json_schema()
     prompt = (
         f"Write the outline of episode 1 of a {tpl.genre} series from this idea:\n{idea}\n\n"
@@ -522,7 +523,7 @@ def plan(req: BuildRequest) -> dict[str, Any] | None:
     """The models a build would write (None for a script: the importer decides)."""
     tpl = load_template(req.genre) if req.genre in list_genres() else load_template("drama")
     if req.source == SourceKind.idea:
-        if req.use_llm and os.environ.get("STUDIO_LLM_BASE_URL") and req.text.strip():
+        if req.use_llm and settings().llm_base_url and req.text.strip():
             return _from_outline(req, tpl, llm_outline(req.text, tpl, req.cast_size))
         return _from_template(req, tpl)
     if req.source == SourceKind.manuscript:

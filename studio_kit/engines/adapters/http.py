@@ -55,6 +55,7 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ...errors import EngineError, EngineUserError
+from ...settings import settings
 from ...store.vault import Vault
 from ..base import Engine, EngineRequest, EngineResult, ProgressFn
 from .errors import (
@@ -81,13 +82,6 @@ MODERATION_WORDS = ("moderation", "content policy", "safety", "nsfw", "flagged",
                     "not allowed", "prohibited")
 CREDIT_WORDS = ("credit", "insufficient", "balance", "quota exceeded", "payment", "billing")
 VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream")
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -145,8 +139,7 @@ def base_url_problem(url: str, *, allow_insecure: bool | None = None) -> str | N
     plain http only to loopback unless insecure http is allowed (the key would travel in
     clear)."""
     if allow_insecure is None:
-        allow_insecure = os.environ.get(INSECURE_HTTP_ENV, "").strip().lower() in (
-            "1", "true", "yes")
+        allow_insecure = settings().allow_insecure_http  # $STUDIO_ALLOW_INSECURE_HTTP
     try:
         u = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
@@ -211,19 +204,19 @@ class HttpJobClient:
                  max_retries: int = 4, retry_backoff: float | None = None,
                  max_retry_after: float = 120.0, http_timeout: float = 60.0,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        env = self.env_prefix
+        env, conf = self.env_prefix, settings()
+        # STUDIO_ENGINE_<NAME>_URL: one variable per engine name (docs/configuration.md)
         self.base_url = (base_url or os.environ.get(f"{env}_URL")
-                         or os.environ.get("STUDIO_ENGINE_URL") or self.default_base_url)
+                         or conf.engine_url or self.default_base_url)
         self.base_url = check_base_url(self.base_url, engine=self.name)
         self._api_key = api_key
-        self.poll_interval = poll_interval if poll_interval is not None else _env_float(
-            "STUDIO_ENGINE_POLL_S", 2.0)
+        self.poll_interval = poll_interval if poll_interval is not None else \
+            conf.engine_poll_s
         self.max_poll_interval = max_poll_interval if max_poll_interval is not None else \
-            max(self.poll_interval, _env_float("STUDIO_ENGINE_MAX_POLL_S", 15.0))
-        self.timeout_s = timeout_s if timeout_s is not None else _env_float(
-            "STUDIO_ENGINE_TIMEOUT_S", 1800.0)
+            max(self.poll_interval, conf.engine_max_poll_s)
+        self.timeout_s = timeout_s if timeout_s is not None else conf.engine_timeout_s
         self.max_download_bytes = max_download_bytes if max_download_bytes is not None else \
-            int(_env_float("STUDIO_ENGINE_MAX_DOWNLOAD", 512 * 1024 * 1024))
+            conf.engine_max_download
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff if retry_backoff is not None else \
             min(1.0, self.poll_interval)
