@@ -202,3 +202,28 @@ def test_tts_lines_are_spoken_again_under_force_once(tmp_path, monkeypatch) -> N
         synthesize(text, profile, "en")
     assert calls == [text, text, text]
     assert isinstance(json.loads(json.dumps(cache_mod.stats())), dict)  # plain data
+
+
+def test_folder_cache_publishes_counts_and_obeys_the_scope(tmp_path) -> None:
+    from studio_kit.edit.pieces import DirPieces
+    from studio_kit.store.cache import FolderCache
+
+    c = FolderCache(tmp_path, "feature-card", prefix="card-", suffix=".mp4")
+    assert c.get("k") is None
+    part = c.part("k")
+    assert part.name.endswith(".mp4") and part.parent == tmp_path
+    part.write_bytes(b"card")
+    p = c.publish("k", part)
+    assert p == tmp_path / "card-k.mp4" and not part.exists()
+    assert c.get("k") == p and (c.counts.hits, c.counts.misses, c.counts.puts) == (1, 1, 1)
+    with forcing():
+        assert c.get("k") is None  # made before the scope
+        part = c.part("k")
+        part.write_bytes(b"card 2")
+        c.publish("k", part)
+        assert c.get("k").read_bytes() == b"card 2"
+    assert FolderCache(tmp_path, "x", prefix="card-", suffix=".mp4", force=True).get("k") is None
+    d = DirPieces(tmp_path, ".m4a")
+    src = tmp_path / "t.bin"
+    src.write_bytes(b"aac")
+    assert d.put("key", src) == tmp_path / "key.m4a" and d.get("key").read_bytes() == b"aac"
