@@ -225,8 +225,13 @@ def test_4xx_is_not_retried_and_is_a_user_error(project, vault, runway_key, code
 
 def test_a_bad_request_says_what_to_fix(project, vault, runway_key):
     mock, eng, req = rig(project, submit=[400])
-    with pytest.raises(E.InvalidRequest, match="invalid input: .*bad ratio"):
+    with pytest.raises(E.InvalidRequest, match="invalid input: .*bad ratio") as bad:
         run(eng, req, vault)
+    assert "runway's limits" in (bad.value.hint or "")
+    mock, eng, req = rig(project, submit=[405])
+    with pytest.raises(E.ClientError) as other:
+        run(eng, req, vault)
+    assert "STUDIO_ENGINE_RUNWAY_URL" in (other.value.hint or "")
     mock, eng, req = rig(project, submit=[401])
     with pytest.raises(E.AuthError) as info:
         run(eng, req, vault)

@@ -284,7 +284,10 @@ class HttpJobClient:
                                   retry_after=parse_retry_after(resp.headers.get("retry-after")),
                                   **kw)
         if code == 404:
-            return JobNotFound(f"{what}: not found: {short}", **kw)
+            return JobNotFound(f"{what}: not found: {short}",
+                               hint="the engine does not know this job or path (expired, "
+                                    "made with another account's key, or a wrong base URL)",
+                               **kw)
         if code in (400, 413, 422) and any(w in low for w in MODERATION_WORDS):
             return ModerationRefused(f"{what}: refused by moderation: {short}",
                                      hint="rephrase the prompt or route the shot elsewhere",
@@ -293,11 +296,17 @@ class HttpJobClient:
             return InvalidRequest(f"{what}: input too large: {short}",
                                   hint="use smaller reference images", **kw)
         if code in (400, 409, 422):
-            return InvalidRequest(f"{what}: invalid input: {short}", **kw)
+            return InvalidRequest(f"{what}: invalid input: {short}",
+                                  hint=f"the engine refused the request as sent: check the "
+                                       f"shot's duration, references and options against "
+                                       f"{self.name}'s limits, or route the shot elsewhere",
+                                  **kw)
         if code >= 500:
             return ServerError(f"{what}: server error: {short}", **kw)
         if 400 <= code < 500:
-            return ClientError(f"{what}: unexpected answer: {short}", **kw)
+            return ClientError(f"{what}: unexpected answer: {short}",
+                               hint=f"check the base URL (${self.env_prefix}_URL) and that "
+                                    "the service still speaks this API version", **kw)
         return AdapterError(f"{what}: unexpected answer: {short}", **kw)
 
     def job_failure(self, state: JobState, remote_id: str) -> AdapterError:
