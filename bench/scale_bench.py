@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -49,6 +50,62 @@ def _warm() -> bool:
     return True
 
 
+def _noop_config_cluster(tuned: bool, processes: bool = True):
+    """A LocalCluster(1) for the no-op overhead alone; ``tuned``: Dask's scheduler settings
+    for many tiny tasks (no work stealing; worker-saturation inf = no scheduler-side
+    queuing, every ready task sent to the worker at once)."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    cfg = {"distributed.scheduler.work-stealing": False,
+           "distributed.scheduler.worker-saturation": float("inf")} if tuned else {}
+    with dask.config.set(cfg):
+        where = {"host": "127.0.0.1"} if processes else {}  # in-process: Dask's inproc://
+        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=processes,
+                               dashboard_address=None, silence_logs=40, **where)
+        client = Client(cluster, set_as_default=False)
+
+    class _Ex:  # the executor's surface task_overhead_ms uses
+        pass
+
+    ex = _Ex()
+    ex.client = client
+    ex.submit = lambda fn, *a, key=None: client.submit(fn, *a, key=key, pure=False)
+    return cluster, client, ex
+
+
+def _overheads(task_overhead_ms) -> list[tuple[str, float, float, float]]:
+    """(setup, one by one, map+gather, submit+gather) ms per no-op task."""
+    out = []
+    for label, tuned, processes in (("LocalCluster(1), defaults", False, True),
+                                    ("LocalCluster(1), tuned for tiny tasks", True, True),
+                                    ("floor: scheduler + worker in this process "
+                                     "(processes=False, tuned)", True, False)):
+        cluster, client, ex = _noop_config_cluster(tuned, processes)
+        try:
+            client.map(len, [[1]] * 50, pure=False)  # warm the connection
+            task_overhead_ms(ex, 100, mode="map")
+            out.append((label, task_overhead_ms(ex, 300, mode="one-by-one"),
+                        task_overhead_ms(ex, 2000, mode="map"),
+                        task_overhead_ms(ex, 2000, mode="submit-gather")))
+        finally:
+            client.close()
+            cluster.close()
+    return out
+
+
+def _workers_cpu(ex) -> dict[str, dict[str, float]]:
+    from studio_kit.scale.executor import process_cpu
+
+    return ex.client.run(process_cpu)
+
+
+def _cores_used(before: dict, after: dict) -> tuple[float, list[float]]:
+    per = [(after[w]["cpu"] - before[w]["cpu"]) / max(after[w]["wall"] - before[w]["wall"],
+                                                      1e-9) for w in before if w in after]
+    return sum(per), per
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--width", type=int, default=160)
@@ -56,6 +113,7 @@ def main() -> None:
     ap.add_argument("--shots", type=int, default=2)
     args = ap.parse_args()
 
+    from bench import cpu_seconds
     from studio_kit.pipeline import RenderOptions, render_episode
     from studio_kit.scale import make_executor, render_season, task_overhead_ms
     from studio_kit.store.hashing import file_hash
@@ -65,46 +123,77 @@ def main() -> None:
     eps = ["01", "02", "03"]
     work = Path(tempfile.mkdtemp(prefix="scale-bench-"))
     rows = []
+    phases: dict[str, list[dict[str, float]]] = {}
+    load0 = os.getloadavg()
     try:
         _warm()
         root = _season(work / "inproc" / "lighthouse", args.shots)
-        t0 = time.perf_counter()
+        c0, t0 = cpu_seconds(), time.perf_counter()
         ref = {ep: file_hash(render_episode(root, ep, options=opts,
                                             out_dir=root / "out").master) for ep in eps}
         base = time.perf_counter() - t0
-        rows.append(("in process (render_episode x3)", base, None, None))
+        inproc_cores = (cpu_seconds() - c0) / base
+        rows.append(("in process (render_episode x3)", base, None, None, inproc_cores, ""))
         per_episode: list[float] = []
-        overheads = {}
-        for n in (1, 2):
+        for n, share in ((1, True), (2, True), (2, False)):
             t_start = time.perf_counter()
-            with make_executor(workers=n) as ex:
+            with make_executor(workers=n, share_cores=share) as ex:
                 ex.client.run(_warm)
                 started = time.perf_counter() - t_start
-                overheads[n] = (task_overhead_ms(ex, 300), task_overhead_ms(ex, 1000, batch=True))
-                root = _season(work / f"dask{n}" / "lighthouse", args.shots)
+                root = _season(work / f"dask{n}{share}" / "lighthouse", args.shots)
+                w0, c0 = _workers_cpu(ex), cpu_seconds()
                 t0 = time.perf_counter()
                 season = render_season(root, eps, options=opts, out_dir=root / "out",
                                        executor=ex)
                 took = time.perf_counter() - t0
+                coord = (cpu_seconds() - c0) / took
+                cores, per = _cores_used(w0, _workers_cpu(ex))
             assert season.ok, [(e.episode, e.error) for e in season.episodes]
             same = all(file_hash(e.master) == ref[e.episode] for e in season.episodes)
-            per_episode += [e.seconds for e in season.episodes]
-            rows.append((f"LocalCluster({n}) render_season", took, same, started))
+            name = f"LocalCluster({n}) render_season" + ("" if share or n == 1 else
+                                                         ", cores not shared")
+            phases[name] = [e.phases for e in season.episodes]
+            if share:
+                per_episode += [e.seconds for e in season.episodes]
+            rows.append((name, took, same, started, cores + coord,
+                         " + ".join(f"{c:.2f}" for c in per) + f" + coord {coord:.2f}"))
+        overheads = _overheads(task_overhead_ms)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    load1 = os.getloadavg()
 
     print(f"season: 3 episodes x {args.shots} shots, {args.width}x{args.height}, local "
-          "engine, ProRes on, no C2PA, cold vault each\n")
-    print("| run | season s | vs in process | masters bit-identical | cluster start + warm-up s |")
-    print("|---|---:|---:|---|---:|")
-    for name, secs, same, started in rows:
+          "engine, ProRes on, no C2PA, cold vault each; load average "
+          f"{load0[0]:.1f} before, {load1[0]:.1f} after, {os.cpu_count()} cores\n")
+    print("| run | season s | vs in process | masters bit-identical | cores used (CPU s / "
+          "wall s) | of which per worker | cluster start + warm-up s |")
+    print("|---|---:|---:|---|---:|---|---:|")
+    for name, secs, same, started, cores, split in rows:
         print(f"| {name} | {secs:.1f} | {base / secs:.2f}x | "
-              f"{'' if same is None else ('yes' if same else 'NO')} | "
+              f"{'' if same is None else ('yes' if same else 'NO')} | {cores:.2f} | {split} | "
               f"{'' if started is None else f'{started:.1f}'} |")
-    print()
-    for n, (one_by_one, batched) in overheads.items():
-        print(f"scheduler overhead per no-op task, LocalCluster({n}): {one_by_one:.2f} ms "
-              f"(300 submitted one by one, gathered), {batched:.2f} ms (1000 in one map)")
+    ncpu = os.cpu_count() or 1
+    print(f"\nbound on {ncpu} cores: the in-process render already uses {inproc_cores:.2f} "
+          f"cores, so more processes can give at most {ncpu / inproc_cores:.2f}x; 3 equal "
+          "episode tasks on 2 workers take 2 waves, at most 1.50x a perfect 1-worker run; "
+          f"together at most {min(ncpu / inproc_cores, 1.5):.2f}x")
+    print("\nper-episode phases, median s (worker: series rebuilt / render / outputs stored /"
+          " rows read; coordinator: prepare = paid takes + ledger snapshot, record):\n")
+    print("| run | series | render | store | rows | prepare | record |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, items in phases.items():
+        def med(k, items=items):
+            vals = sorted(p.get(k, 0.0) for p in items)
+            return vals[len(vals) // 2] if vals else 0.0
+        print(f"| {name} | " + " | ".join(f"{med(k):.2f}" for k in (
+            "series", "render", "store", "rows", "prepare", "record")) + " |")
+    print("\nscheduler overhead per no-op task, ms (one by one: submit each, wait each; "
+          "map: one client.map of 2000, one gather; submit+gather: 2000 submit(pure=False), "
+          "one gather):\n")
+    print("| cluster | one by one | map + gather | submit + gather |")
+    print("|---|---:|---:|---:|")
+    for label, a, b, c in overheads:
+        print(f"| {label} | {a:.2f} | {b:.2f} | {c:.2f} |")
     t_ep = sorted(per_episode)[len(per_episode) // 2]
     t_shot = t_ep / args.shots
     print(f"\nmeasured per-task cost: one episode task (worker side) median {t_ep:.1f} s "
@@ -118,7 +207,7 @@ def main() -> None:
     for w in (1, 8, 32):
         busy = min(w, 10)
         waves = math.ceil(10 / busy)
-        proj = waves * t10 + 10 * overheads[2][0] / 1000.0
+        proj = waves * t10 + 10 * overheads[0][1] / 1000.0
         print(f"| {w} | {busy} | {waves} | {proj:.0f} | {one / proj:.1f}x |")
 
 

@@ -87,7 +87,7 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, *, workers: int | None = None, scheduler: str | None = None,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, share_cores: bool = True) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - a dependency of the project
@@ -112,6 +112,10 @@ class DaskExecutor:
                                         dashboard_address=None, host="127.0.0.1",
                                         silence_logs=40)
             self.client = Client(self.cluster, set_as_default=False)
+            if share_cores:  # each worker (and a worker that replaces it) its own cores
+                from .workerplugin import ShareCores
+
+                self.client.register_plugin(ShareCores(n), name="studio-share-cores")
         self.address = self.client.scheduler.address
 
     @property
@@ -152,16 +156,68 @@ class DaskExecutor:
         self.close()
 
 
-def make_executor(*, workers: int | None = None, scheduler: str | None = None):
+#: the thread-count variables of the numeric libraries (OpenMP, OpenBLAS, MKL, numexpr)
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "NUMEXPR_NUM_THREADS")
+
+
+def cores_for(index: int, workers: int, cores: list[int]) -> list[int]:
+    """The cores worker ``index`` of ``workers`` on a machine with ``cores`` gets: an equal
+    contiguous share (cores/workers, at least one; more workers than cores share round
+    robin)."""
+    per = max(1, len(cores) // max(1, workers))
+    start = (index * per) % len(cores)
+    return [cores[(start + i) % len(cores)] for i in range(per)]
+
+
+def pin_process(cores: list[int]) -> None:
+    """Confine this process - every thread it has now and every thread and child process
+    (ffmpeg) it starts later - to ``cores``, and size the numeric libraries' pools to them.
+    ffmpeg sizes its automatic decoder and filter threads from this affinity (libavutil's
+    ``av_cpu_count`` reads ``sched_getaffinity``), so two workers on two cores each run
+    one-core ffmpegs instead of two 2-thread ones fighting; the x264 encoders' own thread
+    count is fixed (``engines.local.encode.ENCODER_THREADS``), so the bytes do not change."""
+    for tid in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else ["0"]:
+        try:
+            os.sched_setaffinity(int(tid), cores)
+        except OSError:  # a thread that just ended
+            continue
+    for var in THREAD_VARS:
+        os.environ[var] = str(len(cores))
+    try:
+        import cv2
+
+        cv2.setNumThreads(len(cores))
+    except ImportError:  # pragma: no cover - a dependency of QC
+        pass
+
+
+def process_cpu() -> dict[str, float]:
+    """This process's CPU seconds (its own and its finished children's, e.g. ffmpeg) and a
+    wall clock: run on a worker before and after a run, the difference / wall is the cores
+    it used."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"cpu": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+            "wall": time.perf_counter(),
+            "cores": float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                           else os.cpu_count() or 1)}
+
+
+def make_executor(*, workers: int | None = None, scheduler: str | None = None,
+                  share_cores: bool = True):
     """In process unless ``workers`` (LocalCluster), ``scheduler`` or ``DASK_SCHEDULER_ADDRESS``
-    (an existing cluster) say otherwise."""
+    (an existing cluster) say otherwise. ``share_cores``: a LocalCluster's workers each get
+    cores/workers of this machine's cores (``ShareCores``), so they do not oversubscribe it."""
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if scheduler and workers:
         raise StudioError("--workers and --scheduler both given", field="--workers",
                           hint="--workers N starts a cluster here; --scheduler ADDR uses one "
                                "that runs (give one of them)")
     if scheduler or workers:
-        return DaskExecutor(workers=workers, scheduler=scheduler)
+        return DaskExecutor(workers=workers, scheduler=scheduler, share_cores=share_cores)
     return InProcessExecutor()
 
 
@@ -169,16 +225,30 @@ def _noop(i: int) -> int:
     return i
 
 
-def task_overhead_ms(executor, n: int = 200, *, batch: bool = False) -> float:
+def task_overhead_ms(executor, n: int = 200, *, batch: bool = False,
+                     mode: str | None = None) -> float:
     """Mean wall time per no-op task submitted and gathered (milliseconds): the scheduling
-    cost a task pays on this executor, measured. ``batch``: the tasks go in one ``map``
-    (one message to the scheduler), else one ``submit`` each."""
+    cost a task pays on this executor, measured. ``mode``:
+
+    - ``"one-by-one"`` (the default): ``submit`` each task, then wait for each result;
+    - ``"map"`` (or ``batch=True``): one ``client.map`` (one message to the scheduler), then
+      one ``client.gather`` - how Dask's own docs measure per-task overhead;
+    - ``"submit-gather"``: ``client.submit(..., pure=False)`` per task, one ``gather``.
+    """
+    mode = mode or ("map" if batch else "one-by-one")
     t0 = time.perf_counter()
     tag = time.time_ns()
-    if batch and hasattr(executor, "map"):
-        futures = executor.map(_noop, list(range(n)), key=f"noop-{tag}")
+    client = getattr(executor, "client", None)
+    if mode == "map" and client is not None:
+        futures = client.map(_noop, list(range(n)), key=[f"noop-{tag}-{i}" for i in range(n)],
+                             pure=False)
+        client.gather(futures)
+    elif mode == "submit-gather" and client is not None:
+        futures = [client.submit(_noop, i, key=f"noop-{tag}-{i}", pure=False)
+                   for i in range(n)]
+        client.gather(futures)
     else:
         futures = [executor.submit(_noop, i, key=f"noop-{i}-{tag}") for i in range(n)]
-    for f in futures:
-        f.result()
+        for f in futures:
+            f.result()
     return (time.perf_counter() - t0) * 1000.0 / n

@@ -25,12 +25,15 @@ failures) for the season dashboard (``widgets.season_dashboard``).
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
 import os
 import shutil
 import socket
 import sqlite3
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -82,6 +85,9 @@ class EpisodeOutcome(BaseModel):
     rows: dict[str, list[dict[str, Any]]]
     scratch_root: str
     scratch_out: str
+    phases: dict[str, float] = Field(default_factory=dict, description=(
+        "seconds per phase on the worker: series (rebuilt from the vault), render, store "
+        "(outputs into the vault), rows (the new ledger rows read)"))
 
 
 class SeasonEpisode(BaseModel):
@@ -97,6 +103,9 @@ class SeasonEpisode(BaseModel):
     seconds: float = 0.0
     stages: dict[str, dict[str, int]] = Field(default_factory=dict, description=(
         "stage -> {'run': n, 'cached': n, 'failed': n}"))
+    phases: dict[str, float] = Field(default_factory=dict, description=(
+        "seconds per phase: the worker's (see EpisodeOutcome.phases), then the "
+        "coordinator's prepare (paid takes, ledger snapshot) and record"))
 
 
 class SeasonResult(BaseModel):
@@ -160,36 +169,130 @@ def _env(name: str, value: str | None) -> Iterator[None]:
             os.environ[name] = old
 
 
+#: this worker process's rebuilt series, by the season's file set: (scratch folder, series
+#: root, {relative path: (size, mtime_ns) as written}); a root is taken by one task at a
+#: time (a worker with several threads builds one per concurrent task)
+_SERIES: dict[str, list[tuple[Path, Path, dict[str, tuple[int, int]]]]] = {}
+_SERIES_LOCK = threading.Lock()
+_SCRATCH_PREFIX = "studio-season-"
+
+
+def _series_key(task: EpisodeTask) -> str:
+    blob = json.dumps([sorted(task.project_files.items()), task.vault_root, task.vault_url])
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def _remove_dead_scratch() -> None:
+    """Scratch folders of worker processes that are gone (a killed worker's)."""
+    from ..store.ledger import pid_alive
+
+    base = Path(tempfile.gettempdir())
+    for d in base.glob(f"{_SCRATCH_PREFIX}p*-*"):
+        pid = d.name[len(_SCRATCH_PREFIX) + 1:].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _drop_all_series() -> None:
+    with _SERIES_LOCK:
+        for entries in _SERIES.values():
+            for scratch, _root, _stamps in entries:
+                shutil.rmtree(scratch, ignore_errors=True)
+        _SERIES.clear()
+
+
+atexit.register(_drop_all_series)
+
+
+def _take_series(task: EpisodeTask) -> tuple[Path, Path, dict[str, tuple[int, int]]]:
+    """A series root for this task: one this process built for the same files before, else
+    a new empty one. Another season's roots are removed."""
+    key = _series_key(task)
+    with _SERIES_LOCK:
+        for other in [k for k in _SERIES if k != key]:
+            for scratch, _root, _stamps in _SERIES.pop(other):
+                shutil.rmtree(scratch, ignore_errors=True)
+        free = _SERIES.setdefault(key, [])
+        if free:
+            return free.pop()
+    _remove_dead_scratch()
+    scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}p{os.getpid()}-"))
+    root = scratch / "series"
+    (root / ".studio").mkdir(parents=True)
+    return scratch, root, {}
+
+
+def _fill_series(task: EpisodeTask, root: Path, stamps: dict[str, tuple[int, int]],
+                 vault: Vault) -> int:
+    """The season's files under ``root`` from the vault: a file this process wrote there
+    before and nobody changed since (size, mtime) is kept, others are (re)copied. Returns
+    how many were copied."""
+    copied = 0
+    for rel, digest in task.project_files.items():
+        dest = root / rel
+        try:
+            st = dest.stat()
+            if stamps.get(rel) == (st.st_size, st.st_mtime_ns):
+                continue
+        except OSError:
+            pass
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        atomic_copy(vault.get(digest), dest)
+        st = dest.stat()
+        stamps[rel] = (st.st_size, st.st_mtime_ns)
+        copied += 1
+    return copied
+
+
+def _give_back(task: EpisodeTask, entry) -> None:
+    with _SERIES_LOCK:
+        _SERIES.setdefault(_series_key(task), []).append(entry)
+
+
+def _task_vault(task: EpisodeTask, studio: Path) -> Vault:
+    if task.vault_url:
+        return Vault(studio / "vault", remote=task.vault_url)  # this worker's cache
+    assert task.vault_root is not None
+    link = studio / "vault"
+    if not link.is_symlink():
+        link.symlink_to(task.vault_root, target_is_directory=True)
+    return Vault(link, remote="")
+
+
 def render_episode_task(task: EpisodeTask) -> EpisodeOutcome:
     """One episode on a worker (see module doc). Never pays, never writes the project's
-    ledger; returns hashes and ledger rows for the coordinator to record."""
+    ledger; returns hashes and ledger rows for the coordinator to record. The series is
+    rebuilt from the vault once per worker process and season (later episodes reuse it);
+    the ledger snapshot and the output folder are the task's own."""
     t0 = time.perf_counter()
-    scratch = Path(tempfile.mkdtemp(prefix="studio-season-"))
+    phases: dict[str, float] = {}
+    out_scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}p{os.getpid()}-out-"))
+    entry = None
     try:
-        root = scratch / "series"
+        entry = _take_series(task)
+        _scratch, root, stamps = entry
         studio = root / ".studio"
-        studio.mkdir(parents=True)
-        if task.vault_url:
-            vault = Vault(studio / "vault", remote=task.vault_url)  # this worker's cache
-        else:
-            assert task.vault_root is not None
-            (studio / "vault").symlink_to(task.vault_root, target_is_directory=True)
-            vault = Vault(studio / "vault", remote="")
-        for rel, digest in task.project_files.items():
-            dest = root / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            atomic_copy(vault.get(digest), dest)
+        vault = _task_vault(task, studio)  # a shared folder, or this worker's cache
+        _fill_series(task, root, stamps, vault)
         atomic_copy(vault.get(task.ledger), studio / "ledger.sqlite")
+        for extra in ("ledger.sqlite-wal", "ledger.sqlite-shm"):
+            (studio / extra).unlink(missing_ok=True)  # the last task's, not this snapshot's
+        phases["series"] = time.perf_counter() - t0
         options = RenderOptions.model_validate_json(task.options_json).model_copy(
             update={"paid_calls": False})
         with _env("STUDIO_VAULT_URL", task.vault_url or None):
+            t1 = time.perf_counter()
             result = render_episode(root, task.episode, options=options,
-                                    out_dir=scratch / "out")
+                                    out_dir=out_scratch / "out")
+            phases["render"] = time.perf_counter() - t1
+            t1 = time.perf_counter()
             ep_dir = Path(result.out_dir)
             files = {}
             for f in sorted(ep_dir.rglob("*")):
                 if f.is_file() and f.name != "render.json" and "notebooks" not in f.parts:
-                    files[str(f.relative_to(ep_dir))] = vault.put_file(f)
+                    files[str(f.relative_to(ep_dir))] = vault.put_file(f, move=True)
+            phases["store"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
         rows: dict[str, list[dict[str, Any]]] = {}
         con = sqlite3.connect(studio / "ledger.sqlite")
         con.row_factory = sqlite3.Row
@@ -200,13 +303,17 @@ def render_episode_task(task: EpisodeTask) -> EpisodeOutcome:
                     (task.baseline.get(table, 0),))]
         finally:
             con.close()
+        phases["rows"] = time.perf_counter() - t1
         return EpisodeOutcome(
             episode=task.episode, worker=f"{socket.gethostname()}:{os.getpid()}",
             seconds=round(time.perf_counter() - t0, 3), files=files,
             render_json=(ep_dir / "render.json").read_text(encoding="utf-8"), rows=rows,
-            scratch_root=str(root), scratch_out=str(ep_dir))
+            scratch_root=str(root), scratch_out=str(ep_dir),
+            phases={k: round(v, 3) for k, v in phases.items()})
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(out_scratch, ignore_errors=True)
+        if entry is not None:
+            _give_back(task, entry)
 
 
 # -- the coordinator --------------------------------------------------------------------
@@ -328,10 +435,12 @@ def render_season(project: str | Path | Project, episodes: list[str] | None = No
         params = {"season": season_id, "executor": executor.name,
                   "options": json.loads(options.model_dump_json())}
         futures = {}
+        prepare: dict[str, float] = {}
         for ep in eps:
             rec = season.episode(ep)
             rec.status = "pictures"
             changed()
+            t_prep = time.perf_counter()
             try:  # 1. paid takes, here, from the ledger
                 rec.paid_takes = len(produce_paid_takes(proj, ep, options=options))
             except StudioError as exc:
@@ -344,6 +453,7 @@ def render_season(project: str | Path | Project, episodes: list[str] | None = No
                                project_files=files, ledger=ledger_digest, baseline=baseline,
                                vault_root=None if vault_url else str(vault.root.resolve()),
                                vault_url=vault_url or None)
+            prepare[ep] = time.perf_counter() - t_prep
             rec.status = "rendering"
             changed()
             futures[ep] = executor.submit(render_episode_task, task,
@@ -354,7 +464,10 @@ def render_season(project: str | Path | Project, episodes: list[str] | None = No
             rec = season.episode(ep)
             try:
                 outcome = fut.result()
+                t_rec = time.perf_counter()
                 rec.run_id, data = _record(proj, outcome, out, vault, params)
+                rec.phases = {**outcome.phases, "prepare": round(prepare.get(ep, 0.0), 3),
+                              "record": round(time.perf_counter() - t_rec, 3)}
             except Exception as exc:  # noqa: BLE001 - one failed episode; the others go on
                 rec.status, rec.error = "failed", f"{type(exc).__name__}: " + \
                     (str(exc).splitlines() or [""])[0]
