@@ -306,3 +306,64 @@ def test_plugin_capabilities_and_voices(plugins, capsys):
         assert tts_base.TTSEngine.variants(get_tts("demo-tts")) == []  # the default
     finally:
         tts_base._INSTANCES.pop("demo-tts", None)
+
+
+def test_pip_installed_plugin_routes_from_the_cli(tmp_path):
+    """The real thing: the plugin's own pyproject.toml ([project.entry-points]) built and
+    installed by pip (offline, into a target folder), then ``studio route`` in a fresh
+    process routes the series' shots to it; without the package the same routing.yaml is
+    refused with the file and the known engines."""
+    import os
+    import subprocess
+
+    src = tmp_path / "plugin"
+    (src / "src" / "studio_demo_installed").mkdir(parents=True)
+    (src / "pyproject.toml").write_text(textwrap.dedent('''
+        [build-system]
+        requires = ["setuptools>=61"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "studio-demo-installed"
+        version = "1.2.0"
+
+        [project.entry-points."studio_kit.engines"]
+        demo-installed = "studio_demo_installed:DemoEngine"
+
+        [tool.setuptools.packages.find]
+        where = ["src"]
+        '''), encoding="utf-8")
+    (src / "src" / "studio_demo_installed" / "__init__.py").write_text(textwrap.dedent('''
+        from studio_kit.engines.local import LocalEngine
+
+
+        class DemoEngine(LocalEngine):
+            name = "demo-installed"
+            model = "installed-v1"
+        '''), encoding="utf-8")
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    "--no-build-isolation", "--target", str(target), str(src)], check=True,
+                   capture_output=True)
+    eps = next(target.glob("studio_demo_installed-1.2.0.dist-info")) / "entry_points.txt"
+    assert "demo-installed = studio_demo_installed:DemoEngine" in eps.read_text()
+
+    root = sample_copy(tmp_path / "series", shots=2)
+    (root / "routing.yaml").write_text(yaml.safe_dump(
+        {"schema_version": 1, "default": "demo-installed", "failover": ["local"]}),
+        encoding="utf-8")
+    studio = [sys.executable, "-c", "from studio_kit.cli import run; run()"]
+    env = {**os.environ, "PYTHONPATH": str(target), "COLUMNS": "200"}
+    out = subprocess.run([*studio, "route", str(root), "01"], env=env, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if "s0" in line]
+    assert len(rows) == 2 and all("demo-installed" in r and "default" in r for r in rows)
+
+    env.pop("PYTHONPATH")
+    out = subprocess.run([*studio, "route", str(root), "01"], env=env, capture_output=True,
+                         text=True)
+    assert out.returncode == 2
+    err = out.stdout + out.stderr
+    assert "routing.yaml" in err and "unknown engine 'demo-installed'" in err
+    assert "Traceback" not in err
