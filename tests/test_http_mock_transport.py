@@ -501,3 +501,9 @@ def test_openai_key_is_in_no_log_or_error(monkeypatch, caplog):
         vlm_with(monkeypatch, echo, api_key=key)()
     assert key not in str(info.value) and key not in repr(info.value)
     assert "Retrying" in caplog.text and key not in caplog.text
+
+
+@pytest.mark.parametrize("base", ["http://h:8000", "http://h:8000/", "http://h:8000/v1",
+                                  "http://h:8000/v1/"])
+def test_the_sdk_base_url_ends_in_v1_either_way(base):
+    assert openai_compat.sdk_base_url(base) == "http://h:8000/v1"
