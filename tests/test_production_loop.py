@@ -18,6 +18,7 @@ from studio_kit.engines.base import Drift
 from studio_kit.errors import StudioError
 from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.pipeline import episode as ep_mod
+from studio_kit.pipeline.stages import pictures as pictures_mod
 from studio_kit.production import gates
 from studio_kit.production.budget import approve_gate_a
 from studio_kit.production.gates import GateError
@@ -179,7 +180,7 @@ def test_a_transiently_failed_chain_is_retried_on_the_next_render(sample, monkey
         approve_gate_a(Project.load(sample), "01", who="producer")  # the route changed
         server.script("submit", *["http401"] * n)
         forced = CLOUD.model_copy(update={"force": True, "attempts": 1})
-        monkeypatch.setattr(ep_mod, "shot_seed", lambda e, s, x: 7)  # new requests
+        monkeypatch.setattr(pictures_mod, "shot_seed", lambda e, s, x: 7)  # new requests
         third = render_episode(sample, "01", options=forced, out_dir=sample / "out")
         assert {s.engine for s in third.shots} == {"local"}
         before = len(server.submissions) + len(server.calls)
@@ -200,7 +201,7 @@ def test_shots_generate_concurrently_within_the_engine_limit(sample, monkeypatch
         with FakeEngineServer("runway", job_latency_s=latency) as server:
             _route_to(sample, server.url, concurrency=conc)
             approve_gate_a(Project.load(sample), "01", who="producer")
-            monkeypatch.setattr(ep_mod, "shot_seed", lambda e, s, x, c=conc: hash((s, c)) % 999)
+            monkeypatch.setattr(pictures_mod, "shot_seed", lambda e, s, x, c=conc: hash((s, c)) % 999)
             t0 = time.perf_counter()
             render_episode(sample, "01", options=CLOUD, out_dir=sample / "out")
             seconds[conc] = time.perf_counter() - t0

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import StudioError
 from ..models import Storyboard
+from ..progress import FractionFn, FractionMessageFn
 from ..store.hashing import file_hash, stable_hash
 from ..store.yamlio import atomic_write_text
 from ..visemes import Viseme
@@ -35,7 +36,8 @@ from .music import STEMS as MUSIC_STEMS
 from .music import act_mood, plan_score, render_score
 from .timing import Pacing, ShotTiming, plan_timing, total_duration
 
-ProgressFn = Callable[[float, str], None] | Callable[[float], None]
+#: (fraction, what) or a bare fraction: the fraction views of studio_kit.progress
+ProgressFn = FractionMessageFn | FractionFn
 
 
 class LineCue(BaseModel):

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import EngineError
 from ..models import Character, Garment, Scene, Shot
+from ..progress import FractionFn
 from ..store.hashing import stable_hash
 from ..store.vault import Vault
 
@@ -131,7 +132,8 @@ class EngineResult(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-ProgressFn = Callable[[float], None]
+#: a job's fraction (studio_kit.progress: the fraction view of the one ProgressEvent)
+ProgressFn = FractionFn
 
 
 class Engine(ABC):

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from tqdm.std import tqdm
+
 from .. import resources
+from ..notebook_run import execute_recorded
+from ..progress import ProgressEvent
+from ..project.series_folder import Project
+from ..store.ledger import Ledger
 from .episode import RenderOptions, RenderResult
-from .runner import ProgressEvent
 
 NOTEBOOK = resources.notebook("render_episode.ipynb")
 
@@ -16,8 +22,6 @@ class TqdmProgress:
     """Progress callback for notebooks and scripts: one tqdm bar over the stages."""
 
     def __init__(self, **tqdm_kwargs: Any) -> None:
-        from tqdm.std import tqdm
-
         self.bar = tqdm(total=None, unit="stage", **{"desc": "render", **tqdm_kwargs})
         self.hits = 0
 
@@ -38,7 +42,7 @@ def stage_table(result: RenderResult) -> Any:
     """The run's stages as a pandas DataFrame when pandas is there, else a list of dicts."""
     rows = [s.model_dump() for s in result.stages]
     try:
-        import pandas as pd
+        import pandas as pd  # (optional: the table is a list without it)
     except ImportError:  # pragma: no cover - pandas comes with holoviews
         return rows
     return pd.DataFrame(rows)
@@ -53,9 +57,6 @@ def run_notebook(project: str | Path, episode: str, options: RenderOptions | Non
     ``RenderOptions`` as JSON; the notebook validates it again). Each run keeps its own
     executed copy: ``<out>/episode-<nn>/notebooks/render-<UTC time>-<pid>-<random>.ipynb``.
     """
-    from ..notebook_run import execute_recorded
-    from ..project.series_folder import Project
-
     options = RenderOptions.model_validate(options or RenderOptions())
     proj = Project.load(project)
     ep = proj.storyboard(episode).episode
@@ -74,10 +75,6 @@ def _link_record(notebook: Path, render: Path) -> None:
     """Note the executed notebook beside the run in the ledger (a ``notebook`` stage row);
     the run's record stays its ``render.json`` (what the gates, ``studio qc`` and status
     read as the current takes and master)."""
-    import json
-
-    from ..store.ledger import Ledger
-
     if not render.is_file():
         return
     data = json.loads(render.read_text(encoding="utf-8"))

@@ -17,28 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..progress import ProgressCallback, ProgressEvent
 from ..store.hashing import stable_hash
 from ..store.ledger import Ledger
 from ..store.vault import Vault
 
-
-@dataclass
-class ProgressEvent:
-    """What a progress callback receives (CLI bars, notebook tqdm, widgets)."""
-
-    stage: str
-    subject: str | None
-    status: str  # "start" | "hit" | "done" | "failed" | "progress"
-    fraction: float = 0.0
-    seconds: float | None = None
-    message: str = ""
-
-    @property
-    def label(self) -> str:
-        return f"{self.stage}[{self.subject}]" if self.subject else self.stage
-
-
-ProgressCallback = Callable[[ProgressEvent], None]
+__all__ = ["ProgressCallback", "ProgressEvent", "StageContext", "StageOutput",
+           "StageProduct", "StageRunner", "stage_key"]
 
 
 @dataclass
