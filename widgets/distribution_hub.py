@@ -1,8 +1,9 @@
 """Distribution Hub: choose platforms, preview each deliverable's framing side by side (the
 crop drawn on a still of every shot, the cropped picture and a crop plot per shot), pick a
-thumbnail per platform, edit its metadata (title, description, tags) and publish to a
-folder. Publishing is refused until Gate C approved the master; the banner says why.
-Logic: ``studio_kit.distribution.hub``."""
+thumbnail per platform (optionally with a title drawn on it, clear of the faces), choose a
+caption language to burn into each platform's video, edit its metadata (title,
+description, tags) and publish to a folder. Publishing is refused until Gate C approved
+the master; the banner says why. Logic: ``studio_kit.distribution.hub``."""
 
 from __future__ import annotations
 
@@ -121,6 +122,18 @@ class DistributionHub(w.VBox):
         self.thumb_pick.add_class("studio-thumb-pick")
         self.thumb_pick.observe(lambda c: guarded(self.form, lambda: self._thumb(c["new"])),
                                 "value")
+        self.burn = w.Dropdown(description="burn in", options=[("none (sidecars)", "")],
+                               value="", layout=w.Layout(width="300px"))
+        self.burn.add_class("studio-burn-in")
+        self.burn.observe(lambda c: guarded(self.form, lambda: self._burn(c["new"])), "value")
+        self.thumb_title = w.Text(placeholder="title drawn on the thumbnail (optional)",
+                                  layout=w.Layout(width="360px"))
+        self.thumb_title.add_class("studio-thumb-title")
+        self.thumb_title_btn = w.Button(description="Apply title")
+        self.thumb_title_btn.add_class("studio-thumb-title-apply")
+        self.thumb_title_btn.on_click(lambda _b: guarded(self.form, self._apply_title))
+        self.thumb_preview = w.HTML("")
+        self.thumb_preview.add_class("studio-thumb-title-preview")
         f = self.form
         self.title = w.Text(layout=w.Layout(width="460px"))
         self.title.add_class("studio-meta-title")
@@ -159,6 +172,10 @@ class DistributionHub(w.VBox):
             w.HTML("<h3>Framing</h3>"), self.framing,
             w.HTML("<h3>Thumbnail and metadata</h3>"), self.pick,
             self.thumbs, self.thumb_pick,
+            w.HBox([self.thumb_title, self.thumb_title_btn]), self.thumb_preview,
+            w.HBox([self.burn, w.HTML("<span style='font-size:11px;color:#555'>captions "
+                                      "burned into this platform's video, clear of the "
+                                      "face</span>")]),
             f.field("title", self.title, "title"),
             f.field("description", self.description, "description"),
             f.field("tags", self.tags, "tags"),
@@ -218,6 +235,7 @@ class DistributionHub(w.VBox):
         name = self.pick.value
         if not name or self.src is None:
             self.thumbs.value, self.thumb_pick.options = "", []
+            self.thumb_preview.value = ""
             return
         cands = hub.thumbnail_candidates(self.project, self.episode, name, src=self.src)
         state = hub.load_state(self.project, self.episode)
@@ -237,8 +255,13 @@ class DistributionHub(w.VBox):
         try:
             self.thumb_pick.options = [(f"frame {c.frame}", c.frame) for c in cands]
             self.thumb_pick.value = chosen
+            langs = hub.caption_languages(self.project, self.episode)
+            self.burn.options = [("none (sidecars)", "")] + [(lang, lang) for lang in langs]
+            self.burn.value = choice.burn_captions if choice.burn_captions in langs else ""
+            self.thumb_title.value = choice.thumbnail_title or ""
         finally:
             self._quiet = False
+        self._draw_title_preview(choice.thumbnail_title, chosen)
         meta = choice.metadata
         if meta is None:
             from studio_kit.distribution.metadata import build_metadata
@@ -258,6 +281,34 @@ class DistributionHub(w.VBox):
         hub.choose_thumbnail(self.project, self.episode, self.pick.value, frame)
         self._draw_choices()
         return f"thumbnail for {self.pick.value}: frame {frame}"
+
+    def _draw_title_preview(self, title: str | None, frame: int | None) -> None:
+        if not title or frame is None or not self.pick.value:
+            self.thumb_preview.value = ""
+            return
+        png = hub.titled_preview(self.project, self.episode, self.pick.value, frame, title,
+                                 src=self.src)
+        self.thumb_preview.value = (f"<img class='studio-thumb-titled' src='{_png_url(png)}' "
+                                    f"height='160' title='{html.escape(title)}'>")
+
+    def _burn(self, language: str) -> str | None:
+        if getattr(self, "_quiet", False) or not self.pick.value:
+            return None
+        hub.choose_burn_in(self.project, self.episode, self.pick.value, language or None)
+        return (f"{self.pick.value}: {language} captions burned in" if language
+                else f"{self.pick.value}: captions as sidecars only")
+
+    def _apply_title(self) -> str:
+        name = self.pick.value
+        if not name:
+            raise StudioError("choose a platform first", field="platforms",
+                              hint="tick at least one platform")
+        text = self.thumb_title.value.strip() or None
+        state = hub.set_thumbnail_title(self.project, self.episode, name, text)
+        choice = state.choices[name]
+        self._draw_title_preview(choice.thumbnail_title, self.thumb_pick.value)
+        return (f"thumbnail title for {name} saved" if text
+                else f"thumbnail title for {name} removed")
 
     def _save_metadata(self) -> str:
         name = self.pick.value

@@ -118,10 +118,11 @@ def encode(master: Path, spec: PlatformSpec, dest: Path, *, gain_db: float,
 
 def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
             thumbnails: int = 3, burn_captions: str | None = None,
-            caption_style=None) -> Deliverable:
+            caption_style=None, thumbnail_title: str | None = None) -> Deliverable:
     """Deliver ``episode`` for one platform (see the module doc). ``burn_captions``: a
     caption language to burn into the picture, clear of the subject's face
-    (``captions_burn``; ``caption_style``: a ``CaptionStyle``)."""
+    (``captions_burn``; ``caption_style``: a ``CaptionStyle``). ``thumbnail_title``: text
+    drawn on the thumbnails, clear of the faces (``thumbnails.draw_title``)."""
     from ..edit.timeline import Timeline
     from ..project.series_folder import Project
     from ..store.yamlio import atomic_write_text
@@ -137,6 +138,8 @@ def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
         raise StudioError("the render record has no timeline", file=master,
                           hint="re-render the episode (the record predates timelines)")
     timeline = Timeline.model_validate_json(Path(render["timeline"]).read_text("utf-8"))
+    if burn_captions:
+        _captions_srt(render, burn_captions, master)  # a wrong language fails before any work
     out = Path(out_dir) / spec.name
     stem = master.stem
     duration = min(_master_seconds(master) or timeline.duration_s, spec.max_duration_s)
@@ -174,10 +177,13 @@ def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
 
     size = (spec.width // 2 * 2, spec.height // 2 * 2) if path is None else None
     thumbs = choose_thumbnails(master, timeline, out, n=thumbnails, crop=path, size=size,
-                               stem=f"{stem}.{spec.name}.thumb") if thumbnails else []
+                               stem=f"{stem}.{spec.name}.thumb",
+                               title=thumbnail_title) if thumbnails else []
     meta = build_metadata(proj, episode, spec.name, timeline, render, duration_s=duration,
                           captions={k: Path(v).name for k, v in captions.items()},
                           thumbnails=[Path(t.path).name for t in thumbs])
+    if burn_captions:
+        meta = meta.model_copy(update={"burned_captions": burn_captions})
     meta_file = out / f"{stem}.{spec.name}.json"
     atomic_write_text(meta_file, json.dumps(meta.model_dump(), indent=2, ensure_ascii=False))
     return Deliverable(platform=spec.name, video=str(video), width=spec.width,
@@ -195,13 +201,7 @@ def _burn_plan(proj, render: dict, timeline, master: Path, spec: PlatformSpec,
     subject's face in the deliverable's framing."""
     from .captions_burn import output_faces, plan_burn, srt_captions
 
-    files = render.get("captions", {}).get(language, {})
-    src = files.get("srt")
-    if not src or not Path(src).is_file():
-        raise StudioError(f"the render has no {language!r} captions to burn in",
-                          file=master, field="burn_captions",
-                          hint=f"languages: {', '.join(sorted(render.get('captions', {})))}"
-                          " (set series.languages and re-render)")
+    src = _captions_srt(render, language, master)
     track = path.subject if path is not None else subject_track(render, timeline,
                                                                 proj.vault(), master)
     faces = output_faces(path, track, timeline.width, timeline.height, spec.width,
@@ -211,19 +211,24 @@ def _burn_plan(proj, render: dict, timeline, master: Path, spec: PlatformSpec,
                      language=language, limit_s=duration, style=style)
 
 
+def _captions_srt(render: dict, language: str, master: Path) -> Path:
+    """The render's SRT of ``language``; a StudioError naming the languages it has."""
+    files = render.get("captions", {}).get(language, {})
+    src = files.get("srt")
+    if not src or not Path(src).is_file():
+        raise StudioError(f"the render has no {language!r} captions to burn in",
+                          file=master, field="burn_captions",
+                          hint=f"languages: {', '.join(sorted(render.get('captions', {})))}"
+                          " (set series.languages and re-render)")
+    return Path(src)
+
+
 def sidecar(srt_text: str, fmt: str, language: str, limit_s: float) -> str:
     """The render's SRT as the platform's format, without cues after ``limit_s``."""
-    import srt
+    from ..edit.captions import read_srt, to_srt, to_vtt
 
-    from ..edit.captions import Caption, to_srt, to_vtt
-
-    caps = []
-    for sub in srt.parse(srt_text):
-        start, end = sub.start.total_seconds(), sub.end.total_seconds()
-        if start >= limit_s:
-            continue
-        caps.append(Caption(start_s=start, end_s=min(end, limit_s),
-                            lines=sub.content.splitlines()))
+    caps = [c.model_copy(update={"end_s": min(c.end_s, limit_s)})
+            for c in read_srt(srt_text) if c.start_s < limit_s]
     return to_vtt(caps, language) if fmt == "vtt" else to_srt(caps)
 
 

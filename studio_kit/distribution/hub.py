@@ -88,6 +88,19 @@ class PlatformChoice(BaseModel):
 
     thumbnail_frame: int | None = Field(None, ge=0, description="Master frame of the thumbnail.")
     metadata: MetadataEdit | None = None
+    burn_captions: str | None = Field(None, description="Caption language burned into the "
+                                      "platform's video (None: sidecars only).")
+    thumbnail_title: str | None = Field(None, min_length=1, max_length=MAX_TITLE,
+                                        description="Text drawn on the thumbnail.")
+
+    @field_validator("thumbnail_title", mode="before")
+    @classmethod
+    def _title_text(cls, v):
+        if isinstance(v, str):
+            v = " ".join(v.split()) or None
+            if v and ("<" in v or ">" in v):
+                raise ValueError("must not contain '<' or '>'")
+        return v
 
 
 class HubState(BaseModel):
@@ -195,6 +208,71 @@ def choose_thumbnail(project, episode: str, platform_name: str, frame: int) -> H
     state.choices[platform_name] = choice.model_copy(update={"thumbnail_frame": frame})
     save_state(proj, state)
     return state
+
+
+def caption_languages(project, episode: str) -> list[str]:
+    """The caption languages the latest render has (what can be burned in)."""
+    proj = _project(project)
+    with proj.ledger() as ledger:
+        render = latest_render(ledger, _episode(proj, episode)) or {}
+    return sorted(lang for lang, files in render.get("captions", {}).items()
+                  if files.get("srt") and Path(files["srt"]).is_file())
+
+
+def choose_burn_in(project, episode: str, platform_name: str, language: str | None
+                   ) -> HubState:
+    """Burn ``language``'s captions into the platform's video (None or "": sidecars only)."""
+    proj = _project(project)
+    platform(platform_name)
+    language = language or None
+    if language is not None:
+        have = caption_languages(proj, episode)
+        if language not in have:
+            raise StudioError(f"the render has no {language!r} captions to burn in",
+                              file=state_path(proj, episode),
+                              field=f"{platform_name}.burn_captions",
+                              hint=f"languages: {', '.join(have) or 'none'} (set "
+                              "series.languages and re-render)")
+    state = load_state(proj, episode)
+    choice = state.choices.get(platform_name, PlatformChoice())
+    state.choices[platform_name] = choice.model_copy(update={"burn_captions": language})
+    save_state(proj, state)
+    return state
+
+
+def set_thumbnail_title(project, episode: str, platform_name: str, title: str | None
+                        ) -> HubState:
+    """Draw ``title`` on the platform's thumbnail (None or blank: no title)."""
+    proj = _project(project)
+    platform(platform_name)
+    state = load_state(proj, episode)
+    choice = state.choices.get(platform_name, PlatformChoice())
+    try:
+        choice = PlatformChoice.model_validate({**choice.model_dump(),
+                                                "thumbnail_title": title})
+    except ValidationError as exc:
+        raise _invalid(exc, state_path(proj, episode), f"{platform_name}.") from None
+    state.choices[platform_name] = choice
+    save_state(proj, state)
+    return state
+
+
+def titled_preview(project, episode: str, platform_name: str, frame: int, title: str,
+                   src: Source | None = None) -> bytes:
+    """The candidate thumbnail ``frame`` with ``title`` drawn on it, at the platform's
+    aspect (PNG bytes, what the release's thumbnail will look like)."""
+    from PIL import Image
+
+    from .thumbnails import draw_title
+
+    cand = next((c for c in thumbnail_candidates(project, episode, platform_name, src=src)
+                 if c.frame == frame), None)
+    if cand is None:
+        raise StudioError(f"frame {frame} is not one of the thumbnail candidates",
+                          field=f"{platform_name}.thumbnail", hint="choose a thumbnail again")
+    with Image.open(cand.path) as im:
+        img, _ = draw_title(im.convert("RGB"), title)
+    return _png(img)
 
 
 # -- the source: latest render, its master and timeline ------------------------------
@@ -434,11 +512,16 @@ def thumbnail_candidates(project, episode: str, platform_name: str, *, n: int = 
 
 
 # -- release and publish -------------------------------------------------------------------
-def _thumbnail(src_png: Path, dest: Path, spec: PlatformSpec) -> None:
+def _thumbnail(src_png: Path, dest: Path, spec: PlatformSpec, title: str | None = None
+               ) -> None:
     from PIL import Image
+
+    from .thumbnails import draw_title
 
     with Image.open(src_png) as im:
         img = im.convert("RGB").resize((spec.width, spec.height), Image.Resampling.LANCZOS)
+    if title:
+        img, _ = draw_title(img, title)
     atomic_write_bytes(dest, _png(img))
 
 
@@ -485,11 +568,11 @@ def build_release(project, episode: str, *, sign: bool = True) -> Release:
                 raise StudioError(f"the chosen thumbnail (frame {choice.thumbnail_frame}) is "
                                   "no longer a candidate", file=state_path(proj, ep),
                                   field=f"{name}.thumbnail", hint="choose a thumbnail again")
-            d = deliver(proj, ep, name, tmp, thumbnails=0)
+            d = deliver(proj, ep, name, tmp, thumbnails=0, burn_captions=choice.burn_captions)
             folder = Path(d.video).parent
             stem = Path(d.video).name.removesuffix(".mp4")
             thumb = folder / f"{stem}.thumbnail.png"
-            _thumbnail(Path(pick.path), thumb, spec)
+            _thumbnail(Path(pick.path), thumb, spec, choice.thumbnail_title)
             meta = Metadata.model_validate_json(Path(d.metadata).read_text("utf-8"))
             upd: dict = {"thumbnails": [thumb.name]}
             if choice.metadata is not None:

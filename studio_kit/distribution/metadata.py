@@ -29,6 +29,8 @@ class Metadata(BaseModel):
     credits: list[Credit]
     captions: dict[str, str] = Field(default_factory=dict)
     thumbnails: list[str] = Field(default_factory=list)
+    burned_captions: str | None = Field(None, description="Caption language burned into "
+                                        "the picture (sidecars are still listed).")
 
 
 def chapters(storyboard, timeline, limit_s: float | None = None) -> list[Chapter]:
