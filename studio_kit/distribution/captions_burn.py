@@ -216,7 +216,6 @@ def overlay_graph(plan: BurnPlan, first_input: int, src: str, dst: str) -> str:
 
 def srt_captions(srt_text: str) -> list[Caption]:
     """The cues of an SRT file as captions."""
-    import srt
+    from ..edit.captions import read_srt
 
-    return [Caption(start_s=s.start.total_seconds(), end_s=s.end.total_seconds(),
-                    lines=s.content.splitlines()) for s in srt.parse(srt_text)]
+    return read_srt(srt_text)

@@ -1,4 +1,12 @@
-"""Captions per language from dialogue timing: SRT (via the ``srt`` library) and WebVTT.
+"""Captions per language from dialogue timing: SRT and WebVTT.
+
+Both files are written by ``pysubs2`` (one ``SSAFile`` of ``SSAEvent`` per caption,
+``to_string("srt")`` / ``to_string("vtt")``); an SRT is read back (for the sidecars,
+cut-downs, burn-in and features) with the ``srt`` library's strict parser, because
+pysubs2 1.8's SRT reader drops a last caption line made only of digits (it takes it for
+the next cue's number). :func:`to_srt` keeps the ``srt`` library's rules, so the files
+are byte-identical to the ones it composed: cues sorted by time, renumbered from 1,
+empty or zero-length cues skipped, times truncated to the millisecond.
 
 Cues come from the audio stage (when each line is spoken, in episode time). Lines are
 wrapped at ~42 characters, at most 2 lines per caption; a longer cue is split into
@@ -22,6 +30,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 
+import pysubs2
 from pydantic import BaseModel, Field, model_validator
 
 from ..errors import StudioError
@@ -107,36 +116,67 @@ def layout(cues: Iterable[Cue], *, max_chars: int = MAX_CHARS, max_lines: int = 
     return out
 
 
+#: put after every backslash of a caption in a pysubs2 event: pysubs2 reads ``\\N``,
+#: ``\\n``, ``\\h`` and ``{\\p1}`` in event text as SubStation codes (a line break, a
+#: space, a drawing), so "C:\\new" would lose its "n". U+2060 WORD JOINER is invisible
+#: and breaks the sequence; :func:`read_srt` removes it again.
+_GUARD = "\u2060"
+
+
+def _event_text(lines: list[str]) -> str:
+    """Caption lines as pysubs2 event text (``\\N`` between lines, backslashes guarded)."""
+    return "\\N".join(x.replace("\\", "\\" + _GUARD) for x in lines)
+
+
+def _subs(items: Iterable[tuple[int, int, str]]) -> pysubs2.SSAFile:
+    subs = pysubs2.SSAFile()
+    for start, end, text in items:
+        subs.append(pysubs2.SSAEvent(start=start, end=end, text=text))
+    return subs
+
+
+def _srt_ms(seconds: float) -> int:
+    """Whole milliseconds as the ``srt`` library wrote them (a timedelta, truncated)."""
+    return timedelta(seconds=seconds) // timedelta(milliseconds=1)
+
+
 def to_srt(captions: list[Caption]) -> str:
-    import srt
-
-    subs = [srt.Subtitle(index=n, start=timedelta(seconds=c.start_s),
-                         end=timedelta(seconds=c.end_s), content="\n".join(c.lines))
-            for n, c in enumerate(captions, start=1)]
-    return srt.compose(subs)
-
-
-def _vtt_time(seconds: float) -> str:
-    ms = round(seconds * 1000)
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+    """SubRip: cues sorted by time and numbered from 1; an empty or zero-length cue is
+    skipped (the ``srt`` library's rules, kept so the files do not change)."""
+    kept = sorted((c for c in captions if "".join(c.lines).strip() and c.start_s >= 0
+                   and c.end_s > c.start_s), key=lambda c: (c.start_s, c.end_s))
+    subs = _subs((_srt_ms(c.start_s), _srt_ms(c.end_s), _event_text(c.lines)) for c in kept)
+    # keep_ssa_tags: the text is passed as it is (no {...} override parsing, no styling)
+    return subs.to_string("srt", keep_ssa_tags=True)
 
 
 def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def to_vtt(captions: list[Caption], language: str = "en") -> str:
-    """WebVTT (no library in our stack writes it; the format is a header plus cues)."""
-    out = ["WEBVTT", f"Language: {language}", ""]
-    for n, c in enumerate(captions, start=1):
-        body = "\n".join(_vtt_escape(x) for x in c.lines)
+def to_vtt(captions: list[Caption], language: str | None = "en") -> str:
+    """WebVTT: text escaped, the speaker as a voice span (``<v Mara>``); the header names
+    the language (a ``Language:`` line, as browsers' and YouTube's files do) unless
+    ``language`` is None."""
+    items = []
+    for c in captions:
+        body = _event_text([_vtt_escape(x) for x in c.lines])
         if c.speaker:
             body = f"<v {_vtt_escape(c.speaker)}>{body}</v>"
-        out += [str(n), f"{_vtt_time(c.start_s)} --> {_vtt_time(c.end_s)}", body, ""]
-    return "\n".join(out)
+        items.append((round(c.start_s * 1000), round(c.end_s * 1000), body))
+    text = _subs(items).to_string("vtt", keep_ssa_tags=True)
+    if language is not None:
+        text = text.replace("WEBVTT\n", f"WEBVTT\nLanguage: {language}\n", 1)
+    return text
+
+
+def read_srt(srt_text: str) -> list[Caption]:
+    """The cues of an SRT file (ours or any strict SubRip) as captions."""
+    import srt
+
+    return [Caption(start_s=s.start.total_seconds(), end_s=s.end.total_seconds(),
+                    lines=s.content.replace("\\" + _GUARD, "\\").splitlines())
+            for s in srt.parse(srt_text)]
 
 
 class CaptionFiles(BaseModel):

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ..audio.mix import SAMPLE_RATE, integrated_lufs, master, true_peak_dbtp, write_wav
+from ..edit.captions import Caption, to_vtt
 from ..edit.cards import card_key, render_card
 from ..errors import StudioError
 from ..store.cache import FolderCache
@@ -437,9 +438,8 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
         sidecar = out.with_suffix(".chapters.json")
         vtt = out.with_suffix(".chapters.vtt")
         atomic_write_text(sidecar, json.dumps(side, indent=2))
-        atomic_write_text(vtt, "WEBVTT\n\n" + "".join(
-            f"{i + 1}\n{_vtt(c.start_s)} --> {_vtt(c.end_s)}\n{c.title}\n\n"
-            for i, c in enumerate(chapters)))
+        atomic_write_text(vtt, to_vtt([Caption(start_s=c.start_s, end_s=c.end_s,
+                                               lines=[c.title]) for c in chapters], None))
         part.replace(out)
     res = FeatureResult(feature=feature.id, out=str(out), sidecar=str(sidecar), vtt=str(vtt),
                         chapters=chapters, credits=credits, duration_s=round(t, 3),
@@ -555,11 +555,6 @@ def _feature_sound(feature, srcs, seq, arc, fps, pieces, encoded, reused):
     atomic_write_text(sound_rec, json.dumps(loud))
     encoded.append(sound.name)
     return sound, loud
-
-
-def _vtt(s: float) -> str:
-    ms = int(round(s * 1000))
-    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
 
 
 def full_reencode(feature_mp4: str | Path, out: str | Path) -> None:

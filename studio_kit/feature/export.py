@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
-import srt
 from pydantic import BaseModel, Field
 
+from ..edit.captions import Caption, read_srt, to_srt
 from ..edit.mux import iso639_2
 from ..store.yamlio import atomic_write_text
 from .assemble import FeatureResult, _run, assemble_feature, resolve_sources
@@ -36,7 +35,7 @@ def feature_captions(feature: Feature, root: Path, result: FeatureResult,
     """One SRT per language: the episodes' captions shifted to their place in the feature."""
     srcs = resolve_sources(feature, root)
     starts = {c.title: c.start_s for c in result.chapters}
-    subs: dict[str, list[srt.Subtitle]] = {}
+    subs: dict[str, list[Caption]] = {}
     for s in srcs:
         rec = json.loads(Path(s.render_json).read_text())
         at = starts.get(f"{Path(s.series_dir).name} {s.episode}", 0.0)
@@ -44,14 +43,13 @@ def feature_captions(feature: Feature, root: Path, result: FeatureResult,
             path = files.get("srt") if isinstance(files, dict) else None
             if not path or not Path(path).is_file():
                 continue
-            for sub in srt.parse(Path(path).read_text()):
-                off = timedelta(seconds=at)
-                subs.setdefault(lang, []).append(srt.Subtitle(
-                    0, sub.start + off, sub.end + off, sub.content))
+            for c in read_srt(Path(path).read_text()):
+                subs.setdefault(lang, []).append(c.model_copy(
+                    update={"start_s": c.start_s + at, "end_s": c.end_s + at}))
     out: dict[str, str] = {}
     for lang, items in subs.items():
         p = out_dir / f"{feature.id}.{lang}.srt"
-        atomic_write_text(p, srt.compose(items))
+        atomic_write_text(p, to_srt(items))
         out[lang] = str(p)
     return out
 
