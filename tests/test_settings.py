@@ -166,6 +166,9 @@ def test_no_studio_variable_is_read_outside_the_settings_model():
                      for d in ("studio_kit", "widgets") for f in (ROOT / d).rglob("*.py")
                      for m in direct.finditer(f.read_text("utf-8")))
     assert not readers, readers
+    notebooks = [f.name for f in (ROOT / "notebooks").glob("*.ipynb")
+                 if re.search(r'(environ\.get|getenv)\(\\"STUDIO_', f.read_text("utf-8"))]
+    assert not notebooks, notebooks
 
 
 def test_help_of_the_cli_names_the_settings_command():
