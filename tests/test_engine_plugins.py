@@ -104,6 +104,10 @@ MODULES = {
         ''',
     f"{PKG}/quiet.py": '''
         """Imports fine, registers nothing."""
+
+
+        class NotAnEngine:
+            """Names a class that does not implement the contract."""
         ''',
 }
 
@@ -112,6 +116,7 @@ ENTRY_POINTS = f"""
 demo-local = {PKG}:DemoEngine
 demo-broken = {PKG}.broken:BrokenEngine
 demo-quiet = {PKG}.quiet
+demo-not-engine = {PKG}.quiet:NotAnEngine
 
 [studio_kit.tts]
 demo-tts = {PKG}.voice:DemoVoice
@@ -175,6 +180,13 @@ def test_plugin_that_fails_to_load_names_group_and_dist(plugins):
     with pytest.raises(StudioError, match="registered no engine named 'demo-quiet'") as exc:
         ENGINES.get("demo-quiet")
     assert f"{DIST} {VERSION}" in str(exc.value)
+
+    from studio_kit.engines.factory import get_engine
+    from studio_kit.errors import EngineError
+
+    with pytest.raises(EngineError, match="quiet.NotAnEngine, which is not an Engine") as exc:
+        get_engine("demo-not-engine")
+    assert "Writing a third-party engine" in exc.value.hint
 
 
 def test_unknown_name_still_clear(plugins):

@@ -19,6 +19,11 @@ def get_engine(name: str, **config: Any) -> Engine:
     if isinstance(obj, Engine):
         return obj
     if isinstance(obj, type):
+        if not issubclass(obj, Engine):  # e.g. a third-party entry point naming a helper
+            raise EngineError(
+                f"engine {name!r} is the class {obj.__module__}.{obj.__qualname__}, which is "
+                "not an Engine", hint="subclass studio_kit.engines.base.Engine (see "
+                "docs/engine.md, 'Writing a third-party engine')")
         params = inspect.signature(obj).parameters
         if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
             config_taken = {k: v for k, v in config.items() if k in params}
