@@ -1,5 +1,5 @@
-"""Scale-out without oversubscription (issue 17): a LocalCluster's workers each get their
-share of the machine's cores (affinity, inherited by the ffmpeg processes they start; the
+"""Scale-out without oversubscription (issue 17): with ``share_cores`` a LocalCluster's
+workers each get their share of the machine's cores (affinity, inherited by the ffmpeg processes they start; the
 numeric libraries' pools sized to it); a worker rebuilds the series once per season and
 later episodes reuse it (a file changed since is copied again), bit-identical to the
 in-process render; the per-episode phases are recorded; the no-op overhead measures."""
@@ -33,7 +33,7 @@ def test_cores_are_shared_equally():
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux affinity")
 def test_two_workers_get_their_own_cores_and_their_children_too():
     cores = sorted(os.sched_getaffinity(0))
-    with make_executor(workers=2) as ex:
+    with make_executor(workers=2, share_cores=True) as ex:
         pinned = ex.client.run(os.sched_getaffinity, 0)
         children = ex.client.run(partial(subprocess.check_output, CHILD, text=True))
         omp = ex.client.run(os.environ.get, "OMP_NUM_THREADS")
@@ -47,7 +47,7 @@ def test_two_workers_get_their_own_cores_and_their_children_too():
         assert out.strip() == str(sorted(pinned[w]))
     assert set(omp.values()) == {str(want)}
     assert overhead > 0
-    with make_executor(workers=2, share_cores=False) as ex:
+    with make_executor(workers=2) as ex:  # the default: not pinned (see make_executor)
         free = ex.client.run(os.sched_getaffinity, 0)
     assert all(sorted(c) == cores for c in free.values())
 

@@ -32,6 +32,9 @@ def render_season_cmd(
         prores: bool = typer.Option(True, help="Also write the ProRes masters"),
         notebook: bool = typer.Option(False, help="Through notebooks/render_season.ipynb (one "
                                       "executed notebook per episode)"),
+        share_cores: bool = typer.Option(False, help="--workers N: pin each worker (and its "
+                                         "ffmpeg) to cores/N of this machine (masters may "
+                                         "then differ in bytes, see docs/scale.md)"),
 ) -> None:
     """Render a season: paid takes decided here from the ledger, episodes as tasks."""
     from ..project.series_folder import Project
@@ -60,7 +63,8 @@ def render_season_cmd(
         states = " ".join(f"{e.episode}:{e.status}" for e in season.episodes)
         console.print(f"  [dim]{season.seconds:6.1f}s[/] {states}", highlight=False)
 
-    with make_executor(workers=workers, scheduler=scheduler) as executor:
+    with make_executor(workers=workers, scheduler=scheduler,
+                       share_cores=share_cores) as executor:
         where = getattr(executor, "address", "this process")
         console.print(f"season on {executor.name} ({where}, {executor.workers} worker(s))")
         season = render_season(project, eps, options=opts, out_dir=out, executor=executor,
