@@ -74,7 +74,24 @@ VARIANTS: dict[str, Callable[[Path], None] | None] = {
     "corrupt_ledger": _write(".studio/ledger.sqlite", b"this is not a database\n" * 200),
     "no_storyboard": _write("episodes/03/script.fountain", b""),
     "duplicate_shot": _replace(SB01, "id: s02-cliff-mara", "id: s01-cliff-wide"),
+    "rendered_unreviewed": lambda root: _rendered_unreviewed(root),
 }
+
+
+def _rendered_unreviewed(root: Path) -> None:
+    """Episode 01 with a render record and a master nobody reviewed at Gate C, and a
+    feature (features/f.yaml) made of it."""
+    import json
+
+    out = root / "out" / "episode-01"
+    out.mkdir(parents=True)
+    (out / "master.mp4").write_bytes(b"a master (only its hash is read before Gate C)\n")
+    (out / "render.json").write_text(json.dumps({
+        "master": str(out / "master.mp4"), "duration_s": 12.0,
+        "format": {"width": 64, "height": 36, "fps": 24}}))
+    (root / "features").mkdir()
+    (root / "features" / "f.yaml").write_text(
+        "id: f\ntitle: F\nformat: anthology\nsources:\n  - series: .\n    episode: '01'\n")
 
 # what each broken variant's message must name (after whitespace is normalised)
 EXPECT: dict[str, list[str]] = {
@@ -280,10 +297,17 @@ CASES: list[Case] = _project_cases() + [
          expect=["not UTF-8", "hint:"]),
     Case("feature-export-bad-field", ["feature", "export", "{tmp}/nope.yaml", "-o",
                                       "{tmp}/deliver"], expect=["nope.yaml", "hint:"]),
+    Case("feature-export-without-gate-c", ["feature", "export", "{p}/features/f.yaml", "-o",
+                                           "{tmp}/deliver"], variant="rendered_unreviewed",
+         expect=["master.mp4", "has not been reviewed", "nothing is put in a feature without "
+                 "Gate C", "hint:", "--gate C", "--draft"]),
     Case("dcp-missing-master", ["dcp", "{tmp}/nope.mov", "{tmp}/DCP", "--title", "T"],
          expect=["nope.mov", "file not found", "hint:"]),
     Case("dcp-not-media", ["dcp", "{bin}", "{tmp}/DCP", "--title", "T"],
          expect=["cannot read the picture", "hint:"]),
+    Case("dcp-subtitles-not-lang-file", ["dcp", "{bin}", "{tmp}/DCP", "--title", "T",
+                                         "--subtitles", "captions.srt"],
+         expect=["--subtitles 'captions.srt' is not LANG=FILE", "hint:"]),
     Case("dcp-bad-container", ["dcp", "{bin}", "{tmp}/DCP", "--title", "T", "--container",
                                "imax"], expect=["container", "'imax'", "hint:"]),
     Case("export-timeline-unknown-episode", ["export-timeline", "{p}", "07", "-o",
@@ -303,6 +327,17 @@ CASES: list[Case] = _project_cases() + [
          expect=["unknown platform 'vine'", "hint:"]),
     Case("deliver-without-render", ["deliver", "{p}", "01", "--platform", "shorts", "-o",
                                     "{tmp}/d"], expect=["no successful render", "hint:"]),
+    Case("deliver-empty-thumbnail-title", ["deliver", "{p}", "01", "-p", "shorts",
+                                           "--thumbnail-title", "  "],
+         expect=["thumbnail title is empty", "--thumbnail-title", "hint:"]),
+    Case("cutdown-unknown-kind", ["cutdown", "{p}", "01", "--kind", "blooper"],
+         expect=["unknown cut-down kind 'blooper'", "--kind", "hint:", "teaser"]),
+    Case("cutdown-bad-length", ["cutdown", "{p}", "01", "--kind", "teaser", "--length", "-5"],
+         expect=["a teaser of -5 s", "--length", "hint:"]),
+    Case("cutdown-unknown-platform", ["cutdown", "{p}", "01", "--platform", "vine"],
+         expect=["unknown platform 'vine'", "hint:"]),
+    Case("cutdown-without-render", ["cutdown", "{p}", "01", "--kind", "vertical", "-o",
+                                    "{tmp}/c"], expect=["no successful render", "hint:"]),
     # click usage errors
     Case("unknown-command", ["rendr", "{p}"], expect=["rendr"], usage=True),
     Case("missing-argument", ["render-shot", "{p}", "01"], expect=["'shot'"], usage=True),
