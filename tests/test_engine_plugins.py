@@ -289,6 +289,15 @@ def test_engine_defaults_and_protocols(sample_project):
     req = EngineRequest(spec=sample_project.resolve_shot("01", "s01-cliff-wide"))
     assert plain.billed_duration(req) == req.duration
     assert plain.capabilities.max_prompt_chars is None
+
+    class Rounded(_Plain):  # renders whole seconds only: bills (and estimates) them
+        capabilities = _Plain.capabilities.model_copy(update={"price_per_second": 0.1})
+
+        def billed_duration(self, request):
+            return float(-(-request.duration // 1))
+
+    assert billed_seconds(Rounded(), 2.5) == 3.0
+    assert Rounded().estimate_cost(req) == pytest.approx(0.1 * -(-req.duration // 1))
     assert not isinstance(plain, ResumableEngine | DrawingEngine | ClipEncoder)
 
     assert issubclass(LocalEngine, DrawingEngine) and issubclass(LocalEngine, ClipEncoder)

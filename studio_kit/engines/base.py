@@ -172,7 +172,8 @@ class Engine(ABC):
         return float(request.duration)
 
     def estimate_cost(self, request: EngineRequest) -> float:
-        return self.capabilities.price_per_second * request.duration
+        """What ``request`` costs: the price per second times the billed seconds."""
+        return self.capabilities.price_per_second * self.billed_duration(request)
 
     def key_problem(self) -> str | None:
         """None when the engine can be called now, else the environment variable holding
