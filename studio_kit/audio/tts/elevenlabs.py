@@ -14,12 +14,11 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import time
 
 import httpx
 import numpy as np
 
-from ...engines.adapters.http import parse_retry_after
+from ...engines.adapters.http import RetryPolicy, parse_retry_after
 from ...models import VoiceProfile
 from ...registry import TTS
 from ...visemes import Viseme
@@ -51,13 +50,16 @@ class ElevenLabsTTS(TTSEngine):
 
     def __init__(self, *, base_url: str | None = None, model_id: str = "eleven_multilingual_v2",
                  max_retries: int = 3, timeout_s: float = 30.0,
-                 max_retry_after_s: float = 60.0, backoff_s: float = 0.5) -> None:
+                 max_retry_after_s: float = 60.0, backoff_s: float = 0.5,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.base_url = (base_url or os.environ.get(URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
         self.model_id = model_id
         self.max_retries = max_retries
         self.timeout_s = timeout_s
         self.max_retry_after_s = max_retry_after_s
         self.backoff_s = backoff_s
+        #: replaces the network for every request (``httpx.MockTransport`` in unit tests)
+        self.transport = transport
         self.attempts: list[tuple[int | str, float]] = []  # (status or error, waited s)
 
     # -- HTTP ---------------------------------------------------------------------------
@@ -69,59 +71,64 @@ class ElevenLabsTTS(TTSEngine):
                                     "environment), or use the embedded 'espeak' engine")
         return key
 
+    def _policy(self) -> RetryPolicy:
+        """The engine adapters' schedule (``RetryPolicy``): ``max_retries + 1`` attempts,
+        backoff ``backoff_s * 2**(n-1)``, a 429's Retry-After honoured up to
+        ``max_retry_after_s``."""
+        return RetryPolicy(self.max_retries, self.backoff_s, self.max_retry_after_s,
+                           throttled=lambda exc: isinstance(exc, TTSRateLimited))
+
     def _request(self, method: str, path: str, **kw) -> httpx.Response:
+        """One call with retries (tenacity, through the shared policy): 5xx, timeouts and
+        429 are retried; 401/403, other 4xx and unreachable hosts are not."""
         headers = {"xi-api-key": self._key(), "accept": "application/json"}
         self.attempts = []
-        delay = self.backoff_s
-        with httpx.Client(base_url=self.base_url, timeout=self.timeout_s) as client:
-            for attempt in range(self.max_retries + 1):
-                last = attempt == self.max_retries
-                try:
-                    resp = client.request(method, path, headers=headers, **kw)
-                except httpx.TimeoutException:
-                    self.attempts.append(("timeout", delay))
-                    if last:
-                        raise TTSServiceError(
-                            f"ElevenLabs did not answer within {self.timeout_s:g}s "
-                            f"({attempt + 1} attempts)", hint="try again later") from None
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                except httpx.TransportError as exc:
-                    raise TTSServiceError(f"cannot reach ElevenLabs at {self.base_url}: "
-                                          f"{type(exc).__name__}",
-                                          hint=f"check the network or {URL_ENV}") from None
-                code = resp.status_code
-                if code in (401, 403):
-                    self.attempts.append((code, 0.0))
-                    raise TTSAuthError(f"ElevenLabs rejected the API key (HTTP {code})",
-                                       hint=f"check {KEY_ENV}")
-                if code == 429:
-                    wait = parse_retry_after(resp.headers.get("retry-after"))
-                    wait = delay if wait is None else wait
-                    self.attempts.append((code, wait))
-                    if last or wait > self.max_retry_after_s:
-                        raise TTSRateLimited(
-                            f"ElevenLabs rate limit (HTTP 429) after {attempt + 1} attempts",
-                            hint="wait and retry, or lower concurrency")
-                    time.sleep(wait)
-                    delay *= 2
-                    continue
-                if code >= 500:
-                    self.attempts.append((code, delay))
-                    if last:
-                        raise TTSServiceError(f"ElevenLabs server error HTTP {code} after "
-                                              f"{attempt + 1} attempts", hint="try again later")
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                self.attempts.append((code, 0.0))
-                if code >= 400:
-                    raise TTSError(f"ElevenLabs refused the request (HTTP {code}): "
-                                   f"{_detail(resp)}",
-                                   hint="check the voice id, the text and the language")
-                return resp
+        policy = self._policy()
+        with httpx.Client(base_url=self.base_url, timeout=self.timeout_s,
+                          transport=self.transport) as client:
+            for attempt in policy.retrying(lambda exc: getattr(exc, "transient", False)):
+                with attempt:
+                    return self._attempt(client, policy, attempt.retry_state.attempt_number,
+                                         method, path, headers=headers, **kw)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(self, client: httpx.Client, policy: RetryPolicy, n: int, method: str,
+                 path: str, **kw) -> httpx.Response:
+        """Attempt ``n`` (1-based); records ``(status or 'timeout', wait before the next)``."""
+        try:
+            resp = client.request(method, path, **kw)
+        except httpx.TimeoutException:
+            self.attempts.append(("timeout", policy.delay(n, None)))
+            raise _transient(TTSServiceError(
+                f"ElevenLabs did not answer within {self.timeout_s:g}s ({n} attempts)",
+                hint="try again later")) from None
+        except httpx.TransportError as exc:
+            raise TTSServiceError(f"cannot reach ElevenLabs at {self.base_url}: "
+                                  f"{type(exc).__name__}",
+                                  hint=f"check the network or {URL_ENV}") from None
+        code = resp.status_code
+        if code in (401, 403):
+            self.attempts.append((code, 0.0))
+            raise TTSAuthError(f"ElevenLabs rejected the API key (HTTP {code})",
+                               hint=f"check {KEY_ENV}")
+        if code == 429:
+            err = _transient(TTSRateLimited(
+                f"ElevenLabs rate limit (HTTP 429) after {n} attempts",
+                hint="wait and retry, or lower concurrency"))
+            err.retry_after = parse_retry_after(  # type: ignore[attr-defined]
+                resp.headers.get("retry-after"))
+            self.attempts.append((code, policy.delay(n, err)))
+            raise err
+        if code >= 500:
+            self.attempts.append((code, policy.delay(n, None)))
+            raise _transient(TTSServiceError(
+                f"ElevenLabs server error HTTP {code} after {n} attempts",
+                hint="try again later"))
+        self.attempts.append((code, 0.0))
+        if code >= 400:
+            raise TTSError(f"ElevenLabs refused the request (HTTP {code}): {_detail(resp)}",
+                           hint="check the voice id, the text and the language")
+        return resp
 
     # -- interface --------------------------------------------------------------------
     def voices(self) -> list[VoiceInfo]:
@@ -170,6 +177,12 @@ class ElevenLabsTTS(TTSEngine):
         return Speech(samples=samples, sample_rate=SAMPLE_RATE, phonemes=phonemes,
                       visemes=compact_track(track), language=lang, voice=profile.voice,
                       engine=self.name, meta={"model_id": self.model_id})
+
+
+def _transient(err: TTSError) -> TTSError:
+    """Mark ``err`` as worth another attempt (the retry policy's ``retryable``)."""
+    err.transient = True  # type: ignore[attr-defined]
+    return err
 
 
 def _json(resp: httpx.Response) -> dict:

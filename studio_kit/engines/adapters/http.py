@@ -52,7 +52,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+)
 
 from ...errors import EngineError, EngineUserError
 from ...settings import settings
@@ -98,6 +104,55 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _throttled(exc: BaseException) -> bool:
+    return isinstance(exc, RateLimited | RequestTimeout)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The one retry schedule of the HTTP clients (engine adapters, the LoRA trainer and the
+    ElevenLabs TTS): ``max_retries + 1`` attempts; before attempt n+1 wait the server's
+    ``Retry-After`` when a throttled answer (429/408) gave one, else ``backoff * 2**(n-1)``;
+    a throttled answer whose wait exceeds ``max_retry_after`` gives up at once (fail over
+    rather than sleep). ``throttled`` says which errors are 429/408-like; their
+    ``retry_after`` attribute carries the parsed header. What is retryable is the caller's
+    (``retryable``): it depends on the call (a submission is not idempotent)."""
+
+    max_retries: int
+    backoff: float
+    max_retry_after: float
+    throttled: Callable[[BaseException], bool] = _throttled
+
+    def delay(self, attempt_number: int, exc: BaseException | None) -> float:
+        """The wait after failed attempt ``attempt_number`` (1-based) ended with ``exc``."""
+        after = getattr(exc, "retry_after", None) if exc is not None and \
+            self.throttled(exc) else None
+        return after if after is not None else self.backoff * 2 ** (attempt_number - 1)
+
+    def wait(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        return self.delay(retry_state.attempt_number, exc)
+
+    def stop(self, retry_state: RetryCallState) -> bool:
+        if retry_state.attempt_number > self.max_retries:
+            return True
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        # a Retry-After longer than we are willing to wait: fail over instead
+        return exc is not None and self.throttled(exc) and \
+            (retry_state.upcoming_sleep or 0.0) > self.max_retry_after
+
+    def _kw(self, retryable: Callable[[BaseException], bool]) -> dict[str, Any]:
+        return {"retry": retry_if_exception(retryable), "wait": self.wait, "stop": self.stop,
+                "reraise": True}
+
+    def retrying(self, retryable: Callable[[BaseException], bool]) -> Retrying:
+        """tenacity's blocking retrying (``for attempt in policy.retrying(...)``)."""
+        return Retrying(**self._kw(retryable))
+
+    def async_retrying(self, retryable: Callable[[BaseException], bool]) -> AsyncRetrying:
+        return AsyncRetrying(**self._kw(retryable))
 
 
 INSECURE_HTTP_ENV = "STUDIO_ALLOW_INSECURE_HTTP"
@@ -325,10 +380,11 @@ class HttpJobClient:
     def backoff(self, retry_state: RetryCallState) -> float:
         """The wait before the next attempt: ``Retry-After`` of a 429/408 when the server
         gave one, else ``retry_backoff * 2**(n-1)`` after attempt n."""
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(exc, RateLimited | RequestTimeout) and exc.retry_after is not None:
-            return exc.retry_after
-        return self.retry_backoff * 2 ** (retry_state.attempt_number - 1)
+        return self.policy().wait(retry_state)
+
+    def policy(self) -> RetryPolicy:
+        """This client's schedule (``RetryPolicy``: attempts, backoff, Retry-After cap)."""
+        return RetryPolicy(self.max_retries, self.retry_backoff, self.max_retry_after)
 
     def retry_policy(self, *, idempotent: bool) -> AsyncRetrying:
         """tenacity's retrying for one API call (see the module docstring)."""
@@ -343,16 +399,7 @@ class HttpJobClient:
                 return idempotent or connect_failed
             return False
 
-        def give_up(retry_state: RetryCallState) -> bool:
-            if retry_state.attempt_number > self.max_retries:
-                return True
-            exc = retry_state.outcome.exception() if retry_state.outcome else None
-            # a Retry-After longer than we are willing to wait: fail over instead
-            return isinstance(exc, RateLimited | RequestTimeout) and \
-                (retry_state.upcoming_sleep or 0.0) > self.max_retry_after
-
-        return AsyncRetrying(retry=retry_if_exception(retryable), wait=self.backoff,
-                             stop=give_up, reraise=True)
+        return self.policy().async_retrying(retryable)
 
     async def call(self, client: httpx.AsyncClient, method: str, url: str, *,
                    idempotent: bool, remote_id: str | None = None, expect_json: bool = True,
