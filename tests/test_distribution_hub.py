@@ -115,6 +115,51 @@ def test_metadata_edits_are_validated_and_persisted(rendered) -> None:
     assert got.tags == ["mystery", "sea"] and got.title == "Kerbrat: the light goes out"
 
 
+def test_burn_in_and_thumbnail_title_are_validated_and_persisted(rendered) -> None:
+    """Per platform: a caption language to burn in (one the render has) and a title drawn
+    on the thumbnail; bad values refused with the field, nothing written; the surface
+    offers the render's languages and previews the titled thumbnail."""
+    from widgets.distribution_hub import DistributionHub
+
+    project, _ = rendered
+    assert hub.caption_languages(project, "01") == ["en", "fr"]
+    before = hub.state_path(project, "01").read_bytes()
+    with pytest.raises(StudioError) as err:
+        hub.choose_burn_in(project, "01", "shorts", "de")
+    assert "no 'de' captions" in str(err.value) and "shorts.burn_captions" in str(err.value)
+    assert "en, fr" in str(err.value)
+    with pytest.raises(StudioError, match="must not contain") as err:
+        hub.set_thumbnail_title(project, "01", "shorts", "A <b> title")
+    assert "shorts.thumbnail_title" in str(err.value)
+    assert hub.state_path(project, "01").read_bytes() == before  # nothing written
+    try:
+        hub.choose_burn_in(project, "01", "shorts", "fr")
+        hub.set_thumbnail_title(project, "01", "shorts", "  The   storm ")
+        got = hub.load_state(project, "01").choices["shorts"]
+        assert got.burn_captions == "fr" and got.thumbnail_title == "The storm"
+        ui = DistributionHub(project)
+        ui.pick.value = "shorts"
+        assert [v for _, v in ui.burn.options] == ["", "en", "fr"] and ui.burn.value == "fr"
+        assert ui.thumb_title.value == "The storm"
+        assert "studio-thumb-titled" in ui.thumb_preview.value
+        ui.burn.value = "en"
+        assert hub.load_state(project, "01").choices["shorts"].burn_captions == "en"
+        ui.thumb_title.value = ""
+        ui.thumb_title_btn.click()
+        assert hub.load_state(project, "01").choices["shorts"].thumbnail_title is None
+        assert ui.thumb_preview.value == ""
+        frame = hub.thumbnail_candidates(project, "01", "shorts")[0]
+        png = hub.titled_preview(project, "01", "shorts", frame.frame, "The storm")
+        plain = Image.open(frame.path).convert("RGB")
+        titled = Image.open(io.BytesIO(png)).convert("RGB")
+        assert titled.size == plain.size and titled.tobytes() != plain.tobytes()
+    finally:  # the release tests below publish without them
+        hub.choose_burn_in(project, "01", "shorts", None)
+        hub.set_thumbnail_title(project, "01", "shorts", None)
+    got = hub.load_state(project, "01").choices["shorts"]
+    assert got.burn_captions is None and got.thumbnail_title is None
+
+
 def test_the_surface_shows_the_gate_c_refusal(rendered, tmp_path) -> None:
     from widgets.distribution_hub import DistributionHub
 
@@ -279,3 +324,34 @@ def test_the_surface_uploads_through_a_plugin(published, monkeypatch) -> None:
     assert "studio-ok" in ui.result.value and "r1" in ui.result.value, ui.result.value
     assert {r["platform"] for r in fake.releases.values()} == {"shorts", "youtube"}
     assert token not in ui.result.value and token not in ui.form.general.value
+
+
+def test_a_release_with_burned_captions_and_a_titled_thumbnail(published) -> None:
+    """The hub's burn-in and thumbnail title reach the release: the shorts video carries
+    the English captions in its picture (metadata ``burned_captions``, the burn plan beside
+    it), its thumbnail has the title drawn on the chosen candidate."""
+    project, result, _dest, _ = published
+    hub.choose_burn_in(project, "01", "shorts", "en")
+    hub.set_thumbnail_title(project, "01", "shorts", "The storm")
+    try:
+        rel = hub.build_release(project, "01", sign=False)
+    finally:
+        hub.choose_burn_in(project, "01", "shorts", None)
+        hub.set_thumbnail_title(project, "01", "shorts", None)
+    root = Path(rel.root)
+    stem = Path(result.master).stem
+    shorts = next(p for p in rel.platforms if p.platform == "shorts")
+    assert shorts.metadata["burned_captions"] == "en"
+    meta = json.loads((root / shorts.file("metadata").path).read_text())
+    assert meta["burned_captions"] == "en"
+    plan = json.loads((root / "shorts" / f"{stem}.shorts.burn-en.json").read_text())
+    assert plan["language"] == "en" and plan["cues"]
+    yt = next(p for p in rel.platforms if p.platform == "youtube")
+    assert yt.metadata.get("burned_captions") is None
+    state = hub.load_state(project, "01").choices["shorts"]
+    cands = hub.thumbnail_candidates(project, "01", "shorts")
+    pick = next(c for c in cands if c.frame == state.thumbnail_frame) if \
+        state.thumbnail_frame is not None else cands[0]
+    plain = np.asarray(Image.open(pick.path).convert("RGB").resize((1080, 1920)), float)
+    got = np.asarray(Image.open(root / shorts.file("thumbnail").path).convert("RGB"), float)
+    assert got.shape == plain.shape and np.abs(plain - got).mean() > 1.0  # the title

@@ -4,15 +4,18 @@ refusal shown, nothing written); ticking two platforms shows each shot's framing
 side (master still with the crop, the cropped picture, a crop plot); a thumbnail is picked
 and the metadata edited (both on disk); once Gate C is approved, publish writes every
 deliverable, its captions, the thumbnail, the metadata JSON and the provenance report to
-the folder. Screenshots go to test-artifacts/."""
+the folder; English captions chosen to be burned into the shorts video and a title drawn
+on its thumbnail reach the published files. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from browser_support import BENIGN, LOAD_S, MARKS
+from PIL import Image
 from tiny_sample import sample_copy, tiny_render
 
 from studio_kit.cli.serve_commands import running_server
@@ -118,6 +121,19 @@ def test_distribution_hub_previews_picks_and_publishes(browser, hub_server,
     assert meta == {"title": "Kerbrat: the light goes out",
                     "description": "A keeper, a storm, a lamp.", "tags": ["mystery", "sea"]}
 
+    # burn English captions into the shorts video; a title on its thumbnail (previewed)
+    page.select_option(".studio-burn-in select", label="en")
+    page.locator(".studio-form-message .studio-ok", has_text="en captions burned in").wait_for(
+        timeout=60_000)
+    assert _state(root)["choices"]["shorts"]["burn_captions"] == "en"
+    page.fill(".studio-thumb-title input", "The storm")
+    page.click(".studio-thumb-title-apply")
+    page.wait_for_selector(".studio-thumb-title-preview img.studio-thumb-titled",
+                           timeout=60_000)
+    assert _state(root)["choices"]["shorts"]["thumbnail_title"] == "The storm"
+    assert "burn_captions" not in _state(root)["choices"].get("feed-square", {})
+    page.screenshot(path=str(artifacts_dir / "distribution_hub_burn_in.png"), full_page=True)
+
     # the producer approves Gate C (elsewhere); the hub sees it and publishes
     project = Project.load(root)
     with project.ledger() as led:
@@ -138,6 +154,13 @@ def test_distribution_hub_previews_picks_and_publishes(browser, hub_server,
     shorts = json.loads((dest / "shorts" / f"{stem}.shorts.json").read_text())
     assert shorts["title"] == "Kerbrat: the light goes out" and shorts["tags"] == ["mystery",
                                                                                   "sea"]
+    assert shorts["burned_captions"] == "en"  # the burn-in chosen on the page
+    square = json.loads((dest / "feed-square" / f"{stem}.feed-square.json").read_text())
+    assert square.get("burned_captions") is None
+    cand = next(c for c in hub.thumbnail_candidates(root, "01", "shorts") if c.frame == frame)
+    want = np.asarray(Image.open(cand.path).convert("RGB").resize((1080, 1920)), float)
+    got = np.asarray(Image.open(dest / "shorts" / f"{stem}.shorts.thumbnail.png"), float)
+    assert np.abs(want - got).mean() > 1.0  # the chosen frame with the title drawn on
     record = json.loads((dest / "publish.json").read_text())
     assert [p["platform"] for p in record["platforms"]] == ["shorts", "feed-square"]
     errors = [e for e in errors if not any(b in e for b in BENIGN)]
