@@ -38,6 +38,7 @@ class FeatureBay(w.VBox):
         self.feature: Feature | None = None
         self._loaded: Feature | None = None  # as last read from / written to disk
         self._exporting = False
+        self._spans: dict[str, tuple[float, float]] = {}  # the export's stages on its bar
         self._chart_lock = threading.Lock()
         self._segs: list[bay.ArcSegment] = []
         self._missing: set[str] = set()
@@ -331,8 +332,12 @@ class FeatureBay(w.VBox):
             "background:#c8e6c9'></div>"
             f"<div class='studio-running-bar' style='position:absolute;left:0;top:3px;"
             f"height:6px;width:{max(frac * 100, 0.5):.2f}%;background:{colour}'></div></div>"
-            f"<span style='font-size:11px'>episodes {rt.episodes_s:.1f} s + title, cards and "
-            f"credits {rt.cards_s:.1f} s</span></div>")
+            f"<span class='studio-running-parts' data-dropped='{rt.dropped_s}' "
+            f"style='font-size:11px'>episodes {rt.episodes_s:.1f} s as cut"
+            + (f" ({rt.dropped_s:.1f} s dropped: cold opens, end hooks, recaps)"
+               if rt.dropped_s else "")
+            + (f" + recaps {rt.recaps_s:.1f} s" if rt.recaps_s else "")
+            + f" + title, cards and credits {rt.cards_s:.1f} s</span></div>")
         self._segs, self._missing = segs, missing
         opts = [(f"{i + 1}. {s.series} {s.episode}", i) for i, s in enumerate(f.sources)]
         keep = select if select is not None else self.source_pick.value
@@ -411,6 +416,9 @@ class FeatureBay(w.VBox):
             return
         self._exporting = True
         self.export_btn.disabled = True
+        from studio_kit.feature.export import stage_spans
+
+        self._spans = stage_spans(prores=self.ex_prores.value, dcp=self.ex_dcp.value)
         self.progress.value = 0.0
         self.progress.bar_style = ""
         self.export_status.value = "starting"
@@ -419,9 +427,13 @@ class FeatureBay(w.VBox):
                          name="feature-bay-export").start()
 
     def _progress(self, stage: str, fraction: float) -> None:
+        """The bar is the whole export; the label names the stage and how far it is."""
         self.progress.value = max(self.progress.value, min(1.0, float(fraction)))
-        self.export_status.value = (f"<span class='studio-export-stage'>{html.escape(stage)} "
-                                    f"{fraction * 100:.0f}%</span>")
+        lo, hi = self._spans.get(stage, (0.0, 1.0))
+        own = min(1.0, max(0.0, (fraction - lo) / (hi - lo))) if hi > lo else 1.0
+        self.export_status.value = (
+            f"<span class='studio-export-stage' data-stage='{html.escape(stage)}'>"
+            f"{html.escape(stage)} {own * 100:.0f}% · export {fraction * 100:.0f}%</span>")
 
     def _export(self, feature: Feature) -> None:
         try:

@@ -61,15 +61,33 @@ def export_cmd(spec: Path = typer.Argument(..., help="features/<id>.yaml"),
                prores: bool = typer.Option(True, help="Also a ProRes 422 HQ master"),
                dcp: bool = typer.Option(False, help="Also a SMPTE DCP (24 fps sources)"),
                sign: bool = typer.Option(True, help="C2PA-sign the MP4"),
+               draft: bool = typer.Option(False, "--draft", help=(
+                   "Export although a master has not passed Gate C (a draft, as the "
+                   "Feature Bay's check box); otherwise every master must be approved")),
                ) -> None:
-    """MP4 (chapters, captions, C2PA), ProRes master and optionally a DCP."""
-    from ..feature.export import export_feature
+    """MP4 (chapters, captions, C2PA), ProRes master and optionally a DCP (with the
+    feature's subtitles). Like the Feature Bay: the sources rendered, the running time
+    within the format and, unless --draft, every master approved at Gate C."""
+    from ..feature import bay
     from ..feature.model import load_feature
 
-    def progress(stage: str, f: float) -> None:
-        console.print(f"[{f * 100:3.0f}%] {stage}")
+    shown: dict[str, int] = {}
 
-    res = export_feature(load_feature(spec), _root(spec, root), out, prores=prores, dcp=dcp,
-                         sign=sign, file=str(spec), progress=progress)
+    def progress(stage: str, f: float) -> None:
+        pct = int(f * 100)
+        if shown.get(stage) != pct:  # one line per stage and percent
+            shown[stage] = pct
+            console.print(f"[{pct:3d}%] {stage}")
+
+    from ..production.gates import GateError
+
+    try:
+        res = bay.export(load_feature(spec), _root(spec, root), out, prores=prores, dcp=dcp,
+                         sign=sign, draft=draft, progress=progress, file=str(spec))
+    except GateError as err:  # say how to export a draft anyway, as the surface does
+        p = err.problems[0]
+        raise GateError(p.message, file=p.file, line=p.line, field=p.field,
+                        hint=f"{p.hint}; or export a draft with --draft") from None
     console.print(f"{res.mp4}" + (f"\n{res.prores}" if res.prores else "")
-                  + (f"\n{res.dcp}" if res.dcp else ""))
+                  + (f"\n{res.dcp}" if res.dcp else "")
+                  + "".join(f"\nnote: {n}" for n in res.notes))

@@ -75,11 +75,11 @@ def write_subtitles(srt_path: Path, out: Path, *, title: str, language: str,
     return out
 
 
-def subtitle_chars(xml: str) -> set[str]:
+def subtitle_chars(doc: str) -> set[str]:
     """Every character shown by a SubtitleReel document (the text of its <Text> elements)."""
-    from lxml import etree
+    import xml.etree.ElementTree as ET
 
-    root = etree.fromstring(xml.encode())
+    root = ET.fromstring(doc.encode())
     return {c for t in root.iter(f"{{{NS}}}Text") for c in (t.text or "") if not c.isspace()}
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -250,9 +251,15 @@ def _episode_mood(s: EpisodeSource, ranges: list[tuple[int, int]], fps: float) -
 
 
 def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
-                     file: str | None = None, progress=None) -> FeatureResult:
-    """Build ``out`` (an MP4) from the feature's rendered episodes; see the module doc."""
+                     file: str | None = None,
+                     progress: Callable[[str, float], None] | None = None) -> FeatureResult:
+    """Build ``out`` (an MP4) from the feature's rendered episodes; see the module doc.
+
+    ``progress(stage, fraction)``: ``pictures`` (per source), ``credits``, ``sound``, each
+    from 0 to 1, in that order."""
     import time
+
+    say = progress or (lambda _stage, _f: None)
 
     t0 = time.perf_counter()
     root, out = Path(root), Path(out)
@@ -267,7 +274,7 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
     total = (sum(b - a for rs in ranges for a, b in rs)
              + sum(c.b - c.a for cs in recap_cuts.values() for c in cs)) / float(fps)
     credits = build_credits(feature, srcs)
-    cards_s = CARD_FPS_FRAMES * 2 + sum(c.seconds for c in feature.cards)
+    cards_s = CARD_FPS_FRAMES * 3 + sum(c.seconds for c in feature.cards)  # title + credits
     check_running_time(feature, total + cards_s, file=file)
     out.parent.mkdir(parents=True, exist_ok=True)
     pieces = out.parent / ".feature-pieces"  # shared by the features written here
@@ -380,10 +387,11 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
     p, d = card(feature.title, CARD_FPS_FRAMES, "title_card")
     seq.append((p, d, "Title", [], first_act, None))
     cards_before = {c.before: c for c in feature.cards}
+    say("pictures", 0.0)
     for i, s in enumerate(srcs):
         act = feature.sources[i].act
-        if progress:
-            progress("assemble", i, len(srcs))
+        if i:
+            say("pictures", i / len(srcs))
         if i in cards_before:
             c = cards_before[i]
             p, d = card(c.text, c.seconds, "act_card")
@@ -396,8 +404,11 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
         for k, (a, b) in enumerate(ranges[i]):
             seq.append((episode_piece(i, a, b), (b - a) / float(fps), name if k == 0 else None,
                         [_Cut(source=i, a=a, b=b)], act, None))
+    say("pictures", 1.0)
+    say("credits", 0.0)
     p, d = card(credits.text(), CARD_FPS_FRAMES * 2, "hook_card")
     seq.append((p, d, "End credits", [], feature.sources[-1].act, None))
+    say("credits", 1.0)
 
     chapters: list[Chapter] = []
     t = 0.0
@@ -416,7 +427,9 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
         else:
             arc.append((f"act-{act}", act_mood_of.get(act), t, t + d))
         t += d
+    say("sound", 0.0)
     sound, loud = _feature_sound(feature, srcs, seq, arc, float(fps), pieces, encoded, reused)
+    say("sound", 1.0)
 
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}.") as tmpd:
         tmp = Path(tmpd)

@@ -60,8 +60,10 @@ class RenderedEpisode(BaseModel):
 
 class RunningTime(BaseModel):
     seconds: float
-    episodes_s: float
+    episodes_s: float = Field(description="The episodes as cut: their drops applied.")
     cards_s: float
+    dropped_s: float = Field(0.0, description="What the drops take out of the episodes.")
+    recaps_s: float = Field(0.0, description="The recaps the feature adds (recaps: true).")
     format: FeatureFormat
     min_s: float
     max_s: float
@@ -77,7 +79,7 @@ class RunningTime(BaseModel):
 class ArcSegment(BaseModel):
     """One piece of the feature's timeline, with its act and the mood of its music."""
 
-    kind: str = Field(description="title | card | episode | credits")
+    kind: str = Field(description="title | card | recap | episode | credits")
     label: str
     start_s: float
     end_s: float
@@ -324,10 +326,10 @@ def _lookup(root: Path, library: list[RenderedEpisode] | None) -> dict[str, Rend
     return {e.key: e for e in (library if library is not None else rendered_episodes(root))}
 
 
-def _durations(feature: Feature, root: Path,
-               library: list[RenderedEpisode] | None) -> list[float | None]:
+def _episodes(feature: Feature, root: Path,
+              library: list[RenderedEpisode] | None) -> list[RenderedEpisode | None]:
     lib = _lookup(root, library)
-    out: list[float | None] = []
+    out: list[RenderedEpisode | None] = []
     for s in feature.sources:
         ep = lib.get(f"{s.series}/{s.episode}") if s.render is None else None
         if ep is None:  # a render folder of its own, or not in the library: read it
@@ -337,8 +339,84 @@ def _durations(feature: Feature, root: Path,
                 out_dir = folder / out_dir
             rec = out_dir / f"episode-{s.episode}" / "render.json"
             ep = read_render(folder, rec, root.resolve()) if rec.is_file() else None
-        out.append(ep.duration_s if ep else None)
+        out.append(ep)
     return out
+
+
+_KEPT: dict[tuple, list[tuple[int, int]] | None] = {}
+
+
+def _kept_ranges(ep: RenderedEpisode, series_dir: Path, drops: list[str],
+                 frames: int) -> list[tuple[int, int]] | None:
+    """The master's frame ranges its drops keep (assemble.kept_ranges, what the export
+    cuts); None when the drops cannot be applied (no timeline record: the export says so).
+    Cached by the render record's and the storyboard's modification times."""
+    from .assemble import EpisodeSource, kept_ranges
+
+    sb = series_dir / "episodes" / ep.episode / "storyboard.yaml"
+    try:
+        key = (ep.render_json, Path(ep.render_json).stat().st_mtime_ns,
+               sb.stat().st_mtime_ns if sb.is_file() else 0, tuple(drops), frames)
+    except OSError:
+        return None
+    if key not in _KEPT:
+        src = EpisodeSource(series_dir=str(series_dir), episode=ep.episode,
+                            render_json=ep.render_json, master=ep.master, mix=None,
+                            duration_s=ep.duration_s, width=ep.width, height=ep.height,
+                            fps=ep.fps, key="")
+        try:
+            _KEPT[key] = kept_ranges(src, drops, frames)
+        except StudioError:
+            _KEPT[key] = None
+    return _KEPT[key]
+
+
+class _Timing(BaseModel):
+    """Per source: its rendered length, what stays of it once its drops are applied, and
+    the recap that opens it (feature.recaps), in seconds; None when it is not rendered."""
+
+    full: list[float | None]
+    kept: list[float | None]
+    recap: list[float]
+
+
+def _timing(feature: Feature, root: Path,
+            library: list[RenderedEpisode] | None) -> _Timing:
+    from fractions import Fraction
+
+    from .assemble import _recap_cuts, _recap_points
+
+    eps = _episodes(feature, root, library)
+    full: list[float | None] = []
+    kept: list[float | None] = []
+    ranges: list[list[tuple[int, int]]] = []
+    for s, ep in zip(feature.sources, eps, strict=True):
+        if ep is None:
+            full.append(None)
+            kept.append(None)
+            ranges.append([])
+            continue
+        fps = Fraction(ep.fps).limit_denominator(1001)
+        frames = int(round(ep.duration_s * fps))
+        drops = [d.value for d in s.drop]
+        rs = _kept_ranges(ep, (root / s.series).resolve(), drops, frames) if drops else None
+        rs = rs if rs is not None else [(0, frames)]
+        ranges.append(rs)
+        full.append(ep.duration_s)
+        kept.append(ep.duration_s if rs == [(0, frames)]
+                    else sum(b - a for a, b in rs) / float(fps))
+    recap = [0.0] * len(feature.sources)
+    if feature.recaps:
+        fps = next((e.fps for e in eps if e is not None), 24.0)
+        for i in _recap_points(feature):
+            recap[i] = sum(c.b - c.a for c in _recap_cuts(i, ranges, fps)) / fps
+    return _Timing(full=full, kept=kept, recap=recap)
+
+
+def _durations(feature: Feature, root: Path,
+               library: list[RenderedEpisode] | None) -> list[float | None]:
+    """Each source's length in the feature (its drops applied)."""
+    return _timing(feature, root, library).kept
 
 
 def missing_sources(feature: Feature, root: str | Path,
@@ -351,17 +429,22 @@ def missing_sources(feature: Feature, root: str | Path,
 
 def running_time(feature: Feature, root: str | Path,
                  library: list[RenderedEpisode] | None = None) -> RunningTime:
-    """The feature's running time (episodes + title + cards + credits) against its format."""
-    ds = _durations(feature, Path(root), library)
-    eps = sum(d or 0.0 for d in ds)
+    """The feature's real running time against its format: the episodes as the export cuts
+    them (cold opens, end hooks, recaps dropped), the recaps it adds, the title, cards and
+    credits."""
+    tm = _timing(feature, Path(root), library)
+    eps = sum(d or 0.0 for d in tm.kept)
+    dropped = sum((f or 0.0) - (k or 0.0) for f, k in zip(tm.full, tm.kept, strict=True))
+    recaps = sum(tm.recap)
     cards = _TITLE_S + CREDITS_S + sum(c.seconds for c in feature.cards)
-    total = eps + cards
+    total = eps + recaps + cards
     lo, hi = RUNNING_TIME_S[feature.format]
     status = "over" if total > hi else "under" if total < lo else "ok"
     allowed = status == "ok" or (status == "under" and feature.allow_short)
     return RunningTime(seconds=round(total, 3), episodes_s=round(eps, 3),
-                       cards_s=round(cards, 3), format=feature.format, min_s=lo, max_s=hi,
-                       status=status, allowed=allowed)
+                       cards_s=round(cards, 3), dropped_s=round(dropped, 3),
+                       recaps_s=round(recaps, 3), format=feature.format, min_s=lo,
+                       max_s=hi, status=status, allowed=allowed)
 
 
 def mood_of(mood: str | None) -> tuple[str, float]:
@@ -410,7 +493,8 @@ def arc(feature: Feature, root: str | Path,
     (``episode_mood``), else the previous source's (the music carries on); the title takes
     the first source's, a card the mood of the source it opens, the credits the last."""
     root = Path(root)
-    ds = _durations(feature, root, library)
+    tm = _timing(feature, root, library)
+    ds, recaps = tm.kept, tm.recap
     cards = {c.before: c for c in feature.cards}
     segs: list[ArcSegment] = []
     t = 0.0
@@ -435,6 +519,8 @@ def arc(feature: Feature, root: str | Path,
         mood = moods[i]
         if i in cards:
             add("card", cards[i].text.splitlines()[0], cards[i].seconds, s.act, mood)
+        if recaps[i]:
+            add("recap", "Recap", recaps[i], s.act, mood, i)
         add("episode", f"{s.series} {s.episode}", d or 0.0, s.act, mood, i)
     add("credits", "End credits", CREDITS_S, feature.sources[-1].act, mood)
     return segs
@@ -508,26 +594,28 @@ def export_dir(root: str | Path, feature_id: str) -> Path:
 
 def export(feature: Feature, root: str | Path, out_dir: str | Path | None = None, *,
            prores: bool = False, dcp: bool = False, sign: bool = True, draft: bool = False,
-           progress: Callable[[str, float], None] | None = None):
+           progress: Callable[[str, float], None] | None = None, file: str | None = None):
     """Check the sources, the running time and (unless ``draft``) that every master is
     approved at Gate C, then export (studio_kit.feature.export.export_feature) with
     ``progress(stage, fraction)``; returns its ExportResult. Nothing is written before the
-    checks pass."""
+    checks pass. ``file``: the feature file to name in errors (default
+    ``<root>/features/<id>.yaml``; the CLI passes the one it was given)."""
     from .export import export_feature
 
     root = Path(root)
+    file = file or str(feature_path(root, feature.id))
     rt = running_time(feature, root)
     missing = missing_sources(feature, root)
     if missing:
         raise StudioError(f"not rendered: {', '.join(missing)}",
-                          file=feature_path(root, feature.id), field="sources",
+                          file=file, field="sources",
                           hint="render those episodes first, or remove them from the feature")
     if not rt.allowed:
-        raise StudioError(f"the feature runs {rt.text()}", file=feature_path(root, feature.id),
+        raise StudioError(f"the feature runs {rt.text()}", file=file,
                           field="format", hint="change the format, add or remove episodes, "
                           "or set allow_short for a draft")
     if not draft:
-        require_approved(feature, root, file=str(feature_path(root, feature.id)))
+        require_approved(feature, root, file=file)
     out = Path(out_dir) if out_dir is not None else export_dir(root, feature.id)
     return export_feature(feature, root, out, prores=prores, dcp=dcp, sign=sign,
-                          file=str(feature_path(root, feature.id)), progress=progress)
+                          file=file, progress=progress)

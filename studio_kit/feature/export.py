@@ -24,7 +24,8 @@ class ExportResult(BaseModel):
     dcp: str | None = None
     dcp_provenance: str | None = None
     dcp_subtitles: dict[str, str] = Field(default_factory=dict, description=(
-        "language -> ST 428-7 subtitle document written beside the DCP"))
+        "language -> its DCP subtitles: the ST 429-5 track file inside the DCP (sub_*.mxf) "
+        "for the DCP's language, an ST 428-7 document beside the DCP for the others"))
     notes: list[str] = Field(default_factory=list)
     signed: bool = False
     assembly: FeatureResult
@@ -54,19 +55,63 @@ def feature_captions(feature: Feature, root: Path, result: FeatureResult,
     return out
 
 
+#: the export's stages in order, with their share of the work (measured roughly on the
+#: 10-minute feature: JPEG 2000 at 2K dominates a DCP export, then the ProRes encode)
+STAGE_WEIGHTS: dict[str, float] = {"pictures": 3.0, "credits": 0.5, "sound": 2.0,
+                                   "encodes": 1.0, "prores": 2.0, "dcp": 8.0}
+
+
+def stage_spans(*, prores: bool, dcp: bool) -> dict[str, tuple[float, float]]:
+    """Each stage's (start, end) on the export's 0..1 progress, for these outputs (the
+    ProRes encode counts as part of ``encodes``)."""
+    w = dict(STAGE_WEIGHTS)
+    pr = w.pop("prores")
+    if prores:
+        w["encodes"] += pr
+    if not dcp:
+        w.pop("dcp")
+    total, t, out = sum(w.values()), 0.0, {}
+    for k, v in w.items():
+        out[k] = (t / total, (t + v) / total)
+        t += v
+    return out
+
+
+class _Progress:
+    """``progress(stage, fraction)`` with ``fraction`` the whole export's, never going back;
+    ``stage`` is pictures | credits | sound | encodes | dcp, then done."""
+
+    def __init__(self, cb: Callable[[str, float], None] | None, spans: dict) -> None:
+        self.cb, self.spans, self.last = cb, spans, 0.0
+
+    def __call__(self, stage: str, f: float) -> None:
+        lo, hi = self.spans[stage]
+        self.last = max(self.last, lo + (hi - lo) * min(1.0, max(0.0, f)))
+        if self.cb:
+            self.cb(stage, self.last)
+
+    def done(self) -> None:
+        self.last = 1.0
+        if self.cb:
+            self.cb("done", 1.0)
+
+
 def export_feature(feature: Feature, root: str | Path, out_dir: str | Path, *,
                    prores: bool = True, dcp: bool = False, sign: bool = True,
                    file: str | None = None,
                    progress: Callable[[str, float], None] | None = None) -> ExportResult:
+    """The MP4, the ProRes master and the DCP of a feature. ``progress(stage, fraction)``:
+    per stage (pictures, credits, sound, encodes, dcp; see :func:`stage_spans`) with the
+    fraction of the whole export done, monotonic, ending with ``("done", 1.0)``."""
     root, out_dir = Path(root), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    say = progress or (lambda stage, f: None)
-    say("assemble", 0.0)
+    say = _Progress(progress, stage_spans(prores=prores, dcp=dcp))
     joined = out_dir / f".{feature.id}.joined.mp4"
-    res = assemble_feature(feature, root, joined, file=file)
-    say("captions", 0.4)
+    res = assemble_feature(feature, root, joined, file=file, progress=say)
+    say("encodes", 0.0)
     caps = feature_captions(feature, root, res, out_dir)
     mp4 = out_dir / f"{feature.id}.mp4"
+    enc_steps = 3 if prores else 2  # mux, sign, prores (fractions of the encodes stage)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=f".{feature.id}.") as tmpd:
         part = Path(tmpd) / mp4.name
         args = ["-i", str(joined)]
@@ -78,6 +123,7 @@ def export_feature(feature: Feature, root: str | Path, out_dir: str | Path, *,
         args += ["-map_chapters", "0", "-c", "copy", "-c:s", "mov_text",
                  "-movflags", "+faststart", str(part)]
         _run(args, "write the feature MP4")
+        say("encodes", 1 / enc_steps)
         signed = False
         if sign:
             from .. import provenance as pv
@@ -91,9 +137,9 @@ def export_feature(feature: Feature, root: str | Path, out_dir: str | Path, *,
             pv.sign_master(part, part, ingredients=ings, actions=actions, creds=creds)
             signed = True
         part.replace(mp4)
+    say("encodes", 2 / enc_steps)
     result = ExportResult(mp4=str(mp4), captions=caps, signed=signed, assembly=res)
     if prores:
-        say("prores", 0.6)
         mov = out_dir / f"{feature.id}.prores.mov"
         tmp = out_dir / f".{feature.id}.prores.part.mov"
         _run(["-i", str(joined), "-map", "0:v", "-map", "0:a", "-c:v", "prores_ks",
@@ -106,27 +152,36 @@ def export_feature(feature: Feature, root: str | Path, out_dir: str | Path, *,
                 creds=creds)
         tmp.replace(mov)
         result.prores = str(mov)
+    say("encodes", 1.0)
     if dcp:
-        say("dcp", 0.7)
+        say("dcp", 0.0)
         from ..dcp import DcpOptions, export_dcp
 
         # from the signed MP4: the DCP's provenance report links it to the feature's
-        # manifest and, through it, to the episodes (a DCP cannot carry C2PA itself)
+        # manifest and, through it, to the episodes (a DCP cannot carry C2PA itself). The
+        # captions of the feature's first language (else the first captioned) go inside it
+        # as its MainSubtitle (an ST 429-5 track file, studio_kit/dcp/timed_text.py).
+        lang = feature.languages[0] if feature.languages else "en"
         d = export_dcp(mp4, mp4, out_dir / f"{feature.id}_DCP",
-                       DcpOptions(title=feature.title, kind="feature"),
-                       progress=lambda f: say("dcp", 0.7 + 0.3 * f))
+                       DcpOptions(title=feature.title, kind="feature", language=lang),
+                       subtitles={k: Path(v) for k, v in caps.items()} or None,
+                       progress=lambda f: say("dcp", f))
         result.dcp_provenance = d.provenance_json
-        if caps:  # ST 428-7 documents beside the DCP (see studio_kit/dcp/subtitle.py)
+        result.notes += d.notes
+        if d.subtitle_id:
+            result.dcp_subtitles[d.subtitle_language] = str(
+                Path(d.path) / f"sub_{d.subtitle_id}.mxf")
+        others = {k: v for k, v in caps.items() if k not in result.dcp_subtitles}
+        if others:  # one MainSubtitle per reel: the others as ST 428-7 documents beside it
             from ..dcp.subtitle import write_subtitles
 
-            for lang, path in caps.items():
-                x = write_subtitles(Path(path), out_dir / f"{feature.id}_DCP.{lang}.dcst.xml",
-                                    title=feature.title, language=lang, max_s=d.duration_s)
-                result.dcp_subtitles[lang] = str(x)
+            for k, path in others.items():
+                x = write_subtitles(Path(path), out_dir / f"{feature.id}_DCP.{k}.dcst.xml",
+                                    title=feature.title, language=k, max_s=d.duration_s)
+                result.dcp_subtitles[k] = str(x)
             result.notes.append(
-                "DCP subtitles are written as SMPTE ST 428-7 documents beside the DCP, not "
-                "wrapped in it: the registries' MXF writer cannot write the ST 429-5 timed "
-                "text track file (docs/dcp.md)")
+                f"DCP subtitles in {', '.join(others)}: SMPTE ST 428-7 documents beside the "
+                "DCP (a reel carries one MainSubtitle; docs/dcp.md)")
         result.dcp = str(d.path)
-    say("done", 1.0)
+    say.done()
     return result
