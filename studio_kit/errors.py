@@ -80,7 +80,21 @@ class VaultError(StudioError):
 
 
 class EngineError(StudioError):
-    """An engine rejected or failed a request (subclassed per failure kind by adapters)."""
+    """An engine rejected or failed a request (subclassed per failure kind by adapters).
+
+    What the generation entry point reads off a failed call, with the defaults of an error
+    that says nothing more (adapters set them on the instance)."""
+
+    #: money the failed call already cost (e.g. a billed job whose delivery was rejected)
+    cost: float = 0.0
+    #: the engine's job id when it accepted the request
+    remote_id: str | None = None
+    #: accepted and still running or retryable at the engine: collect it on the next run
+    transient: bool = False
+    #: what may have been billed when the submission's fate is unknown (a lost response)
+    at_risk: float = 0.0
+    #: set by the generation entry point: the job stays pending there, stop the failover
+    collect_later: bool = False
 
 
 class EngineUserError(EngineError):

@@ -302,10 +302,10 @@ async def _generate_leased(request: EngineRequest, engine_name: str, eng: Engine
                 field="generation",
                 hint="the next engine of the route is tried; to pay for a new take, "
                      "regenerate the shot with another seed") from err
-        cost = float(getattr(err, "cost", 0.0) or 0.0)
-        rid = getattr(err, "remote_id", None)
+        cost = float(err.cost or 0.0)
+        rid = err.remote_id
         extra = {"remote_id": rid} if rid else {}
-        if getattr(err, "transient", False) and rid:
+        if err.transient and rid:
             # accepted by the engine: keep it pending (cost as billed), collect next run
             tries = int((ledger.query("SELECT collect_tries FROM engine_calls WHERE id=?",
                                       (call_id,)) or [{"collect_tries": 0}])[0]
@@ -313,13 +313,13 @@ async def _generate_leased(request: EngineRequest, engine_name: str, eng: Engine
             if tries < MAX_COLLECT_TRIES:
                 ledger.update_call(call_id, status="submitted", error=str(err)[:500],
                                    cost=cost, collect_tries=tries, **extra)
-                err.collect_later = True  # type: ignore[attr-defined]
+                err.collect_later = True
                 raise
             ledger.update_call(call_id, status="failed", cost=cost, collect_tries=tries,
                                error=f"not collected after {tries} runs: {err}"[:500],
                                **extra)
             raise
-        at_risk = float(getattr(err, "at_risk", 0.0) or 0.0)
+        at_risk = float(err.at_risk or 0.0)
         status = "unconfirmed" if at_risk and not rid else _status_for(err)
         ledger.update_call(call_id, status=status, error=str(err)[:500], cost=cost,
                            **({"at_risk": at_risk} if at_risk else {}), **extra)
