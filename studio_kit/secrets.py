@@ -44,7 +44,7 @@ def _adapter_key_envs() -> set[str]:
     while todo:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
-        env = getattr(cls, "key_env", None)
+        env = cls.key_env  # declared on HttpJobClient
         if isinstance(env, str) and env:
             out.add(env)
     return out
