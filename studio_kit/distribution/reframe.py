@@ -40,6 +40,10 @@ ENGINE_PER_S = 8.0
 DETECT_WIDTH = 320
 #: Gaussian smoothing of the subject centre (seconds)
 SMOOTH_S = 0.2
+#: finds of the subject further apart than this (seconds) are not interpolated between
+GAP_S = 1.0
+#: frames settled at a time while the path is built frame by frame
+SETTLE_EVERY = 24
 #: the crop moves only once the subject centre leaves this fraction of its free room
 DEAD_ZONE = 0.35
 
@@ -222,6 +226,28 @@ def _decode(master: Path, wanted: set[int], scale: float = 1.0) -> dict[int, np.
 
 def subject_track(render: dict, timeline, vault, master: Path) -> list[Box | None]:
     """The subject's box in every master frame (None where there is none)."""
+    track, to_detect = planned_track(render, timeline, vault)
+    if to_detect:
+        fps = float(timeline.fps)
+        frames = _decode(master, detect_samples(to_detect, fps), detect_scale(timeline))
+        for span in to_detect:
+            track[span.start:span.end] = _detected_boxes(frames, span, detect_scale(timeline))
+    return track[:timeline.total_frames]
+
+
+def detect_samples(spans: list[_Span], fps: float) -> set[int]:
+    """The master frames the face detector looks at (``DETECT_PER_S`` in each span)."""
+    step = max(1, int(round(fps / DETECT_PER_S)))
+    return {n for s in spans for n in range(s.start, s.end, step)}
+
+
+def detect_scale(timeline) -> float:
+    return min(1.0, DETECT_WIDTH / timeline.width)
+
+
+def planned_track(render: dict, timeline, vault) -> tuple[list[Box | None], list[_Span]]:
+    """The subject's box where it is known without decoding the master (engine geometry,
+    located takes) and the spans left for the face detector."""
     from ..engines.base import EngineRequest
 
     fps = float(timeline.fps)
@@ -251,69 +277,165 @@ def subject_track(render: dict, timeline, vault, master: Path) -> list[Box | Non
             track[span.start:span.end] = _engine_boxes(request, rec, span, fps, scale)
         else:
             to_detect.append(span)
-    if to_detect:
-        step = max(1, int(round(fps / DETECT_PER_S)))
-        wanted = {n for s in to_detect for n in range(s.start, s.end, step)}
-        scale = min(1.0, DETECT_WIDTH / timeline.width)
-        frames = _decode(master, wanted, scale)
-        for span in to_detect:
-            track[span.start:span.end] = _detected_boxes(frames, span, scale)
-    return track[:total]
+    return track, to_detect
 
 
-def _follow(centres: np.ndarray, room: float, half: float, lo: float, hi: float,
-            vmax: float) -> np.ndarray:
-    """A dead-zone follower with bounded speed (px per frame), clamped to [lo, hi]."""
-    c = float(np.clip(centres[0], lo, hi))
-    out = np.empty_like(centres)
-    for i, s in enumerate(centres):
-        d = s - c
-        dz = max(0.0, room) * DEAD_ZONE
-        if abs(d) > dz:
-            c += float(np.sign(d) * min(abs(d) - dz, vmax))
-        c = float(np.clip(c, lo, hi))
-        out[i] = c
-    return out
+class PathBuilder:
+    """The crop path built frame by frame: fed the subject box of each master frame in
+    order, it gives each frame's final crop (x, y) once ``lookahead`` more frames are known
+    (a span's end settles it at once). ``crop_path`` is this builder fed the whole track, so
+    a path built while the master is decoded (``reframe_stream``) is the same path.
+
+    Per timeline item (reset at every cut): the subject's centre and size are filled where
+    it was not found (linear between finds up to ``GAP_S`` apart, held otherwise; the crop's
+    centre before the first find), smoothed (Gaussian, ``SMOOTH_S``), then followed with a
+    dead zone (``DEAD_ZONE`` of the room the subject's size leaves) and a bounded pan speed
+    (``max_pan`` widths/s). Every step reads at most ``lookahead`` frames ahead."""
+
+    def __init__(self, timeline, crop_w: int, crop_h: int, max_pan: float,
+                 total: int | None = None) -> None:
+        self.W, self.H, self.fps = timeline.width, timeline.height, float(timeline.fps)
+        self.crop_w, self.crop_h = crop_w, crop_h
+        self.total = timeline.total_frames if total is None else total
+        self.vmax_s = max_pan * self.W
+        self.vmax = self.vmax_s / self.fps
+        self.sigma = max(0.5, SMOOTH_S * self.fps)
+        self.radius = int(4.0 * self.sigma + 0.5)  # scipy's gaussian_filter1d support
+        self.gap = max(1, int(round(GAP_S * self.fps)))
+        self.lookahead = self.radius + self.gap
+        self.spans = [sp for sp in _spans(timeline) if sp.start < self.total]
+        self.boxes: list[Box | None] = []
+        self.x: list[int] = []
+        self.y: list[int] = []
+        self._follow: dict[str, float | None] = {"x": None, "y": None}
+        self._span = 0
+        self._filled = np.empty((0, 4))
+        self._last: tuple[int, np.ndarray] | None = None
+
+    def feed(self, box: Box | None) -> int:
+        """One more frame's subject box; returns how many frames are settled."""
+        self.boxes.append(box)
+        if len(self.boxes) - len(self.x) >= self.lookahead + SETTLE_EVERY:
+            self._settle(final=False)
+        return len(self.x)
+
+    def finish(self) -> CropPath:
+        self._settle(final=True)
+        return self.path()
+
+    def path(self) -> CropPath:
+        return CropPath(width=self.W, height=self.H, crop_w=self.crop_w, crop_h=self.crop_h,
+                        fps=self.fps, max_pan_px_s=self.vmax_s, x=list(self.x),
+                        y=list(self.y), subject=list(self.boxes[:len(self.x)]),
+                        cuts=[sp.start for sp in self.spans][1:])
+
+    # -- settling ------------------------------------------------------------------------
+    def _settle(self, final: bool) -> None:
+        known = len(self.boxes)
+        limit = min(self.total, known)
+        while len(self.x) < limit:
+            n = len(self.x)
+            while self._span < len(self.spans) and self.spans[self._span].end <= n:
+                self._span += 1
+            sp = self.spans[self._span] if self._span < len(self.spans) else None
+            if sp is None or n < sp.start:  # a frame no item owns: the centre
+                stop = min(sp.start if sp is not None else limit, limit)
+                self.x += [(self.W - self.crop_w) // 2] * (stop - n)
+                self.y += [(self.H - self.crop_h) // 2] * (stop - n)
+                continue
+            if n == sp.start:
+                self._follow = {"x": None, "y": None}
+                self._filled = np.empty((0, 4))
+                self._last = None
+            end = min(sp.end, self.total)
+            # frames [n, b) are settled: their smoothing reads the fill to b + radius,
+            # the fill reads the boxes ``gap`` further (a span's end settles everything)
+            b = end if (final or known >= end) else min(end, known - self.lookahead)
+            if b <= n:
+                break
+            self._extend_fill(sp, min(end, b + self.radius))
+            self._settle_run(sp, n, b)
+
+    def _extend_fill(self, sp: _Span, upto: int) -> None:
+        """The subject's centre x, y and size w, h filled for the span's frames up to
+        ``upto``: a find as found; between finds up to ``gap`` apart, linear; after a find,
+        held; before the first, the next find within ``gap``, else the crop's centre."""
+        rows = []
+        i = sp.start + len(self._filled)
+        end = min(sp.end, len(self.boxes))
+        while i < upto:
+            bx = self.boxes[i]
+            if bx is not None:
+                v = np.array([(bx[0] + bx[2]) / 2, (bx[1] + bx[3]) / 2, bx[2] - bx[0],
+                              bx[3] - bx[1]])
+                self._last = (i, v)
+                rows.append(v)
+                i += 1
+                continue
+            q = next((j for j in range(i + 1, min(end, i + self.gap + 1))
+                      if self.boxes[j] is not None), None)
+            qv = None
+            if q is not None:
+                bq = self.boxes[q]
+                qv = np.array([(bq[0] + bq[2]) / 2, (bq[1] + bq[3]) / 2, bq[2] - bq[0],
+                               bq[3] - bq[1]])
+            if self._last is not None and qv is not None and q - self._last[0] <= self.gap:
+                t = (i - self._last[0]) / (q - self._last[0])
+                rows.append(self._last[1] + t * (qv - self._last[1]))
+            elif self._last is not None:
+                rows.append(self._last[1])
+            elif qv is not None:
+                rows.append(qv)
+            else:
+                rows.append(np.array([self.W / 2, self.H / 2, 0.0, 0.0]))
+            i += 1
+        if rows:
+            self._filled = np.vstack([self._filled, np.array(rows)])
+
+    def _settle_run(self, sp: _Span, a: int, b: int) -> None:
+        from scipy.ndimage import gaussian_filter1d
+
+        r = self.radius
+        lo = max(sp.start, a - r)
+        hi = min(sp.start + len(self._filled), b + r)
+        f = self._filled[lo - sp.start:hi - sp.start]
+        win = slice(a - lo, b - lo)
+        cx, cy, bw, bh = (gaussian_filter1d(f[:, k], self.sigma, mode="nearest")[win]
+                          for k in range(4))
+        xs = self._run("x", cx, bw, self.crop_w, self.W)
+        ys = self._run("y", cy, bh, self.crop_h, self.H)
+        self.x += [int(v) for v in np.clip(np.round(xs), 0, self.W - self.crop_w)]
+        self.y += [int(v) for v in np.clip(np.round(ys), 0, self.H - self.crop_h)]
+
+    def _run(self, axis: str, centres: np.ndarray, sizes: np.ndarray, crop: int, full: int
+             ) -> np.ndarray:
+        """The dead-zone follower with bounded speed over one run (its state carried)."""
+        if crop >= full:
+            return np.full(len(centres), (full - crop) / 2.0)
+        half = crop / 2
+        c = self._follow[axis]
+        if c is None:
+            c = float(np.clip(centres[0], half, full - half))
+        out = np.empty(len(centres))
+        for i, (s, size) in enumerate(zip(centres, sizes, strict=True)):
+            d = s - c
+            dz = max(0.0, (crop - size) / 2) * DEAD_ZONE
+            if abs(d) > dz:
+                c += float(np.sign(d) * min(abs(d) - dz, self.vmax))
+            c = float(np.clip(c, half, full - half))
+            out[i] = c - half
+        self._follow[axis] = c
+        return out
 
 
 def crop_path(track: list[Box | None], timeline, crop_w: int, crop_h: int,
               max_pan: float) -> CropPath:
-    """The smoothed, speed-bounded, steady crop path over the whole master."""
-    from scipy.ndimage import gaussian_filter1d
-
-    W, H, fps = timeline.width, timeline.height, float(timeline.fps)
-    total = len(track)
-    vmax_s = max_pan * W
-    vmax = vmax_s / fps
-    xs = np.full(total, (W - crop_w) / 2.0)
-    ys = np.full(total, (H - crop_h) / 2.0)
-    cuts = []
-    for span in _spans(timeline):
-        cuts.append(span.start)
-        seg = track[span.start:span.end]
-        known = [i for i, b in enumerate(seg) if b is not None]
-        if not known:
-            continue
-        cx = np.array([(b[0] + b[2]) / 2 if b else np.nan for b in seg])
-        cy = np.array([(b[1] + b[3]) / 2 if b else np.nan for b in seg])
-        idx = np.arange(len(seg))
-        cx = np.interp(idx, known, cx[known])
-        cy = np.interp(idx, known, cy[known])
-        sigma = max(0.5, SMOOTH_S * fps)
-        cx, cy = gaussian_filter1d(cx, sigma, mode="nearest"), gaussian_filter1d(
-            cy, sigma, mode="nearest")
-        bw = float(np.median([seg[i][2] - seg[i][0] for i in known]))
-        bh = float(np.median([seg[i][3] - seg[i][1] for i in known]))
-        if crop_w < W:
-            fx = _follow(cx, (crop_w - bw) / 2, crop_w / 2, crop_w / 2, W - crop_w / 2, vmax)
-            xs[span.start:span.end] = fx - crop_w / 2
-        if crop_h < H:
-            fy = _follow(cy, (crop_h - bh) / 2, crop_h / 2, crop_h / 2, H - crop_h / 2, vmax)
-            ys[span.start:span.end] = fy - crop_h / 2
-    x = [int(v) for v in np.clip(np.round(xs), 0, W - crop_w)]
-    y = [int(v) for v in np.clip(np.round(ys), 0, H - crop_h)]
-    return CropPath(width=W, height=H, crop_w=crop_w, crop_h=crop_h, fps=fps,
-                    max_pan_px_s=vmax_s, x=x, y=y, subject=track, cuts=cuts[1:])
+    """The smoothed, speed-bounded, steady crop path over the whole master
+    (``PathBuilder`` fed the whole track)."""
+    b = PathBuilder(timeline, crop_w, crop_h, max_pan, total=len(track))
+    for box in track:
+        b.feed(box)
+    return b.finish()
 
 
 def sendcmd_script(path: CropPath) -> str:
