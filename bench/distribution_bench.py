@@ -1,8 +1,9 @@
 """Distribution measurements side by side in one run (issue 16):
 
-1. 9:16 reframe of a 3-minute clip (subject track by the QC face detector + crop path + one
-   ffmpeg pass) vs ffmpeg's plain centre crop of the same master at the same encode
-   settings;
+1. 9:16 reframe of a 3-minute clip (the subject tracked by the QC face detector while
+   ffmpeg encodes, one decode: ``reframe_stream.reframe_encode``, what ``deliver`` runs) vs
+   ffmpeg's plain centre crop of the same master at the same encode settings, and the
+   previous way (the whole track, then the crop path, then the ``sendcmd`` encode);
 2. thumbnail selection time per minute of footage (``thumbnails.choose_thumbnails``);
 3. vault verify MB/s vs ``sha256sum`` on the same files (``bench/vault_bench.py``).
 
@@ -114,9 +115,13 @@ def clip_timeline(frames: int, width: int, height: int, fps: int = 24):
 
 
 def bench_reframe(master: Path, tl, tmp: Path, platform_name: str) -> dict:
+    """The centre crop, the reframe as ``deliver`` runs it (tracked while encoded, one
+    decode: ``reframe_stream.reframe_encode``) and the previous way (the whole track, then
+    the path, then the encode), one after the other on the same master."""
     from studio_kit.distribution.deliver import _master_seconds, encode
     from studio_kit.distribution.platforms import platform
     from studio_kit.distribution.reframe import CropPath, crop_path, crop_size, subject_track
+    from studio_kit.distribution.reframe_stream import reframe_encode
 
     spec = platform(platform_name)
     secs = _master_seconds(master)
@@ -129,15 +134,22 @@ def bench_reframe(master: Path, tl, tmp: Path, platform_name: str) -> dict:
     encode(master, spec, tmp / "centre.mp4", gain_db=0, path=centre, duration_s=secs)
     t_centre = time.perf_counter() - t0
     t0 = time.perf_counter()
+    path = reframe_encode(master, tl, {"shots": []}, None, spec, tmp / "reframe.mp4",
+                          crop_w=cw, crop_h=ch, gain_db=0, duration_s=secs)
+    t_reframe = time.perf_counter() - t0
+    t0 = time.perf_counter()
     track = subject_track({"shots": []}, tl, None, master)
     t_track = time.perf_counter() - t0
-    path = crop_path(track, tl, cw, ch, spec.max_pan)
-    encode(master, spec, tmp / "reframe.mp4", gain_db=0, path=path, duration_s=secs)
-    t_reframe = time.perf_counter() - t0
+    before = crop_path(track, tl, cw, ch, spec.max_pan)
+    encode(master, spec, tmp / "reframe-before.mp4", gain_db=0, path=before, duration_s=secs)
+    t_before = time.perf_counter() - t0
     return {"platform": spec.name, "out": f"{spec.width}x{spec.height}",
             "centre_crop_s": round(t_centre, 2), "reframe_s": round(t_reframe, 2),
-            "of_which_subject_track_s": round(t_track, 2),
             "ratio": round(t_reframe / t_centre, 2),
+            "before_track_then_encode_s": round(t_before, 2),
+            "before_ratio": round(t_before / t_centre, 2),
+            "before_of_which_subject_track_s": round(t_track, 2),
+            "same_path": before.x == path.x and before.y == path.y,
             "face_inside_crop": round(float(path.inside().mean()), 4),
             "max_pan_px_s": round(float(path.speeds_px_s().max()), 1),
             "pan_bound_px_s": round(path.max_pan_px_s, 1)}
@@ -181,6 +193,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=3.0)
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--platform", default="shorts")
+    ap.add_argument("--no-vault", action="store_true", help="skip the vault verify part")
     a = ap.parse_args()
     w, h = (int(v) for v in a.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp_s:
@@ -189,10 +202,13 @@ def main() -> None:
         seconds = a.minutes * 60
         moving_face_clip(master, seconds=seconds, width=w, height=h)
         tl = clip_timeline(int(round(seconds * 24)), w, h)
-        row = {"master": f"{w}x{h}", "seconds": seconds}
+        row = {"master": f"{w}x{h}", "seconds": seconds,
+               "loadavg_start": open("/proc/loadavg").read().split()[:3]}
         row.update(bench_reframe(master, tl, tmp, a.platform))
         row.update(bench_thumbnails(master, tl, tmp))
-    row.update(bench_vault())
+    if not a.no_vault:
+        row.update(bench_vault())
+    row["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     print(json.dumps(row, indent=1))
 
 

@@ -127,3 +127,30 @@ def test_burned_captions_never_overlap_the_face(walking, tmp_path, top) -> None:
                               if any(c.start_s + 0.05 < n / FPS < c.end_s - 0.05
                                      for c in plan.cues))
     assert checked > 20
+
+
+def test_tracked_while_encoded_gives_the_same_path_and_pictures(walking, tmp_path) -> None:
+    """``reframe_stream.reframe_encode`` (one decode: the subject tracked while ffmpeg
+    encodes) gives the crop path ``crop_path(subject_track(...))`` gives and the pictures of
+    ``deliver.encode`` along it; cut short by the platform's duration, the path still
+    covers every master frame."""
+    from studio_kit.distribution.reframe_stream import reframe_encode
+
+    clip, tl, path, _frames_master = walking
+    spec = platform("shorts").model_copy(update={"width": 270, "height": 480})
+    cw, ch = crop_size(W, H, spec.width, spec.height)
+    batch = crop_path(subject_track({"shots": []}, tl, None, clip), tl, cw, ch, spec.max_pan)
+    streamed = reframe_encode(clip, tl, {"shots": []}, None, spec, tmp_path / "s.mp4",
+                              crop_w=cw, crop_h=ch, gain_db=0, duration_s=6.0)
+    assert streamed.model_dump() == batch.model_dump()
+    encode(clip, spec, tmp_path / "e.mp4", gain_db=0, path=batch, duration_s=6.0)
+    a, b = _frames(tmp_path / "s.mp4"), _frames(tmp_path / "e.mp4")
+    assert len(a) == len(b) == 6 * FPS
+    assert max(int(np.abs(x.astype(int) - y.astype(int)).max()) for x, y in zip(a, b,
+                                                                               strict=True)) <= 2
+    with av.open(str(tmp_path / "s.mp4")) as c:
+        assert len(c.streams.audio) == 1
+    short = reframe_encode(clip, tl, {"shots": []}, None, spec, tmp_path / "short.mp4",
+                           crop_w=cw, crop_h=ch, gain_db=0, duration_s=2.5)
+    assert short.model_dump() == batch.model_dump()
+    assert len(_frames(tmp_path / "short.mp4")) == int(2.5 * FPS)

@@ -63,6 +63,12 @@ def approved_master(ledger, project, episode: str) -> tuple[Path, dict]:
     return master, render
 
 
+def platform_audio_filter(spec: PlatformSpec, gain_db: float) -> str:
+    """The loudness gain, then a limiter at the platform's peak ceiling."""
+    ceiling = 10 ** (spec.true_peak_dbtp / 20)
+    return f"volume={gain_db:.2f}dB,alimiter=limit={ceiling:.4f}:level=false"
+
+
 def platform_video_args(spec: PlatformSpec) -> list[str]:
     """The H.264 settings of every distribution encode (deliverables, cut-downs, the bench's
     centre crop): one place, so both sides of a comparison encode alike."""
@@ -92,8 +98,7 @@ def encode(master: Path, spec: PlatformSpec, dest: Path, *, gain_db: float,
             vf.append(f"sendcmd=f='{esc}'")
             vf.append(f"crop=w={path.crop_w}:h={path.crop_h}:x={path.x[0]}:y={path.y[0]}")
         vf.append(f"scale={spec.width}:{spec.height}:flags=lanczos,setsar=1,format=yuv420p")
-        ceiling = 10 ** (spec.true_peak_dbtp / 20)
-        af = f"volume={gain_db:.2f}dB,alimiter=limit={ceiling:.4f}:level=false"
+        af = platform_audio_filter(spec, gain_db)
         part = Path(tmp) / dest.name
         if burn is not None and burn.cues:
             from .captions_burn import burn_images, overlay_graph
@@ -147,16 +152,24 @@ def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
     cw, ch = crop_size(timeline.width, timeline.height, spec.width, spec.height)
     path = None
     crop_file = None
-    if (cw, ch) != (timeline.width, timeline.height):
+    reframed = (cw, ch) != (timeline.width, timeline.height)
+    measured = render.get("loudness", {}).get("integrated_lufs")
+    gain = 0.0 if measured is None else round(spec.loudness_lufs - float(measured), 2)
+    video = out / f"{stem}.{spec.name}.mp4"
+    if reframed and not burn_captions:
+        # tracked while it is encoded, one decode (reframe_stream); the same path and pixels
+        from .reframe_stream import reframe_encode
+
+        path = reframe_encode(master, timeline, render, proj.vault(), spec, video,
+                              crop_w=cw, crop_h=ch, gain_db=gain, duration_s=duration)
+    elif reframed:  # the burn plan needs the whole path before the encode
         track = subject_track(render, timeline, proj.vault(), master)
         path = crop_path(track, timeline, cw, ch, spec.max_pan)
+    if path is not None:
         crop_file = out / f"{stem}.{spec.name}.crop.json"
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(crop_file, path.model_dump_json())
 
-    measured = render.get("loudness", {}).get("integrated_lufs")
-    gain = 0.0 if measured is None else round(spec.loudness_lufs - float(measured), 2)
-    video = out / f"{stem}.{spec.name}.mp4"
     plan = plan_file = None
     if burn_captions:
         plan = _burn_plan(proj, render, timeline, master, spec, path, burn_captions,
@@ -164,7 +177,8 @@ def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
         plan_file = out / f"{stem}.{spec.name}.burn-{burn_captions}.json"
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(plan_file, plan.model_dump_json(indent=1))
-    encode(master, spec, video, gain_db=gain, path=path, duration_s=duration, burn=plan)
+    if not reframed or burn_captions:
+        encode(master, spec, video, gain_db=gain, path=path, duration_s=duration, burn=plan)
 
     captions: dict[str, str] = {}
     for lang, files in sorted(render.get("captions", {}).items()):
