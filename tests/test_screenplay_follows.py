@@ -86,14 +86,14 @@ def test_costume_hair_gender_age_from_introduction(tmp_path: Path):
                          "Sure.\n")
     mara, theo = project.characters["mara"], project.characters["theo"]
     g = {x.kind: x for x in mara.outfit_for().garments}
-    assert g[GarmentKind.coat].colours[0] == "#e8c31a" and "oilskin" in g[GarmentKind.coat].name
-    assert g[GarmentKind.hat].colours[0] == "#b22222"
-    assert mara.appearance.hair_colour == "#9a9a9a"
+    assert g[GarmentKind.coat].colours[0] == "#f2d21b" and "oilskin" in g[GarmentKind.coat].name
+    assert g[GarmentKind.hat].colours[0] == "#c0392b"
+    assert mara.appearance.hair_colour == "#808080"
     assert mara.voice.gender == VoiceGender.female and mara.voice.age == VoiceAge.older
     assert mara.voice.voice.startswith("f")
     assert theo.voice.gender == VoiceGender.male and theo.voice.age == VoiceAge.young
     assert {x.kind: x for x in theo.outfit_for().garments}[GarmentKind.jacket].colours == [
-        "#2a4f9a"]
+        "#2d5f8b"]
 
 
 def test_hand_made_bible_is_never_overwritten(sample_dir: Path, tmp_path: Path):

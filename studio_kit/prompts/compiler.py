@@ -23,7 +23,7 @@ from ..models import Scene, Shot
 from ..models.common import SCHEMA_VERSION
 from ..store.hashing import stable_hash
 from ..store.yamlio import atomic_write_text, validate_file
-from .colours import colour_word, skin_word
+from .colours import colour_word, hair_word, skin_word
 
 #: bump when the compiler's wording changes (stored prompts then show as stale)
 COMPILER_VERSION = 1
@@ -179,7 +179,9 @@ def _scene_text(scene: Scene) -> tuple[str, str, str]:
 
 
 def _garment_phrase(g) -> str:
-    return f"{colour_word(g.colours[0])} {g.name}"
+    word = colour_word(g.colours[0])
+    # a garment read from a script is named with its colour ("red cap"): say it once
+    return g.name if g.name.lower().startswith(word + " ") else f"{word} {g.name}"
 
 
 def _character_text(rc: ResolvedCharacter, use_lora: bool, scene: Scene,
@@ -194,7 +196,7 @@ def _character_text(rc: ResolvedCharacter, use_lora: bool, scene: Scene,
         lead = f"{ch.lora.trigger} {name}"
         tokens.insert(0, ch.lora.trigger)
     style = ap.hair_style.value
-    hair = "bald" if style == "bald" else f"{colour_word(ap.hair_colour)} {style} hair"
+    hair = "bald" if style == "bald" else f"{hair_word(ap.hair_colour)} {style} hair"
     skin = f"{skin_word(ap.skin)} skin"
     garments = [_garment_phrase(g) for g in rc.garments]
     tokens += [hair, skin, *garments]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..engines.base import ShotSpec
 from ..errors import Problem
-from .colours import ALL_COLOUR_WORDS, colour_word
+from .colours import ALL_COLOUR_WORDS, colour_word, hair_word
 from .compiler import CompiledPrompt, PromptPolicy
 
 
@@ -84,7 +84,7 @@ def _identity_conflicts(text: str, spec: ShotSpec) -> list[str]:
     for rc in spec.characters:
         ch = rc.character
         names = [ch.name.lower(), ch.name.split()[0].lower(), *[a.lower() for a in ch.aliases]]
-        nouns = {"hair": colour_word(ch.appearance.hair_colour)}
+        nouns = {"hair": hair_word(ch.appearance.hair_colour)}
         for g in rc.garments:
             nouns[g.name.lower()] = colour_word(g.colours[0])
         for sentence in sentences:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .. import colour_words as vocab
 from ..models import Atmosphere, AtmosphereKind, GarmentKind, VoiceAge, VoiceGender
 
 # -- atmosphere ------------------------------------------------------------------------------
@@ -48,21 +49,10 @@ def atmosphere_from(text: str) -> Atmosphere | None:
 
 
 # -- colours, garments, hair -----------------------------------------------------------------
-COLOURS: dict[str, str] = {
-    "black": "#1a1a1a", "white": "#ececec", "grey": "#8a8a8a", "gray": "#8a8a8a",
-    "silver": "#b8b8c0", "red": "#b22222", "crimson": "#9b1b30", "scarlet": "#c1272d",
-    "maroon": "#6b1e2e", "pink": "#e48fb0", "orange": "#e07b24", "yellow": "#e8c31a",
-    "gold": "#c9a227", "golden": "#c9a227", "green": "#3b7a3b", "olive": "#6b6b2a",
-    "blue": "#2a4f9a", "navy": "#1f2a4d", "teal": "#1f7a7a", "purple": "#6a3d8a",
-    "violet": "#7a4fa0", "brown": "#6b4423", "tan": "#c19a6b", "beige": "#d8c8a8",
-    "khaki": "#b8a878", "cream": "#efe6cf", "ivory": "#eee8d5",
-}
-HAIR_COLOURS: dict[str, str] = {
-    "black": "#141414", "dark": "#2b1d14", "brown": "#4a3020", "chestnut": "#5a2e1a",
-    "auburn": "#7a2e1b", "red": "#8c2f1b", "ginger": "#b5521f", "blond": "#d8b36a",
-    "blonde": "#d8b36a", "fair": "#d8b36a", "sandy": "#c2a36b", "grey": "#9a9a9a",
-    "gray": "#9a9a9a", "silver": "#c0c0c8", "white": "#e6e6e6", "salt-and-pepper": "#7a7a7a",
-}
+#: colour word -> hex as a script says it (entries and synonyms of ``studio_kit.colour_words``,
+#: the vocabulary the prompts name colours with, so "red" comes back as "red")
+COLOURS: dict[str, str] = {w: vocab.colour_hex(w) or "" for w in vocab.words()}
+HAIR_COLOURS: dict[str, str] = {w: vocab.hair_hex(w) or "" for w in vocab.words(hair=True)}
 GARMENTS: dict[str, GarmentKind] = {
     "oilskin": GarmentKind.coat, "raincoat": GarmentKind.coat, "coat": GarmentKind.coat,
     "overcoat": GarmentKind.coat, "parka": GarmentKind.coat, "trenchcoat": GarmentKind.coat,
@@ -82,12 +72,20 @@ GARMENTS: dict[str, GarmentKind] = {
     "spectacles": GarmentKind.glasses, "sunglasses": GarmentKind.glasses,
     "tie": GarmentKind.accessory, "gloves": GarmentKind.accessory,
 }
-_COLOUR_ALT = "|".join(sorted(COLOURS, key=len, reverse=True))
+
+
+def _alternation(words: list[str]) -> str:
+    """Longest first; a space in a word ('dark grey') matches whitespace or a hyphen."""
+    ordered = sorted(words, key=len, reverse=True)
+    return "|".join(re.escape(w).replace(r"\ ", r"[\s-]+") for w in ordered)
+
+
+_COLOUR_ALT = _alternation(list(COLOURS))
 _GARMENT_ALT = "|".join(sorted((re.escape(g) for g in GARMENTS), key=len, reverse=True))
 _GARMENT_RE = re.compile(
     rf"\b(?P<c>{_COLOUR_ALT})(?:[- ](?:and[- ])?(?P<c2>{_COLOUR_ALT}))?"
     rf"(?:\s+[a-z'-]+){{0,2}}?\s+(?P<g>{_GARMENT_ALT})\b", re.I)
-_HAIR_ALT = "|".join(sorted((re.escape(h) for h in HAIR_COLOURS), key=len, reverse=True))
+_HAIR_ALT = _alternation(list(HAIR_COLOURS))
 _HAIR_RE = re.compile(
     rf"\b(?P<h>{_HAIR_ALT})(?:[- ]haired\b|(?:\s+[a-z-]+){{0,2}}?\s+(?:hair|beard|locks|"
     rf"mane|curls)\b)", re.I)
@@ -148,13 +146,15 @@ def looks_from(text: str, name: str) -> Looks:
         if noun in seen:
             continue
         seen.add(noun)
-        cols = [COLOURS[m.group("c").lower()]]
+        word = vocab.canonical(m.group("c")) or ""
+        cols = [vocab.COLOURS[word]]
         if m.group("c2"):
-            cols.append(COLOURS[m.group("c2").lower()])
-        out.garments.append((f"{m.group('c').lower()} {noun}", GARMENTS[noun], cols))
+            cols.append(vocab.COLOURS[vocab.canonical(m.group("c2")) or ""])
+        # named with the vocabulary's word ("gray coat" -> "grey coat"), as the prompt says it
+        out.garments.append((f"{word} {noun}", GARMENTS[noun], cols))
     hm = _HAIR_RE.search(text)
     if hm:
-        out.hair = HAIR_COLOURS[hm.group("h").lower()]
+        out.hair = vocab.hair_hex(hm.group("h"))
     out.bald = bool(_BALD_RE.search(text))
     f = 3 * len(_FEMALE_N.findall(text)) + len(_FEMALE_P.findall(text))
     m_ = 3 * len(_MALE_N.findall(text)) + len(_MALE_P.findall(text))
