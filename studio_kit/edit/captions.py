@@ -6,7 +6,8 @@ cut-downs, burn-in and features) with the ``srt`` library's strict parser, becau
 pysubs2 1.8's SRT reader drops a last caption line made only of digits (it takes it for
 the next cue's number). :func:`to_srt` keeps the ``srt`` library's rules, so the files
 are byte-identical to the ones it composed: cues sorted by time, renumbered from 1,
-empty or zero-length cues skipped, times truncated to the millisecond.
+empty or zero-length cues skipped, times truncated to the millisecond. Backslashes are
+kept as they are (pysubs2 would read some as SubStation codes: see _backslash_stand_in).
 
 Cues come from the audio stage (when each line is spoken, in episode time). Lines are
 wrapped at ~42 characters, at most 2 lines per caption; a longer cue is split into
@@ -116,23 +117,26 @@ def layout(cues: Iterable[Cue], *, max_chars: int = MAX_CHARS, max_lines: int = 
     return out
 
 
-#: put after every backslash of a caption in a pysubs2 event: pysubs2 reads ``\\N``,
-#: ``\\n``, ``\\h`` and ``{\\p1}`` in event text as SubStation codes (a line break, a
-#: space, a drawing), so "C:\\new" would lose its "n". U+2060 WORD JOINER is invisible
-#: and breaks the sequence; :func:`read_srt` removes it again.
-_GUARD = "\u2060"
+def _backslash_stand_in(captions: Iterable[Caption]) -> str:
+    """A private-use character no caption contains. pysubs2 reads ``\\N``, ``\\n``,
+    ``\\h`` and ``{\\p1}`` in event text as SubStation codes (a line break, a space, a
+    drawing), so "C:\\new" would lose its "n": every backslash goes into the events as
+    this character and comes back as a backslash in the written text."""
+    used = {ch for c in captions for x in c.lines for ch in x}
+    return next(chr(u) for u in range(0xE000, 0xF900) if chr(u) not in used)
 
 
-def _event_text(lines: list[str]) -> str:
-    """Caption lines as pysubs2 event text (``\\N`` between lines, backslashes guarded)."""
-    return "\\N".join(x.replace("\\", "\\" + _GUARD) for x in lines)
+def _event_text(lines: list[str], backslash: str) -> str:
+    """Caption lines as pysubs2 event text (``\\N`` between lines)."""
+    return "\\N".join(x.replace("\\", backslash) for x in lines)
 
 
-def _subs(items: Iterable[tuple[int, int, str]]) -> pysubs2.SSAFile:
+def _write(items: Iterable[tuple[int, int, str]], fmt: str, backslash: str) -> str:
     subs = pysubs2.SSAFile()
     for start, end, text in items:
         subs.append(pysubs2.SSAEvent(start=start, end=end, text=text))
-    return subs
+    # keep_ssa_tags: the text is passed as it is (no {...} override parsing, no styling)
+    return subs.to_string(fmt, keep_ssa_tags=True).replace(backslash, "\\")
 
 
 def _srt_ms(seconds: float) -> int:
@@ -145,9 +149,9 @@ def to_srt(captions: list[Caption]) -> str:
     skipped (the ``srt`` library's rules, kept so the files do not change)."""
     kept = sorted((c for c in captions if "".join(c.lines).strip() and c.start_s >= 0
                    and c.end_s > c.start_s), key=lambda c: (c.start_s, c.end_s))
-    subs = _subs((_srt_ms(c.start_s), _srt_ms(c.end_s), _event_text(c.lines)) for c in kept)
-    # keep_ssa_tags: the text is passed as it is (no {...} override parsing, no styling)
-    return subs.to_string("srt", keep_ssa_tags=True)
+    bs = _backslash_stand_in(kept)
+    return _write(((_srt_ms(c.start_s), _srt_ms(c.end_s), _event_text(c.lines, bs))
+                   for c in kept), "srt", bs)
 
 
 def _vtt_escape(text: str) -> str:
@@ -159,12 +163,13 @@ def to_vtt(captions: list[Caption], language: str | None = "en") -> str:
     the language (a ``Language:`` line, as browsers' and YouTube's files do) unless
     ``language`` is None."""
     items = []
+    bs = _backslash_stand_in(captions)
     for c in captions:
-        body = _event_text([_vtt_escape(x) for x in c.lines])
+        body = _event_text([_vtt_escape(x) for x in c.lines], bs)
         if c.speaker:
             body = f"<v {_vtt_escape(c.speaker)}>{body}</v>"
         items.append((round(c.start_s * 1000), round(c.end_s * 1000), body))
-    text = _subs(items).to_string("vtt", keep_ssa_tags=True)
+    text = _write(items, "vtt", bs)
     if language is not None:
         text = text.replace("WEBVTT\n", f"WEBVTT\nLanguage: {language}\n", 1)
     return text
@@ -175,7 +180,7 @@ def read_srt(srt_text: str) -> list[Caption]:
     import srt
 
     return [Caption(start_s=s.start.total_seconds(), end_s=s.end.total_seconds(),
-                    lines=s.content.replace("\\" + _GUARD, "\\").splitlines())
+                    lines=s.content.splitlines())
             for s in srt.parse(srt_text)]
 
 
