@@ -109,9 +109,9 @@ def _check_inputs(pic: Path, audio: list[Path], options: DcpOptions) -> pict.Sou
 
 
 def default_font() -> Path:
-    import screenplain
+    from ..screenplay.screenplain_api import courier_prime_font
 
-    return Path(screenplain.__file__).parent / "export" / "courier_prime" / "Courier Prime.ttf"
+    return courier_prime_font()
 
 
 class _Subs(BaseModel):

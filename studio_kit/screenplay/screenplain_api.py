@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from screenplain.parsers import fountain as _fountain
 from screenplain.types import Action, Dialog, DualDialog, PageBreak, Section, Slug, Transition
@@ -25,7 +26,7 @@ from ..errors import StudioError
 
 __all__ = ["Action", "Dialog", "DualDialog", "PageBreak", "Section", "Slug", "Transition",
            "WRITTEN_AGAINST", "check", "classify", "is_blank", "is_page_break", "is_slug",
-           "remove_boneyard", "split_lines", "title_page"]
+           "courier_prime_font", "remove_boneyard", "split_lines", "title_page"]
 
 #: the screenplain release these calls were written and tested against
 WRITTEN_AGAINST = "0.12.0"
@@ -84,6 +85,14 @@ def is_slug(text: str) -> bool:
 def is_page_break(text: str) -> bool:
     """Whether ``text`` is a page break (``===``)."""
     return bool(_fountain.page_break_re.match(text))
+
+
+def courier_prime_font() -> Path:
+    """The Courier Prime TTF screenplain ships for its PDF export (SIL OFL; the DCP's
+    default subtitle font)."""
+    import screenplain
+
+    return Path(screenplain.__file__).parent / "export" / "courier_prime" / "Courier Prime.ttf"
 
 
 def classify(lines: list[str], paragraphs: list[object]) -> None:
