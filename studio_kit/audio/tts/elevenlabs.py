@@ -181,7 +181,7 @@ class ElevenLabsTTS(TTSEngine):
 
 def _transient(err: TTSError) -> TTSError:
     """Mark ``err`` as worth another attempt (the retry policy's ``retryable``)."""
-    err.transient = True  # type: ignore[attr-defined]
+    err.transient = True
     return err
 
 
