@@ -32,6 +32,9 @@ def render_season_cmd(
         prores: bool = typer.Option(True, help="Also write the ProRes masters"),
         notebook: bool = typer.Option(False, help="Through notebooks/render_season.ipynb (one "
                                       "executed notebook per episode)"),
+        shot_tasks: bool = typer.Option(False, help="Each shot's generation and QC as a "
+                                        "task of its own (one episode's shots spread over "
+                                        "the workers), then the episode"),
         share_cores: bool = typer.Option(False, help="--workers N: pin each worker (and its "
                                          "ffmpeg) to cores/N of this machine (masters may "
                                          "then differ in bytes, see docs/scale.md)"),
@@ -68,7 +71,7 @@ def render_season_cmd(
         where = getattr(executor, "address", "this process")
         console.print(f"season on {executor.name} ({where}, {executor.workers} worker(s))")
         season = render_season(project, eps, options=opts, out_dir=out, executor=executor,
-                               progress=progress)
+                               progress=progress, shot_tasks=shot_tasks)
     for e in season.episodes:
         if e.status == "done":
             console.print(f"[green]rendered[/] episode {e.episode} on {e.worker} in "

@@ -90,6 +90,22 @@ class EpisodeOutcome(BaseModel):
         "(outputs into the vault), rows (the new ledger rows read)"))
 
 
+class ShotsTask(BaseModel):
+    """Per-shot pictures of one episode (``render_season(shot_tasks=True)``): generation and
+    QC of a chain of shots (a shot that continues the previous one goes with it)."""
+
+    episode: EpisodeTask
+    shots: list[str]
+
+
+class ShotsOutcome(BaseModel):
+    episode: str
+    shots: list[str]
+    worker: str
+    seconds: float
+    rows: dict[str, list[dict[str, Any]]]
+
+
 class SeasonEpisode(BaseModel):
     episode: str
     status: str = "queued"  # queued | pictures | rendering | done | failed
@@ -103,6 +119,8 @@ class SeasonEpisode(BaseModel):
     seconds: float = 0.0
     stages: dict[str, dict[str, int]] = Field(default_factory=dict, description=(
         "stage -> {'run': n, 'cached': n, 'failed': n}"))
+    shot_workers: list[str] = Field(default_factory=list, description=(
+        "with shot tasks: the worker of each shot task, in shot order"))
     phases: dict[str, float] = Field(default_factory=dict, description=(
         "seconds per phase: the worker's (see EpisodeOutcome.phases), then the "
         "coordinator's prepare (paid takes, ledger snapshot) and record"))
@@ -259,7 +277,84 @@ def _task_vault(task: EpisodeTask, studio: Path) -> Vault:
     return Vault(link, remote="")
 
 
-def render_episode_task(task: EpisodeTask) -> EpisodeOutcome:
+def _new_rows(ledger_path: Path, baseline: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
+    """The rows the task's render added to its copy of the ledger (merged tables)."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    con = sqlite3.connect(ledger_path)
+    con.row_factory = sqlite3.Row
+    try:
+        for table in MERGED_TABLES:
+            rows[table] = [dict(r) for r in con.execute(
+                f"SELECT * FROM {table} WHERE id > ? ORDER BY id",  # noqa: S608
+                (baseline.get(table, 0),))]
+    finally:
+        con.close()
+    return rows
+
+
+def shot_chains(shots: list[Any]) -> list[list[str]]:
+    """The episode's shots in tasks: each shot alone, except that a shot continuing the
+    previous one (its first frame is the previous take's last) joins its chain."""
+    chains: list[list[str]] = []
+    for shot in shots:
+        if chains and getattr(shot, "continue_from_previous", False):
+            chains[-1].append(shot.id)
+        else:
+            chains.append([shot.id])
+    return chains
+
+
+def render_shots_task(task: ShotsTask) -> ShotsOutcome:
+    """Generation and QC of ``task.shots`` on a worker, through the stage graph's per-shot
+    seam (``EPISODE_GRAPH``: ``dialogue``, ``timing``, ``prompt`` for the episode, then
+    ``generate`` for each shot of the chain). Never pays; the takes land in the shared
+    vault under the keys the episode's render looks up, so its ``generate`` and ``qc`` are
+    hits there; returns the new ledger rows for the coordinator."""
+    from ..pipeline.context import RenderContext
+    from ..pipeline.graph import EPISODE_GRAPH
+
+    t0 = time.perf_counter()
+    et = task.episode
+    out_scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}p{os.getpid()}-out-"))
+    entry = _take_series(et)
+    try:
+        _scratch, root, stamps = entry
+        studio = root / ".studio"
+        vault = _task_vault(et, studio)
+        _fill_series(et, root, stamps, vault)
+        atomic_copy(vault.get(et.ledger), studio / "ledger.sqlite")
+        for extra in ("ledger.sqlite-wal", "ledger.sqlite-shm"):
+            (studio / extra).unlink(missing_ok=True)
+        options = RenderOptions.model_validate_json(et.options_json).model_copy(
+            update={"paid_calls": False})
+        with _env("STUDIO_VAULT_URL", et.vault_url or None):
+            ctx = RenderContext(Project.load(root), et.episode, options, out_scratch / "out",
+                                None, run_kind="season-shots")
+            try:
+                for name in ("dialogue", "timing", "prompt"):
+                    EPISODE_GRAPH.run_stage(name, ctx)
+                takes: dict[str, Any] = {}
+                ctx.products["generate"] = {"takes": takes}  # a continued shot's previous
+                for sid in task.shots:
+                    takes[sid] = EPISODE_GRAPH.stage("generate").run_shot(ctx, sid)
+            except BaseException:
+                ctx.shutdown(cancel=True)
+                ctx.ledger.finish_run(ctx.run_id, status="failed")
+                ctx.ledger.close()
+                raise
+            ctx.shutdown()
+            ctx.ledger.finish_run(ctx.run_id, status="ok")
+            ctx.ledger.close()
+        return ShotsOutcome(episode=et.episode, shots=task.shots,
+                            worker=f"{socket.gethostname()}:{os.getpid()}",
+                            seconds=round(time.perf_counter() - t0, 3),
+                            rows=_new_rows(studio / "ledger.sqlite", et.baseline))
+    finally:
+        shutil.rmtree(out_scratch, ignore_errors=True)
+        _give_back(et, entry)
+
+
+def render_episode_task(task: EpisodeTask, *_after: Any) -> EpisodeOutcome:
     """One episode on a worker (see module doc). Never pays, never writes the project's
     ledger; returns hashes and ledger rows for the coordinator to record. The series is
     rebuilt from the vault once per worker process and season (later episodes reuse it);
@@ -293,16 +388,7 @@ def render_episode_task(task: EpisodeTask) -> EpisodeOutcome:
                     files[str(f.relative_to(ep_dir))] = vault.put_file(f, move=True)
             phases["store"] = time.perf_counter() - t1
         t1 = time.perf_counter()
-        rows: dict[str, list[dict[str, Any]]] = {}
-        con = sqlite3.connect(studio / "ledger.sqlite")
-        con.row_factory = sqlite3.Row
-        try:
-            for table in MERGED_TABLES:
-                rows[table] = [dict(r) for r in con.execute(
-                    f"SELECT * FROM {table} WHERE id > ? ORDER BY id",  # noqa: S608
-                    (task.baseline.get(table, 0),))]
-        finally:
-            con.close()
+        rows = _new_rows(studio / "ledger.sqlite", task.baseline)
         phases["rows"] = time.perf_counter() - t1
         return EpisodeOutcome(
             episode=task.episode, worker=f"{socket.gethostname()}:{os.getpid()}",
@@ -349,12 +435,44 @@ def _snapshot_ledger(ledger_path: Path, vault: Vault) -> tuple[str, dict[str, in
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _stage_counts(render: dict[str, Any]) -> dict[str, dict[str, int]]:
+def _stage_counts(render: dict[str, Any], ran: set[tuple[str, Any]] | None = None
+                  ) -> dict[str, dict[str, int]]:
+    """Stage -> run / cached counts from render.json; ``ran``: (stage, subject) that a shot
+    task ran (a hit in the episode's render, but run for this episode)."""
     counts: dict[str, dict[str, int]] = {}
     for row in render.get("stages", []):
         c = counts.setdefault(row["stage"], {"run": 0, "cached": 0, "failed": 0})
-        c["cached" if row["cache_hit"] else "run"] += 1
+        hit = row["cache_hit"] and (row["stage"], row.get("subject")) not in (ran or set())
+        c["cached" if hit else "run"] += 1
     return counts
+
+
+def _with_shot_rows(outcome: EpisodeOutcome, shots: list[ShotsOutcome]
+                    ) -> tuple[EpisodeOutcome, set[tuple[str, Any]]]:
+    """The episode's rows with its shot tasks' in front, as one in-process render records
+    them: a stage a shot task ran is the row that counts (the episode render's hit on the
+    same key is dropped). Returns the outcome and the (stage, subject) the shot tasks ran."""
+    if not shots:
+        return outcome, set()
+    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in MERGED_TABLES}
+    ran_keys: set[tuple[str, str]] = set()
+    ran: set[tuple[str, Any]] = set()
+    for shot in shots:
+        for table in MERGED_TABLES:
+            for row in shot.rows.get(table, []):
+                if table == "stage_results":
+                    if (row["stage"], row["key"]) in ran_keys:
+                        continue  # the episode-wide stages every shot task ran (dialogue)
+                    ran_keys.add((row["stage"], row["key"]))
+                    if not row["cache_hit"]:
+                        ran.add((row["stage"], row.get("subject")))
+                rows[table].append(row)
+    for table in MERGED_TABLES:
+        for row in outcome.rows.get(table, []):
+            if table == "stage_results" and (row["stage"], row["key"]) in ran_keys:
+                continue
+            rows[table].append(row)
+    return outcome.model_copy(update={"rows": rows}), ran
 
 
 def _record(proj: Project, outcome: EpisodeOutcome, out_dir: Path, vault: Vault,
@@ -401,11 +519,15 @@ def _record(proj: Project, outcome: EpisodeOutcome, out_dir: Path, vault: Vault,
 def render_season(project: str | Path | Project, episodes: list[str] | None = None, *,
                   options: RenderOptions | None = None, out_dir: str | Path | None = None,
                   executor=None, vault_url: str | None = None,
-                  progress: Callable[[SeasonResult], None] | None = None) -> SeasonResult:
+                  progress: Callable[[SeasonResult], None] | None = None,
+                  shot_tasks: bool = False) -> SeasonResult:
     """Render ``episodes`` (default: all) of a series on ``executor`` (default: in process);
     see the module doc. ``vault_url`` (default ``STUDIO_VAULT_URL``) puts the vault on an
     fsspec URL shared with the workers; without it the vault folder must be reachable by
-    every worker (a LocalCluster, or a shared file system)."""
+    every worker (a LocalCluster, or a shared file system). ``shot_tasks``: each episode's
+    generation and QC as one task per shot (``render_shots_task``; a continued shot with its
+    previous one) before its episode task, so one episode's shots spread over the workers;
+    the episode task then finds them in the vault (bit-identical, the same ledger rows)."""
     t0 = time.perf_counter()
     options = options or RenderOptions()
     executor = executor or InProcessExecutor()
@@ -436,6 +558,7 @@ def render_season(project: str | Path | Project, episodes: list[str] | None = No
                   "options": json.loads(options.model_dump_json())}
         futures = {}
         prepare: dict[str, float] = {}
+        shot_futures: dict[str, list[Any]] = {}
         for ep in eps:
             rec = season.episode(ep)
             rec.status = "pictures"
@@ -456,7 +579,14 @@ def render_season(project: str | Path | Project, episodes: list[str] | None = No
             prepare[ep] = time.perf_counter() - t_prep
             rec.status = "rendering"
             changed()
+            if shot_tasks:  # the pictures first, a task per shot (chain), on any worker
+                shot_futures[ep] = [
+                    executor.submit(render_shots_task, ShotsTask(episode=task, shots=chain),
+                                    key=f"shots-{ep}-{i}-{season_id}")
+                    for i, chain in enumerate(shot_chains(proj.storyboard(ep).shots))]
+            # the episode after its shot tasks (Dask: they are its dependencies)
             futures[ep] = executor.submit(render_episode_task, task,
+                                          *shot_futures.get(ep, []),
                                           key=f"episode-{ep}-{season_id}")
         by_key = {f.key: ep for ep, f in futures.items()}
         for fut in executor.as_completed(futures.values()):
@@ -464,6 +594,8 @@ def render_season(project: str | Path | Project, episodes: list[str] | None = No
             rec = season.episode(ep)
             try:
                 outcome = fut.result()
+                shots = [f.result() for f in shot_futures.get(ep, [])]
+                outcome, ran = _with_shot_rows(outcome, shots)
                 t_rec = time.perf_counter()
                 rec.run_id, data = _record(proj, outcome, out, vault, params)
                 rec.phases = {**outcome.phases, "prepare": round(prepare.get(ep, 0.0), 3),
@@ -475,7 +607,8 @@ def render_season(project: str | Path | Project, episodes: list[str] | None = No
                 continue
             rec.status, rec.worker, rec.seconds = "done", outcome.worker, outcome.seconds
             rec.master, rec.prores = data.get("master"), data.get("prores")
-            rec.stages = _stage_counts(data)
+            rec.stages = _stage_counts(data, ran)
+            rec.shot_workers = [s.worker for s in shots]
             with proj.ledger() as ledger:
                 rec.spend = round(ledger.total_cost(ep), 6)
             changed()
