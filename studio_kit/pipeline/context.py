@@ -29,6 +29,7 @@ from ..project.series_folder import Project
 from ..prompts import compiler
 from ..provenance import load_credentials
 from ..registry import ENGINES
+from ..store.cache import force_vault
 from ..store.hashing import file_hash
 from ..store.ledger import Ledger
 from ..store.yamlio import atomic_copy
@@ -58,7 +59,9 @@ class RenderContext:
         self.format = RenderFormat(width=width, height=height, fps=float(fmt.fps))
         self.tier = options.tier or series.tier
         self.languages = options.languages or list(series.languages)
-        self.vault = project.vault()
+        # --force reaches every cache over this vault, in every thread of the render (once
+        # per entry; the generation cache is not forceable: a take is never paid twice)
+        self.vault = force_vault(project.vault(), options.force)
         self.ledger = project.ledger()
         self.run_id = self.ledger.start_run(run_kind, self.episode, {
             "engine": options.engine, "tier": self.tier.value,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..progress import ProgressCallback, ProgressEvent
+from ..progress import ProgressCallback, ProgressEvent, fraction_reporter
 from ..store.hashing import stable_hash
 from ..store.ledger import Ledger
 from ..store.vault import Vault
@@ -105,11 +105,8 @@ class StageRunner:
             return out
         workdir = self.vault.work_dir(f"{stage}-")  # named for this process (kill -9 cleanup)
 
-        def report(fraction: float, message: str) -> None:
-            self._emit(ProgressEvent(stage, subject, "progress", fraction, message=message))
-
         try:
-            product = fn(StageContext(workdir, report))
+            product = fn(StageContext(workdir, fraction_reporter(self.progress, stage, subject)))
             outputs = dict(product.digests)
             for name, path in product.files.items():
                 outputs[name] = self.vault.put_file(path, move=True)
