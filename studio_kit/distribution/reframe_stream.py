@@ -105,6 +105,7 @@ def reframe_encode(master: Path, timeline, render: dict, vault, spec: PlatformSp
         small: tuple[int, int] | None = None
         last: Box | None = None
         state = {"open": True}
+        decoded = 0
 
         def send(upto: int, path_x: list[int], path_y: list[int]) -> None:
             while pending and pending[0][0] < upto:
@@ -136,6 +137,13 @@ def reframe_encode(master: Path, timeline, render: dict, vault, spec: PlatformSp
                 if state["open"]:
                     pending.append((n, f.to_ndarray(format="yuv420p")))
                     send(len(builder.x), builder.x, builder.y)
+                decoded = n + 1
+            for n in range(decoded, total):  # a master short of frames: the track holds
+                if n in starts:  # through the missing ones, as subject_track's does
+                    last = None
+                if detected[n]:
+                    track[n] = last
+                builder.feed(track[n])
             path = builder.finish()
             if path.x:
                 send(10**12, path.x, path.y)
