@@ -14,15 +14,11 @@ from ...edit.assemble import keyframe_times
 from ...edit.decisions import grade_stage_extras
 from ...errors import StudioError
 from ...store.hashing import file_hash, stable_hash
+from ...video_encoding import H264_PARAMS
 from ..context import RenderContext
 from ..models import ShotRecord
 from ..runner import StageContext, StageProduct
 from .base import Stage
-
-try:  # the canonical H.264 parameters (their module moved out of edit/)
-    from ...video_encoding import H264_PARAMS
-except ImportError:  # pragma: no cover - the tree before the move
-    from ...edit.encoding import H264_PARAMS  # type: ignore[no-redef]
 
 
 def h264_tag() -> str:
