@@ -1,13 +1,21 @@
 """A season on Dask (issue 17): 3 small episodes rendered in process (``render_episode`` per
-episode, as ``studio render`` does) vs ``render_season`` on LocalCluster(1) and
-LocalCluster(2), side by side in one run, each cold (a fresh copy of the series, its own
-vault); the scheduler's overhead per task measured with no-op tasks; and a projection, from
-the measured per-task costs, of a 10-episode season on 8 and 32 workers.
+episode, as ``studio render`` does) vs ``render_season`` on LocalCluster(1), LocalCluster(2)
+LocalCluster(2) with per-shot tasks (``shot_tasks``) and LocalCluster(2) with the cores
+shared (``share_cores``: each worker pinned to one core), side by side in one run, each cold (a fresh copy of the series, its own vault).
+
+For each run: the cores it used (user+sys CPU seconds of the process and its finished
+children - ffmpeg - over wall seconds; for a cluster, each worker's and the coordinator's),
+which bounds what more processes can give on this machine; each episode's phases (the
+season path's cost beyond the render); then the scheduler's overhead per no-op task three
+ways (submitted one by one; one ``client.map`` + ``gather``; ``submit(pure=False)`` each +
+one ``gather``) on Dask's defaults, tuned for tiny tasks (no work stealing,
+worker-saturation inf) and with scheduler and worker in one process; and a projection of a
+10-episode season on 8 and 32 workers from the measured per-task cost.
 
 Every process that renders is warm first, as a long-lived cluster's workers are: one
 throwaway 1-shot 32x18 render in this process before the in-process baseline, and on every
-worker after its cluster starts, before the clock (the start-up is printed on its own line). Masters are checked
-bit-identical to the in-process ones.
+worker after its cluster starts, before the clock. Masters are checked bit-identical to the
+in-process ones.
 
 Run: ``.venv/bin/python -m bench.scale_bench [--width 160 --height 90 --shots 2]``
 """
@@ -135,24 +143,27 @@ def main() -> None:
         inproc_cores = (cpu_seconds() - c0) / base
         rows.append(("in process (render_episode x3)", base, None, None, inproc_cores, ""))
         per_episode: list[float] = []
-        for n, share in ((1, False), (2, False), (2, True)):
+        for n, share, shot_tasks in ((1, False, False), (2, False, False),
+                                     (2, False, True), (2, True, False)):
             t_start = time.perf_counter()
             with make_executor(workers=n, share_cores=share) as ex:
                 ex.client.run(_warm)
                 started = time.perf_counter() - t_start
-                root = _season(work / f"dask{n}{share}" / "lighthouse", args.shots)
+                root = _season(work / f"dask{n}{share}{shot_tasks}" / "lighthouse",
+                               args.shots)
                 w0, c0 = _workers_cpu(ex), cpu_seconds()
                 t0 = time.perf_counter()
                 season = render_season(root, eps, options=opts, out_dir=root / "out",
-                                       executor=ex)
+                                       executor=ex, shot_tasks=shot_tasks)
                 took = time.perf_counter() - t0
                 coord = (cpu_seconds() - c0) / took
                 cores, per = _cores_used(w0, _workers_cpu(ex))
             assert season.ok, [(e.episode, e.error) for e in season.episodes]
             same = all(file_hash(e.master) == ref[e.episode] for e in season.episodes)
-            name = f"LocalCluster({n}) render_season" + (", cores shared" if share else "")
+            name = f"LocalCluster({n}) render_season" + (", cores shared" if share else "") \
+                + (", shot tasks" if shot_tasks else "")
             phases[name] = [e.phases for e in season.episodes]
-            if not share:
+            if not share and not shot_tasks:
                 per_episode += [e.seconds for e in season.episodes]
             rows.append((name, took, same, started, cores + coord,
                          " + ".join(f"{c:.2f}" for c in per) + f" + coord {coord:.2f}"))
