@@ -174,3 +174,47 @@ def test_bucket_commands_without_a_reachable_bucket_are_clear_errors(
         code, text = _cli(capsys, "vault", *args, str(root), "--vault-url", "s3://nowhere/x")
         assert code == 2 and "s3://nowhere/x" in text and "Traceback" not in text, text
         assert "credentials are in the environment" in text and "testing" not in text
+
+
+def test_an_interrupted_bucket_gc_keeps_what_is_live_and_the_next_run_completes(
+        tmp_path, bucket_url, s3_server, monkeypatch):
+    from studio_kit.scale import bucket as bucket_mod
+
+    root = sample_copy(tmp_path / "lh", shots=1)
+    result = _render(root)
+    store = store_for(bucket_url)
+    junk = []
+    for i in range(6):
+        src = tmp_path / f"junk{i}.bin"
+        src.write_bytes(b"junk %d" % i)
+        digest = hashlib.sha256(src.read_bytes()).hexdigest()
+        store.publish_file(src, digest)
+        junk.append(digest)
+    dead = set(bucket_mod.plan_bucket_gc(Project.load(root), store).objects)
+    assert set(junk) <= dead
+    live = {d for d, _k, _s in iter_remote_objects(store)} - dead
+    real_remove = bucket_mod.remove_remote
+    calls = []
+
+    def dies_after_two(st, key):
+        if "/objects/" in key:
+            calls.append(key)
+            if len(calls) > 2:
+                raise ConnectionError("the coordinator's link dropped mid-sweep")
+        real_remove(st, key)
+
+    monkeypatch.setattr(bucket_mod, "remove_remote", dies_after_two)
+    with pytest.raises(ConnectionError):
+        bucket_mod.run_bucket_gc(Project.load(root), store)
+    keys = _keys(s3_server, bucket_url)
+    assert "series/gc-journal.json" in keys  # interrupted: the journal is there
+    have = {d for d, _k, _s in iter_remote_objects(store)}
+    assert live <= have and 0 < len(dead & have) < len(dead)
+    monkeypatch.setattr(bucket_mod, "remove_remote", real_remove)
+    plan = bucket_mod.plan_bucket_gc(Project.load(root), store)
+    assert plan.resumed and set(plan.objects) == dead & have
+    bucket_mod.run_bucket_gc(Project.load(root), store)
+    have = {d for d, _k, _s in iter_remote_objects(store)}
+    assert have == live and "series/gc-journal.json" not in _keys(s3_server, bucket_url)
+    assert verify_bucket(store).ok
+    assert {s.asset for s in result.shots} <= have
