@@ -65,3 +65,20 @@ def test_shot_tasks_on_two_workers_are_bit_identical_with_the_same_ledger(tmp_pa
         assert e.stages["generate"]["run"] >= sb_shots[e.episode]
         assert _rows(root, e.episode, e.run_id) == _rows(ref_root, e.episode)
     assert len(workers) == 2  # the shots were spread over both workers
+
+
+def test_shot_tasks_in_process_through_the_cli(tmp_path, capsys, reference):
+    from studio_kit.cli import main
+
+    _ref_root, masters = reference
+    root = tiny_season(tmp_path / "lighthouse")
+    code = main(["render-season", str(root), "--episodes", "01", "--engine", "local",
+                 "--width", "64", "--height", "36", "--no-sign", "--shot-tasks",
+                 "--out", str(root / "out")])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    season = render_season(root, ["01"], options=TINY, out_dir=root / "out2",
+                           shot_tasks=True)
+    e = season.episode("01")
+    assert season.ok and file_hash(e.master) == masters["01"]
+    assert len(e.shot_workers) == 2 and e.stages["generate"]["cached"] == 2  # now all hits
