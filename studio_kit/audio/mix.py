@@ -163,6 +163,15 @@ def duck_gain(dialogue: np.ndarray, settings: MixSettings, sr: int = SAMPLE_RATE
     padded = np.zeros(frames * hop, np.float32)
     padded[:n] = mono
     rms = np.sqrt(np.mean(padded.reshape(frames, hop) ** 2, axis=1) + 1e-12)
+    gain_f = duck_frame_gains(rms, settings)
+    pos = np.arange(n, dtype=np.float32) / np.float32(hop) - np.float32(0.5)
+    return np.interp(pos, np.arange(frames, dtype=np.float32), gain_f).astype(np.float32)
+
+
+def duck_frame_gains(rms: np.ndarray, settings: MixSettings) -> np.ndarray:
+    """``duck_gain`` per 10 ms frame from the dialogue's RMS per frame (a streaming caller
+    computes the frames block by block and interpolates the gains itself)."""
+    frames = len(rms)
     active = (20 * np.log10(rms) > settings.duck_threshold_db).astype(np.float32)
     # hold over short gaps between words (150 ms) so the music does not pump
     active = (np.convolve(active, np.ones(15), mode="same") > 0).astype(np.float32)
@@ -174,9 +183,7 @@ def duck_gain(dialogue: np.ndarray, settings: MixSettings, sr: int = SAMPLE_RATE
         coef = a if v > level else r
         level = coef * level + (1 - coef) * v
         env[i] = level
-    gain_f = (10 ** (-settings.duck_db * env / 20)).astype(np.float32)
-    pos = np.arange(n, dtype=np.float32) / np.float32(hop) - np.float32(0.5)
-    return np.interp(pos, np.arange(frames, dtype=np.float32), gain_f).astype(np.float32)
+    return (10 ** (-settings.duck_db * env / 20)).astype(np.float32)
 
 
 def mix_layers(layers: dict[str, np.ndarray], settings: MixSettings | None = None,

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ..audio.mix import SAMPLE_RATE, integrated_lufs, master, true_peak_dbtp, write_wav
+from ..audio.mix import SAMPLE_RATE
 from ..edit.captions import Caption, to_vtt
 from ..edit.cards import card_key, render_card
 from ..errors import StudioError
@@ -34,9 +34,9 @@ from ..store.yamlio import atomic_write_text
 from ..video_encoding import ffmpeg_exe
 from .credits import Credits, build_credits
 from .model import Feature, check_running_time
+from .sound import CROSSFADE_S, MUSIC_CROSSFADE_S, feature_sound  # noqa: F401
 
 CARD_FPS_FRAMES = 2.0  # seconds of the title card
-CROSSFADE_S = 0.25
 
 
 class Chapter(BaseModel):
@@ -129,27 +129,8 @@ def _decode_audio(path: str, seconds: float) -> np.ndarray:
     return np.pad(x, ((0, max(0, n - len(x))), (0, 0)))[:n]
 
 
-def _join_audio(parts: list[np.ndarray]) -> np.ndarray:
-    """Butt-joined (the running time stays the picture's) with a short crossfade at seams."""
-    fade = int(CROSSFADE_S * SAMPLE_RATE)
-    out = np.concatenate(parts) if parts else np.zeros((0, 2))
-    pos = 0
-    for p in parts[:-1]:
-        pos += len(p)
-        a, b = max(0, pos - fade // 2), min(len(out), pos + fade // 2)
-        if b - a > 2:
-            # equal-power blend of the outgoing tail into the incoming head
-            tail, head = out[a:pos].copy(), out[pos:b].copy()
-            k = min(len(tail), len(head))
-            w = np.linspace(0, 1, k)[:, None]
-            out[pos - k:pos] = tail[-k:] * np.sqrt(1 - w) + head[:k] * np.sqrt(w)
-    return out
-
-
 RECAP_SHOT_S = 1.0   # seconds of each earlier shot in a recap
 RECAP_SHOTS = 3      # shots of earlier episodes in a recap, at most
-MUSIC_CROSSFADE_S = 1.5
-_SPEECH_LAYERS = ("dialogue", "effects", "ambience")
 
 
 class _Cut(BaseModel):
@@ -219,16 +200,6 @@ def _keyframes(path: str) -> set[int]:
     with av.open(path) as c:
         return {i for i, p in enumerate(c.demux(c.streams.video[0]))
                 if p.size and p.is_keyframe}
-
-
-def _stems(s: EpisodeSource) -> dict[str, str]:
-    """The episode's dialogue/effects/ambience stems (the music is re-scored), else its mix."""
-    if s.mix:
-        d = Path(s.mix).parent / "stems"
-        files = {k: str(d / f"{k}.wav") for k in _SPEECH_LAYERS}
-        if all(Path(f).is_file() for f in files.values()):
-            return files
-    return {"mix": s.mix or s.master}
 
 
 def _episode_mood(s: EpisodeSource, ranges: list[tuple[int, int]], fps: float) -> str | None:
@@ -428,7 +399,8 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
             arc.append((f"act-{act}", act_mood_of.get(act), t, t + d))
         t += d
     say("sound", 0.0)
-    sound, loud = _feature_sound(feature, srcs, seq, arc, float(fps), pieces, encoded, reused)
+    sound, loud = feature_sound(feature, srcs, seq, arc, float(fps), pieces, encoded, reused,
+                                progress=lambda f: say("sound", f))
     say("sound", 1.0)
 
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}.") as tmpd:
@@ -485,89 +457,6 @@ def _recap_cuts(i: int, ranges: list[list[tuple[int, int]]], fps: float = 24.0) 
             a, b = ranges[j][-1]
             cuts.append(_Cut(source=j, a=max(a, b - n), b=b))
     return cuts
-
-
-def _feature_sound(feature, srcs, seq, arc, fps, pieces, encoded, reused):
-    """Dialogue/effects/ambience stems cut like the picture, joined with equal-power
-    crossfades at the seams; the music re-scored for the feature's mood arc (crossfades at
-    act changes, continuous across episode seams inside an act), ducked under dialogue;
-    mastered ONCE for the whole feature. Cached by what it is made of."""
-    from ..audio.mix import MixSettings, duck_gain
-    from ..audio.music import plan_score, render_score
-
-    stems = [_stems(s) for s in srcs]
-    sig = [[(c.source, c.a, c.b) for c in cuts] for _p, _d, _t, cuts, _a, _m in seq]
-    skey = stable_hash("feature-sound-2", feature.loudness.model_dump(), CROSSFADE_S,
-                       MUSIC_CROSSFADE_S, [round(d, 6) for _p, d, *_ in seq], sig,
-                       [{k: file_hash(v)[:16] for k, v in st.items()} for st in stems], arc)
-    sounds = FolderCache(pieces, "feature-sound", prefix="sound-", suffix=".m4a")
-    sound = sounds.path(skey[:16])
-    sound_rec = sound.with_suffix(".json")
-    if sounds.get(skey[:16]) is not None and sound_rec.is_file():
-        reused.append(sound.name)
-        return sound, json.loads(sound_rec.read_text())
-    cache: dict[tuple[int, str], np.ndarray] = {}
-
-    def layer(i: int, name: str) -> np.ndarray:
-        if (i, name) not in cache:
-            path = stems[i].get(name)
-            cache[(i, name)] = _decode_audio(path, srcs[i].duration_s).astype(np.float32)
-        return cache[(i, name)]
-
-    # only the layers some source has (no full-length zeros): memory is the limit at length
-    names = tuple(k for k in ("dialogue", "effects", "ambience", "mix")
-                  if any(k in st for st in stems))
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in names}
-    for _p, d, _t, cuts, _a, _m in seq:
-        n = int(round(d * SAMPLE_RATE))
-        for k in names:
-            if not cuts:
-                parts[k].append(np.zeros((n, 2), np.float32))
-                continue
-            segs = []
-            for c in cuts:
-                x = layer(c.source, k) if k in stems[c.source] else None
-                a, b = int(round(c.a / fps * SAMPLE_RATE)), int(round(c.b / fps * SAMPLE_RATE))
-                segs.append(x[a:b] if x is not None else np.zeros((b - a, 2), np.float32))
-            y = np.concatenate(segs)
-            parts[k].append(np.pad(y, ((0, max(0, n - len(y))), (0, 0)))[:n])
-    joined: dict[str, np.ndarray] = {}
-    for k in names:
-        joined[k] = _join_audio(parts.pop(k)).astype(np.float32, copy=False)
-    cache.clear()
-    n_total = len(next(iter(joined.values())))
-    settings = MixSettings()
-    score = render_score(plan_score(arc), n_total / SAMPLE_RATE, crossfade_s=MUSIC_CROSSFADE_S,
-                         seed=int(stable_hash("feature-music", feature.id)[:8], 16) % 10_000)
-    music = score.popitem()[1][:n_total].copy()
-    while score:
-        music += score.popitem()[1][:n_total]
-    del score
-    # the speech is what the music ducks under (old renders without stems: their mix)
-    speech = joined.pop("dialogue", None)
-    if "mix" in joined:
-        speech = joined.pop("mix") if speech is None else speech + joined.pop("mix")
-    music *= np.float32(settings.gain("music"))
-    music *= duck_gain(speech, settings)[:, None]
-    mix = speech
-    mix += music
-    del music
-    for k in list(joined):
-        mix += joined.pop(k)
-    curve, _report = master(mix, feature.loudness)
-    mastered = mix * curve[:, None]
-    with tempfile.TemporaryDirectory(dir=pieces) as stmp:
-        wav = write_wav(Path(stmp) / "mix.wav", mastered.astype(np.float32))
-        part_s = Path(stmp) / sound.name
-        _run(["-i", str(wav), "-c:a", "aac", "-b:a", "192k", str(part_s)],
-             "encode the feature sound")
-        sounds.publish(skey[:16], part_s)
-    loud = {"integrated_lufs": round(integrated_lufs(mastered), 2),
-            "true_peak_dbtp": round(true_peak_dbtp(mastered), 2),
-            "target_lufs": feature.loudness.lufs}
-    atomic_write_text(sound_rec, json.dumps(loud))
-    encoded.append(sound.name)
-    return sound, loud
 
 
 def full_reencode(feature_mp4: str | Path, out: str | Path) -> None:
