@@ -175,18 +175,20 @@ def main() -> None:
     print(f"season: 3 episodes x {args.shots} shots, {args.width}x{args.height}, local "
           "engine, ProRes on, no C2PA, cold vault each; load average "
           f"{load0[0]:.1f} before, {load1[0]:.1f} after, {os.cpu_count()} cores\n")
-    print("| run | season s | vs in process | masters bit-identical | cores used (CPU s / "
-          "wall s) | of which per worker | cluster start + warm-up s |")
-    print("|---|---:|---:|---|---:|---|---:|")
+    print("| run | season s | vs in process | masters bit-identical | CPU s | cores used (CPU s "
+          "/ wall s) | of which per worker | cluster start + warm-up s |")
+    print("|---|---:|---:|---|---:|---:|---|---:|")
     for name, secs, same, started, cores, split in rows:
         print(f"| {name} | {secs:.1f} | {base / secs:.2f}x | "
-              f"{'' if same is None else ('yes' if same else 'NO')} | {cores:.2f} | {split} | "
-              f"{'' if started is None else f'{started:.1f}'} |")
+              f"{'' if same is None else ('yes' if same else 'NO')} | {cores * secs:.1f} | "
+              f"{cores:.2f} | {split} | {'' if started is None else f'{started:.1f}'} |")
     ncpu = os.cpu_count() or 1
     print(f"\nbound on {ncpu} cores: the in-process render already uses {inproc_cores:.2f} "
           f"cores, so more processes can give at most {ncpu / inproc_cores:.2f}x; 3 equal "
           "episode tasks on 2 workers take 2 waves, at most 1.50x a perfect 1-worker run; "
-          f"together at most {min(ncpu / inproc_cores, 1.5):.2f}x")
+          f"together at most {min(ncpu / inproc_cores, 1.5):.2f}x (meaningful on a quiet "
+          "machine only: under load a process gets fewer cores than it would use; the CPU "
+          "seconds are the load-independent figure)")
     print("\nper-episode phases, median s (worker: series rebuilt / render / outputs stored /"
           " rows read; coordinator: prepare = paid takes + ledger snapshot, record):\n")
     print("| run | series | render | store | rows | prepare | record |")
