@@ -186,7 +186,7 @@ class RenderContext:
         - which the next render retries; ``--retry-failed`` retries the permanent ones)."""
         if self.options.retry_failed:
             return None
-        model = getattr(self.engine(engine_name), "model", "") or ""
+        model = self.engine(engine_name).model or ""
         h = request.request_hash(engine_name, model)
         for row in ledger.query("SELECT outputs FROM stage_results WHERE stage=? AND key=? "
                                 "ORDER BY id DESC LIMIT 1", (FAILURE_STAGE, h)):
@@ -200,12 +200,11 @@ class RenderContext:
     def remember_failure(self, request: EngineRequest, engine_name: str, err: EngineError,
                          ledger) -> None:
         """Record whether ``engine_name``'s failure on ``request`` was transient."""
-        model = getattr(self.engine(engine_name), "model", "") or ""
+        model = self.engine(engine_name).model or ""
         ledger.stage_result(self.run_id, FAILURE_STAGE, request.request_hash(engine_name, model),
                             cache_hit=False, subject=request.spec.shot.id, status="failed",
                             outputs={"engine": engine_name,
-                                     "transient": "1" if getattr(err, "transient", False)
-                                     else "0",
+                                     "transient": "1" if err.transient else "0",
                                      "error": str(err).splitlines()[0][:120]})
 
     def policy(self):
@@ -275,7 +274,7 @@ class RenderContext:
 
     def has_take(self, request: EngineRequest, engine_name: str, ledger=None) -> bool:
         """Whether ``engine_name`` already delivered a clip for ``request`` (vault/ledger)."""
-        model = getattr(self.engine(engine_name), "model", "") or ""
+        model = self.engine(engine_name).model or ""
         return cached_result(request.request_hash(engine_name, model), self.vault,
                              ledger or self.ledger) is not None
 

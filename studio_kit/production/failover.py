@@ -114,7 +114,7 @@ class Router:
                 out.attempts.append({"engine": t.engine, "error": "", "message": "ok"})
 
         def on_error(t):  # accepted and pending at this engine: collected next run
-            return "stop" if getattr(t.error, "collect_later", False) else "next_engine"
+            return "stop" if t.error is not None and t.error.collect_later else "next_engine"
 
         # one attempt per engine of the chain, failover on errors and failed QC
         # (shot_path.run_attempts: the render's and regeneration's loop)

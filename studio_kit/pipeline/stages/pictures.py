@@ -96,7 +96,7 @@ def generate_take(r: RenderContext, request: EngineRequest, engine_name: str, sh
     ledger-backed, Gate A for paid engines), within the engine's concurrency limit."""
     runner = runner or r.runner
     engine = r.engine(engine_name)
-    model = getattr(engine, "model", "") or ""
+    model = engine.model or ""
     key = request.request_hash(engine_name, model)
 
     def fn(ctx: StageContext) -> StageProduct:
@@ -251,17 +251,16 @@ def produce_shot_take(r: RenderContext, job: ShotJob, *, runner: StageRunner,
         nonlocal spent
         err, engine = t.error, t.engine
         msg = str(err).splitlines()[0][:200]
-        if getattr(err, "collect_later", False):  # billed, pending at this engine
+        if err.collect_later:  # billed, pending at this engine
             raise StudioError(
                 f"shot {sid}: {engine} accepted (and billed) the job but its result "
                 f"could not be fetched yet: {msg}", field=f"shots.{sid}",
                 hint="render again later: the job is collected, not paid again") from None
         r.remember_failure(t.request, engine, err, ledger)
-        kind = "transient, retried next render" if getattr(err, "transient", False) \
-            else "permanent"
+        kind = "transient, retried next render" if err.transient else "permanent"
         failures.append(f"{engine}: {msg} ({kind})")
         attempts.append(f"{t.n}. {engine} seed {t.request.seed}: failed: {msg}")
-        spent += float(getattr(err, "cost", 0.0) or 0.0)  # billed, then rejected
+        spent += float(err.cost or 0.0)  # billed, then rejected
         return "next_engine"  # failover
 
     def judge(t) -> tuple[bool, dict[str, Any]]:
