@@ -150,24 +150,6 @@ def draw_title(img, title: str, *, faces: Sequence[Box] | None = None,
     return out.convert("RGB"), place
 
 
-def title_thumbnail(src: str | Path, dest: str | Path, title: str, *,
-                    faces: Sequence[Box] | None = None, style: TitleStyle | None = None
-                    ) -> TitlePlacement:
-    """A thumbnail PNG with ``title`` drawn on it (``draw_title``), written atomically."""
-    import io
-
-    from PIL import Image
-
-    from ..store.yamlio import atomic_write_bytes
-
-    with Image.open(src) as im:
-        img, place = draw_title(im, title, faces=faces, style=style)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    atomic_write_bytes(Path(dest), buf.getvalue())
-    return place
-
-
 def excluded_frames(timeline) -> set[int]:
     """Frames inside transition regions (overlaps, fades) or close to a cut."""
     items = sorted(timeline.items, key=lambda it: it.record_start)
