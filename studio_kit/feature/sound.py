@@ -11,10 +11,13 @@ encoded to AAC through ffmpeg's stdin. Nothing holds the whole programme in memo
   own coefficients; the filter state is carried between blocks with ``scipy.signal.lfilter``
   ``zi``), keeping the 100 ms sub-block energies (16 bytes per 100 ms); the 400 ms gating
   blocks (75 % overlap) and the two-stage gating are applied at the end, as pyloudnorm does;
-* pass 2 mixes each block again, applies the gain and the look-ahead true-peak limiter of
-  ``audio.mix`` (4x oversampled detection) on the block plus a margin either side, measures
-  the result (loudness and true peak, streaming) and pipes the PCM into one AAC encode.
-  If the limiter took the loudness off the target, pass 2 runs again with the corrected gain.
+  each mixed block is spooled to a raw float32 file in the temporary folder (on disk,
+  384 kB per second of programme: the later passes read it back by position, not mix again);
+* pass 2 applies the gain and the look-ahead true-peak limiter of ``audio.mix`` (4x
+  oversampled detection) to each block plus a margin either side, measures the result
+  (loudness and true peak, streaming) and pipes the PCM into one AAC encode. If the limiter
+  took the loudness off the target, measuring passes (no encode) step the gain by the
+  secant of loudness against gain, and the encode runs again with the fitted gain.
 
 The stems are WAV files read by position (soundfile seeks: no full decode, nothing decoded
 twice); an old render without stems (its mix in an M4A, or the master) is decoded once to a
@@ -413,29 +416,36 @@ def feature_sound(feature, srcs, seq, arc, fps: float, pieces: Path, encoded: li
                         m += tl.layer(k, x0, y0)
                 return out
 
-            # pass 1: the integrated loudness of the whole mix, and its peak
+            # pass 1: the integrated loudness of the whole mix; the mix is spooled to a raw
+            # float32 file beside the pieces (read back by position: not mixed again)
             meter = LoudnessMeter()
             silent = True
-            for j, (x, y) in enumerate(blocks):
-                b = mix(x, y)
-                silent = silent and not np.any(b)
-                meter.add(b)
-                say(0.15 + 0.35 * (j + 1) / nb)
+            spool = tmp / "mix.f32"
+            with open(spool, "wb") as fh:
+                for j, (x, y) in enumerate(blocks):
+                    b = mix(x, y)
+                    silent = silent and not np.any(b)
+                    meter.add(b)
+                    fh.write(np.ascontiguousarray(b, "<f4").tobytes())
+                    say(0.15 + 0.35 * (j + 1) / nb)
             if silent:
                 raise StudioError("the feature's mix is silent: nothing to master",
                                   hint="check that the episodes have dialogue, music or "
                                        "ambience")
-            gain_db = target.lufs - meter.integrated()
-            for attempt in range(4):
-                part = tmp / sound.name
-                loud = _master_pass(mix, blocks, gain_db, ceiling, part,
-                                    lambda f, a=attempt: say(0.5 + 0.5 * f / (a + 1)))
-                err = target.lufs - loud["integrated_lufs"]
-                over = loud["true_peak_dbtp"] - ceiling
-                if abs(err) <= settings.loudness_tolerance_lu and over <= 0:
-                    break
-                # the limiter took loudness away (or the residue went over): correct, again
-                gain_db += err if over <= 0 else -(over + 0.05)
+            part = tmp / sound.name
+            with open(spool, "rb") as fh:
+                def spooled(x: int, y: int) -> np.ndarray:
+                    out = np.zeros((y - x, 2), np.float32)
+                    x0, y0 = max(0, x), min(n, y)
+                    if y0 > x0:
+                        fh.seek(x0 * 8)
+                        out[x0 - x: y0 - x] = np.fromfile(fh, "<f4", (y0 - x0) * 2) \
+                            .reshape(-1, 2)
+                    return out
+
+                loud = _fit_gain(spooled, blocks, target.lufs - meter.integrated(), target.lufs,
+                                 ceiling, settings.loudness_tolerance_lu, part,
+                                 lambda f: say(0.5 + 0.5 * f))
             sounds.publish(skey, part)
         finally:
             tl.close()
@@ -448,10 +458,41 @@ def feature_sound(feature, srcs, seq, arc, fps: float, pieces: Path, encoded: li
     return sound, rec
 
 
-def _master_pass(mix, blocks, gain_db: float, ceiling: float, part: Path,
+def _fit_gain(mix, blocks, gain_db: float, target_lufs: float, ceiling: float, tol: float,
+              part: Path, say: Callable[[float], None]) -> dict[str, float]:
+    """The gain that lands on the target once the limiter has taken its share, and the
+    encode with it. The first try encodes (most mixes land at once); otherwise measuring
+    passes (no encode) step the gain by the secant of loudness against gain (the limiter
+    takes part of every added dB), then the encode."""
+    loud = _master_pass(mix, blocks, gain_db, ceiling, part, lambda f: say(0.5 * f))
+    seen = [(gain_db, loud["integrated_lufs"])]
+    for _ in range(8):
+        err = target_lufs - loud["integrated_lufs"]
+        over = loud["true_peak_dbtp"] - ceiling
+        if abs(err) <= tol and over <= 0:
+            break
+        if over > 0:  # the residue went over the ceiling: trim
+            gain_db -= over + 0.05
+        else:
+            slope = 1.0
+            if len(seen) >= 2 and seen[-1][0] != seen[-2][0]:
+                slope = (seen[-1][1] - seen[-2][1]) / (seen[-1][0] - seen[-2][0])
+            gain_db += err / float(np.clip(slope, 0.05, 1.0))
+        loud = _master_pass(mix, blocks, gain_db, ceiling, None, lambda _f: None)
+        seen.append((gain_db, loud["integrated_lufs"]))
+    else:
+        raise StudioError(f"the feature's sound could not be mastered to {target_lufs} LUFS "
+                          f"(reached {loud['integrated_lufs']:.2f})",
+                          hint="lower the loudness target or the ceiling's demand")
+    if len(seen) > 1:  # the gain moved since the encode: encode with it
+        loud = _master_pass(mix, blocks, gain_db, ceiling, part, lambda f: say(0.5 + 0.5 * f))
+    return loud
+
+
+def _master_pass(mix, blocks, gain_db: float, ceiling: float, part: Path | None,
                  say: Callable[[float], None]) -> dict[str, float]:
-    """Gain + look-ahead true-peak limiter, block by block, piped into one AAC encode;
-    returns the loudness and true peak of what was encoded (the PCM)."""
+    """Gain + look-ahead true-peak limiter, block by block, piped into one AAC encode
+    (``part``; None: measure only); returns the loudness and true peak of the PCM."""
     g = np.float32(10 ** (gain_db / 20))
     limit = ceiling - _LIMIT_MARGIN_DB
     # only samples within ~4 dB of the ceiling after the gain can reach it (audio.mix.master)
@@ -459,10 +500,11 @@ def _master_pass(mix, blocks, gain_db: float, ceiling: float, part: Path,
     meter = LoudnessMeter()
     peak = 0.0
     err = tempfile.TemporaryFile()
-    proc = subprocess.Popen(
+    proc = None if part is None else subprocess.Popen(
         [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "f32le", "-ar", str(SAMPLE_RATE),
          "-ac", "2", "-i", "pipe:0", "-c:a", "aac", "-b:a", "192k", str(part)],
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+    rc = 0
     try:
         for j, (x, y) in enumerate(blocks):
             ext = mix(x - MARGIN, y + MARGIN)
@@ -474,13 +516,16 @@ def _master_pass(mix, blocks, gain_db: float, ceiling: float, part: Path,
             top = float(np.abs(out).max(initial=0.0))
             if top > 0:
                 peak = max(peak, float(peak_envelope(out, top / 2).max()))
-            proc.stdin.write(np.ascontiguousarray(out, "<f4").tobytes())
+            if proc is not None:
+                proc.stdin.write(np.ascontiguousarray(out, "<f4").tobytes())
             say((j + 1) / len(blocks))
-        proc.stdin.close()
-        rc = proc.wait()
+        if proc is not None:
+            proc.stdin.close()
+            rc = proc.wait()
     except BaseException:
-        proc.kill()
-        proc.wait()
+        if proc is not None:
+            proc.kill()
+            proc.wait()
         raise
     if rc:
         err.seek(0)
