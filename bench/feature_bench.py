@@ -145,6 +145,9 @@ def main() -> None:
             b, a = row["sound_before"], row["sound_after"]
             row["sound_speedup"] = round(b["seconds"] / a["seconds"], 1)
             row["sound_peak_rss_ratio"] = round(b["peak_rss_mb"] / a["peak_rss_mb"], 1)
+            row["sound_step_rss_ratio"] = round(
+                (b["peak_rss_mb"] - b["rss_at_start_mb"]) /
+                max(1.0, a["peak_rss_mb"] - a["rss_at_start_mb"]), 1)
         if args.profile:
             import cProfile
             import pstats
@@ -165,14 +168,24 @@ def _maxrss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _proc_status_mb(field: str) -> float:
+    """VmHWM / VmRSS of this process in MB. (ru_maxrss is not used in the spawned process:
+    Linux carries the parent's high-water mark over fork + exec; VmHWM is the new image's.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
 def _sound_step(how: str, feature, srcs, seq, arc, fps, folder: str) -> dict:
     """One sound step in this (spawned) process: seconds, peak RSS, the loudness report."""
-    base_rss = _maxrss_mb()
     fn = feature_sound if how == "stream" else legacy_feature_sound
+    base_rss = _proc_status_mb("VmRSS")
     t = time.perf_counter()
     _p, loud = fn(feature, srcs, seq, arc, fps, Path(folder), [], [])
-    return {"seconds": round(time.perf_counter() - t, 2), "peak_rss_mb": _maxrss_mb(),
-            "rss_at_start_mb": base_rss, "loudness": loud}
+    return {"seconds": round(time.perf_counter() - t, 2),
+            "peak_rss_mb": _proc_status_mb("VmHWM"), "rss_at_start_mb": base_rss,
+            "loudness": loud}
 
 
 # -- the in-memory sound step the streamed one replaced (issue 15), for the side by side --
