@@ -50,6 +50,12 @@ class H264Params:
     #: ones that leave the parameter sets alone (motion search, AQ) keep clips
     #: concatenable.
     x264_extra: str = ""
+    #: x264's thread count, fixed: its output depends on it (frame threads change the
+    #: lookahead and the motion search's reach), and left alone it takes 1.5 x the cores it
+    #: sees, so a 2-core laptop, an 8-core worker and a worker pinned to one core would
+    #: write different bytes for the same clip, and a season on a cluster would not be
+    #: bit-identical to the same render in process. 3 is what x264 takes on 2 cores.
+    threads: int = 3
 
     def gop(self, fps: float | Fraction) -> int:
         return max(1, round(float(fps) * self.keyint_s))
@@ -104,7 +110,8 @@ def h264_args(
                          f"colormatrix={params.colorspace}:sar=1/1:"
                          f"fullrange={'on' if params.color_range == 'pc' else 'off'}"
                          + (f":{params.x264_extra}" if params.x264_extra else "")),
-        "-sc_threshold", "0", "-map_metadata", "-1", "-fflags", "+bitexact",
+        "-sc_threshold", "0", "-threads", str(params.threads),
+        "-map_metadata", "-1", "-fflags", "+bitexact",
     ]
     if force_keyframes_s:
         # a quarter frame early: ffmpeg keys the first frame at or after each time, and a

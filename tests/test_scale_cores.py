@@ -47,7 +47,7 @@ def test_two_workers_get_their_own_cores_and_their_children_too():
         assert out.strip() == str(sorted(pinned[w]))
     assert set(omp.values()) == {str(want)}
     assert overhead > 0
-    with make_executor(workers=2) as ex:  # the default: not pinned (see make_executor)
+    with make_executor(workers=2, share_cores=False) as ex:  # asked not to: not pinned
         free = ex.client.run(os.sched_getaffinity, 0)
     assert all(sorted(c) == cores for c in free.values())
 
@@ -78,3 +78,24 @@ def test_a_season_rebuilds_the_series_once_per_worker(tmp_path):
     (root / "episodes" / "02" / "notes.txt").write_text("a new file\n")
     render_season(root, ["02"], options=TINY, out_dir=root / "out3")
     assert key not in season_mod._SERIES and not scratch.exists()
+
+
+def test_shared_cores_keep_the_masters_bit_identical(tmp_path):
+    """Pinned workers (the default for LocalCluster) write the in-process render's bytes:
+    every x264 encode has a fixed thread count (``H264Params.threads``); at 160x90 an
+    unfixed count gave other bytes under one core."""
+    opts = TINY.model_copy(update={"width": 160, "height": 90})
+    root = tiny_season(tmp_path / "lighthouse")
+    ref_root = tiny_season(tmp_path / "ref")
+    ref = {ep: file_hash(render_episode(ref_root, ep, options=opts,
+                                        out_dir=ref_root / "out").master)
+           for ep in ("01", "02")}
+    with make_executor(workers=2) as ex:
+        pinned = ex.client.run(os.sched_getaffinity, 0) if hasattr(os, "sched_getaffinity") \
+            else {}
+        season = render_season(root, ["01", "02"], options=opts, out_dir=root / "out",
+                               executor=ex)
+    assert season.ok, [(e.episode, e.error) for e in season.episodes]
+    if len(os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ()) >= 2:
+        assert all(len(c) < os.cpu_count() for c in pinned.values())  # really pinned
+    assert {e.episode: file_hash(e.master) for e in season.episodes} == ref

@@ -35,9 +35,10 @@ def render_season_cmd(
         shot_tasks: bool = typer.Option(False, help="Each shot's generation and QC as a "
                                         "task of its own (one episode's shots spread over "
                                         "the workers), then the episode"),
-        share_cores: bool = typer.Option(False, help="--workers N: pin each worker (and its "
-                                         "ffmpeg) to cores/N of this machine (masters may "
-                                         "then differ in bytes, see docs/scale.md)"),
+        share_cores: bool = typer.Option(True, help="--workers N: pin each worker (and its "
+                                         "ffmpeg) to cores/N of this machine, so the "
+                                         "workers do not oversubscribe it (the masters' "
+                                         "bytes are the same either way)"),
 ) -> None:
     """Render a season: paid takes decided here from the ledger, episodes as tasks."""
     from ..project.series_folder import Project

@@ -87,7 +87,7 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, *, workers: int | None = None, scheduler: str | None = None,
-                 timeout_s: float = 10.0, share_cores: bool = False) -> None:
+                 timeout_s: float = 10.0, share_cores: bool = True) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - a dependency of the project
@@ -207,14 +207,12 @@ def process_cpu() -> dict[str, float]:
 
 
 def make_executor(*, workers: int | None = None, scheduler: str | None = None,
-                  share_cores: bool = False):
+                  share_cores: bool = True):
     """In process unless ``workers`` (LocalCluster), ``scheduler`` or ``DASK_SCHEDULER_ADDRESS``
     (an existing cluster) say otherwise. ``share_cores``: a LocalCluster's workers each get
-    cores/workers of this machine's cores (``ShareCores``), so they do not oversubscribe it.
-    Off by default: the episode's x264 encodes other than the engine's leave their thread
-    count to ffmpeg (``video_encoding.h264_args`` has no ``-threads``), which sizes it from
-    the cores a process may use, so a pinned worker's masters differ in bytes from the
-    in-process render's (docs/scale.md, "Cores")."""
+    cores/workers of this machine's cores (``ShareCores``), so they do not oversubscribe it
+    (on by default; the masters' bytes do not depend on it, as every x264 encode has a
+    fixed thread count: ``video_encoding.H264Params.threads``; docs/scale.md, "Cores")."""
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if scheduler and workers:
         raise StudioError("--workers and --scheduler both given", field="--workers",
