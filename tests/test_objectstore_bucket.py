@@ -166,6 +166,11 @@ def test_bucket_gc_dry_run_then_only_the_unreferenced_go(
 def test_bucket_commands_without_a_reachable_bucket_are_clear_errors(
         tmp_path, monkeypatch, capsys):
     root = sample_copy(tmp_path / "lh", shots=1)
+    # `studio vault --vault-url` sets STUDIO_VAULT_URL for the rest of its process (the
+    # project's other vault() calls agree); here that process is the test run's: undo it
+    # (setenv records the variable's state before the test, so teardown restores it)
+    monkeypatch.setenv("STUDIO_VAULT_URL", "")
+    monkeypatch.delenv("STUDIO_VAULT_URL")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("FSSPEC_S3_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens
