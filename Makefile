@@ -18,10 +18,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/test-system-deps.sh
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 studio: $(STAMP)
 	$(BIN)/studio serve samples/lighthouse

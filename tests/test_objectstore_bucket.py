@@ -18,8 +18,8 @@ from studio_kit.cli import main
 from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.project.series_folder import Project
 from studio_kit.scale.bucket import plan_bucket_gc, verify_bucket
-from studio_kit.scale.objectstore import iter_remote_objects, iter_remote_records, store_for
 from studio_kit.store.ledger import Ledger
+from studio_kit.store.objectstore import iter_remote_objects, iter_remote_records, store_for
 
 pytest.importorskip("moto")
 

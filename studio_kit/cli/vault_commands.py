@@ -94,7 +94,7 @@ def verify_cmd(
     corrupt, missing = len(report.corrupt), len(report.missing)
     if vault.remote is not None:  # the bucket itself: every object re-hashed there
         from ..scale.bucket import verify_bucket
-        from ..scale.objectstore import iter_remote_objects
+        from ..store.objectstore import iter_remote_objects
 
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("verifying the bucket",

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from ..feature.model import Feature
 from ..models import SCHEMA_VERSION, Character, Scene, Series, Storyboard
+from ..models.feature import Feature
 from ..store.yamlio import atomic_write_text
 
 #: file kind -> (model, the project files it describes)

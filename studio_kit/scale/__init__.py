@@ -2,7 +2,8 @@
 
 - :mod:`.executor` - in process (default) or ``dask.distributed`` (LocalCluster / a scheduler).
 - :mod:`.season` - ``render_season``: the coordinator pays and records, workers render.
-- :mod:`.objectstore` - the vault's layout on any fsspec URL (atomic publish).
+- :mod:`.bucket` - `studio vault verify` / `gc` on the vault's bucket (the layout on any fsspec
+  URL with atomic publish is :mod:`studio_kit.store.objectstore`).
 """
 
 from __future__ import annotations

@@ -28,9 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..store.vault import IntegrityReport, Vault
-from ..store.yamlio import atomic_write_text
-from .objectstore import (
+from ..store.objectstore import (
     ObjectStore,
     _listing,
     iter_remote_objects,
@@ -39,6 +37,8 @@ from .objectstore import (
     remote_sha256,
     remove_remote,
 )
+from ..store.vault import IntegrityReport, Vault
+from ..store.yamlio import atomic_write_text
 
 #: objects hashed at once (each a streamed GET: network-bound, so a few overlap)
 VERIFY_CONCURRENCY = 8

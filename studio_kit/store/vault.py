@@ -19,7 +19,7 @@ objects, so a record never points at a missing object unless someone deletes fil
 
 On object storage: with ``remote=URL`` (or ``STUDIO_VAULT_URL`` in the environment) the same
 layout is kept on any fsspec filesystem (``s3://bucket/prefix``; see
-``studio_kit.scale.objectstore``) and the local folder is this machine's cache of it: every
+``studio_kit.store.objectstore``) and the local folder is this machine's cache of it: every
 object and record stored is published there too (atomically: a temporary key, then a copy),
 and an object or record missing locally is fetched from it by its hash. Without a URL
 nothing changes.
@@ -101,7 +101,7 @@ class Vault:
         url = remote if remote is not None else settings().vault_url
         self.remote = None
         if url:
-            from ..scale.objectstore import store_for
+            from .objectstore import store_for
 
             self.remote = store_for(url)
         key = str(self.root.resolve())
