@@ -194,3 +194,30 @@ def test_peak_memory_does_not_grow_with_running_time(sources, tmp_path):
     p2 = _peak(sources, *long[:2], tmp_path / "long")
     # the in-memory step held ~10 full-length stereo arrays: 2x the length was ~2x the peak
     assert p2 <= 1.3 * p1, (p1, p2)
+
+
+def test_an_old_render_without_stems_is_mixed_from_its_mix(sources, tmp_path):
+    """No stems beside the mix (an older render): its AAC mix is decoded once and used."""
+    src = sources[0]
+    folder = tmp_path / "old"
+    folder.mkdir()
+    wav = folder / "mix.wav"
+    sf.write(wav, sf.read(Path(src.mix).parent / "stems" / "dialogue.wav")[0], SAMPLE_RATE)
+    m4a = folder / "mix.m4a"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(wav), "-c:a", "aac",
+                    str(m4a)], check=True)
+    old = src.model_copy(update={"mix": str(m4a)})
+    assert fs.stems_of(old.mix, old.master) == {"mix": str(m4a)}
+    frames = int(EP_S * FPS)
+    seq = [(Path("a.mp4"), EP_S, None, [_Cut(source=0, a=0, b=frames)], 1, None),
+           (Path("b.mp4"), 6.0, None, [_Cut(source=0, a=48, b=48 + 144)], 1, None)]
+    arc = [("act-1", None, 0.0, EP_S + 6.0)]
+    path, loud = fs.feature_sound(_feature(), [old], seq, arc, FPS, tmp_path, [], [])
+    x = _decode(path)
+    assert pyln.Meter(SAMPLE_RATE).integrated_loudness(x) == pytest.approx(
+        _feature().loudness.lufs, abs=0.5)
+    # the dialogue is where the mix had it (the start of the first cut)
+    ref = sf.read(wav)[0]
+    k = int(2 * SAMPLE_RATE)
+    seg = x[2048: 2048 + k, 0]
+    assert np.corrcoef(seg, ref[2048: 2048 + k, 0])[0, 1] > 0.5
