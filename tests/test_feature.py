@@ -23,6 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 OPTS = RenderOptions(engine="local", width=64, height=36, sign=False, prores=False)
 
 
+def _stage(ev) -> str:
+    """The export's progress event as the stage it reports ("done" for the end)."""
+    return "done" if ev.status == "done" else ev.stage
+
+
 def _small(dest: Path, episodes: dict[str, int], title: str | None = None) -> Path:
     shutil.copytree(ROOT / "samples" / "lighthouse", dest,
                     ignore=shutil.ignore_patterns(".studio", "out"))
@@ -155,7 +160,7 @@ def test_export_mp4_captions_prores_c2pa(anthology, tmp_path):
     feature = load_feature(spec)
     stages = []
     res = export_feature(feature, base, tmp_path / "deliver",
-                         progress=lambda s, f: stages.append((s, f)))
+                         progress=lambda ev: stages.append((_stage(ev), ev.fraction)))
     with av.open(res.mp4) as c:
         assert c.streams.video[0].codec_context.name == "h264"
         assert c.streams.audio[0].codec_context.name == "aac"

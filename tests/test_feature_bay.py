@@ -20,6 +20,11 @@ from studio_kit.feature.model import FeatureFormat, load_feature
 from studio_kit.project.series_folder import Project
 
 
+def _stage(ev) -> str:
+    """The export's progress event as the stage it reports ("done" for the end)."""
+    return "done" if ev.status == "done" else ev.stage
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     base = tmp_path_factory.mktemp("featurebay")
@@ -164,7 +169,7 @@ def test_export_with_progress_mp4_chapters(root, tmp_path):
     f = bay.add_card(f, 1, "Part Two", 1.0)
     seen: list[tuple[str, float]] = []
     res = bay.export(f, base, tmp_path / "deliver", sign=False,
-                     progress=lambda stage, x: seen.append((stage, x)))
+                     progress=lambda ev: seen.append((_stage(ev), ev.fraction)))
     assert seen[0][1] == 0.0 and seen[-1] == ("done", 1.0)
     assert [x for _s, x in seen] == sorted(x for _s, x in seen)
     with av.open(res.mp4) as c:
@@ -302,7 +307,7 @@ def test_export_needs_gate_c_unless_draft(root, tmp_path):
         assert not (tmp_path / "refused").exists()
         seen: list[str] = []
         res = bay.export(f, base, tmp_path / "draft", sign=False, draft=True,
-                         progress=lambda stage, _x: seen.append(stage))
+                         progress=lambda ev: seen.append(_stage(ev)))
         assert Path(res.mp4).is_file() and seen[-1] == "done"
     finally:
         with Ledger(ledger_path) as ledger:

@@ -15,6 +15,11 @@ from studio_kit.feature.export import export_feature
 from studio_kit.feature.model import Feature
 
 
+def _stage(ev) -> str:
+    """The export's progress event as the stage it reports ("done" for the end)."""
+    return "done" if ev.status == "done" else ev.stage
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     base = tmp_path_factory.mktemp("fexport")
@@ -51,7 +56,7 @@ def test_feature_dcp_passes_clairmeta_and_reports_provenance(base, tmp_path, mon
     f = _feature([{"series": "lighthouse", "episode": "01", "drop": ["end_hook"]}])
     seen: list[tuple[str, float]] = []
     res = export_feature(f, base, tmp_path / "out", prores=False, dcp=True,
-                         progress=lambda s, x: seen.append((s, x)))
+                         progress=lambda ev: seen.append((_stage(ev), ev.fraction)))
     # ClairMeta's default check: nothing fails but the three subtitle checks that need
     # asdcplib's asdcp-info (tests/dcp_helpers.py), which pass on the reader's values. One
     # WARNING is content advice, accepted: RDD 52 recommends a first subtitle after 4 s,

@@ -21,6 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 OPTS = RenderOptions(engine="local", width=64, height=36, sign=False, prores=False)
 
 
+def _stage(ev) -> str:
+    """The export's progress event as the stage it reports ("done" for the end)."""
+    return "done" if ev.status == "done" else ev.stage
+
+
 @pytest.fixture(scope="module")
 def coast(tmp_path_factory):
     """samples/lighthouse with one one-second shot per act: episode 01 keeps its cold open,
@@ -107,7 +112,7 @@ def test_widget_shows_the_real_length(coast):
 def test_export_progress_reports_each_stage_with_fractions(coast, tmp_path):
     seen: list[tuple[str, float]] = []
     export_feature(_feature(), coast, tmp_path / "deliver", prores=True, sign=False,
-                   progress=lambda s, x: seen.append((s, x)))
+                   progress=lambda ev: seen.append((_stage(ev), ev.fraction)))
     spans = stage_spans(prores=True, dcp=False)
     assert list(dict.fromkeys(s for s, _x in seen)) == ["pictures", "credits", "sound",
                                                          "encodes", "done"]

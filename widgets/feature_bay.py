@@ -15,6 +15,7 @@ from studio_kit.audio.music import known_moods
 from studio_kit.errors import StudioError
 from studio_kit.feature import bay
 from studio_kit.feature.model import Drop, Feature, FeatureFormat
+from studio_kit.progress import ProgressEvent
 
 from .common import header
 from .validation import Form, guarded
@@ -426,8 +427,9 @@ class FeatureBay(w.VBox):
         threading.Thread(target=self._export, args=(self.feature,), daemon=True,
                          name="feature-bay-export").start()
 
-    def _progress(self, stage: str, fraction: float) -> None:
+    def _progress(self, ev: ProgressEvent) -> None:
         """The bar is the whole export; the label names the stage and how far it is."""
+        stage, fraction = ("done" if ev.status == "done" else ev.stage), ev.fraction
         self.progress.value = max(self.progress.value, min(1.0, float(fraction)))
         lo, hi = self._spans.get(stage, (0.0, 1.0))
         own = min(1.0, max(0.0, (fraction - lo) / (hi - lo))) if hi > lo else 1.0

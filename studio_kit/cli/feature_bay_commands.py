@@ -57,8 +57,9 @@ def render_cmd(spec: Path = typer.Argument(..., help="features/<id>.yaml"),
         return
     console.print(bay.running_time(feature, where).text(), highlight=False)
 
-    def progress(stage: str, f: float) -> None:
-        console.print(f"[{f * 100:3.0f}%] {stage}", highlight=False)
+    def progress(ev) -> None:  # a studio_kit.progress.ProgressEvent
+        stage = "done" if ev.status == "done" else ev.stage
+        console.print(f"[{ev.fraction * 100:3.0f}%] {stage}", highlight=False)
 
     res = bay.export(feature, where, out, prores=prores, dcp=dcp, sign=sign, draft=draft,
                      progress=progress)

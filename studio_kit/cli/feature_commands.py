@@ -70,11 +70,12 @@ def export_cmd(spec: Path = typer.Argument(..., help="features/<id>.yaml"),
     within the format and, unless --draft, every master approved at Gate C."""
     from ..feature import bay
     from ..feature.model import load_feature
+    from ..progress import ProgressEvent
 
     shown: dict[str, int] = {}
 
-    def progress(stage: str, f: float) -> None:
-        pct = int(f * 100)
+    def progress(ev: ProgressEvent) -> None:
+        pct, stage = int(ev.fraction * 100), ev.stage if ev.status != "done" else "done"
         if shown.get(stage) != pct:  # one line per stage and percent
             shown[stage] = pct
             console.print(f"[{pct:3d}%] {stage}")

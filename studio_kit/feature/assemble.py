@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from ..audio.mix import SAMPLE_RATE
 from ..edit.captions import Caption, to_vtt
 from ..edit.cards import card_key, render_card
 from ..errors import StudioError
+from ..progress import ProgressCallback, ProgressEvent
 from ..store.cache import FolderCache
 from ..store.hashing import file_hash, stable_hash
 from ..store.yamlio import atomic_write_text
@@ -223,14 +223,16 @@ def _episode_mood(s: EpisodeSource, ranges: list[tuple[int, int]], fps: float) -
 
 def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
                      file: str | None = None,
-                     progress: Callable[[str, float], None] | None = None) -> FeatureResult:
+                     progress: ProgressCallback | None = None) -> FeatureResult:
     """Build ``out`` (an MP4) from the feature's rendered episodes; see the module doc.
 
-    ``progress(stage, fraction)``: ``pictures`` (per source), ``credits``, ``sound``, each
-    from 0 to 1, in that order."""
+    ``progress``: ``progress`` events of the stages ``pictures`` (per source), ``credits``
+    and ``sound`` (subject: the feature's id), each from 0 to 1, in that order."""
     import time
 
-    say = progress or (lambda _stage, _f: None)
+    def say(stage: str, f: float) -> None:
+        if progress is not None:
+            progress(ProgressEvent(stage, feature.id, "progress", f))
 
     t0 = time.perf_counter()
     root, out = Path(root), Path(out)

@@ -12,13 +12,13 @@ and the acts are renumbered in the order they now appear.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
+from ..progress import ProgressCallback
 from ..store.yamlio import save_model
 from .model import RUNNING_TIME_S, Card, Feature, FeatureFormat, Source, load_feature
 
@@ -594,10 +594,10 @@ def export_dir(root: str | Path, feature_id: str) -> Path:
 
 def export(feature: Feature, root: str | Path, out_dir: str | Path | None = None, *,
            prores: bool = False, dcp: bool = False, sign: bool = True, draft: bool = False,
-           progress: Callable[[str, float], None] | None = None, file: str | None = None):
+           progress: ProgressCallback | None = None, file: str | None = None):
     """Check the sources, the running time and (unless ``draft``) that every master is
-    approved at Gate C, then export (studio_kit.feature.export.export_feature) with
-    ``progress(stage, fraction)``; returns its ExportResult. Nothing is written before the
+    approved at Gate C, then export (studio_kit.feature.export.export_feature) with its
+    ``progress`` events; returns its ExportResult. Nothing is written before the
     checks pass. ``file``: the feature file to name in errors (default
     ``<root>/features/<id>.yaml``; the CLI passes the one it was given)."""
     from .export import export_feature

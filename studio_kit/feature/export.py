@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from ..edit.captions import Caption, read_srt, to_srt
 from ..edit.mux import iso639_2
+from ..progress import ProgressCallback, ProgressEvent
 from ..store.yamlio import atomic_write_text
 from .assemble import FeatureResult, _run, assemble_feature, resolve_sources
 from .model import Feature
@@ -78,34 +78,39 @@ def stage_spans(*, prores: bool, dcp: bool) -> dict[str, tuple[float, float]]:
 
 
 class _Progress:
-    """``progress(stage, fraction)`` with ``fraction`` the whole export's, never going back;
-    ``stage`` is pictures | credits | sound | encodes | dcp, then done."""
+    """The export's progress: each stage's own fraction (``say(stage, f)``, or an event of
+    the assembly's) re-emitted as a ``progress`` event whose ``fraction`` is the whole
+    export's, never going back; ``stage`` is pictures | credits | sound | encodes | dcp,
+    then one ``done`` event of the stage ``export``."""
 
-    def __init__(self, cb: Callable[[str, float], None] | None, spans: dict) -> None:
-        self.cb, self.spans, self.last = cb, spans, 0.0
+    def __init__(self, cb: ProgressCallback | None, spans: dict, subject: str) -> None:
+        self.cb, self.spans, self.subject, self.last = cb, spans, subject, 0.0
 
-    def __call__(self, stage: str, f: float) -> None:
+    def __call__(self, stage: str | ProgressEvent, f: float = 0.0) -> None:
+        if isinstance(stage, ProgressEvent):  # from assemble_feature
+            stage, f = stage.stage, stage.fraction
         lo, hi = self.spans[stage]
         self.last = max(self.last, lo + (hi - lo) * min(1.0, max(0.0, f)))
         if self.cb:
-            self.cb(stage, self.last)
+            self.cb(ProgressEvent(stage, self.subject, "progress", self.last))
 
     def done(self) -> None:
         self.last = 1.0
         if self.cb:
-            self.cb("done", 1.0)
+            self.cb(ProgressEvent("export", self.subject, "done", 1.0))
 
 
 def export_feature(feature: Feature, root: str | Path, out_dir: str | Path, *,
                    prores: bool = True, dcp: bool = False, sign: bool = True,
                    file: str | None = None,
-                   progress: Callable[[str, float], None] | None = None) -> ExportResult:
-    """The MP4, the ProRes master and the DCP of a feature. ``progress(stage, fraction)``:
-    per stage (pictures, credits, sound, encodes, dcp; see :func:`stage_spans`) with the
-    fraction of the whole export done, monotonic, ending with ``("done", 1.0)``."""
+                   progress: ProgressCallback | None = None) -> ExportResult:
+    """The MP4, the ProRes master and the DCP of a feature. ``progress``: ``progress``
+    events per stage (pictures, credits, sound, encodes, dcp; see :func:`stage_spans`)
+    whose ``fraction`` is the whole export's, monotonic, then a ``done`` event of the stage
+    ``export`` (subject: the feature's id)."""
     root, out_dir = Path(root), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    say = _Progress(progress, stage_spans(prores=prores, dcp=dcp))
+    say = _Progress(progress, stage_spans(prores=prores, dcp=dcp), feature.id)
     joined = out_dir / f".{feature.id}.joined.mp4"
     res = assemble_feature(feature, root, joined, file=file, progress=say)
     say("encodes", 0.0)
