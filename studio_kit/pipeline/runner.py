@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..progress import ProgressCallback, ProgressEvent, fraction_reporter
+from ..store.cache import Cache
 from ..store.hashing import stable_hash
 from ..store.ledger import Ledger
 from ..store.vault import Vault
@@ -96,7 +97,10 @@ class StageRunner:
         key = stage_key(stage, version, inputs)
         self._emit(ProgressEvent(stage, subject, "start"))
         t0 = time.perf_counter()
-        rec = None if self.force else self.vault.lookup(stage, key)
+        # the stage is a namespace of store.cache (counted; the vault's --force scope);
+        # ``force`` keeps its meaning: this runner never reuses a stage record
+        cache = Cache(self.vault, stage, force=True if self.force else None)
+        rec = cache.lookup(key)
         if rec is not None:
             out = StageOutput(stage, subject, key, dict(rec.outputs), dict(rec.meta), True,
                               time.perf_counter() - t0, self.vault)
@@ -107,12 +111,10 @@ class StageRunner:
 
         try:
             product = fn(StageContext(workdir, fraction_reporter(self.progress, stage, subject)))
-            outputs = dict(product.digests)
-            for name, path in product.files.items():
-                outputs[name] = self.vault.put_file(path, move=True)
-            seconds = time.perf_counter() - t0
             meta = dict(product.meta)
-            self.vault.remember(stage, key, outputs, meta)
+            outputs = dict(cache.put(key, digests=product.digests, files=product.files,
+                                     meta=meta).outputs)  # objects first, then the record
+            seconds = time.perf_counter() - t0
         except BaseException as exc:
             seconds = time.perf_counter() - t0
             if self.ledger is not None:
