@@ -17,7 +17,7 @@ from studio_kit.cli import main
 from studio_kit.engines.base import Drift
 from studio_kit.errors import StudioError
 from studio_kit.pipeline import RenderOptions, render_episode
-from studio_kit.pipeline import episode as ep_mod
+from studio_kit.pipeline.context import RenderContext
 from studio_kit.pipeline.stages import pictures as pictures_mod
 from studio_kit.production import gates
 from studio_kit.production.budget import approve_gate_a
@@ -55,7 +55,7 @@ def test_a_drifted_take_is_caught_by_qc_and_regenerated(sample, monkeypatch):
     engine's Drift); QC fails it, a new seed is generated, and the episode keeps that take."""
     p = Project.load(sample)
     target = next(s.id for s in p.storyboard("01").shots if s.characters)
-    real = ep_mod._Render.shot_request
+    real = RenderContext.shot_request
 
     def drifting(self, job, engine, prompt, seed, previous_clip=None):
         req = real(self, job, engine, prompt, seed, previous_clip)
@@ -64,7 +64,7 @@ def test_a_drifted_take_is_caught_by_qc_and_regenerated(sample, monkeypatch):
                                                         kinds=["hair_hue", "garment_hue"])})
         return req
 
-    monkeypatch.setattr(ep_mod._Render, "shot_request", drifting)
+    monkeypatch.setattr(RenderContext, "shot_request", drifting)
     result = render_episode(sample, "01", options=LOCAL, out_dir=sample / "out")
     rec = next(s for s in result.shots if s.shot_id == target)
     assert len(rec.attempts) == 2, rec.attempts

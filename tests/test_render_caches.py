@@ -14,12 +14,11 @@ import av
 import numpy as np
 import pytest
 
-from studio_kit.audio.episode import build_episode_audio
+from studio_kit.audio.episode import VaultLayers, build_episode_audio
 from studio_kit.edit.mux import MuxReport, mux_master
 from studio_kit.edit.pieces import DirPieces, VaultPieces
 from studio_kit.edit.synth import make_clip
 from studio_kit.models import Act, CastMember, DialogueLine, Shot, Storyboard
-from studio_kit.pipeline.episode import _VaultLayers
 from studio_kit.store.vault import Vault
 from studio_kit.video_encoding import ffmpeg_exe
 
@@ -100,7 +99,7 @@ def test_dialogue_edit_rerenders_only_the_dialogue(sample_project, tmp_path) -> 
 
 
 def test_vault_layers_round_trip(tmp_path) -> None:
-    store = _VaultLayers(Vault(tmp_path / "vault"))
+    store = VaultLayers(Vault(tmp_path / "vault"))
     assert store.get("k") is None
     arrays = {"b": np.arange(12, dtype=np.float32).reshape(6, 2), "a": np.ones((3, 2))}
     store.put("k", arrays, {"report": {"gain_db": 1.5}})

@@ -62,12 +62,7 @@ from .stages.pictures import (
     shot_seed,
 )
 from .stages.shots import h264_tag
-from .stages.sound import VaultLayers
 from .stages.timing import PicturePlan
-
-#: the render's context under its former name (``RenderContext``)
-_Render = RenderContext
-_VaultLayers = VaultLayers
 
 __all__ = [
     "CONFORM_VERSION", "FAILURE_STAGE", "NOT_PAID_ON_WORKER", "PIPELINE_VERSION", "QC_VERSION",

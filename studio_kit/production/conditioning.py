@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from ..engines.base import Engine, EngineRequest, ShotSpec
 from ..errors import StudioError
+from ..store.cache import Cache
 from ..store.vault import Vault
 
 LAST_FRAME_STAGE = "last-frame"
@@ -81,8 +82,10 @@ def _project_image(project: Any, vault: Vault, ref: str, what: str,
 
 
 def last_frame(vault: Vault, clip_digest: str) -> str:
-    """Vault hash of a PNG of the clip's last decoded frame (cached per clip)."""
-    rec = vault.lookup(LAST_FRAME_STAGE, clip_digest)
+    """Vault hash of a PNG of the clip's last decoded frame (cached per clip; ``--force``
+    draws it again once)."""
+    frames = Cache(vault, LAST_FRAME_STAGE)
+    rec = frames.lookup(clip_digest)
     if rec is not None:
         return rec.outputs["image"]
     import io
@@ -107,8 +110,8 @@ def last_frame(vault: Vault, clip_digest: str) -> str:
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="PNG", optimize=False)
     digest = vault.put_bytes(buf.getvalue(), ".png")
-    vault.remember(LAST_FRAME_STAGE, clip_digest, {"image": digest},
-                   meta={"clip": clip_digest, "size": list(image.shape[1::-1])})
+    frames.put(clip_digest, digests={"image": digest},
+               meta={"clip": clip_digest, "size": list(image.shape[1::-1])})
     return digest
 
 

@@ -4,24 +4,25 @@ made), ``conform`` (every track cut to the assembled picture's record times, roo
 under the cards) and ``captions`` (SRT + WebVTT per language from the conformed cues).
 
 Finer-grained pieces kept in the vault: ``audio_layer`` (music/ambience/effects layers and
-dub masters, :class:`VaultLayers`), ``conform_track`` (each conformed track)."""
+dub masters, :class:`studio_kit.audio.episode.VaultLayers`), ``conform_track`` (each conformed
+track)."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import soundfile as sf
 
 from ...audio.ambience import card_fill
 from ...audio.dialogue import VaultSpeechStore, text_for
 from ...audio.effects import user_effects
+from ...audio.episode import VaultLayers
 from ...audio.episode import build_episode_audio as build
 from ...audio.mix import integrated_lufs, true_peak_dbtp, write_wav
 from ...edit import captions as cap
 from ...edit.decisions import trim_spans
+from ...store.cache import Cache
 from ...store.hashing import file_hash, stable_hash
 from ..conform import conform, map_time
 from ..context import RenderContext
@@ -29,33 +30,6 @@ from ..models import CONFORM_VERSION
 from ..runner import StageContext, StageProduct, StageRunner
 from .base import Stage
 from .timing import PicturePlan
-
-
-class VaultLayers:
-    """Audio layers kept in the vault (``audio_layer`` records: key -> one .npy object per
-    array, meta in the record): see ``audio.episode.LayerCache``. ``force``: never reuse
-    (a forced render recomputes everything), only store."""
-
-    def __init__(self, vault, *, force: bool = False) -> None:
-        self.vault = vault
-        self.force = force
-
-    def get(self, key: str):
-        rec = None if self.force else self.vault.lookup("audio_layer", key)
-        if rec is None:
-            return None
-        return {name: np.load(self.vault.get(d)) for name, d in rec.outputs.items()}, rec.meta
-
-    def put(self, key: str, arrays, meta) -> None:
-        tmp_root = self.vault.root / "tmp"
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        outputs = {}
-        with tempfile.TemporaryDirectory(prefix="audio-layer-", dir=tmp_root) as tmp:
-            for name, arr in arrays.items():  # written once, moved in (as stage outputs are)
-                path = Path(tmp) / f"{len(outputs)}.npy"
-                np.save(path, np.ascontiguousarray(arr), allow_pickle=False)
-                outputs[name] = self.vault.put_file(path, move=True)
-        self.vault.remember("audio_layer", key, outputs, meta)
 
 
 def mix_sound(r: RenderContext, primary: str, *, runner: StageRunner | None = None):
@@ -105,6 +79,7 @@ def conform_sound(r: RenderContext, mix, timeline, plan: PicturePlan, *,
     def fn(ctx: StageContext) -> StageProduct:
         digests: dict[str, str] = {}
         loud: dict[str, float] = {}
+        tracks = Cache(r.vault, "conform_track")  # the render's --force scope decides
         for i, (key, digest) in enumerate(sorted(mix.outputs.items())):
             # each track is conformed once per (its sound, the edit): a track the change
             # did not touch (e.g. a dub after an original-language line edit) is reused
@@ -113,7 +88,7 @@ def conform_sound(r: RenderContext, mix, timeline, plan: PicturePlan, *,
             track_key = stable_hash("conform-track", CONFORM_VERSION, digest, spans, record,
                                     timeline.duration_s, key == "master",
                                     inputs["card_tone"] if toned else None, fade_out)
-            rec = None if r.options.force else r.vault.lookup("conform_track", track_key)
+            rec = tracks.lookup(track_key)
             if rec is None:
                 x, sr = sf.read(str(r.vault.get(digest)), dtype="float32", always_2d=True)
                 y = conform(x, spans, record, timeline.duration_s, sr,
@@ -122,8 +97,7 @@ def conform_sound(r: RenderContext, mix, timeline, plan: PicturePlan, *,
                 measured = {"integrated_lufs": round(integrated_lufs(y, sr), 2),
                             "true_peak_dbtp": round(true_peak_dbtp(y), 2)} \
                     if key == "master" else {}
-                rec = r.vault.remember("conform_track", track_key,
-                                       {"track": r.vault.put_file(path, move=True)}, measured)
+                rec = tracks.put(track_key, files={"track": path}, meta=measured)
             digests[key] = rec.outputs["track"]
             if key == "master":
                 loud = {**rec.meta, "target_lufs": r.project.series.loudness.lufs,
