@@ -19,7 +19,7 @@ from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.project.series_folder import Project
 from studio_kit.store.ledger import Ledger
 from studio_kit.store.vault import file_sha256
-from studio_kit.surfaces.asset_vault import JOURNAL, _mark, plan_gc
+from studio_kit.surfaces.asset_vault import JOURNAL, mark_live, plan_gc
 
 STUDIO = Path(sys.executable).with_name("studio")
 OPTS = dict(engine="local", width=64, height=36, sign=False, prores=False)
@@ -46,7 +46,7 @@ def rerouted(tmp_path_factory):
 
 def _live(root: Path) -> set[str]:
     p = Project.load(root)
-    live, _, _ = _mark(p, p.vault(), include_paid_unused=False)
+    live, _, _ = mark_live(p, p.vault(), include_paid_unused=False)
     return {d for d in live if p.vault().has(d)}
 
 

@@ -156,24 +156,24 @@ class Project:
                 return None
 
         series = load(Series, root / SERIES_FILE)
-        characters: dict[str, Character] = {}
-        for path in sorted((root / "characters").glob("*.yaml")):
-            ch = load(Character, path)
-            if ch is not None:
-                if ch.id != path.stem:
-                    problems.add(Problem(str(path), f"id {ch.id!r} does not match the file name",
-                                         line_for(lines[path], ("id",)), "id",
-                                         f"rename the file to {ch.id}.yaml or set id: {path.stem}"))
-                characters[ch.id] = ch
-        scenes: dict[str, Scene] = {}
-        for path in sorted((root / "scenes").glob("*.yaml")):
-            sc = load(Scene, path)
-            if sc is not None:
-                if sc.id != path.stem:
-                    problems.add(Problem(str(path), f"id {sc.id!r} does not match the file name",
-                                         line_for(lines[path], ("id",)), "id",
-                                         f"rename the file to {sc.id}.yaml or set id: {path.stem}"))
-                scenes[sc.id] = sc
+
+        def load_folder(model, folder: str) -> dict:
+            """Every ``<folder>/<id>.yaml``, by id; an id other than the file name is a
+            problem (the file is still loaded)."""
+            out = {}
+            for path in sorted((root / folder).glob("*.yaml")):
+                obj = load(model, path)
+                if obj is not None:
+                    if obj.id != path.stem:
+                        problems.add(Problem(
+                            str(path), f"id {obj.id!r} does not match the file name",
+                            line_for(lines[path], ("id",)), "id",
+                            f"rename the file to {obj.id}.yaml or set id: {path.stem}"))
+                    out[obj.id] = obj
+            return out
+
+        characters: dict[str, Character] = load_folder(Character, "characters")
+        scenes: dict[str, Scene] = load_folder(Scene, "scenes")
         episodes: dict[str, Episode] = {}
         for folder in sorted(p for p in (root / "episodes").glob("*") if p.is_dir()):
             sb_path = folder / "storyboard.yaml"

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..store.objectstore import (
     ObjectStore,
@@ -39,6 +39,7 @@ from ..store.objectstore import (
 )
 from ..store.vault import IntegrityReport, Vault
 from ..store.yamlio import atomic_write_text
+from ..surfaces.asset_vault import GcPlan, mark_live
 
 #: objects hashed at once (each a streamed GET: network-bound, so a few overlap)
 VERIFY_CONCURRENCY = 8
@@ -98,18 +99,12 @@ def verify_bucket(store: ObjectStore, progress=None, *, repair: bool = False,
     return report
 
 
-class BucketGcPlan(BaseModel):
-    url: str = ""
-    objects: dict[str, int] = Field(default_factory=dict, description="digest -> bytes")
-    records: list[str] = Field(default_factory=list, description="'stage/key' records")
-    uploads: list[str] = Field(default_factory=list, description="stale temporary keys")
-    kept_paid: list[str] = Field(default_factory=list, description="paid takes kept unused")
-    live: int = 0
-    resumed: bool = False
+class BucketGcPlan(GcPlan):
+    """The local gc's plan on a bucket (``records`` are its 'stage/key' records), plus the
+    stale temporary keys of interrupted uploads."""
 
-    @property
-    def bytes(self) -> int:
-        return sum(self.objects.values())
+    url: str = ""
+    uploads: list[str] = Field(default_factory=list, description="stale temporary keys")
 
 
 def pull_records(vault: Vault, store: ObjectStore) -> int:
@@ -147,11 +142,10 @@ def plan_bucket_gc(project: Any, store: ObjectStore, *, include_paid_unused: boo
                    vault: Vault | None = None) -> BucketGcPlan:
     """What :func:`run_bucket_gc` would delete from the store (nothing is touched there;
     the store's records are pulled into the local cache for the mark)."""
-    from ..surfaces.asset_vault import _mark
 
     vault = vault or project.vault()
     pull_records(vault, store)
-    live, live_records, kept_paid = _mark(project, vault,
+    live, live_records, kept_paid = mark_live(project, vault,
                                           include_paid_unused=include_paid_unused)
     plan = BucketGcPlan(url=repr(store), kept_paid=kept_paid, live=len(live))
     try:

@@ -293,8 +293,8 @@ class GcPlan(BaseModel):
         return sum(self.objects.values())
 
 
-def _mark(project: Any, vault: Vault, *, include_paid_unused: bool
-          ) -> tuple[set[str], set[str], list[str]]:
+def mark_live(project: Any, vault: Vault, *, include_paid_unused: bool
+               ) -> tuple[set[str], set[str], list[str]]:
     """(live objects, live record paths, paid takes kept although unused)."""
     from ..production.gates import current_take_records
 
@@ -356,7 +356,7 @@ def _mark(project: Any, vault: Vault, *, include_paid_unused: bool
 def plan_gc(project: Any, *, include_paid_unused: bool = False) -> GcPlan:
     """What ``run_gc`` would remove (nothing is touched)."""
     vault: Vault = project.vault()
-    live, live_records, kept_paid = _mark(project, vault,
+    live, live_records, kept_paid = mark_live(project, vault,
                                           include_paid_unused=include_paid_unused)
     plan = GcPlan(kept_paid=kept_paid, live=len(live),
                   resumed=(vault.root / JOURNAL).exists())
