@@ -1,7 +1,8 @@
 """A season on Dask (issue 17): 3 small episodes rendered in process (``render_episode`` per
 episode, as ``studio render`` does) vs ``render_season`` on LocalCluster(1), LocalCluster(2)
-LocalCluster(2) with per-shot tasks (``shot_tasks``) and LocalCluster(2) with the cores
-shared (``share_cores``: each worker pinned to one core), side by side in one run, each cold (a fresh copy of the series, its own vault).
+LocalCluster(2) with per-shot tasks (``shot_tasks``), LocalCluster(2) with the cores
+shared (``share_cores``, the default: each worker pinned to one core) and with both,
+side by side in one run, each cold (a fresh copy of the series, its own vault).
 
 For each run: the cores it used (user+sys CPU seconds of the process and its finished
 children - ffmpeg - over wall seconds; for a cluster, each worker's and the coordinator's),
@@ -144,7 +145,7 @@ def main() -> None:
         rows.append(("in process (render_episode x3)", base, None, None, inproc_cores, ""))
         per_episode: list[float] = []
         for n, share, shot_tasks in ((1, False, False), (2, False, False),
-                                     (2, False, True), (2, True, False)):
+                                     (2, False, True), (2, True, False), (2, True, True)):
             t_start = time.perf_counter()
             with make_executor(workers=n, share_cores=share) as ex:
                 ex.client.run(_warm)

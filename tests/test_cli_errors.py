@@ -340,6 +340,8 @@ CASES: list[Case] = _project_cases() + [
                                     "{tmp}/c"], expect=["no successful render", "hint:"]),
     # click usage errors
     Case("unknown-command", ["rendr", "{p}"], expect=["rendr"], usage=True),
+    # a bad STUDIO_* value is settings' real user error: tests/test_settings.py runs it
+    Case("settings-unknown-option", ["settings", "--all"], expect=["--all"], usage=True),
     Case("missing-argument", ["render-shot", "{p}", "01"], expect=["'shot'"], usage=True),
     Case("missing-required-option", ["preview", "{p}", "--scene", "lamp_room"],
          expect=["--out"], usage=True),

@@ -395,7 +395,8 @@ def test_surface_notebooks_are_thin_and_without_outputs():
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert len(code) <= 4
         assert all(not c.outputs and c.execution_count is None for c in code)
-        assert "STUDIO_PROJECT" in code[0].source or name == "project_builder"
+        assert ("settings().project" in code[0].source  # STUDIO_PROJECT, studio_kit.settings
+                or name == "project_builder")
 
 
 def test_command_center_composes_status_chart_gates_and_launcher(sample_dir):

@@ -37,7 +37,8 @@ ENCODER_THREADS = 1
 #: The series' canonical H.264 parameters (``studio_kit.video_encoding``) with what suits an
 #: engine intermediate that grading re-encodes anyway: CRF 20, a keyframe every 2 s, the
 #: cheaper analysis above.
-LOCAL_H264 = replace(H264_PARAMS, crf=20, keyint_s=2.0, x264_extra=X264_PARAMS)
+LOCAL_H264 = replace(H264_PARAMS, crf=20, keyint_s=2.0, x264_extra=X264_PARAMS,
+                     threads=ENCODER_THREADS)
 
 #: The veryfast-preset parameters used before (kept for bench/engine_bench.py's baseline).
 BASELINE_PARAMS: list[str] = [
@@ -58,7 +59,7 @@ def encode_args(fmt: RenderFormat, params: list[str] | None = None) -> list[str]
     """ffmpeg output arguments for a shot (``params``: replaces the canonical ones; the
     engine bench's baseline only)."""
     video = (h264_args(fmt.fps, params=LOCAL_H264)
-             + ["-threads", str(ENCODER_THREADS), "-movflags", "+faststart"]
+             + ["-movflags", "+faststart"]
              if params is None else [*params, "-g", str(gop_size(fmt.fps)),
                                                   "-keyint_min", str(gop_size(fmt.fps))])
     return [*video, "-vf", "scale=out_color_matrix=bt709:out_range=tv"]
