@@ -60,3 +60,16 @@ def browser():
 
     with chromium() as b:
         yield b
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """A local S3-compatible server (moto's server mode) on loopback, for the vault on
+    object storage; its URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

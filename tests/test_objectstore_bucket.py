@@ -27,17 +27,6 @@ OPTS = RenderOptions(engine="local", width=64, height=36, sign=False, prores=Fal
                      languages=["en"])
 
 
-@pytest.fixture(scope="module")
-def s3_server():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture()
 def bucket_url(s3_server, monkeypatch, request):
     """A fresh bucket; credentials and endpoint from the environment only."""

@@ -14,17 +14,6 @@ from studio_kit.store.vault import Vault
 pytest.importorskip("moto")
 
 
-@pytest.fixture(scope="module")
-def s3_server():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture()
 def bucket(s3_server, monkeypatch, request):
     """A fresh bucket on the loopback server; credentials and endpoint from the environment
