@@ -50,13 +50,13 @@ from studio_kit.feature.assemble import (  # noqa: E402
     assemble_feature,
     full_reencode,
 )
-from studio_kit.feature.model import Feature  # noqa: E402
 from studio_kit.feature.sound import (  # noqa: E402
     CROSSFADE_S,
     MUSIC_CROSSFADE_S,
     feature_sound,
     stems_of,
 )
+from studio_kit.models.feature import Feature  # noqa: E402
 from studio_kit.pipeline import RenderOptions, render_episode  # noqa: E402
 from studio_kit.store.cache import FolderCache  # noqa: E402
 from studio_kit.store.hashing import file_hash, stable_hash  # noqa: E402

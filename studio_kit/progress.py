@@ -13,9 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-#: the statuses an event can carry, in the order a stage goes through them
-STATUSES = ("start", "progress", "hit", "done", "failed")
-
 
 @dataclass
 class ProgressEvent:
@@ -54,5 +51,5 @@ def fraction_reporter(callback: ProgressCallback | None, stage: str,
     return report
 
 
-__all__ = ["STATUSES", "FractionFn", "FractionMessageFn", "ProgressCallback", "ProgressEvent",
+__all__ = ["FractionFn", "FractionMessageFn", "ProgressCallback", "ProgressEvent",
            "fraction_reporter"]

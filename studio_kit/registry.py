@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import threading
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -67,8 +68,12 @@ def _import_package(name: str) -> None:
 
 
 def _dist_label(ep: EntryPoint) -> str:
-    dist = getattr(ep, "dist", None)  # EntryPoint.dist: Python >= 3.10, None when unknown
+    dist = ep.dist  # None when unknown
     return f"{dist.name} {dist.version}" if dist is not None else "an unknown distribution"
+
+
+#: one import of built-in plugins at a time (re-entrant: they register as they load)
+_BUILTINS_LOCK = threading.RLock()
 
 
 class Registry(Generic[T]):
@@ -77,7 +82,8 @@ class Registry(Generic[T]):
         #: the entry point group third-party plugins of this kind are declared in
         self.group = group or GROUPS.get(kind, f"studio_kit.{kind}s")
         self._items: dict[str, T] = {}
-        self._loaded = False
+        self._loaded = False  # their import has started (a re-entrant lookup returns)
+        self._ready = False  # ... and finished (other threads wait for it)
         self._plugins: dict[str, EntryPoint] = {}
         self._plugins_path: tuple[str, ...] | None = None  # sys.path they were read for
 
@@ -91,10 +97,19 @@ class Registry(Generic[T]):
         return decorate
 
     def _load_builtins(self) -> None:
-        if not self._loaded:
+        """Import the built-in plugins once, whichever thread looks first (the render's
+        shot workers all look up engines at once); the others wait until they are in."""
+        if self._ready:
+            return
+        with _BUILTINS_LOCK:
+            if self._loaded:  # done, or this thread is inside the import (re-entrant)
+                return
             self._loaded = True
-            if self.kind in _BUILTINS:
-                _import_package(_BUILTINS[self.kind])
+            try:
+                if self.kind in _BUILTINS:
+                    _import_package(_BUILTINS[self.kind])
+            finally:
+                self._ready = True
 
     # -- third-party plugins (entry points) -------------------------------------------
     def entry_points(self, *, fresh: bool = False) -> dict[str, EntryPoint]:
@@ -118,7 +133,7 @@ class Registry(Generic[T]):
             return False
         where = (f"entry point {name} = {ep.value} in group {self.group!r} of "
                  f"{_dist_label(ep)}")
-        dist = getattr(ep, "dist", None)
+        dist = ep.dist
         fix = (f"fix or reinstall that distribution, or remove it "
                f"('pip uninstall {dist.name}')" if dist is not None
                else "fix or remove the package that declares it")

@@ -38,6 +38,34 @@ def small_series(dest: Path, shots: dict[str, int], title: str | None = None) ->
     return dest
 
 
+def one_shot_per_act(dest: Path, episodes, title: str | None = None,
+                     credits: dict | None = None) -> Path:
+    """A copy of samples/lighthouse keeping the first shot of every act (one second each) of
+    ``episodes``, so cold opens, acts and end hooks all stay; the other episodes removed;
+    ``title`` / ``credits`` set in series.yaml."""
+    shutil.copytree(ROOT / "samples" / "lighthouse", dest,
+                    ignore=shutil.ignore_patterns(".studio", "out"))
+    for ep in episodes:
+        path = dest / "episodes" / ep / "storyboard.yaml"
+        sb = yaml.safe_load(path.read_text())
+        for act in sb["acts"]:
+            act["shots"] = act["shots"][:1]
+            for s in act["shots"]:
+                s["duration_s"] = 1.0
+        path.write_text(yaml.safe_dump(sb, allow_unicode=True, sort_keys=False))
+    for ep in {p.name for p in (dest / "episodes").iterdir()} - set(episodes):
+        shutil.rmtree(dest / "episodes" / ep)
+    if title or credits:
+        s = dest / "series.yaml"
+        data = yaml.safe_load(s.read_text())
+        if title:
+            data["title"] = title
+        if credits:
+            data["credits"] = credits
+        s.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    return dest
+
+
 def two_series(base: Path) -> dict[tuple[str, str], object]:
     """``base/lighthouse`` (episodes 01 and 02) and ``base/harbour`` (01, "Harbour
     Lights"), all rendered; returns the render results by (series, episode)."""

@@ -4,18 +4,19 @@ chapters readable by PyAV and credits naming every character, voice and engine."
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 import yaml
+from feature_bay_helpers import one_shot_per_act
 
 from studio_kit.audio.mix import SAMPLE_RATE, integrated_lufs, true_peak_dbtp
 from studio_kit.errors import StudioError
 from studio_kit.feature.assemble import _decode_audio, assemble_feature
-from studio_kit.feature.model import Feature, load_feature
+from studio_kit.feature.model import load_feature
+from studio_kit.models.feature import Feature
 from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.project.series_folder import Project
 
@@ -28,34 +29,11 @@ def _stage(ev) -> str:
     return "done" if ev.status == "done" else ev.stage
 
 
-def _small(dest: Path, episodes: dict[str, int], title: str | None = None) -> Path:
-    shutil.copytree(ROOT / "samples" / "lighthouse", dest,
-                    ignore=shutil.ignore_patterns(".studio", "out"))
-    for ep, n in episodes.items():
-        path = dest / "episodes" / ep / "storyboard.yaml"
-        sb = yaml.safe_load(path.read_text())
-        left = n
-        for act in sb["acts"]:
-            act["shots"] = act["shots"][:1] if left > 0 else act["shots"][:1]
-            left -= len(act["shots"])
-            for s in act["shots"]:
-                s["duration_s"] = 1.0
-        path.write_text(yaml.safe_dump(sb, allow_unicode=True, sort_keys=False))
-    for ep in {p.name for p in (dest / "episodes").iterdir()} - set(episodes):
-        shutil.rmtree(dest / "episodes" / ep)
-    if title:
-        s = dest / "series.yaml"
-        data = yaml.safe_load(s.read_text())
-        data["title"] = title
-        s.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-    return dest
-
-
 @pytest.fixture(scope="module")
 def anthology(tmp_path_factory):
     base = tmp_path_factory.mktemp("feature")
-    a = _small(base / "lighthouse", {"01": 2, "02": 2})
-    b = _small(base / "harbour", {"01": 2}, title="Harbour Lights")
+    a = one_shot_per_act(base / "lighthouse", ["01", "02"])
+    b = one_shot_per_act(base / "harbour", ["01"], title="Harbour Lights")
     renders = {("lighthouse", "01"): render_episode(a, "01", options=OPTS),
                ("lighthouse", "02"): render_episode(a, "02", options=OPTS),
                ("harbour", "01"): render_episode(b, "01", options=OPTS)}

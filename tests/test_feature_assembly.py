@@ -5,19 +5,18 @@ re-scored per act (mood arc) over the re-mixed dialogue/effects stems and master
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import av
 import numpy as np
 import pyloudnorm as pyln
 import pytest
-import yaml
+from feature_bay_helpers import one_shot_per_act
 from scipy.signal import resample_poly
 
 from studio_kit.audio.mix import SAMPLE_RATE
 from studio_kit.feature.assemble import _decode_audio, assemble_feature, resolve_sources
-from studio_kit.feature.model import Feature
+from studio_kit.models.feature import Feature
 from studio_kit.pipeline import RenderOptions, render_episode
 from studio_kit.project.series_folder import Project
 
@@ -25,37 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 OPTS = RenderOptions(engine="local", width=64, height=36, sign=False, prores=False)
 
 
-def _series(dest: Path, episodes: list[str], title: str | None = None,
-            credits: dict | None = None) -> Path:
-    """samples/lighthouse with one one-second shot per act (so episode 01 keeps its cold
-    open, its act one and its end hook)."""
-    shutil.copytree(ROOT / "samples" / "lighthouse", dest,
-                    ignore=shutil.ignore_patterns(".studio", "out"))
-    for ep in episodes:
-        path = dest / "episodes" / ep / "storyboard.yaml"
-        sb = yaml.safe_load(path.read_text())
-        for act in sb["acts"]:
-            act["shots"] = act["shots"][:1]
-            for s in act["shots"]:
-                s["duration_s"] = 1.0
-        path.write_text(yaml.safe_dump(sb, allow_unicode=True, sort_keys=False))
-    for ep in {p.name for p in (dest / "episodes").iterdir()} - set(episodes):
-        shutil.rmtree(dest / "episodes" / ep)
-    s = dest / "series.yaml"
-    data = yaml.safe_load(s.read_text())
-    if title:
-        data["title"] = title
-    if credits:
-        data["credits"] = credits
-    s.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-    return dest
-
-
 @pytest.fixture(scope="module")
 def coast(tmp_path_factory):
     base = tmp_path_factory.mktemp("coast")
-    a = _series(base / "lighthouse", ["01", "02"], credits={"Written by": ["Ana Writer"]})
-    b = _series(base / "harbour", ["01"], title="Harbour Lights",
+    a = one_shot_per_act(base / "lighthouse", ["01", "02"], credits={"Written by": ["Ana Writer"]})
+    b = one_shot_per_act(base / "harbour", ["01"], title="Harbour Lights",
                 credits={"Written by": ["Ben Writer"], "Music": ["Studio Score"]})
     renders = {("lighthouse", "01"): render_episode(a, "01", options=OPTS),
                ("lighthouse", "02"): render_episode(a, "02", options=OPTS),

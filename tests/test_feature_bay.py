@@ -16,7 +16,8 @@ from feature_bay_helpers import approve_all, two_series
 
 from studio_kit.errors import StudioError
 from studio_kit.feature import bay
-from studio_kit.feature.model import FeatureFormat, load_feature
+from studio_kit.feature.model import load_feature
+from studio_kit.models.feature import FeatureFormat
 from studio_kit.project.series_folder import Project
 
 

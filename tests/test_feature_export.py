@@ -12,7 +12,7 @@ import pytest
 from feature_bay_helpers import two_series
 
 from studio_kit.feature.export import export_feature
-from studio_kit.feature.model import Feature
+from studio_kit.models.feature import Feature
 
 
 def _stage(ev) -> str:

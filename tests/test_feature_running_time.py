@@ -4,17 +4,16 @@ assembled feature. The export's progress: every stage, in order, with its fracti
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import av
 import pytest
-import yaml
+from feature_bay_helpers import one_shot_per_act
 
 from studio_kit.feature import bay
 from studio_kit.feature.assemble import assemble_feature
 from studio_kit.feature.export import export_feature, stage_spans
-from studio_kit.feature.model import Feature
+from studio_kit.models.feature import Feature
 from studio_kit.pipeline import RenderOptions, render_episode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,19 +30,7 @@ def coast(tmp_path_factory):
     """samples/lighthouse with one one-second shot per act: episode 01 keeps its cold open,
     its acts and its end hook; episode 02 likewise."""
     base = tmp_path_factory.mktemp("rt")
-    dest = base / "lighthouse"
-    shutil.copytree(ROOT / "samples" / "lighthouse", dest,
-                    ignore=shutil.ignore_patterns(".studio", "out"))
-    for ep in ("01", "02"):
-        path = dest / "episodes" / ep / "storyboard.yaml"
-        sb = yaml.safe_load(path.read_text())
-        for act in sb["acts"]:
-            act["shots"] = act["shots"][:1]
-            for s in act["shots"]:
-                s["duration_s"] = 1.0
-        path.write_text(yaml.safe_dump(sb, allow_unicode=True, sort_keys=False))
-    for ep in {p.name for p in (dest / "episodes").iterdir()} - {"01", "02"}:
-        shutil.rmtree(dest / "episodes" / ep)
+    dest = one_shot_per_act(base / "lighthouse", ["01", "02"])
     for ep in ("01", "02"):
         render_episode(dest, ep, options=OPTS)
     return base

@@ -17,7 +17,7 @@ from scipy.signal import resample_poly
 from studio_kit.audio import SAMPLE_RATE
 from studio_kit.feature import sound as fs
 from studio_kit.feature.assemble import EpisodeSource, _Cut
-from studio_kit.feature.model import Feature
+from studio_kit.models.feature import Feature
 from studio_kit.video_encoding import ffmpeg_exe
 
 EP_S = 12.0

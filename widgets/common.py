@@ -24,6 +24,18 @@ def open_project(path: str | Path | None = None) -> Project:
     return Project.load(project_path(path))
 
 
+def storyboarded_episodes(project: Project) -> list[str]:
+    """The project's episodes that have a storyboard, in order (a clear error when there is
+    none: the surfaces that edit or deliver an episode need one)."""
+    from studio_kit.errors import StudioError
+
+    eps = [e for e, ep in sorted(project.episodes.items()) if ep.storyboard]
+    if not eps:
+        raise StudioError("no episode has a storyboard", file=project.root / "episodes",
+                          hint="import a script first (studio import-script)")
+    return eps
+
+
 def header(title: str, subtitle: str = "") -> str:
     sub = f"<div style='color:#555'>{html.escape(subtitle)}</div>" if subtitle else ""
     return f"<h2 style='margin:4px 0'>{html.escape(title)}</h2>{sub}"

@@ -18,7 +18,7 @@ from studio_kit.distribution.platforms import platforms
 from studio_kit.errors import StudioError
 from studio_kit.project.series_folder import Project
 
-from .common import header, open_project
+from .common import header, open_project, storyboarded_episodes
 from .validation import Form, guarded
 
 PLOT_W, PLOT_H = 220, 70
@@ -91,10 +91,7 @@ class DistributionHub(w.VBox):
     def __init__(self, project: Project | str | Path | None = None, episode: str | None = None
                  ) -> None:
         self.project = project if isinstance(project, Project) else open_project(project)
-        eps = [e for e, ep in sorted(self.project.episodes.items()) if ep.storyboard]
-        if not eps:
-            raise StudioError("no episode has a storyboard", file=self.project.root / "episodes",
-                              hint="import a script first (studio import-script)")
+        eps = storyboarded_episodes(self.project)
         self.episode = episode or eps[0]
         self.form = Form()
         self.gate = w.HTML("")

@@ -17,7 +17,7 @@ from studio_kit.models.storyboard import CameraAngle, Direction, Movement, Story
 from studio_kit.project.series_folder import Project
 from studio_kit.surfaces import episode_bay as bay
 
-from .common import header, open_project
+from .common import header, open_project, storyboarded_episodes
 from .validation import Form, guarded
 
 STATE_COLOURS = {"approved": "#2e7d32", "rejected": "#c62828", "reopened": "#ef6c00",
@@ -182,10 +182,7 @@ class EpisodeBay(w.VBox):
     def __init__(self, project: Project | str | Path | None = None, episode: str | None = None,
                  *, chart: bool = True, who: str = "") -> None:
         self.project = project if isinstance(project, Project) else open_project(project)
-        eps = [e for e, ep in sorted(self.project.episodes.items()) if ep.storyboard]
-        if not eps:
-            raise StudioError("no episode has a storyboard", file=self.project.root / "episodes",
-                              hint="import a script first (studio import-script)")
+        eps = storyboarded_episodes(self.project)
         self.episode = episode or eps[0]
         self.selected: str | None = None
         self.chart = chart

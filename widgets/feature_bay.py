@@ -14,7 +14,7 @@ import ipywidgets as w
 from studio_kit.audio.music import known_moods
 from studio_kit.errors import StudioError
 from studio_kit.feature import bay
-from studio_kit.feature.model import Drop, Feature, FeatureFormat
+from studio_kit.models.feature import Drop, Feature, FeatureFormat
 from studio_kit.progress import ProgressEvent
 
 from .common import header

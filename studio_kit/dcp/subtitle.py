@@ -15,6 +15,8 @@ from xml.sax.saxutils import escape
 
 import srt
 
+from ..errors import StudioError
+
 NS = "http://www.smpte-ra.org/schemas/428-7/2014/DCST"
 
 
@@ -70,7 +72,11 @@ def write_subtitles(srt_path: Path, out: Path, *, title: str, language: str,
                     max_s: float | None = None) -> Path:
     from ..store.yamlio import atomic_write_text
 
-    subs = list(srt.parse(Path(srt_path).read_text(encoding="utf-8")))
+    try:
+        subs = list(srt.parse(Path(srt_path).read_text(encoding="utf-8-sig")))
+    except (srt.SRTParseError, UnicodeDecodeError, ValueError) as exc:
+        raise StudioError(f"not a readable SRT file: {exc}", file=srt_path,
+                          field="subtitles", hint="fix or re-export the captions") from None
     atomic_write_text(out, subtitle_xml(subs, title=title, language=language, max_s=max_s))
     return out
 

@@ -224,11 +224,12 @@ def retime_captions(srt_text: str, pieces: list[CutPiece], fps: float):
     """The render's captions on the cut's clock (cues cut at the piece edges)."""
     from .captions_burn import srt_captions
 
+    captions = srt_captions(srt_text)
     out = []
     offset = 0.0
     for p in pieces:
         a, b = p.start / fps, p.end / fps
-        for c in srt_captions(srt_text):
+        for c in captions:
             s, e = max(c.start_s, a), min(c.end_s, b)
             if e - s >= 0.2:
                 out.append(c.model_copy(update={"start_s": round(s - a + offset, 3),
@@ -251,7 +252,7 @@ def render_cut(master: Path, pieces: list[CutPiece], spec: PlatformSpec, dest: P
     ``path`` (a crop path over the master), scale, captions, platform encode."""
     from ..edit.frames import run_ffmpeg
     from .captions_burn import burn_images, overlay_graph
-    from .deliver import platform_video_args
+    from .deliver import platform_audio_filter, platform_video_args
     from .reframe import sendcmd_script
 
     if not pieces:
@@ -294,9 +295,7 @@ def render_cut(master: Path, pieces: list[CutPiece], spec: PlatformSpec, dest: P
             g.append("[sv]null[vout]")
         maps = ["-map", "[vout]"]
         if audio:
-            ceiling = 10 ** (spec.true_peak_dbtp / 20)
-            g.append(f"[ca]volume={gain_db:.2f}dB,alimiter=limit={ceiling:.4f}:level=false"
-                     "[aout]")
+            g.append(f"[ca]{platform_audio_filter(spec, gain_db)}[aout]")
             maps += ["-map", "[aout]", "-c:a", "aac", "-b:a", "160k", "-ar", "48000"]
         graph = Path(tmp) / "cut.graph"
         graph.write_text(";\n".join(g), encoding="utf-8")

@@ -304,7 +304,7 @@ def grade_shot(src: str | Path, dst: str | Path, reference: LabStats, *,
     the shot's grade controls; ``trim``: (head, tail) seconds of the take cut here.
 
     Not cached here: the pipeline's stage runner caches each shot's grade (``grade`` stage
-    in ``pipeline/episode.py``, keyed by clip, reference, look and keyframes).
+    in ``pipeline/stages/shots.py``, keyed by clip, reference, look and keyframes).
     """
     before = measure_clip(src)
     lut = transfer_lut(before, reference, strength=strength, look=look, size=lut_size,

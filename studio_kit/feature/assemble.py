@@ -27,13 +27,14 @@ from ..audio.mix import SAMPLE_RATE
 from ..edit.captions import Caption, to_vtt
 from ..edit.cards import card_key, render_card
 from ..errors import StudioError
+from ..models.feature import Feature
 from ..progress import ProgressCallback, ProgressEvent
 from ..store.cache import FolderCache
 from ..store.hashing import file_hash, stable_hash
 from ..store.yamlio import atomic_write_text
 from ..video_encoding import ffmpeg_exe
 from .credits import Credits, build_credits
-from .model import Feature, check_running_time
+from .model import check_running_time
 from .sound import CROSSFADE_S, MUSIC_CROSSFADE_S, feature_sound  # noqa: F401
 
 CARD_FPS_FRAMES = 2.0  # seconds of the title card

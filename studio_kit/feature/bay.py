@@ -18,9 +18,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
+from ..models.feature import RUNNING_TIME_S, Card, Feature, FeatureFormat, Source
 from ..progress import ProgressCallback
 from ..store.yamlio import save_model
-from .model import RUNNING_TIME_S, Card, Feature, FeatureFormat, Source, load_feature
+from .model import load_feature
 
 #: the title card and the end credits the assembly adds (assemble.CARD_FPS_FRAMES and twice
 #: it); read from the assembly module so the estimate follows it

@@ -22,8 +22,8 @@ from pydantic import BaseModel, Field
 from ..project.series_folder import Project
 
 if TYPE_CHECKING:
+    from ..models.feature import Feature
     from .assemble import EpisodeSource
-    from .model import Feature
 
 
 class Credits(BaseModel):
@@ -110,7 +110,7 @@ def build_credits(feature: Feature, sources: list[EpisodeSource]) -> Credits:
             proj = projects[s.series_dir] = Project.load(s.series_dir, check_references=False)
             if proj.series.title not in series:
                 series.append(proj.series.title)
-            for role, names in (getattr(proj.series, "credits", None) or {}).items():
+            for role, names in (proj.series.credits or {}).items():
                 have = roles.setdefault(role, [])
                 have += [n for n in names if n not in have]
         rec = json.loads(Path(s.render_json).read_text())
@@ -127,7 +127,7 @@ def build_credits(feature: Feature, sources: list[EpisodeSource]) -> Credits:
         seen = [m.character for shot in sb.shots for m in shot.characters]
         for shot in sb.shots:
             scene = proj.scenes.get(shot.scene)
-            name = getattr(scene, "name", None) or shot.scene
+            name = (scene.name if scene is not None else None) or shot.scene
             if name not in locations:
                 locations.append(name)
         voice_of = cast_voices(proj.characters)

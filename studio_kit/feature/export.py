@@ -11,10 +11,10 @@ from pydantic import BaseModel, Field
 
 from ..edit.captions import Caption, read_srt, to_srt
 from ..edit.mux import iso639_2
+from ..models.feature import Feature
 from ..progress import ProgressCallback, ProgressEvent
 from ..store.yamlio import atomic_write_text
 from .assemble import FeatureResult, _run, assemble_feature, resolve_sources
-from .model import Feature
 
 
 class ExportResult(BaseModel):

@@ -8,11 +8,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import Problem, StudioError
-from ..models.feature import RUNNING_TIME_S, Card, Drop, Feature, FeatureFormat, Source
+from ..models.feature import RUNNING_TIME_S, Feature
 from ..store.yamlio import load_yaml
-
-__all__ = ["RUNNING_TIME_S", "Card", "Drop", "Feature", "FeatureFormat", "Source",
-           "check_running_time", "load_feature"]
 
 
 def load_feature(path: str | Path) -> Feature:

@@ -86,7 +86,6 @@ class RenderContext:
         self._look: tuple[Path | None, str | None, Any] | None = None
         self._policy = None
         self._approved: tuple[float, str, float] | None = None
-        self._spent_before = 0.0  # the episode's spend when the shots start (ledger)
         self._reserved = 0.0  # retries checked against the budget, not yet in the ledger
         self._slots: dict[str, Any] = {}
         self._slots_lock = threading.Lock()
@@ -129,6 +128,13 @@ class RenderContext:
         """Wait for (or, after a failure, cancel) the render's worker pools."""
         for pool in (self.pool, self.qc_pool, self.picture_pool):
             pool.shutdown(wait=True, cancel_futures=cancel)
+
+    def finish(self, *, ok: bool, record: str | None = None) -> None:
+        """End the run: its pools (cancelled after a failure), its ledger row (``ok`` or
+        ``failed``, with the render record's path) and the ledger."""
+        self.shutdown(cancel=not ok)
+        self.ledger.finish_run(self.run_id, status="ok" if ok else "failed", record=record)
+        self.ledger.close()
 
     def export(self, digest: str, dst: Path) -> Path:
         """Copy a vault object to the output folder (skipped when the file there is the
@@ -237,8 +243,8 @@ class RenderContext:
         with self._slots_lock:
             if self._approved is None:
                 est = estimate_episode(self.project, self.episode)
-                self._approved = (est.total, est.currency, self._spent_before)
-            approved, currency, _before = self._approved
+                self._approved = (est.total, est.currency)
+            approved, currency = self._approved
             cost = shot_cost(engine, request.duration)[1]
             # this render's own billed calls (not the episode's: a second render of the
             # project running beside this one spends against its own run)

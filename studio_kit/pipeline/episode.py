@@ -40,36 +40,11 @@ from ..project.series_folder import Project
 from ..store.yamlio import atomic_write_text
 from .context import RenderContext
 from .graph import EPISODE_GRAPH
-from .models import (
-    CONFORM_VERSION,
-    FAILURE_STAGE,
-    NOT_PAID_ON_WORKER,
-    PIPELINE_VERSION,
-    QC_VERSION,
-    RenderOptions,
-    RenderResult,
-    ShotJob,
-    ShotRecord,
-    ShotTake,
-    StageRow,
-)
-from .stages.pictures import (
-    WorkerWouldPay,
-    gate_b_direction,
-    gate_b_seed,
-    produce_all,
-    produce_shot_take,
-    shot_seed,
-)
-from .stages.shots import h264_tag
-from .stages.timing import PicturePlan
+from .models import NOT_PAID_ON_WORKER, RenderOptions, RenderResult, ShotRecord
+from .stages.pictures import produce_all
 
-__all__ = [
-    "CONFORM_VERSION", "FAILURE_STAGE", "NOT_PAID_ON_WORKER", "PIPELINE_VERSION", "QC_VERSION",
-    "PicturePlan", "RenderContext", "RenderOptions", "RenderResult", "ShotJob", "ShotRecord",
-    "ShotTake", "StageRow", "WorkerWouldPay", "gate_b_direction", "gate_b_seed", "h264_tag",
-    "produce_paid_takes", "produce_shot_take", "render_episode", "shot_seed",
-]
+__all__ = ["NOT_PAID_ON_WORKER", "RenderOptions", "RenderResult", "ShotRecord",
+           "produce_paid_takes", "render_episode"]
 
 
 def render_episode(project: str | Path | Project, episode: str, *,
@@ -84,16 +59,13 @@ def render_episode(project: str | Path | Project, episode: str, *,
     try:
         result = _run(r)
     except BaseException:
-        r.shutdown(cancel=True)
-        r.ledger.finish_run(r.run_id, status="failed")
-        r.ledger.close()
+        r.finish(ok=False)
         raise
     r.shutdown()
     result.seconds = round(time.perf_counter() - t_start, 3)
     record = Path(result.out_dir) / "render.json"
     atomic_write_text(record, result.model_dump_json(indent=2))
-    r.ledger.finish_run(r.run_id, status="ok", record=str(record))
-    r.ledger.close()
+    r.finish(ok=True, record=str(record))
     return result
 
 
@@ -132,11 +104,7 @@ def produce_paid_takes(project: str | Path | Project, episode: str, *,
             jobs = [j for j in r.product("prompt", "jobs") if j.shot.id in paid]
             takes = {sid: t.result.asset for sid, t in produce_all(r, jobs).items()}
     except BaseException:
-        r.ledger.finish_run(r.run_id, status="failed")
-        r.ledger.close()
+        r.finish(ok=False)
         raise
-    finally:
-        r.shutdown()
-    r.ledger.finish_run(r.run_id, status="ok")
-    r.ledger.close()
+    r.finish(ok=True)
     return takes

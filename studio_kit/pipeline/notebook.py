@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tqdm.std import tqdm
-
 from .. import resources
 from ..notebook_run import execute_recorded
 from ..progress import ProgressEvent
@@ -22,6 +20,8 @@ class TqdmProgress:
     """Progress callback for notebooks and scripts: one tqdm bar over the stages."""
 
     def __init__(self, **tqdm_kwargs: Any) -> None:
+        from tqdm.std import tqdm  # here: importing the pipeline does not load tqdm
+
         self.bar = tqdm(total=None, unit="stage", **{"desc": "render", **tqdm_kwargs})
         self.hits = 0
 
@@ -39,13 +39,10 @@ class TqdmProgress:
 
 
 def stage_table(result: RenderResult) -> Any:
-    """The run's stages as a pandas DataFrame when pandas is there, else a list of dicts."""
-    rows = [s.model_dump() for s in result.stages]
-    try:
-        import pandas as pd  # (optional: the table is a list without it)
-    except ImportError:  # pragma: no cover - pandas comes with holoviews
-        return rows
-    return pd.DataFrame(rows)
+    """The run's stages as a pandas DataFrame (pandas comes with holoviews)."""
+    import pandas as pd  # here: importing the pipeline does not load pandas
+
+    return pd.DataFrame([s.model_dump() for s in result.stages])
 
 
 def run_notebook(project: str | Path, episode: str, options: RenderOptions | None = None, *,

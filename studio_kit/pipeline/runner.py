@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..progress import ProgressCallback, ProgressEvent, fraction_reporter
-from ..store.cache import Cache
+from ..store.cache import Cache, force_vault
 from ..store.hashing import stable_hash
 from ..store.ledger import Ledger
 from ..store.vault import Vault
@@ -80,7 +80,7 @@ class StageRunner:
 
     def __init__(self, vault: Vault, ledger: Ledger | None = None, run_id: int | None = None,
                  progress: ProgressCallback | None = None, *, force: bool = False) -> None:
-        self.vault = vault
+        self.vault = force_vault(vault, force)  # --force: the vault's one scope
         self.ledger = ledger
         self.run_id = run_id
         self.progress = progress
@@ -97,9 +97,9 @@ class StageRunner:
         key = stage_key(stage, version, inputs)
         self._emit(ProgressEvent(stage, subject, "start"))
         t0 = time.perf_counter()
-        # the stage is a namespace of store.cache (counted; the vault's --force scope);
-        # ``force`` keeps its meaning: this runner never reuses a stage record
-        cache = Cache(self.vault, stage, force=True if self.force else None)
+        # the stage is a namespace of store.cache (counted; the vault's --force scope: a
+        # forced run re-makes each stage record once)
+        cache = Cache(self.vault, stage)
         rec = cache.lookup(key)
         if rec is not None:
             out = StageOutput(stage, subject, key, dict(rec.outputs), dict(rec.meta), True,

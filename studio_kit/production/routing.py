@@ -237,10 +237,6 @@ def shot_features(project, episode: str, shot: Shot, rules: RoutingRules,
         interior=bool(scene.interior) if scene else True)
 
 
-def _key_missing(engine: Engine) -> str | None:
-    return engine.key_problem()
-
-
 def route_shot(project, episode: str, shot: Shot | str, rules: RoutingRules | None = None,
                first_of_scene: bool | None = None,
                engines: dict[str, Engine] | None = None,
@@ -287,7 +283,7 @@ def route_shot(project, episode: str, shot: Shot | str, rules: RoutingRules | No
             skipped[name] = (f"{shot.duration_s:g}s over its {eng.capabilities.max_duration_s:g}"
                              "s maximum")
             continue
-        missing = _key_missing(eng)
+        missing = eng.key_problem()
         if missing:
             skipped[name] = f"${missing} not set"
             continue

@@ -1,2 +1,3 @@
-"""A series on disk: loading and validating it, scaffolding and building a new one, the
-JSON Schemas of its files, where each episode stands, and the storyboard timeline model."""
+"""A series on disk: loading and validating it (``series_folder``), the folder layout and
+default characters and scenes of a new one (``scaffold``), the JSON Schemas of its files
+(``schema``)."""

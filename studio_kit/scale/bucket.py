@@ -9,7 +9,7 @@ too:
   there. ``repair`` moves a corrupt object to ``<url>/quarantine/`` and deletes the records
   whose outputs are gone, so the next render re-makes them.
 - :func:`plan_bucket_gc` / :func:`run_bucket_gc` decide what is live exactly as the local gc
-  does (``studio_kit.store.assets``: the ledger's latest renders, the project's files, the
+  does (``surfaces.asset_vault.mark_live``: the ledger's latest renders, the project's files, the
   takes episodes use, paid takes kept unless ``include_paid_unused``), with the bucket's
   stage records pulled into the cache first (a worker's records may be only there), and
   delete the rest from the bucket: records first, then objects, with a journal under

@@ -130,11 +130,6 @@ class DaskExecutor:
         # worker died is rescheduled by the scheduler (its allowed-failures)
         return self.client.submit(fn, *args, pure=False, **extra, **kwargs)
 
-    def map(self, fn: Callable[..., Any], items: list[Any], *, key: str) -> list[Any]:
-        """One task per item, submitted in one batch (one scheduler message)."""
-        return self.client.map(fn, items, key=[f"{key}-{i}" for i in range(len(items))],
-                               pure=False)
-
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         from distributed import as_completed
 
@@ -184,12 +179,9 @@ def pin_process(cores: list[int]) -> None:
             continue
     for var in THREAD_VARS:
         os.environ[var] = str(len(cores))
-    try:
-        import cv2
+    import cv2
 
-        cv2.setNumThreads(len(cores))
-    except ImportError:  # pragma: no cover - a dependency of QC
-        pass
+    cv2.setNumThreads(len(cores))
 
 
 def process_cpu() -> dict[str, float]:
@@ -227,17 +219,15 @@ def _noop(i: int) -> int:
     return i
 
 
-def task_overhead_ms(executor, n: int = 200, *, batch: bool = False,
-                     mode: str | None = None) -> float:
+def task_overhead_ms(executor, n: int = 200, *, mode: str = "one-by-one") -> float:
     """Mean wall time per no-op task submitted and gathered (milliseconds): the scheduling
     cost a task pays on this executor, measured. ``mode``:
 
     - ``"one-by-one"`` (the default): ``submit`` each task, then wait for each result;
-    - ``"map"`` (or ``batch=True``): one ``client.map`` (one message to the scheduler), then
+    - ``"map"``: one ``client.map`` (one message to the scheduler), then
       one ``client.gather`` - how Dask's own docs measure per-task overhead;
     - ``"submit-gather"``: ``client.submit(..., pure=False)`` per task, one ``gather``.
     """
-    mode = mode or ("map" if batch else "one-by-one")
     t0 = time.perf_counter()
     tag = time.time_ns()
     client = getattr(executor, "client", None)

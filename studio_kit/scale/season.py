@@ -338,13 +338,9 @@ def render_shots_task(task: ShotsTask) -> ShotsOutcome:
                 for sid in task.shots:
                     takes[sid] = EPISODE_GRAPH.stage("generate").run_shot(ctx, sid)
             except BaseException:
-                ctx.shutdown(cancel=True)
-                ctx.ledger.finish_run(ctx.run_id, status="failed")
-                ctx.ledger.close()
+                ctx.finish(ok=False)
                 raise
-            ctx.shutdown()
-            ctx.ledger.finish_run(ctx.run_id, status="ok")
-            ctx.ledger.close()
+            ctx.finish(ok=True)
         return ShotsOutcome(episode=et.episode, shots=task.shots,
                             worker=f"{socket.gethostname()}:{os.getpid()}",
                             seconds=round(time.perf_counter() - t0, 3),

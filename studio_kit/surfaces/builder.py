@@ -494,11 +494,8 @@ def _write(root: Path, parts: dict[str, Any]) -> None:
 
 
 def _import_fountain(root: Path, req: BuildRequest) -> None:
-    try:
-        from ..screenplay import import_script
-    except ImportError:
-        raise StudioError("the screenplay importer is not installed",
-                          hint="studio_kit.screenplay is needed to build from a script") from None
+    from ..screenplay import import_script
+
     if not req.text.strip():
         raise StudioError("the script is empty", field="text", hint="upload a .fountain file")
     script = root / "upload.fountain"  # the importer wants an empty folder but for the script

@@ -605,9 +605,10 @@ def master_audio_tracks(master: Path) -> list[str]:
 
 
 def master_with_audio(project: Project, master: Path, track: int) -> Path:
-    """The master with only its audio stream ``track`` (video, that sound and the caption
-    streams copied, no re-encode), cached under ``.studio/player``: a browser plays the
-    first audio stream of a file, so switching the sound in the page is switching files."""
+    """The master with only its audio stream ``track`` (the video and that sound copied, no
+    re-encode; the page's captions are the WebVTT sidecars), cached under
+    ``.studio/player``: a browser plays the first audio stream of a file, so switching the
+    sound in the page is switching files."""
     from ..edit.frames import run_ffmpeg
 
     tracks = master_audio_tracks(master)

@@ -377,11 +377,6 @@ class HttpJobClient:
                          remote_id=remote_id)
 
     # -- calls -----------------------------------------------------------------------
-    def backoff(self, retry_state: RetryCallState) -> float:
-        """The wait before the next attempt: ``Retry-After`` of a 429/408 when the server
-        gave one, else ``retry_backoff * 2**(n-1)`` after attempt n."""
-        return self.policy().wait(retry_state)
-
     def policy(self) -> RetryPolicy:
         """This client's schedule (``RetryPolicy``: attempts, backoff, Retry-After cap)."""
         return RetryPolicy(self.max_retries, self.retry_backoff, self.max_retry_after)

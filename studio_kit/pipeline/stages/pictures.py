@@ -13,7 +13,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ... import registry
 from ...asyncrun import run_sync
 from ...engines.base import EngineRequest, EngineResult
 from ...errors import EngineError, StudioError
@@ -177,10 +176,6 @@ def produce_all(r: RenderContext, jobs: list[ShotJob]) -> dict[str, ShotTake]:
         finally:
             ledger.close()
 
-    for reg in vars(registry).values():  # built-ins loaded once here, not raced by workers
-        if isinstance(reg, registry.Registry):
-            reg._load_builtins()
-    r._spent_before = r.ledger.total_cost(r.episode)
     futures: dict[str, Any] = {}
     with ThreadPoolExecutor(max_workers=max(1, len(jobs)),
                             thread_name_prefix="render-shot") as pool:
@@ -371,8 +366,17 @@ class GenerateStage(Stage):
         """One shot's take on this thread (its previous take, when it continues the
         previous shot, must be in ``ctx.products['generate']['takes']``)."""
         jobs = ctx.product("prompt", "jobs")
-        i = next(k for k, j in enumerate(jobs) if j.shot.id == shot_id)
+        i = next((k for k, j in enumerate(jobs) if j.shot.id == shot_id), None)
+        if i is None:
+            raise StudioError(f"episode {ctx.episode} has no shot {shot_id!r}",
+                              field="shot", hint=f"shots: {', '.join(j.shot.id for j in jobs)}")
         job, prev = jobs[i], None
         if i and job.shot.continue_from_previous:
-            prev = ctx.product("generate", "takes")[jobs[i - 1].shot.id].result.asset
+            before = jobs[i - 1].shot.id
+            take = ctx.product("generate", "takes").get(before)
+            if take is None:
+                raise StudioError(f"shot {shot_id} continues shot {before}, whose take is not "
+                                  "made yet", field=f"shots.{shot_id}",
+                                  hint=f"run shot {before} first (or the whole episode)")
+            prev = take.result.asset
         return produce_shot_take(ctx, job, runner=ctx.runner, previous_clip=prev)
