@@ -308,11 +308,11 @@ def render_cut(master: Path, pieces: list[CutPiece], spec: PlatformSpec, dest: P
 
 def _cut(project, episode: str, out_dir: str | Path, kind: str, platform_name: str,
          target_s: float, planner, burn_captions: str | None, caption_style) -> CutDown:
-    from ..edit.timeline import Timeline
+    from ..edit.captions import to_srt
     from ..project.series_folder import Project
     from ..store.yamlio import atomic_write_text
     from .captions_burn import output_faces, plan_burn
-    from .deliver import approved_master, sidecar
+    from .deliver import approved_master, caption_srts, episode_timeline, platform_gain_db, sidecar
     from .reframe import crop_path, crop_size, subject_track
 
     spec = platform(platform_name)
@@ -321,10 +321,7 @@ def _cut(project, episode: str, out_dir: str | Path, kind: str, platform_name: s
     with proj.ledger() as ledger:
         master, render = approved_master(ledger, proj, episode)
         strengths = shot_strengths(proj, episode, render, ledger)
-    if not render.get("timeline") or not Path(render["timeline"]).is_file():
-        raise StudioError("the render record has no timeline", file=master,
-                          hint="re-render the episode (the record predates timelines)")
-    timeline = Timeline.model_validate_json(Path(render["timeline"]).read_text("utf-8"))
+    timeline = episode_timeline(render, master)
     fps = float(timeline.fps)
     pieces = planner(strengths, timeline)
     frames = sum(p.end - p.start for p in pieces)
@@ -342,16 +339,12 @@ def _cut(project, episode: str, out_dir: str | Path, kind: str, platform_name: s
     stem = f"{master.stem}.{kind}"
     captions: dict[str, str] = {}
     cut_caps = {}
-    for lang, files in sorted(render.get("captions", {}).items()):
-        src = files.get("srt")
-        if src and Path(src).is_file():
-            from ..edit.captions import to_srt
-
-            caps = retime_captions(Path(src).read_text("utf-8"), pieces, fps)
-            cut_caps[lang] = caps
-            dst = out / f"{stem}.{lang}.{spec.captions}"
-            atomic_write_text(dst, sidecar(to_srt(caps), spec.captions, lang, frames / fps))
-            captions[lang] = str(dst)
+    for lang, src in caption_srts(render).items():
+        caps = retime_captions(src.read_text("utf-8"), pieces, fps)
+        cut_caps[lang] = caps
+        dst = out / f"{stem}.{lang}.{spec.captions}"
+        atomic_write_text(dst, sidecar(to_srt(caps), spec.captions, lang, frames / fps))
+        captions[lang] = str(dst)
     burn = None
     if burn_captions:
         if burn_captions not in cut_caps:
@@ -365,8 +358,7 @@ def _cut(project, episode: str, out_dir: str | Path, kind: str, platform_name: s
         faces = [faces_master[n] for p in pieces for n in range(p.start, p.end)]
         burn = plan_burn(cut_caps[burn_captions], spec.width, spec.height, faces, fps,
                          language=burn_captions, style=caption_style)
-    measured = render.get("loudness", {}).get("integrated_lufs")
-    gain = 0.0 if measured is None else round(spec.loudness_lufs - float(measured), 2)
+    gain = platform_gain_db(spec, render)
     video = out / f"{stem}.mp4"
     render_cut(master, pieces, spec, video, fps=fps, gain_db=gain, path=path, burn=burn)
     result = CutDown(kind=kind, platform=spec.name, video=str(video), width=spec.width,

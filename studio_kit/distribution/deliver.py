@@ -24,6 +24,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -34,6 +35,9 @@ from ..registry import DELIVERABLES
 from .captions_burn import BurnPlan
 from .platforms import PlatformSpec, platform, platforms
 from .reframe import CropPath, crop_path, crop_size, sendcmd_script, subject_track
+
+if TYPE_CHECKING:
+    from ..edit.timeline import Timeline
 
 
 class Deliverable(BaseModel):
@@ -61,6 +65,50 @@ def approved_master(ledger, project, episode: str) -> tuple[Path, dict]:
     master = Path(render["master"])
     require_gate_c(ledger, episode, master, action="delivered")
     return master, render
+
+
+def timeline_file(render: dict, master: str | Path) -> Path:
+    """The render record's timeline file; a StudioError when the record has none."""
+    src = render.get("timeline")
+    if not src or not Path(src).is_file():
+        raise StudioError("the render record has no timeline", file=master,
+                          hint="re-render the episode (the record predates timelines)")
+    return Path(src)
+
+
+def episode_timeline(render: dict, master: str | Path) -> Timeline:
+    """The render record's timeline (``timeline_file``), parsed."""
+    from ..edit.timeline import Timeline
+
+    return Timeline.model_validate_json(timeline_file(render, master).read_text("utf-8"))
+
+
+def platform_gain_db(spec: PlatformSpec, render: dict) -> float:
+    """The gain that brings the master's measured integrated loudness (``render.json``) to
+    the platform's target; 0 when the render measured none."""
+    measured = render.get("loudness", {}).get("integrated_lufs")
+    return 0.0 if measured is None else round(spec.loudness_lufs - float(measured), 2)
+
+
+def caption_srts(render: dict) -> dict[str, Path]:
+    """The render's SRT file of each caption language that has one on disk (sorted)."""
+    out: dict[str, Path] = {}
+    for lang, files in sorted(render.get("captions", {}).items()):
+        src = files.get("srt")
+        if src and Path(src).is_file():
+            out[lang] = Path(src)
+    return out
+
+
+def caption_srt(render: dict, language: str, master: Path) -> Path:
+    """The render's SRT of ``language``; a StudioError naming the languages it has."""
+    src = caption_srts(render).get(language)
+    if src is None:
+        raise StudioError(f"the render has no {language!r} captions to burn in",
+                          file=master, field="burn_captions",
+                          hint=f"languages: {', '.join(sorted(render.get('captions', {})))}"
+                          " (set series.languages and re-render)")
+    return src
 
 
 def platform_audio_filter(spec: PlatformSpec, gain_db: float) -> str:
@@ -128,7 +176,6 @@ def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
     caption language to burn into the picture, clear of the subject's face
     (``captions_burn``; ``caption_style``: a ``CaptionStyle``). ``thumbnail_title``: text
     drawn on the thumbnails, clear of the faces (``thumbnails.draw_title``)."""
-    from ..edit.timeline import Timeline
     from ..project.series_folder import Project
     from ..store.yamlio import atomic_write_text
     from .metadata import build_metadata
@@ -139,12 +186,9 @@ def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
     episode = proj.storyboard(episode).episode
     with proj.ledger() as ledger:
         master, render = approved_master(ledger, proj, episode)
-    if not render.get("timeline") or not Path(render["timeline"]).is_file():
-        raise StudioError("the render record has no timeline", file=master,
-                          hint="re-render the episode (the record predates timelines)")
-    timeline = Timeline.model_validate_json(Path(render["timeline"]).read_text("utf-8"))
+    timeline = episode_timeline(render, master)
     if burn_captions:
-        _captions_srt(render, burn_captions, master)  # a wrong language fails before any work
+        caption_srt(render, burn_captions, master)  # a wrong language fails before any work
     out = Path(out_dir) / spec.name
     stem = master.stem
     duration = min(_master_seconds(master) or timeline.duration_s, spec.max_duration_s)
@@ -153,8 +197,7 @@ def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
     path = None
     crop_file = None
     reframed = (cw, ch) != (timeline.width, timeline.height)
-    measured = render.get("loudness", {}).get("integrated_lufs")
-    gain = 0.0 if measured is None else round(spec.loudness_lufs - float(measured), 2)
+    gain = platform_gain_db(spec, render)
     video = out / f"{stem}.{spec.name}.mp4"
     if reframed and not burn_captions:
         # tracked while it is encoded, one decode (reframe_stream); the same path and pixels
@@ -181,13 +224,10 @@ def deliver(project, episode: str, platform_name: str, out_dir: str | Path, *,
         encode(master, spec, video, gain_db=gain, path=path, duration_s=duration, burn=plan)
 
     captions: dict[str, str] = {}
-    for lang, files in sorted(render.get("captions", {}).items()):
-        src = files.get("srt")
-        if src and Path(src).is_file():
-            dst = out / f"{stem}.{lang}.{spec.captions}"
-            atomic_write_text(dst, sidecar(Path(src).read_text("utf-8"), spec.captions,
-                                           lang, duration))
-            captions[lang] = str(dst)
+    for lang, src in caption_srts(render).items():
+        dst = out / f"{stem}.{lang}.{spec.captions}"
+        atomic_write_text(dst, sidecar(src.read_text("utf-8"), spec.captions, lang, duration))
+        captions[lang] = str(dst)
 
     size = (spec.width // 2 * 2, spec.height // 2 * 2) if path is None else None
     thumbs = choose_thumbnails(master, timeline, out, n=thumbnails, crop=path, size=size,
@@ -215,26 +255,14 @@ def _burn_plan(proj, render: dict, timeline, master: Path, spec: PlatformSpec,
     subject's face in the deliverable's framing."""
     from .captions_burn import output_faces, plan_burn, srt_captions
 
-    src = _captions_srt(render, language, master)
+    src = caption_srt(render, language, master)
     track = path.subject if path is not None else subject_track(render, timeline,
                                                                 proj.vault(), master)
     faces = output_faces(path, track, timeline.width, timeline.height, spec.width,
                          spec.height)
-    caps = srt_captions(Path(src).read_text("utf-8"))
+    caps = srt_captions(src.read_text("utf-8"))
     return plan_burn(caps, spec.width, spec.height, faces, float(timeline.fps),
                      language=language, limit_s=duration, style=style)
-
-
-def _captions_srt(render: dict, language: str, master: Path) -> Path:
-    """The render's SRT of ``language``; a StudioError naming the languages it has."""
-    files = render.get("captions", {}).get(language, {})
-    src = files.get("srt")
-    if not src or not Path(src).is_file():
-        raise StudioError(f"the render has no {language!r} captions to burn in",
-                          file=master, field="burn_captions",
-                          hint=f"languages: {', '.join(sorted(render.get('captions', {})))}"
-                          " (set series.languages and re-render)")
-    return Path(src)
 
 
 def sidecar(srt_text: str, fmt: str, language: str, limit_s: float) -> str:

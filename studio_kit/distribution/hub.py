@@ -37,6 +37,7 @@ from ..store.yamlio import atomic_write_bytes, atomic_write_text
 from .platforms import PlatformSpec, platform, platforms
 from .publish import PlatformRelease, Receipt, Release, publish, release_file, save_release
 from .reframe import CropPath, crop_path, crop_size, subject_track
+from .reframe import _decode as decode_frames
 from .thumbnails import Thumbnail, choose_thumbnails
 
 HUB_FILE = "distribution.json"
@@ -212,11 +213,12 @@ def choose_thumbnail(project, episode: str, platform_name: str, frame: int) -> H
 
 def caption_languages(project, episode: str) -> list[str]:
     """The caption languages the latest render has (what can be burned in)."""
+    from .deliver import caption_srts
+
     proj = _project(project)
     with proj.ledger() as ledger:
         render = latest_render(ledger, _episode(proj, episode)) or {}
-    return sorted(lang for lang, files in render.get("captions", {}).items()
-                  if files.get("srt") and Path(files["srt"]).is_file())
+    return list(caption_srts(render))
 
 
 def choose_burn_in(project, episode: str, platform_name: str, language: str | None
@@ -290,6 +292,8 @@ class Source(BaseModel):
 
 
 def source(project, episode: str) -> Source:
+    from .deliver import timeline_file
+
     proj = _project(project)
     ep = _episode(proj, episode)
     with proj.ledger() as ledger:
@@ -297,12 +301,9 @@ def source(project, episode: str) -> Source:
     if not render or not render.get("master") or not Path(render["master"]).is_file():
         raise StudioError(f"episode {ep} has no rendered master", field="episode",
                           hint=f"render it first: 'studio render PROJECT {ep}'")
-    tl = render.get("timeline")
-    if not tl or not Path(tl).is_file():
-        raise StudioError("the render record has no timeline", file=render["master"],
-                          hint="re-render the episode (the record predates timelines)")
+    tl = timeline_file(render, render["master"])
     return Source(episode=ep, master=render["master"], master_sha256=file_hash(render["master"]),
-                  render=render, timeline=json.loads(Path(tl).read_text("utf-8")))
+                  render=render, timeline=json.loads(tl.read_text("utf-8")))
 
 
 class GateView(BaseModel):
@@ -427,22 +428,6 @@ def framing(project, episode: str, platform_name: str, src: Source | None = None
                    max_pan_px_s=path.max_pan_px_s if path else 0.0, shots=shots)
 
 
-def _frames(master: Path, wanted: set[int]) -> dict:
-    import av
-
-    out = {}
-    if not wanted:
-        return out
-    last = max(wanted)
-    with av.open(str(master)) as c:
-        for i, f in enumerate(c.decode(video=0)):
-            if i in wanted:
-                out[i] = f.to_ndarray(format="rgb24")
-            if i >= last:
-                break
-    return out
-
-
 def _png(img) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
@@ -463,7 +448,7 @@ def framing_stills(project, episode: str, fr: Framing, src: Source | None = None
 
     proj = _project(project)
     src = src or source(proj, episode)
-    frames = _frames(Path(src.master), {s.preview_frame for s in fr.shots})
+    frames = decode_frames(Path(src.master), {s.preview_frame for s in fr.shots})
     scale = PREVIEW_H / fr.height
     out = []
     for s in fr.shots:
