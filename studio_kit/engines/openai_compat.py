@@ -15,12 +15,15 @@ third-party server; with no key no ``Authorization`` header is sent at all (loca
 
 ``chat_content`` raises the SDK's own exceptions (``openai.APIStatusError`` with
 ``status_code``, ``openai.APIConnectionError``/``APITimeoutError``) or ``MalformedChat``;
-each caller turns them into its own ``StudioError`` with its own fix (``user_or_operational``
-picks the kind).
+``studio_errors`` turns the SDK's into StudioErrors worded by the caller (which endpoint,
+which setting to fix; ``user_or_operational`` picks the kind). The messages name the
+exception's type and the HTTP status only, never the request, its headers or the reply.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 #: the SDK's default: two retries after the first attempt
@@ -92,3 +95,28 @@ def user_or_operational(exc: BaseException) -> type:
     if isinstance(status, int) and 400 <= status < 500 and status not in (408, 429):
         return EngineUserError
     return EngineOperationalError
+
+
+@contextmanager
+def studio_errors(what: str, *, unreachable_hint: str, status_hint: str,
+                  url_field: str | None = None, key_field: str | None = None,
+                  key_hint: str = "check the key in the environment") -> Iterator[None]:
+    """Raise the SDK's failures inside the block as ``EngineUserError`` or
+    ``EngineOperationalError`` (``user_or_operational``) about ``what`` (e.g. "LLM
+    endpoint"): "<what> unreachable: <exception type>" (``url_field``, ``unreachable_hint``)
+    after the SDK's retries, "<what> answered HTTP <status>" (``status_hint``), and, when
+    ``key_field`` is given, "<what> refused the key" for 401/403 (``key_field``,
+    ``key_hint``). ``MalformedChat`` and anything else pass through."""
+    import openai
+
+    try:
+        yield
+    except openai.APIConnectionError as exc:  # (APITimeoutError included), after retries
+        raise user_or_operational(exc)(
+            f"{what} unreachable: {type(exc.__cause__ or exc).__name__}",
+            field=url_field, hint=unreachable_hint) from None
+    except openai.APIStatusError as exc:
+        kind = user_or_operational(exc)
+        if key_field is not None and exc.status_code in (401, 403):
+            raise kind(f"{what} refused the key", field=key_field, hint=key_hint) from None
+        raise kind(f"{what} answered HTTP {exc.status_code}", hint=status_hint) from None

@@ -23,7 +23,6 @@ audio offsets, record frames) ride along in each clip's ``metadata["studio"]``.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,12 +34,12 @@ from ..edit.timeline import ItemKind, Timeline
 from ..errors import StudioError
 from ..models import TransitionKind
 from ..registry import EXPORTERS
+from ..store.hashing import is_digest
 from ..store.yamlio import atomic_write_text
 
 _OTIO_TYPES = {
     TransitionKind.dissolve: otio.schema.TransitionTypes.SMPTE_Dissolve,
 }
-_DIGEST = re.compile(r"[0-9a-f]{64}")
 #: the render's stems, in track order (files under ``<episode dir>/audio/stems/``)
 STEMS = ("dialogue", "music", "effects", "ambience", "me")
 
@@ -167,7 +166,7 @@ def _resolve_clip(clip: str | None, project: Path) -> str | None:
     if not clip:
         return None
     name = Path(clip).name
-    if _DIGEST.fullmatch(name):
+    if is_digest(name):
         obj = project / ".studio" / "vault" / "objects" / name[:2] / name
         if obj.is_file():
             return str(obj)

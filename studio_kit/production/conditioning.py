@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from ..engines.base import Engine, EngineRequest, ShotSpec
 from ..errors import StudioError
 from ..store.cache import Cache
+from ..store.hashing import is_digest
 from ..store.vault import Vault
 
 LAST_FRAME_STAGE = "last-frame"
@@ -66,7 +67,7 @@ def _project_image(project: Any, vault: Vault, ref: str, what: str,
                    notes: list[str]) -> str | None:
     """Store a project image (or accept a vault hash) and return its digest, or note why not."""
     root = Path(project.root)
-    if len(ref) == 64 and all(c in "0123456789abcdef" for c in ref) and vault.has(ref):
+    if is_digest(ref) and vault.has(ref):
         return ref
     path = _inside(root, ref)
     if path is None:

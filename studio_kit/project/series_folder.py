@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from ..errors import Problem, ProblemList, StudioError, ValidationFailed
 from ..models import Character, Scene, Series, Shot, Storyboard
 from ..settings import settings
+from ..store.hashing import is_digest, stable_hash
 from ..store.ledger import Ledger
 from ..store.vault import Vault
 from ..store.yamlio import LineMap, line_for, load_yaml, save_model, validate_data
@@ -33,7 +34,6 @@ M = TypeVar("M", Character, Scene, Series)
 #: shared asset library; by default every file a project names is inside its folder
 ASSET_ROOTS_ENV = "STUDIO_ASSET_ROOTS"
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-_VAULT_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 def asset_roots(root: Path) -> list[Path]:
@@ -210,7 +210,7 @@ class Project:
             outside(spath, self.series.look_lut, ("look_lut",))
         for sc in self.scenes.values():
             ref = sc.reference_frame
-            if ref and not _VAULT_HASH.match(ref):
+            if ref and not is_digest(ref):
                 outside(self.root / "scenes" / f"{sc.id}.yaml", ref, ("reference_frame",))
         for ch in self.characters.values():
             path = self.root / "characters" / f"{ch.id}.yaml"
@@ -349,7 +349,6 @@ class Project:
     def resolve_shot(self, episode_id: str, shot_id: str):
         """A ShotSpec: the shot with its scene and characters (in their outfits) resolved."""
         from ..engines.base import ResolvedCharacter, ShotSpec
-        from ..store.hashing import stable_hash
 
         sb = self.storyboard(episode_id)
         try:

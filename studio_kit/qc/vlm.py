@@ -125,26 +125,17 @@ def ask(config: VLMConfig, messages: list[dict]) -> str:
     """The model's answer, through the ``openai`` SDK (its retries: 5xx, 408/429,
     timeouts); a refused key or a bad request is an ``EngineUserError``, an unreachable or
     failing server an ``EngineOperationalError`` (both StudioErrors)."""
-    import openai
-
     try:
-        return openai_compat.chat_content(
-            config.base_url, model=config.model, messages=messages, api_key=config.api_key,
-            timeout_s=config.timeout_s, max_retries=config.max_retries, temperature=0,
-            response_format={"type": "json_object"})
-    except openai.APIConnectionError as exc:  # (APITimeoutError included), after retries
-        raise openai_compat.user_or_operational(exc)(
-            f"vision-language endpoint unreachable: {type(exc.__cause__ or exc).__name__}",
-            field="STUDIO_VLM_BASE_URL", hint="start the server or unset "
-            "STUDIO_VLM_BASE_URL to skip this scorer") from None
-    except openai.APIStatusError as exc:
-        kind = openai_compat.user_or_operational(exc)
-        if exc.status_code in (401, 403):
-            raise kind("vision-language endpoint refused the key",
-                       field="STUDIO_VLM_API_KEY", hint="check the key in the environment"
-                       ) from None
-        raise kind(f"vision-language endpoint answered HTTP {exc.status_code}",
-                   hint="check STUDIO_VLM_MODEL and the server log") from None
+        with openai_compat.studio_errors(
+                "vision-language endpoint", url_field="STUDIO_VLM_BASE_URL",
+                unreachable_hint="start the server or unset STUDIO_VLM_BASE_URL to skip "
+                "this scorer", key_field="STUDIO_VLM_API_KEY",
+                status_hint="check STUDIO_VLM_MODEL and the server log"):
+            return openai_compat.chat_content(
+                config.base_url, model=config.model, messages=messages,
+                api_key=config.api_key, timeout_s=config.timeout_s,
+                max_retries=config.max_retries, temperature=0,
+                response_format={"type": "json_object"})
     except openai_compat.MalformedChat:
         raise StudioError("the vision-language endpoint's reply is not an OpenAI chat "
                           "completion", field="STUDIO_VLM_BASE_URL",

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
+#: a vault digest as a whole string: sha256 in lower-case hex (what ``stable_hash`` and
+#: ``file_hash`` return, and the name of every vault object)
+_DIGEST_RE = re.compile(r"[0-9a-f]{64}")
+#: a digest inside text (JSON, YAML, a log): a whole word, not part of a longer hex run
+DIGEST_IN_TEXT_RE = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def is_digest(s: str) -> bool:
+    """Whether ``s`` is a vault digest (64 lower-case hex characters, nothing else)."""
+    return _DIGEST_RE.fullmatch(s) is not None
 
 
 def _default(obj: Any) -> Any:

@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 from ..errors import VaultError
+from .hashing import is_digest
 
 #: the environment variable that puts a project's vault on an fsspec URL
 VAULT_URL_ENV = "STUDIO_VAULT_URL"
@@ -186,7 +187,7 @@ def store_for(url: str | None) -> ObjectStore | None:
 # -- listing and removal (``studio vault verify`` / ``gc`` on a bucket: scale.bucket) ------
 def _digest_of(key: str) -> str | None:
     name = key.rsplit("/", 1)[-1]
-    if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
+    if is_digest(name):
         return name
     return None
 

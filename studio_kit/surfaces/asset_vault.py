@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,11 +31,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..errors import StudioError
+from ..store.hashing import DIGEST_IN_TEXT_RE
 from ..store.ledger import Ledger
 from ..store.vault import Vault
 from ..store.yamlio import atomic_write_text
 
-HEX = re.compile(r"\b[0-9a-f]{64}\b")
 #: stage records that are references (drawn from the bible): always roots
 REFERENCE_STAGES = ("qc-reference", "reference")
 JOURNAL = "gc-journal.json"
@@ -118,7 +117,7 @@ def _project_hashes(root: Path) -> set[str]:
         if ".studio" in p.parts or "out" in p.relative_to(root).parts[:1]:
             continue
         try:
-            found.update(HEX.findall(p.read_text(encoding="utf-8", errors="replace")))
+            found.update(DIGEST_IN_TEXT_RE.findall(p.read_text(encoding="utf-8", errors="replace")))
         except OSError:
             continue
     return found
@@ -208,7 +207,7 @@ def asset_index(project: Any) -> list[Asset]:
                 if take is not None:
                     _request_into(take, vault.path(req.digest), req.digest)
         text = json.dumps(render)
-        for d in set(HEX.findall(text)):
+        for d in set(DIGEST_IN_TEXT_RE.findall(text)):
             if d in assets:
                 assets[d].used_in.append(f"episode {ep}: latest render")
     for ep, cur in takes.items():
@@ -329,7 +328,7 @@ def mark_live(project: Any, vault: Vault, *, include_paid_unused: bool
         ledger.close()
     live: set[str] = set(take_assets)
     for r in renders.values():
-        live.update(HEX.findall(json.dumps(r)))
+        live.update(DIGEST_IN_TEXT_RE.findall(json.dumps(r)))
     live.update(_project_hashes(project.root))
     live_requests = {c["request_hash"] for c in calls if c["asset"] in take_assets}
     kept_paid = []
@@ -348,7 +347,7 @@ def mark_live(project: Any, vault: Vault, *, include_paid_unused: bool
                 (stage == "generation" and (key in live_requests or outs & take_assets)):
             live_records.add(str(path))
             live.update(outs)
-            live.update(d for d in HEX.findall(json.dumps(rec.get("meta", {})))
+            live.update(d for d in DIGEST_IN_TEXT_RE.findall(json.dumps(rec.get("meta", {})))
                         if d != key)
     return live, live_records, sorted(set(kept_paid))
 

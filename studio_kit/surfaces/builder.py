@@ -296,8 +296,6 @@ def llm_outline(idea: str, tpl: GenreTemplate, cast_size: int, *,
                 max_retries: int = openai_compat.DEFAULT_MAX_RETRIES) -> LlmOutline:
     """Ask an OpenAI-compatible ``/chat/completions`` endpoint for an outline (JSON),
     through the ``openai`` SDK (``max_retries`` on 5xx, 408/429, timeouts)."""
-    import openai
-
     base_url = (base_url or settings().llm_base_url or "").rstrip("/")
     if not base_url:
         raise StudioError("no LLM endpoint configured",
@@ -315,17 +313,13 @@ def llm_outline(idea: str, tpl: GenreTemplate, cast_size: int, *,
     messages = [{"role": "system", "content": "You are a story editor for a TV series."},
                 {"role": "user", "content": prompt}]
     try:
-        content = openai_compat.chat_content(
-            base_url, model=model, messages=messages, api_key=key, timeout_s=timeout_s,
-            max_retries=max_retries, temperature=0.7, response_format={"type": "json_object"})
-    except openai.APIConnectionError as exc:  # (APITimeoutError included), after retries
-        raise openai_compat.user_or_operational(exc)(
-            f"LLM endpoint unreachable: {type(exc.__cause__ or exc).__name__}",
-            hint=f"check STUDIO_LLM_BASE_URL ({base_url})") from None
-    except openai.APIStatusError as exc:
-        raise openai_compat.user_or_operational(exc)(
-            f"LLM endpoint answered HTTP {exc.status_code}",
-            hint="check STUDIO_LLM_MODEL and STUDIO_LLM_API_KEY") from None
+        with openai_compat.studio_errors(
+                "LLM endpoint", unreachable_hint=f"check STUDIO_LLM_BASE_URL ({base_url})",
+                status_hint="check STUDIO_LLM_MODEL and STUDIO_LLM_API_KEY"):
+            content = openai_compat.chat_content(
+                base_url, model=model, messages=messages, api_key=key, timeout_s=timeout_s,
+                max_retries=max_retries, temperature=0.7,
+                response_format={"type": "json_object"})
     except openai_compat.MalformedChat as exc:
         raise StudioError(f"the LLM's outline is not usable: {exc}",
                           hint="try again, or build from the genre template alone "
