@@ -318,9 +318,10 @@ class FeatureBay(w.VBox):
             self.format_pick.value = f.format.value
         finally:
             self._drawing = False
-        rt = bay.running_time(f, self.root, self.library)
-        missing = set(bay.missing_sources(f, self.root, self.library))
-        segs = bay.arc(f, self.root, self.library)
+        tm = bay.timing(f, self.root, self.library)  # once per refresh
+        rt = bay.running_time(f, self.root, self.library, timing=tm)
+        missing = set(bay.missing_sources(f, self.root, self.library, timing=tm))
+        segs = bay.arc(f, self.root, self.library, timing=tm)
         colour = STATUS_COLOURS[rt.status]
         frac = min(1.0, rt.seconds / rt.max_s) if rt.max_s else 0.0
         lo = rt.min_s / rt.max_s if rt.max_s else 0.0

@@ -203,8 +203,12 @@ def _keyframes(path: str) -> set[int]:
                 if p.size and p.is_keyframe}
 
 
-def _episode_mood(s: EpisodeSource, ranges: list[tuple[int, int]], fps: float) -> str | None:
-    """The mood of the episode act that runs longest in the kept frames."""
+def episode_mood(s: EpisodeSource, ranges: list[tuple[int, int]]) -> str | None:
+    """The episode's music mood in a feature: the mood (``audio.music.act_mood``) of the
+    episode act that runs longest in ``ranges``, the master's frames the feature keeps
+    (``kept_ranges``: its drops applied), from the episode's timeline record; the first
+    such act on the timeline on a tie; None without a timeline record or when that act's
+    mood says nothing. The one rule: the export scores it, the Feature Bay previews it."""
     from ..audio.music import act_mood
     from ..project.series_folder import Project
 
@@ -356,7 +360,7 @@ def assemble_feature(feature: Feature, root: str | Path, out: str | Path, *,
             act_mood_of[spec.act] = spec.mood
     for i, spec in enumerate(feature.sources):
         if act_mood_of.get(spec.act) is None:
-            act_mood_of[spec.act] = _episode_mood(srcs[i], ranges[i], float(fps))
+            act_mood_of[spec.act] = episode_mood(srcs[i], ranges[i])
     first_act = feature.sources[0].act
     p, d = card(feature.title, CARD_FPS_FRAMES, "title_card")
     seq.append((p, d, "Title", [], first_act, None))

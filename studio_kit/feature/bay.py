@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,9 @@ from ..models.feature import RUNNING_TIME_S, Card, Feature, FeatureFormat, Sourc
 from ..progress import ProgressCallback
 from ..store.yamlio import save_model
 from .model import load_feature
+
+if TYPE_CHECKING:
+    from .assemble import EpisodeSource
 
 #: the title card and the end credits the assembly adds (assemble.CARD_FPS_FRAMES and twice
 #: it); read from the assembly module so the estimate follows it
@@ -347,12 +350,29 @@ def _episodes(feature: Feature, root: Path,
 _KEPT: dict[tuple, list[tuple[int, int]] | None] = {}
 
 
+def _episode_source(ep: RenderedEpisode, series_dir: Path) -> EpisodeSource:
+    """The render as the assembly's EpisodeSource (no content key: nothing is cut here)."""
+    from .assemble import EpisodeSource
+
+    return EpisodeSource(series_dir=str(series_dir), episode=ep.episode,
+                         render_json=ep.render_json, master=ep.master, mix=None,
+                         duration_s=ep.duration_s, width=ep.width, height=ep.height,
+                         fps=ep.fps, key="")
+
+
+def _master_frames(ep: RenderedEpisode) -> int:
+    """The master's frame count as the assembly counts it."""
+    from fractions import Fraction
+
+    return int(round(ep.duration_s * Fraction(ep.fps).limit_denominator(1001)))
+
+
 def _kept_ranges(ep: RenderedEpisode, series_dir: Path, drops: list[str],
                  frames: int) -> list[tuple[int, int]] | None:
     """The master's frame ranges its drops keep (assemble.kept_ranges, what the export
     cuts); None when the drops cannot be applied (no timeline record: the export says so).
     Cached by the render record's and the storyboard's modification times."""
-    from .assemble import EpisodeSource, kept_ranges
+    from .assemble import kept_ranges
 
     sb = series_dir / "episodes" / ep.episode / "storyboard.yaml"
     try:
@@ -361,32 +381,48 @@ def _kept_ranges(ep: RenderedEpisode, series_dir: Path, drops: list[str],
     except OSError:
         return None
     if key not in _KEPT:
-        src = EpisodeSource(series_dir=str(series_dir), episode=ep.episode,
-                            render_json=ep.render_json, master=ep.master, mix=None,
-                            duration_s=ep.duration_s, width=ep.width, height=ep.height,
-                            fps=ep.fps, key="")
         try:
-            _KEPT[key] = kept_ranges(src, drops, frames)
+            _KEPT[key] = kept_ranges(_episode_source(ep, series_dir), drops, frames)
         except StudioError:
             _KEPT[key] = None
     return _KEPT[key]
 
 
-class _Timing(BaseModel):
-    """Per source: its rendered length, what stays of it once its drops are applied, and
-    the recap that opens it (feature.recaps), in seconds; None when it is not rendered."""
+class Timing(BaseModel):
+    """Per source of one feature: its render, its rendered length, what stays of it once
+    its drops are applied (seconds, and the master's frame ranges the export keeps) and the
+    recap that opens it (feature.recaps), in seconds; None / [] when it is not rendered.
+    Computed once (:func:`timing`) and passed to ``running_time``, ``missing_sources`` and
+    ``arc`` (``timing=``) for one refresh of the surface."""
 
+    sources: list[Source] = Field(description="The feature's sources it was computed for.")
+    recaps: bool = Field(description="The feature's recaps flag it was computed for.")
+    episodes: list[RenderedEpisode | None]
     full: list[float | None]
     kept: list[float | None]
+    ranges: list[list[tuple[int, int]]]
     recap: list[float]
 
 
+def timing(feature: Feature, root: str | Path,
+           library: list[RenderedEpisode] | None = None) -> Timing:
+    """The feature's :class:`Timing` (renders found in ``library``, else on disk)."""
+    return _timing(feature, Path(root), library)
+
+
 def _timing(feature: Feature, root: Path,
-            library: list[RenderedEpisode] | None) -> _Timing:
+            library: list[RenderedEpisode] | None,
+            given: Timing | None = None) -> Timing:
+    """``given`` when it was computed for this feature's sources, else a new Timing."""
     from fractions import Fraction
 
     from .assemble import _recap_cuts, _recap_points
 
+    if given is not None:
+        if given.sources != feature.sources or given.recaps != feature.recaps:
+            raise ValueError(f"the timing passed is not that of feature {feature.id!r}: "
+                             "compute it with bay.timing(feature, ...)")
+        return given
     eps = _episodes(feature, root, library)
     full: list[float | None] = []
     kept: list[float | None] = []
@@ -411,29 +447,27 @@ def _timing(feature: Feature, root: Path,
         fps = next((e.fps for e in eps if e is not None), 24.0)
         for i in _recap_points(feature):
             recap[i] = sum(c.b - c.a for c in _recap_cuts(i, ranges, fps)) / fps
-    return _Timing(full=full, kept=kept, recap=recap)
-
-
-def _durations(feature: Feature, root: Path,
-               library: list[RenderedEpisode] | None) -> list[float | None]:
-    """Each source's length in the feature (its drops applied)."""
-    return _timing(feature, root, library).kept
+    return Timing(sources=list(feature.sources), recaps=feature.recaps, episodes=eps,
+                  full=full, kept=kept, ranges=ranges, recap=recap)
 
 
 def missing_sources(feature: Feature, root: str | Path,
-                    library: list[RenderedEpisode] | None = None) -> list[str]:
-    """The sources that are not rendered (``series episode``), for the surface to flag."""
-    ds = _durations(feature, Path(root), library)
+                    library: list[RenderedEpisode] | None = None, *,
+                    timing: Timing | None = None) -> list[str]:
+    """The sources that are not rendered (``series episode``), for the surface to flag;
+    ``timing``: the feature's :func:`timing`, when already computed."""
+    ds = _timing(feature, Path(root), library, timing).kept
     return [f"{s.series} {s.episode}" for s, d in zip(feature.sources, ds, strict=True)
             if d is None]
 
 
 def running_time(feature: Feature, root: str | Path,
-                 library: list[RenderedEpisode] | None = None) -> RunningTime:
+                 library: list[RenderedEpisode] | None = None, *,
+                 timing: Timing | None = None) -> RunningTime:
     """The feature's real running time against its format: the episodes as the export cuts
     them (cold opens, end hooks, recaps dropped), the recaps it adds, the title, cards and
-    credits."""
-    tm = _timing(feature, Path(root), library)
+    credits; ``timing``: the feature's :func:`timing`, when already computed."""
+    tm = _timing(feature, Path(root), library, timing)
     eps = sum(d or 0.0 for d in tm.kept)
     dropped = sum((f or 0.0) - (k or 0.0) for f, k in zip(tm.full, tm.kept, strict=True))
     recaps = sum(tm.recap)
@@ -456,53 +490,68 @@ def mood_of(mood: str | None) -> tuple[str, float]:
     return spec.mood, spec.intensity
 
 
-_EPISODE_MOODS: dict[tuple[str, str, float], str | None] = {}
+_EPISODE_MOODS: dict[tuple, str | None] = {}
 
 
-def episode_mood(series_dir: Path, episode: str) -> str | None:
-    """The episode's own music mood: the mood scored longest over its acts
-    (audio.music.act_mood: the act's mood, else what its shots and scenes say); None when
-    nothing says (cached by the storyboard's modification time)."""
-    from ..audio.music import act_mood
-    from ..project.series_folder import Project
+def _source_mood(ep: RenderedEpisode, series_dir: Path,
+                 ranges: list[tuple[int, int]]) -> str | None:
+    """assemble.episode_mood of the render over ``ranges``; None when it cannot be read.
+    Cached by the render record's and the storyboard's modification times."""
+    from .assemble import episode_mood as scored_mood
 
-    sb_path = series_dir / "episodes" / episode / "storyboard.yaml"
+    sb = series_dir / "episodes" / ep.episode / "storyboard.yaml"
     try:
-        key = (str(series_dir), episode, sb_path.stat().st_mtime)
+        key = (ep.render_json, Path(ep.render_json).stat().st_mtime_ns,
+               sb.stat().st_mtime_ns if sb.is_file() else 0, tuple(ranges))
     except OSError:
         return None
     if key not in _EPISODE_MOODS:
         try:
-            proj = Project.load(series_dir, check_references=False)
-            sb = proj.storyboard(episode)
-            weight: dict[str, float] = {}
-            for act in sb.acts:
-                m = act_mood(act, proj.scenes)
-                if m:
-                    weight[m] = weight.get(m, 0.0) + sum(s.duration_s for s in act.shots)
-            _EPISODE_MOODS[key] = (max(sorted(weight), key=lambda m: weight[m])
-                                   if weight else None)
-        except StudioError:
+            _EPISODE_MOODS[key] = scored_mood(_episode_source(ep, series_dir), ranges)
+        except (StudioError, OSError, ValueError, KeyError):
             _EPISODE_MOODS[key] = None
     return _EPISODE_MOODS[key]
 
 
+def episode_mood(series_dir: str | Path, episode: str,
+                 ranges: list[tuple[int, int]] | None = None, *,
+                 rendered: RenderedEpisode | None = None) -> str | None:
+    """The episode's music mood as the export scores it (``assemble.episode_mood``): the
+    mood of its act that runs longest in ``ranges``, the master's frames the feature keeps
+    (default: all of them). ``rendered``: its render (default: the record in
+    ``<series_dir>/out``). None when it is not rendered, has no timeline record or
+    nothing says."""
+    series_dir = Path(series_dir).resolve()
+    if rendered is None:
+        rec = series_dir / "out" / f"episode-{episode}" / "render.json"
+        rendered = read_render(series_dir, rec, series_dir.parent) if rec.is_file() else None
+        if rendered is None:
+            return None
+    if ranges is None:
+        ranges = [(0, _master_frames(rendered))]
+    return _source_mood(rendered, series_dir, ranges)
+
+
 def arc(feature: Feature, root: str | Path,
-        library: list[RenderedEpisode] | None = None) -> list[ArcSegment]:
+        library: list[RenderedEpisode] | None = None, *,
+        timing: Timing | None = None) -> list[ArcSegment]:
     """The feature's timeline as segments with act and mood: the title, each card, each
-    episode, the end credits. A source's mood is its ``mood``, else the episode's own
-    (``episode_mood``), else the previous source's (the music carries on); the title takes
-    the first source's, a card the mood of the source it opens, the credits the last."""
+    episode, the end credits. A source's mood is its ``mood``, else the episode's own as
+    the export scores it (``episode_mood`` over the frames its drops keep), else the
+    previous source's (the music carries on); the title takes the first source's, a card
+    the mood of the source it opens, the credits the last. ``timing``: the feature's
+    :func:`timing`, when already computed."""
     root = Path(root)
-    tm = _timing(feature, root, library)
+    tm = _timing(feature, root, library, timing)
     ds, recaps = tm.kept, tm.recap
     cards = {c.before: c for c in feature.cards}
     segs: list[ArcSegment] = []
     t = 0.0
     moods: list[str | None] = []
-    for s in feature.sources:
-        moods.append(s.mood or episode_mood((root / s.series).resolve(), s.episode)
-                     or (moods[-1] if moods else None))
+    for s, ep, rs in zip(feature.sources, tm.episodes, tm.ranges, strict=True):
+        own = (episode_mood(root / s.series, s.episode, rs, rendered=ep)
+               if ep is not None and not s.mood else None)
+        moods.append(s.mood or own or (moods[-1] if moods else None))
     first_mood = moods[0]
 
     def add(kind: str, label: str, d: float, act: int, mood: str | None,
@@ -605,8 +654,9 @@ def export(feature: Feature, root: str | Path, out_dir: str | Path | None = None
 
     root = Path(root)
     file = file or str(feature_path(root, feature.id))
-    rt = running_time(feature, root)
-    missing = missing_sources(feature, root)
+    tm = _timing(feature, root, None)
+    rt = running_time(feature, root, timing=tm)
+    missing = missing_sources(feature, root, timing=tm)
     if missing:
         raise StudioError(f"not rendered: {', '.join(missing)}",
                           file=file, field="sources",
