@@ -1,18 +1,26 @@
 """Distribution measurements side by side in one run (issue 16):
 
-1. 9:16 reframe of a 3-minute clip (the subject tracked by the QC face detector while
-   ffmpeg encodes, one decode: ``reframe_stream.reframe_encode``, what ``deliver`` runs) vs
-   ffmpeg's plain centre crop of the same master at the same encode settings, and the
-   previous way (the whole track, then the crop path, then the ``sendcmd`` encode);
-2. thumbnail selection time per minute of footage (``thumbnails.choose_thumbnails``);
-3. vault verify MB/s vs ``sha256sum`` on the same files (``bench/vault_bench.py``).
+1. 9:16 reframe of a 3-minute episode vs ffmpeg's plain centre crop of the same master at
+   the same encode settings (``tiktok``: 1080x1920, a 3-minute episode fits its limit).
+   The episode is the sample series' episode 01 rendered on the embedded engine (39 s,
+   640x360, 13 items: shots, cards, fades) and joined end to end to 3 minutes (the
+   timeline and render record repeated with the items' frames and times shifted, so
+   every shot keeps its own engine request). Reframed twice: as ``deliver`` runs it (the
+   subjects from the storyboard's engine geometry) and as footage no engine drew (the
+   render record's requests dropped: the face detector on every shot);
+2. the stress case: a person walking across a textured backdrop and back for 3 minutes
+   (footage no engine drew; ``moving_face_clip``, seeded; the test clip of
+   ``tests/test_distribution_reframe.py``): the reframe as ``deliver`` runs it (tracked
+   while encoded, one decode: ``reframe_stream.reframe_encode``), and the previous way (the
+   whole track, then the crop path, then the ``sendcmd`` encode), vs the centre crop;
+3. thumbnail selection time per minute of footage (``thumbnails.choose_thumbnails``);
+4. vault verify MB/s vs ``sha256sum`` on the same files (``bench/vault_bench.py``).
+
+Each centre crop runs before and after what it is compared with (a shared machine's load
+drifts); ratios are to the mean of the two.
 
     .venv/bin/python -m bench.distribution_bench [--minutes 3] [--size 640x360]
-
-The clip is footage no engine drew (so the detector path runs, the costly one): a person
-(the embedded engine's drawing of Elodie, head and shoulders, a face OpenCV's detector
-finds) walking across a textured backdrop, standing, walking back; seeded. The same
-generator makes the test clip of ``tests/test_distribution_reframe.py``.
+        [--episode-out DIR]  (a `studio demo --out DIR` already rendered: not re-rendered)
 """
 
 from __future__ import annotations
@@ -194,24 +202,128 @@ def bench_vault() -> dict:
             "verify_over_sha256sum_time": round(v / s, 2)}
 
 
+def sample_episode(out: Path) -> Path:
+    """The sample episode rendered on the embedded engine (``studio demo --out out``);
+    returns its folder (master, ``render.json``, timeline)."""
+    import sys
+
+    folder = out / "episode-01"
+    if not (folder / "render.json").is_file():
+        subprocess.run([sys.executable, "-m", "studio_kit.cli", "demo", "--out", str(out)],
+                       check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def joined_episode(folder: Path, seconds: float, tmp: Path):
+    """The rendered episode joined end to end until it lasts ``seconds`` (stream copy);
+    returns (master, timeline, render record, vault) with the timeline's items and the
+    record's shots repeated, shifted and renamed per copy (``<id>~<k>``)."""
+    from studio_kit.edit.timeline import Timeline
+    from studio_kit.project.series_folder import Project
+    from studio_kit.video_encoding import ffmpeg_exe
+
+    render = json.loads((folder / "render.json").read_text("utf-8"))
+    tl = Timeline.model_validate_json(Path(render["timeline"]).read_text("utf-8"))
+    one = tl.total_frames
+    fps = float(tl.fps)
+    copies = max(1, int(np.ceil(seconds * fps / one)))
+    listing = tmp / "episodes.txt"
+    listing.write_text("".join(f"file '{folder / Path(render['master']).name}'\n"
+                               for _ in range(copies)), encoding="utf-8")
+    master = tmp / "episode-3min.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i",
+                    str(listing), "-c", "copy", str(master)], check=True)
+    items, shots = [], []
+    for k in range(copies):
+        off = k * one
+        for it in tl.items:
+            items.append(it.model_copy(update={
+                "id": f"{it.id}~{k}", "record_start": it.record_start + off,
+                "record_end": it.record_end + off, "audio_start": it.audio_start + off,
+                "audio_end": it.audio_end + off}))
+        shots += [{**r, "shot_id": f"{r['shot_id']}~{k}", "start_s": r["start_s"] + off / fps}
+                  for r in render["shots"]]
+    vault = Project.load(Path(render["project"])).vault()
+    return master, tl.model_copy(update={"items": items}), {**render, "shots": shots}, vault
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def bench_episode(folder: Path, seconds: float, tmp: Path, platform_name: str = "tiktok"
+                  ) -> dict:
+    """The 3-minute episode: centre crop, the reframe as ``deliver`` runs it (engine
+    geometry), the reframe of the same pictures as footage no engine drew (detector),
+    the centre crop again."""
+    from studio_kit.distribution.deliver import encode
+    from studio_kit.distribution.platforms import platform
+    from studio_kit.distribution.reframe import CropPath, crop_size
+    from studio_kit.distribution.reframe_stream import reframe_encode
+
+    master, tl, render, vault = joined_episode(folder, seconds, tmp)
+    spec = platform(platform_name)
+    cw, ch = crop_size(tl.width, tl.height, spec.width, spec.height)
+    n = tl.total_frames
+    secs = min(seconds, n / float(tl.fps))
+    centre = CropPath(width=tl.width, height=tl.height, crop_w=cw, crop_h=ch,
+                      fps=float(tl.fps), max_pan_px_s=0, x=[(tl.width - cw) // 2] * n,
+                      y=[(tl.height - ch) // 2] * n)
+
+    def run(name: str, rec: dict):
+        return reframe_encode(master, tl, rec, vault, spec, tmp / f"{name}.mp4", crop_w=cw,
+                              crop_h=ch, gain_db=0, duration_s=secs)
+
+    def still(name: str):
+        return encode(master, spec, tmp / f"{name}.mp4", gain_db=0, path=centre,
+                      duration_s=secs)
+
+    _, c1 = _timed(lambda: still("ep-centre"))
+    engine, t_engine = _timed(lambda: run("ep-engine", render))
+    detected, t_detect = _timed(lambda: run("ep-detect", {**render, "shots": []}))
+    _, c2 = _timed(lambda: still("ep-centre2"))
+    c = (c1 + c2) / 2
+    return {"episode_s": round(secs, 1), "episode_platform": spec.name,
+            "episode_centre_crop_runs_s": [round(c1, 2), round(c2, 2)],
+            "episode_reframe_engine_s": round(t_engine, 2),
+            "episode_ratio_engine": round(t_engine / c, 2),
+            "episode_reframe_detector_s": round(t_detect, 2),
+            "episode_ratio_detector": round(t_detect / c, 2),
+            "episode_max_pan_px_s": [round(float(p.speeds_px_s().max()), 1)
+                                     for p in (engine, detected)],
+            "episode_pan_bound_px_s": round(engine.max_pan_px_s, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=3.0)
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--platform", default="shorts")
+    ap.add_argument("--episode-out", type=Path, default=None,
+                    help="a `studio demo --out` folder to reuse (else rendered here)")
+    ap.add_argument("--no-episode", action="store_true", help="skip the episode part")
+    ap.add_argument("--no-stress", action="store_true", help="skip the walking-person part")
     ap.add_argument("--no-vault", action="store_true", help="skip the vault verify part")
     a = ap.parse_args()
     w, h = (int(v) for v in a.size.split("x"))
+    seconds = a.minutes * 60
+    row: dict = {"loadavg_start": open("/proc/loadavg").read().split()[:3]}
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        master = tmp / "clip.mp4"
-        seconds = a.minutes * 60
-        moving_face_clip(master, seconds=seconds, width=w, height=h)
-        tl = clip_timeline(int(round(seconds * 24)), w, h)
-        row = {"master": f"{w}x{h}", "seconds": seconds,
-               "loadavg_start": open("/proc/loadavg").read().split()[:3]}
-        row.update(bench_reframe(master, tl, tmp, a.platform))
-        row.update(bench_thumbnails(master, tl, tmp))
+        if not a.no_episode:
+            t0 = time.perf_counter()
+            folder = sample_episode(a.episode_out or tmp / "demo")
+            row["episode_render_s"] = round(time.perf_counter() - t0, 1)
+            row.update(bench_episode(folder, seconds, tmp))
+        if not a.no_stress:
+            master = tmp / "clip.mp4"
+            moving_face_clip(master, seconds=seconds, width=w, height=h)
+            tl = clip_timeline(int(round(seconds * 24)), w, h)
+            row.update({"master": f"{w}x{h}", "seconds": seconds})
+            row.update(bench_reframe(master, tl, tmp, a.platform))
+            row.update(bench_thumbnails(master, tl, tmp))
     if not a.no_vault:
         row.update(bench_vault())
     row["loadavg_end"] = open("/proc/loadavg").read().split()[:3]

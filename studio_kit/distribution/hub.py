@@ -36,8 +36,7 @@ from ..store.hashing import file_hash
 from ..store.yamlio import atomic_write_bytes, atomic_write_text
 from .platforms import PlatformSpec, platform, platforms
 from .publish import PlatformRelease, Receipt, Release, publish, release_file, save_release
-from .reframe import CropPath, crop_path, crop_size, subject_track
-from .reframe import _decode as decode_frames
+from .reframe import CropPath, crop_path, crop_size, decode_frames, subject_track
 from .thumbnails import Thumbnail, choose_thumbnails
 
 HUB_FILE = "distribution.json"

@@ -8,8 +8,14 @@ when it is a sample, into ``reframe.PathBuilder`` (which settles a frame's crop 
 piped to ffmpeg, which scales and encodes it with ``deliver.encode``'s settings
 (``deliver.platform_video_args``, the same scale and audio chain) while the next frames are
 tracked. The crop path is the one ``crop_path(subject_track(...))`` gives (the same builder
-fed the same boxes) and the cropped pixels are those of ffmpeg's ``crop`` filter (x and y
-rounded down to the chroma grid, as the filter does for 4:2:0).
+fed the same boxes) and the cropped pixels are those of ffmpeg's ``crop`` filter (the
+path's x and y are on the 4:2:0 chroma grid, where the filter puts a crop).
+
+Where nothing is left for the detector (every shot drawn by the embedded engine, or a
+located take; cards are not searched), the path is known before the encode and ffmpeg
+decodes and crops the master itself (``deliver.encode``'s ``sendcmd`` pass): the same
+path and pixels without the frames going through Python (measured cheaper,
+``docs/performance.md``).
 
 The frames are piped raw, so ffmpeg runs as a process here rather than through
 ``edit.frames.run_ffmpeg`` (which takes no input stream) or ``edit.frames.FrameEncoder``
@@ -32,7 +38,18 @@ import numpy as np
 
 from ..errors import StudioError
 from .platforms import PlatformSpec
-from .reframe import Box, CropPath, PathBuilder, detect_samples, detect_scale, planned_track
+from .reframe import (
+    Box,
+    CropPath,
+    FaceFinder,
+    PathBuilder,
+    crop_path,
+    detect_samples,
+    detect_scale,
+    detect_size,
+    detect_step,
+    planned_track,
+)
 
 #: (ffmpeg option, codec context attribute, the value meaning "unspecified")
 _COLOUR = (("-color_range", "color_range", 0), ("-colorspace", "colorspace", 2),
@@ -88,13 +105,18 @@ def reframe_encode(master: Path, timeline, render: dict, vault, spec: PlatformSp
     decode of ``master`` (module doc); returns the crop path over the master's frames."""
     import av
 
-    from ..qc.detect import detect_faces
     from ..video_encoding import ffmpeg_exe
-    from .deliver import platform_audio_filter, platform_video_args
+    from .deliver import encode, platform_audio_filter, platform_video_args
 
     fps = float(timeline.fps)
     track, to_detect = planned_track(render, timeline, vault)
     total = timeline.total_frames
+    if not to_detect:
+        # every subject known before the encode (engine geometry, located takes): ffmpeg
+        # decodes and crops itself (``deliver.encode``, sendcmd), no frame through Python
+        path = crop_path(track[:total], timeline, crop_w, crop_h, spec.max_pan)
+        encode(master, spec, dest, gain_db=gain_db, path=path, duration_s=duration_s)
+        return path
     samples = detect_samples(to_detect, fps)
     starts = {s.start for s in to_detect}
     detected = np.zeros(total, bool)
@@ -152,13 +174,13 @@ def reframe_encode(master: Path, timeline, render: dict, vault, spec: PlatformSp
                 k = min(i, len(path_x) - 1)
                 out_q.put(_crop_yuv420(frame, W, H, path_x[k], path_y[k], crop_w, crop_h))
 
-        # the detector in its own thread (one: the cascade is not shared between threads),
-        # a sample's answer taken in frame order; the decode runs up to DETECT_AHEAD on
+        # the detector in its own thread (one: the finder's state is the last find, and
+        # the samples must reach it in frame order), a sample's answer taken in frame
+        # order; the decode runs up to DETECT_AHEAD on
         unfed: deque[tuple[int, Future | None]] = deque()
         detector = ThreadPoolExecutor(1, thread_name_prefix="reframe-detect")
 
-        def faces(rgb: np.ndarray) -> list[Box]:
-            return detect_faces(rgb, min_size=8)
+        finder = FaceFinder(fps / detect_step(fps))  # used by the detector thread only
 
         def feed(block: bool) -> None:
             nonlocal last
@@ -169,7 +191,7 @@ def reframe_encode(master: Path, timeline, render: dict, vault, spec: PlatformSp
                     last = None
                 if fut is not None:
                     found = fut.result()
-                    last = tuple(v / scale for v in found[0]) if found else None
+                    last = None if found is None else tuple(v / scale for v in found)
                 if detected[i]:
                     track[i] = last
                 builder.feed(track[i])
@@ -180,10 +202,9 @@ def reframe_encode(master: Path, timeline, render: dict, vault, spec: PlatformSp
                     fut = None
                     if n in samples:
                         if small is None:
-                            small = (max(2, int(round(f.width * scale))),
-                                     max(2, int(round(f.height * scale))))
-                        rgb = f.to_ndarray(width=small[0], height=small[1], format="rgb24")
-                        fut = detector.submit(faces, rgb)
+                            small = detect_size(f.width, f.height, scale)
+                        gray = f.to_ndarray(width=small[0], height=small[1], format="gray")
+                        fut = detector.submit(finder.find, gray, n in starts)
                     unfed.append((n, fut))
                     feed(block=False)
                 if state["open"]:

@@ -62,16 +62,32 @@ def face_cascade():
     return cascade
 
 
+def face_contrast(gray: np.ndarray) -> np.ndarray:
+    """The contrast-equalised luma the face cascade looks at (CLAHE, 8x8 tiles)."""
+    import cv2
+
+    return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(
+        np.ascontiguousarray(gray))
+
+
+def faces_in(equalised: np.ndarray, min_size: int = 16, max_size: int | None = None
+             ) -> list[Box]:
+    """Frontal faces in equalised luma (``face_contrast``), sizes ``min_size`` to
+    ``max_size`` pixels, as boxes x0, y0, x1, y1, largest first."""
+    found = face_cascade().detectMultiScale(
+        np.ascontiguousarray(equalised), scaleFactor=1.08, minNeighbors=3,
+        minSize=(min_size, min_size),
+        maxSize=(max_size, max_size) if max_size else (0, 0))
+    boxes = [(float(x), float(y), float(x + w), float(y + h)) for x, y, w, h in found]
+    return sorted(boxes, key=lambda b: -(b[2] - b[0]))
+
+
 def detect_faces(frame: np.ndarray, min_size: int = 16) -> list[Box]:
     """Frontal faces in an RGB frame (pixel boxes x0, y0, x1, y1), largest first."""
     import cv2
 
     gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-    gray = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(gray)
-    found = face_cascade().detectMultiScale(gray, scaleFactor=1.08, minNeighbors=3,
-                                            minSize=(min_size, min_size))
-    boxes = [(float(x), float(y), float(x + w), float(y + h)) for x, y, w, h in found]
-    return sorted(boxes, key=lambda b: -(b[2] - b[0]))
+    return faces_in(face_contrast(gray), min_size=min_size)
 
 
 def _value(frame: np.ndarray) -> np.ndarray:
