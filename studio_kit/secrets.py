@@ -9,7 +9,8 @@ Secrets come from the environment only. ``secret_values`` lists the values of
   with a value of 8 characters or more.
 
 ``redact(text)`` replaces each of them (and its URL-encoded form) with ``[redacted]``, and
-any ``Bearer <token>`` too. Every adapter error message goes through it (``AdapterError``),
+any ``Bearer <token>`` and the password of a URL's user info (``https://user:pw@host``)
+too. Every adapter error message goes through it (``AdapterError``),
 so does the CLI's error printer; the ledger, render.json and log writers call it on the
 error text they keep.
 """
@@ -32,6 +33,8 @@ _STUDIO_SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "CREDENTIAL")
 _MIN_KNOWN = 6
 _MIN_PATTERN = 8
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
+#: a password in a URL's user info (``scheme://user:password@host``)
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*):[^/\s@]+@")
 
 
 def _adapter_key_envs() -> set[str]:
@@ -86,6 +89,7 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
         for form in {value, quote(value, safe=""), quote_plus(value, safe="")}:
             if form in out:
                 out = out.replace(form, REDACTED)
+    out = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{REDACTED}@", out)
     return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", out)
 
 

@@ -256,3 +256,29 @@ def test_committed_notebooks_hold_no_keys() -> None:
             # a key is read from the environment, never assigned in a notebook
             assert not re.search(r"os\.environ\[[^\]]*(KEY|TOKEN|SECRET)[^\]]*\]\s*=", src), \
                 f"{path.relative_to(ROOT)} sets a key in a cell"
+
+
+def test_a_password_in_a_url_is_redacted_and_the_llm_hint_never_shows_it() -> None:
+    from studio_kit.secrets import redact
+
+    said = redact("cannot reach https://ann:s3cr3t-pw@llm.example:8443/v1 or "
+                  "http://bob:pw2@10.0.0.1/ (ftp://host/p@x stays)", environ={})
+    assert "s3cr3t-pw" not in said and "pw2" not in said
+    assert "https://ann:[redacted]@llm.example:8443/v1" in said
+    assert "http://bob:[redacted]@10.0.0.1/" in said and "ftp://host/p@x" in said
+
+
+def test_the_builder_hint_for_an_unreachable_llm_hides_the_url_password() -> None:
+    import socket
+
+    from studio_kit.surfaces.builder import list_genres, llm_outline, load_template
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://ann:hunter2-pw@127.0.0.1:{port}/v1"
+    tpl = load_template(list_genres()[0])
+    with pytest.raises(StudioError, match="LLM endpoint unreachable") as info:
+        llm_outline("an idea", tpl, 2, base_url=url, timeout_s=2, max_retries=0)
+    text = f"{info.value} {info.value.hint or ''}"
+    assert "hunter2-pw" not in text and "ann:[redacted]@127.0.0.1" in text

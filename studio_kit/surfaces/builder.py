@@ -56,6 +56,7 @@ from ..models import (
 )
 from ..project.scaffold import create_series_folder, new_character, new_scene, require_empty_folder
 from ..project.series_folder import Project
+from ..secrets import redact
 from ..settings import reveal, settings
 from ..store.yamlio import save_model, validate_data
 
@@ -314,7 +315,8 @@ def llm_outline(idea: str, tpl: GenreTemplate, cast_size: int, *,
                 {"role": "user", "content": prompt}]
     try:
         with openai_compat.studio_errors(
-                "LLM endpoint", unreachable_hint=f"check STUDIO_LLM_BASE_URL ({base_url})",
+                "LLM endpoint",
+                unreachable_hint=f"check STUDIO_LLM_BASE_URL ({redact(base_url)})",
                 status_hint="check STUDIO_LLM_MODEL and STUDIO_LLM_API_KEY"):
             content = openai_compat.chat_content(
                 base_url, model=model, messages=messages, api_key=key, timeout_s=timeout_s,
