@@ -13,7 +13,7 @@ from ...edit import grade as g
 from ...edit.assemble import keyframe_times
 from ...edit.decisions import grade_stage_extras
 from ...errors import StudioError
-from ...store.hashing import file_hash, stable_hash
+from ...store.hashing import file_hash, is_digest, stable_hash
 from ...video_encoding import H264_PARAMS
 from ..context import RenderContext
 from ..models import ShotRecord
@@ -99,7 +99,7 @@ def reference_image(r: RenderContext, scene) -> Path | None:
     if not ref:
         return None
     path = r.project.root / ref
-    if not path.is_file() and len(ref) == 64 and r.vault.has(ref):
+    if not path.is_file() and is_digest(ref) and r.vault.has(ref):
         path = r.vault.get(ref)
     if not path.is_file():
         raise StudioError(f"scene {scene.id}: reference frame {ref!r} not found",
