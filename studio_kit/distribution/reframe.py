@@ -216,6 +216,11 @@ class FaceFinder:
         self.full_every = max(1, int(round(FULL_SEARCH_S * samples_per_s)))
         self.reset()
 
+    @classmethod
+    def at(cls, fps: float) -> FaceFinder:
+        """A finder for samples every ``detect_step(fps)`` frames of footage at ``fps``."""
+        return cls(fps / detect_step(fps))
+
     def reset(self) -> None:
         self.last: Box | None = None
         self.since_full = 0
@@ -274,7 +279,7 @@ def _detected_boxes(frames: dict[int, np.ndarray], span: _Span, fps: float,
                     scale: float = 1.0) -> list[Box | None]:
     """Faces found by ``FaceFinder`` on the sampled frames (luma decoded ``scale`` times
     the master's size; boxes mapped back), held until the next sample."""
-    finder = FaceFinder(fps / detect_step(fps))
+    finder = FaceFinder.at(fps)
     out: list[Box | None] = []
     last: Box | None = None
     for n in range(span.start, span.end):
@@ -301,15 +306,16 @@ def decode_frames(master: Path, wanted: set[int], scale: float = 1.0,
         for n, f in enumerate(c.decode(stream)):
             if n in wanted:
                 if w is None:
-                    w, h = detect_size(f.width, f.height, scale)
+                    w, h = scaled_size(f.width, f.height, scale)
                 frames[n] = f.to_ndarray(width=w, height=h, format=fmt)
             if n >= max(wanted):
                 break
     return frames
 
 
-def detect_size(width: int, height: int, scale: float) -> tuple[int, int]:
-    """The frame size the detector looks at."""
+def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """A frame's size scaled by ``scale`` (at least 2 px each way): what ``decode_frames``
+    and the detector's samples are decoded at."""
     return max(2, int(round(width * scale))), max(2, int(round(height * scale)))
 
 

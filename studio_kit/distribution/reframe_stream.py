@@ -46,9 +46,8 @@ from .reframe import (
     crop_path,
     detect_samples,
     detect_scale,
-    detect_size,
-    detect_step,
     planned_track,
+    scaled_size,
 )
 
 #: (ffmpeg option, codec context attribute, the value meaning "unspecified")
@@ -180,7 +179,7 @@ def reframe_encode(master: Path, timeline, render: dict, vault, spec: PlatformSp
         unfed: deque[tuple[int, Future | None]] = deque()
         detector = ThreadPoolExecutor(1, thread_name_prefix="reframe-detect")
 
-        finder = FaceFinder(fps / detect_step(fps))  # used by the detector thread only
+        finder = FaceFinder.at(fps)  # used by the detector thread only
 
         def feed(block: bool) -> None:
             nonlocal last
@@ -202,7 +201,7 @@ def reframe_encode(master: Path, timeline, render: dict, vault, spec: PlatformSp
                     fut = None
                     if n in samples:
                         if small is None:
-                            small = detect_size(f.width, f.height, scale)
+                            small = scaled_size(f.width, f.height, scale)
                         gray = f.to_ndarray(width=small[0], height=small[1], format="gray")
                         fut = detector.submit(finder.find, gray, n in starts)
                     unfed.append((n, fut))

@@ -434,7 +434,7 @@ def _timing(feature: Feature, root: Path,
             ranges.append([])
             continue
         fps = Fraction(ep.fps).limit_denominator(1001)
-        frames = int(round(ep.duration_s * fps))
+        frames = _master_frames(ep)
         drops = [d.value for d in s.drop]
         rs = _kept_ranges(ep, (root / s.series).resolve(), drops, frames) if drops else None
         rs = rs if rs is not None else [(0, frames)]
